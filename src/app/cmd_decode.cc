@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// nsgate decode: every DNS message as nsgate parses it, for comparison with
+// other dissectors (the oracle test compares it with tshark).
+
+#include <cstdio>
+#include <string>
+
+#include "app/common.hh"
+#include "core/dns_extract.hh"
+#include "core/dns_message.hh"
+#include "core/format.hh"
+#include "io/capture.hh"
+
+namespace nsgate::app {
+
+namespace {
+
+std::string rdata_text(const dns::Record& rr, std::span<const std::byte> msg) {
+  switch (rr.rtype) {
+    case dns::type::A:
+    case dns::type::AAAA:
+      if (rr.is_address()) return rr.address.to_string();
+      break;
+    case dns::type::NS:
+    case dns::type::CNAME:
+    case dns::type::PTR:
+      return rr.target.to_string();
+    case dns::type::SOA:
+      return rr.soa.mname.to_string() + " " + rr.soa.rname.to_string() + " " +
+             std::to_string(rr.soa.serial) + " " + std::to_string(rr.soa.refresh) + " " +
+             std::to_string(rr.soa.retry) + " " + std::to_string(rr.soa.expire) + " " +
+             std::to_string(rr.soa.minimum);
+    case dns::type::OPT:
+      return "udp=" + std::to_string(rr.opt.udp_size) + " version=" + std::to_string(rr.opt.version) +
+             " do=" + (rr.opt.dnssec_ok ? "1" : "0");
+    default:
+      break;
+  }
+  // RFC 3597 generic form.
+  static const char* hex = "0123456789abcdef";
+  std::string s = "\\# " + std::to_string(rr.rdlength);
+  if (rr.rdlength) s += ' ';
+  for (size_t i = 0; i < rr.rdlength && i < 512; ++i) {
+    auto b = std::to_integer<uint8_t>(msg[rr.rdata_offset + i]);
+    s += hex[b >> 4];
+    s += hex[b & 15];
+  }
+  return s;
+}
+
+std::string message_json(const DnsMessageEvent& ev) {
+  const pkt::Packet& p = *ev.packet;
+  std::string j = "{\"frame\":" + std::to_string(ev.frame) + ",\"time\":" + json_string(format_time(ev.time)) +
+                  ",\"src\":" + json_string(p.src.to_string()) + ",\"dst\":" + json_string(p.dst.to_string()) +
+                  ",\"sport\":" + std::to_string(p.sport) + ",\"dport\":" + std::to_string(p.dport) +
+                  ",\"transport\":" + (ev.tcp ? "\"tcp\"" : "\"udp\"") +
+                  ",\"fragment\":" + (p.fragment ? "true" : "false");
+  dns::Reader r(ev.message);
+  dns::Header h;
+  dns::Fault f = r.open(h);
+  if (f == dns::Fault::none) {
+    char flags[160];
+    std::snprintf(flags, sizeof flags,
+                  ",\"id\":%u,\"qr\":%d,\"opcode\":%d,\"aa\":%d,\"tc\":%d,\"rd\":%d,\"ra\":%d,\"rcode\":%d,"
+                  "\"counts\":[%u,%u,%u,%u]",
+                  unsigned{h.id}, h.qr(), h.opcode(), h.aa(), h.tc(), h.rd(), h.ra(), h.rcode(),
+                  unsigned{h.qdcount}, unsigned{h.ancount}, unsigned{h.nscount}, unsigned{h.arcount});
+    j += flags;
+    j += ",\"question\":[";
+    dns::Question q;
+    for (bool first = true; r.more_questions(); first = false) {
+      if (r.next(q) != dns::Fault::none) break;
+      char tb[12];
+      j += std::string(first ? "" : ",") + "{\"name\":" + json_string(q.name.to_string()) +
+           ",\"type\":" + json_string(dns::type_name(q.qtype, tb)) + ",\"class\":" + std::to_string(q.qclass) + "}";
+    }
+    j += "]";
+    dns::Record rr;
+    dns::Section open = dns::Section::question;
+    while (r.more_records()) {
+      if (r.next(rr) != dns::Fault::none) break;
+      if (rr.section != open) {
+        if (open != dns::Section::question) j += "]";
+        open = rr.section;
+        j += std::string(",\"") + dns::to_string(open) + "\":[";
+      } else {
+        j += ",";
+      }
+      char tb[12];
+      j += "{\"name\":" + json_string(rr.owner.to_string()) + ",\"type\":" +
+           json_string(dns::type_name(rr.rtype, tb)) + ",\"class\":" + std::to_string(rr.rclass) +
+           ",\"ttl\":" + std::to_string(rr.ttl) + ",\"data\":" + json_string(rdata_text(rr, ev.message)) + "}";
+    }
+    if (open != dns::Section::question) j += "]";
+    f = r.fault();
+  }
+  if (f != dns::Fault::none)
+    j += std::string(",\"error\":{\"kind\":\"") + dns::to_string(dns::kind_of(f)) + "\",\"fault\":\"" +
+         dns::to_string(f) + "\",\"offset\":" + std::to_string(r.offset()) + "}";
+  return j + "}";
+}
+
+}  // namespace
+
+int cmd_decode(Args& args) {
+  std::string format = args.value({"--format", "-f"}).value_or("json");
+  if (format != "json") throw Fatal{"--format must be json"};
+  auto ports_opt = args.values({"--port"});
+  std::vector<uint16_t> ports;
+  for (const auto& p : ports_opt) ports.push_back(static_cast<uint16_t>(std::stoul(p)));
+  if (ports.empty()) ports = {53};
+  std::vector<std::string> captures = args.positional();
+  if (captures.empty()) throw Fatal{"no capture given (usage: nsgate decode CAPTURE... --format json)"};
+  int status = 0;
+  for (const std::string& path : captures) {
+    std::string error;
+    auto reader = io::CaptureReader::open(path, error);
+    if (!reader) {
+      std::fprintf(stderr, "nsgate decode: %s\n", error.c_str());
+      status = 1;
+      continue;
+    }
+    if (!pkt::is_supported(reader->linktype())) {
+      std::fprintf(stderr, "nsgate decode: %s: link type %u is not supported\n", path.c_str(), reader->linktype());
+      status = 1;
+      continue;
+    }
+    DnsExtractor ex(ports);
+    io::Frame f;
+    while (reader->next(f)) {
+      ex.feed(static_cast<pkt::LinkType>(reader->linktype()), f.time, f.data,
+              [&](const DnsMessageEvent& ev) { std::printf("%s\n", message_json(ev).c_str()); });
+    }
+    if (!reader->error().empty()) {
+      std::fprintf(stderr, "nsgate decode: %s\n", reader->error().c_str());
+      status = 1;
+    }
+  }
+  return status;
+}
+
+}  // namespace nsgate::app

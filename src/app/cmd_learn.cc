@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// nsgate learn: the NS-record history from captures (the paper's Table I).
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "app/common.hh"
+#include "core/format.hh"
+#include "core/learn_session.hh"
+#include "core/snapshot.hh"
+#include "dp/eal.hh"
+#include "dp/rte_table.hh"
+#include "io/capture.hh"
+
+namespace nsgate::app {
+
+namespace {
+
+enum class Format { table, json, csv };
+
+std::string ttl_string(TimeNs t) { return t == 0 ? "-" : format_time(t); }
+
+void print_history(const std::vector<Provenance>& rows, Format f, FILE* out) {
+  if (f == Format::json) {
+    for (const Provenance& p : rows) {
+      std::fprintf(out,
+                   "{\"address\":%s,\"family\":%d,\"zone\":%s,\"ns\":%s,\"ns_ttl\":%u,\"addr_ttl\":%u,"
+                   "\"expires\":%s,\"query_time\":%s,\"query_id\":%u,\"query_name\":%s,"
+                   "\"response_time\":%s,\"server\":%s}\n",
+                   json_string(p.address.to_string()).c_str(), p.address.family(),
+                   json_string(p.zone).c_str(), json_string(p.ns).c_str(), p.ns_ttl, p.addr_ttl,
+                   json_string(format_time(p.expires)).c_str(),
+                   p.query_time ? json_string(format_time(p.query_time)).c_str() : "null",
+                   unsigned{p.query_id}, json_string(p.query_name).c_str(),
+                   json_string(format_time(p.response_time)).c_str(),
+                   json_string(p.server.to_string()).c_str());
+    }
+    return;
+  }
+  const char* cols[] = {"address", "family", "zone",       "ns",         "ns_ttl",        "addr_ttl",
+                        "expires", "query_time", "query_id", "query_name", "response_time", "server"};
+  std::vector<std::vector<std::string>> table;
+  for (const Provenance& p : rows) {
+    table.push_back({p.address.to_string(), "ipv" + std::to_string(p.address.family()), p.zone, p.ns,
+                     std::to_string(p.ns_ttl), std::to_string(p.addr_ttl), format_time(p.expires),
+                     ttl_string(p.query_time), std::to_string(p.query_id), p.query_name,
+                     format_time(p.response_time), p.server.to_string()});
+  }
+  if (f == Format::csv) {
+    auto csv = [](const std::string& s) {
+      if (s.find_first_of(",\"\n") == std::string::npos) return s;
+      std::string q = "\"";
+      for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+      return q + "\"";
+    };
+    for (size_t i = 0; i < 12; ++i) std::fprintf(out, "%s%s", i ? "," : "", cols[i]);
+    std::fputc('\n', out);
+    for (const auto& r : table) {
+      for (size_t i = 0; i < r.size(); ++i) std::fprintf(out, "%s%s", i ? "," : "", csv(r[i]).c_str());
+      std::fputc('\n', out);
+    }
+    return;
+  }
+  std::vector<size_t> width(12);
+  for (size_t i = 0; i < 12; ++i) width[i] = std::string(cols[i]).size();
+  for (const auto& r : table)
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  for (size_t i = 0; i < 12; ++i) std::fprintf(out, "%-*s%s", static_cast<int>(width[i]), cols[i], i < 11 ? "  " : "\n");
+  for (const auto& r : table)
+    for (size_t i = 0; i < r.size(); ++i)
+      std::fprintf(out, "%-*s%s", static_cast<int>(width[i]), r[i].c_str(), i < 11 ? "  " : "\n");
+}
+
+void print_explain(const DnsMessageEvent& ev, const DnsContext& ctx, const Explanation& ex, FILE* out) {
+  std::fprintf(out, "frame %llu %s response %s:%u -> %s:%u%s\n",
+               static_cast<unsigned long long>(ev.frame), format_time(ev.time).c_str(),
+               ctx.server.to_string().c_str(), ctx.server_port, ctx.client.to_string().c_str(),
+               ctx.client_port, ev.tcp ? " tcp" : "");
+  if (ex.refused) {
+    std::fprintf(out, "  taught nothing: %s (%s)\n", to_string(*ex.refused), describe(*ex.refused));
+    return;
+  }
+  if (ex.items.empty()) std::fprintf(out, "  no NS or address records to learn from\n");
+  for (const ExplainItem& it : ex.items) {
+    char tb[12];
+    bool good = it.event == LearnEvent::added || it.event == LearnEvent::refreshed ||
+                it.event == LearnEvent::pending;
+    std::fprintf(out, "  %-10s %s %s %s: %s%s%s%s\n", dns::to_string(it.section), it.owner.c_str(),
+                 dns::type_name(it.rtype, tb), it.data.c_str(), to_string(it.event),
+                 it.zone.empty() ? "" : (" for zone " + it.zone).c_str(), good ? "" : " - ",
+                 good ? "" : describe(it.event));
+  }
+}
+
+void print_summary(const LearnSession& s, const Learner& l, size_t rows, FILE* out) {
+  const ExtractStats& x = s.extract_stats();
+  std::fprintf(out, "summary:\n");
+  std::fprintf(out, "  packets: %llu (decode errors %llu, not DNS %llu, later fragments %llu)\n",
+               static_cast<unsigned long long>(x.frames), static_cast<unsigned long long>(x.decode_errors()),
+               static_cast<unsigned long long>(x.not_dns), static_cast<unsigned long long>(x.later_fragments));
+  std::fprintf(out, "  dns messages: %llu (udp %llu, tcp %llu); queries %llu, responses %llu, responses learned from %llu\n",
+               static_cast<unsigned long long>(x.dns_messages()), static_cast<unsigned long long>(x.udp_messages),
+               static_cast<unsigned long long>(x.tcp_messages), static_cast<unsigned long long>(l.queries_seen()),
+               static_cast<unsigned long long>(l.responses_seen()),
+               static_cast<unsigned long long>(l.responses_taught()));
+  std::fprintf(out, "  entries: %zu rows, %zu learned addresses, %zu anchors, %zu static\n", rows,
+               l.learned_addresses(), l.anchors(), l.statics());
+  std::string events;
+  for (size_t i = 0; i < kLearnEventCount; ++i)
+    if (l.counters()[i])
+      events += std::string(" ") + to_string(static_cast<LearnEvent>(i)) + "=" + std::to_string(l.counters()[i]);
+  std::fprintf(out, "  learn events:%s\n", events.empty() ? " none" : events.c_str());
+  std::string decode;
+  for (size_t i = 0; i < x.decode.size(); ++i) {
+    auto r = static_cast<pkt::DecodeResult>(i);
+    if (r != pkt::DecodeResult::ok && r != pkt::DecodeResult::not_ip && x.decode[i])
+      decode += std::string(" ") + pkt::to_string(r) + "=" + std::to_string(x.decode[i]);
+  }
+  std::fprintf(out, "  decode errors:%s\n", decode.empty() ? " none" : decode.c_str());
+  const LearnStats& st = s.stats();
+  std::fprintf(out, "  parse errors: truncated=%llu malformed=%llu unsupported=%llu",
+               static_cast<unsigned long long>(st.parse_errors(dns::ErrorKind::truncated)),
+               static_cast<unsigned long long>(st.parse_errors(dns::ErrorKind::malformed)),
+               static_cast<unsigned long long>(st.parse_errors(dns::ErrorKind::unsupported)));
+  std::string faults;
+  for (size_t i = 1; i < st.parse_faults.size(); ++i)
+    if (st.parse_faults[i])
+      faults += std::string(" ") + dns::to_string(static_cast<dns::Fault>(i)) + "=" + std::to_string(st.parse_faults[i]);
+  std::fprintf(out, "%s%s%s\n", faults.empty() ? "" : " (", faults.empty() ? "" : faults.c_str() + 1,
+               faults.empty() ? "" : ")");
+  if (x.tcp_gaps || x.tcp_streams_evicted)
+    std::fprintf(out, "  tcp: %llu gaps, %llu streams evicted\n", static_cast<unsigned long long>(x.tcp_gaps),
+                 static_cast<unsigned long long>(x.tcp_streams_evicted));
+}
+
+}  // namespace
+
+int cmd_learn(Args& args) {
+  auto conf_path = args.value({"-c", "--config"});
+  auto snapshot_out = args.value({"--snapshot", "-o"});
+  std::string format_name = args.value({"--format", "-f"}).value_or("table");
+  bool explain = args.flag({"--explain"});
+  bool relaxed = args.flag({"--no-query-match"});
+  std::vector<std::string> captures = args.positional();
+  if (captures.empty()) throw Fatal{"no capture given (usage: nsgate learn [-c CONF] CAPTURE...)"};
+  Format format = format_name == "json" ? Format::json : format_name == "csv" ? Format::csv : Format::table;
+  if (format_name != "json" && format_name != "csv" && format_name != "table")
+    throw Fatal{"--format must be table, json or csv"};
+
+  Config config = load_config(conf_path);
+  if (relaxed) config.learning.require_query_match = false;
+
+  std::string error;
+  if (!dp::init_eal(dp::offline_eal_args(), error)) throw Fatal{error, 1};
+  size_t capacity = config.learning.capacity + 64 + config.static_allow.size();
+  auto table = dp::RteAllowTable::create("nsgate_learn", capacity, 1, error);
+  if (!table) throw Fatal{error, 1};
+
+  Learner learner(config.learning, *table);
+  seed_learner(learner, config);
+  FILE* text_out = format == Format::table ? stdout : stderr;
+  LearnSession::ExplainSink sink;
+  if (explain)
+    sink = [&](const DnsMessageEvent& ev, const DnsContext& ctx, const Explanation& ex) {
+      print_explain(ev, ctx, ex, text_out);
+    };
+  LearnSession session(learner, config.dns_ports, sink);
+
+  int status = 0;
+  for (const std::string& path : captures) {
+    auto reader = io::CaptureReader::open(path, error);
+    if (!reader) {
+      std::fprintf(stderr, "nsgate learn: %s\n", error.c_str());
+      status = 1;
+      continue;
+    }
+    if (!pkt::is_supported(reader->linktype())) {
+      std::fprintf(stderr, "nsgate learn: %s: link type %u is not supported\n", path.c_str(),
+                   reader->linktype());
+      status = 1;
+      continue;
+    }
+    io::Frame f;
+    while (reader->next(f))
+      session.feed(static_cast<pkt::LinkType>(reader->linktype()), f.time, f.data);
+    if (!reader->error().empty()) {
+      std::fprintf(stderr, "nsgate learn: %s (frames before it were used)\n", reader->error().c_str());
+      status = 1;
+    }
+  }
+  session.finish(session.last_time());
+
+  std::vector<Provenance> rows;
+  learner.for_each_learned([&](const Provenance& p) { rows.push_back(p); });
+  std::sort(rows.begin(), rows.end(), [](const Provenance& a, const Provenance& b) {
+    if (a.response_time != b.response_time) return a.response_time < b.response_time;
+    if (a.address != b.address) return a.address < b.address;
+    return a.zone < b.zone;
+  });
+  print_history(rows, format, stdout);
+  if (format == Format::table) std::fputc('\n', stdout);
+  print_summary(session, learner, rows.size(), text_out);
+
+  if (snapshot_out) {
+    snapshot::Contents c;
+    c.taken_at = session.last_time();
+    c.entries = rows;
+    if (!snapshot::write_file(*snapshot_out, c, error)) {
+      std::fprintf(stderr, "nsgate learn: %s\n", error.c_str());
+      return 1;
+    }
+    std::fprintf(text_out, "snapshot: %zu entries written to %s\n", rows.size(), snapshot_out->c_str());
+  }
+  return status;
+}
+
+}  // namespace nsgate::app

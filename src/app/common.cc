@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "app/common.hh"
+
+#include <fstream>
+#include <sstream>
+
+#include "core/root_hints.hh"
+#include "ctl/config_yaml.hh"
+
+namespace nsgate::app {
+
+Args::Args(int argc, char** argv, int first) {
+  for (int i = first; i < argc; ++i) args_.emplace_back(argv[i]);
+  used_.assign(args_.size(), false);
+}
+
+std::optional<std::string> Args::value(std::initializer_list<const char*> names) {
+  auto all = values(names);
+  if (all.empty()) return std::nullopt;
+  return all.back();
+}
+
+std::vector<std::string> Args::values(std::initializer_list<const char*> names) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < args_.size(); ++i) {
+    if (used_[i]) continue;
+    if (args_[i] == "--") break;
+    for (const char* n : names) {
+      std::string name = n;
+      if (args_[i] == name) {
+        if (i + 1 >= args_.size()) throw Fatal{"option " + name + " needs a value"};
+        used_[i] = used_[i + 1] = true;
+        out.push_back(args_[i + 1]);
+        ++i;
+        break;
+      }
+      if (args_[i].rfind(name + "=", 0) == 0) {
+        used_[i] = true;
+        out.push_back(args_[i].substr(name.size() + 1));
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+bool Args::flag(std::initializer_list<const char*> names) {
+  bool found = false;
+  for (size_t i = 0; i < args_.size(); ++i) {
+    if (used_[i]) continue;
+    if (args_[i] == "--") break;
+    for (const char* n : names)
+      if (args_[i] == n) used_[i] = found = true;
+  }
+  return found;
+}
+
+std::vector<std::string> Args::positional() {
+  std::vector<std::string> out;
+  bool rest = false;
+  for (size_t i = 0; i < args_.size(); ++i) {
+    if (used_[i]) continue;
+    if (!rest && args_[i] == "--") {
+      rest = true;
+      continue;
+    }
+    if (!rest && args_[i].size() > 1 && args_[i][0] == '-')
+      throw Fatal{"unknown option " + args_[i] + " (see nsgate --help)"};
+    out.push_back(args_[i]);
+  }
+  return out;
+}
+
+Config load_config(const std::optional<std::string>& path) {
+  if (!path) return Config{};
+  ctl::LoadResult r = ctl::load_config_file(*path);
+  if (!r.ok()) {
+    std::string msg = *path + " is not a valid configuration:";
+    for (const auto& e : r.errors) msg += "\n  " + e.to_string();
+    throw Fatal{msg};
+  }
+  return r.config;
+}
+
+void seed_learner(Learner& learner, const Config& config) {
+  std::vector<RootHint> hints;
+  if (config.root_hints.empty()) {
+    hints = builtin_root_hints();
+  } else {
+    std::ifstream in(config.root_hints);
+    if (!in) throw Fatal{"cannot read root hints file " + config.root_hints};
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::vector<RootHintsError> errors;
+    hints = parse_root_hints(ss.str(), errors);
+    if (!errors.empty()) {
+      std::string msg = config.root_hints + " is not a valid root hints file:";
+      for (const auto& e : errors) msg += "\n  line " + std::to_string(e.line) + ": " + e.message;
+      throw Fatal{msg};
+    }
+  }
+  for (const RootHint& h : hints) learner.add_anchor(h.address, h.name);
+  for (const StaticAllow& s : config.static_allow) learner.add_static(s);
+}
+
+}  // namespace nsgate::app

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#pragma once
+
+// Shared by the subcommands: argument handling and building a learner from
+// the configuration. Only src/app prints to the terminal and exits.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/allow_table.hh"
+#include "core/config.hh"
+#include "core/learner.hh"
+
+namespace nsgate::app {
+
+// Thrown for command-line mistakes and startup failures; main prints the
+// message (prefixed "nsgate: ") and exits with `code`.
+struct Fatal {
+  std::string message;
+  int code = 2;
+};
+
+// A minimal argument reader: options may appear anywhere; "--" ends them.
+class Args {
+ public:
+  Args(int argc, char** argv, int first);
+  // Returns the value of -x/--long (next argument or --long=value).
+  std::optional<std::string> value(std::initializer_list<const char*> names);
+  std::vector<std::string> values(std::initializer_list<const char*> names);
+  bool flag(std::initializer_list<const char*> names);
+  // What is left after all known options were taken; unknown options are an error.
+  std::vector<std::string> positional();
+
+ private:
+  std::vector<std::string> args_;
+  std::vector<bool> used_;
+};
+
+// Loads -c FILE if given (else defaults); invalid files are fatal with every error.
+Config load_config(const std::optional<std::string>& path);
+// Adds root hints (from the config's file or built in) and static allows.
+void seed_learner(Learner& learner, const Config& config);
+
+int cmd_learn(Args& args);
+int cmd_decode(Args& args);
+int cmd_check(Args& args);
+int cmd_config(Args& args);
+
+}  // namespace nsgate::app

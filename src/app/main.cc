@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// nsgate: learns legitimate name servers from DNS responses and judges
+// outbound DNS queries against them. This file only dispatches.
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "app/common.hh"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: nsgate COMMAND [OPTIONS]
+
+Commands:
+  learn  [-c CONF] CAPTURE... [--snapshot OUT] [--format table|json|csv] [--explain]
+         Learn name-server addresses from pcap/pcapng captures ('-' = stdin)
+         and print the history (one row per learned address and zone).
+  decode CAPTURE... [--format json]
+         Print every DNS message as nsgate parses it, one JSON object per line.
+  check  [-c CONF] --snapshot FILE [--at now|snapshot|UNIX_SECONDS] [--format text|json] ADDRESS...
+         Say whether a query to each address would pass, and why.
+  config check FILE
+         Validate a configuration file and print every error with its location.
+
+Common options:
+  -c, --config FILE   YAML configuration (see conf/nsgate.yaml)
+  -h, --help          this text
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace nsgate::app;
+  if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help") ||
+      !std::strcmp(argv[1], "help")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  std::string cmd = argv[1];
+  try {
+    Args args(argc, argv, 2);
+    if (args.flag({"-h", "--help"})) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (cmd == "learn") return cmd_learn(args);
+    if (cmd == "decode") return cmd_decode(args);
+    if (cmd == "check") return cmd_check(args);
+    if (cmd == "config") return cmd_config(args);
+    throw Fatal{"unknown command '" + cmd + "' (see nsgate --help)"};
+  } catch (const Fatal& f) {
+    std::fprintf(stderr, "nsgate %s: %s\n", cmd.c_str(), f.message.c_str());
+    return f.code;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "nsgate %s: internal error: %s\n", cmd.c_str(), e.what());
+    return 70;
+  }
+}

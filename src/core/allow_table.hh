@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <unordered_map>
+
+#include "core/ip_address.hh"
+
+namespace nsgate {
+
+enum class EntryKind : uint8_t { anchor = 1, static_allow = 2, learned = 3 };
+const char* to_string(EntryKind k);
+
+// What the TTL table holds per address; packs into 64 bits so that a reader
+// sees a whole value or none (rte_hash stores it as its data pointer).
+struct TableValue {
+  static constexpr uint32_t kNever = UINT32_MAX;
+  uint32_t expires_s = 0;     // seconds on the learner's clock; kNever for anchors
+  uint32_t provenance = 0;    // learner's provenance slot (24 bits)
+  EntryKind kind = EntryKind::learned;
+
+  bool expired_at(uint32_t now_s) const { return expires_s != kNever && now_s >= expires_s; }
+  uint64_t pack() const {
+    return uint64_t{expires_s} | uint64_t{static_cast<uint8_t>(kind)} << 32 |
+           uint64_t{provenance & 0xffffffu} << 40;
+  }
+  static TableValue unpack(uint64_t v) {
+    return {static_cast<uint32_t>(v), static_cast<uint32_t>(v >> 40),
+            static_cast<EntryKind>(static_cast<uint8_t>(v >> 32))};
+  }
+  bool operator==(const TableValue&) const = default;
+};
+
+// The address table the data path consults. Contract: exactly one writer
+// thread calls upsert/erase/sweep; lookup may be called from any thread
+// concurrently (implementations document whether that is lock-free).
+// Expiry is checked on every lookup, so an entry past its time is never
+// reported even before the sweep deletes it.
+class AllowTable {
+ public:
+  virtual ~AllowTable() = default;
+  virtual std::optional<TableValue> lookup(const IpAddress& a, uint32_t now_s) const = 0;
+  // Inserts or overwrites; false when the table is full.
+  virtual bool upsert(const IpAddress& a, TableValue v) = 0;
+  virtual bool erase(const IpAddress& a) = 0;
+  // Deletes at most `budget` expired entries, resuming where the previous
+  // round stopped; calls on_delete for each. Returns how many were deleted.
+  virtual size_t sweep(uint32_t now_s, size_t budget,
+                       const std::function<void(const IpAddress&, TableValue)>& on_delete) = 0;
+  virtual size_t size() const = 0;
+  virtual size_t capacity() const = 0;
+  // Every entry, expired or not, in no particular order. Writer thread only.
+  virtual void for_each(const std::function<void(const IpAddress&, TableValue)>& fn) const = 0;
+};
+
+// A plain single-threaded table for tests and tools that need no DPDK.
+class MapAllowTable final : public AllowTable {
+ public:
+  explicit MapAllowTable(size_t capacity) : capacity_(capacity) {}
+  std::optional<TableValue> lookup(const IpAddress& a, uint32_t now_s) const override;
+  bool upsert(const IpAddress& a, TableValue v) override;
+  bool erase(const IpAddress& a) override;
+  size_t sweep(uint32_t now_s, size_t budget,
+               const std::function<void(const IpAddress&, TableValue)>& on_delete) override;
+  size_t size() const override { return map_.size(); }
+  size_t capacity() const override { return capacity_; }
+  void for_each(const std::function<void(const IpAddress&, TableValue)>& fn) const override;
+
+ private:
+  size_t capacity_;
+  std::unordered_map<IpAddress, TableValue, IpAddressHash> map_;
+};
+
+}  // namespace nsgate

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "core/config.hh"
+
+#include <algorithm>
+
+#include "core/dns_name.hh"
+
+namespace nsgate {
+
+int Config::line_of(const std::string& path) const {
+  auto it = lines.find(path);
+  return it == lines.end() ? 0 : it->second;
+}
+
+std::string ConfigError::to_string() const {
+  std::string s = path;
+  if (line > 0) s += " (line " + std::to_string(line) + ")";
+  return s + ": " + message;
+}
+
+std::string closest(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_d = 4;
+  for (const std::string& c : candidates) {
+    // Levenshtein distance, two rows.
+    std::vector<size_t> prev(c.size() + 1), cur(c.size() + 1);
+    for (size_t j = 0; j <= c.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= word.size(); ++i) {
+      cur[0] = i;
+      for (size_t j = 1; j <= c.size(); ++j)
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (word[i - 1] != c[j - 1])});
+      std::swap(prev, cur);
+    }
+    if (prev[c.size()] < best_d) {
+      best_d = prev[c.size()];
+      best = c;
+    }
+  }
+  return best;
+}
+
+std::vector<ConfigError> validate(const Config& c) {
+  std::vector<ConfigError> errs;
+  auto err = [&](const std::string& path, std::string msg) {
+    errs.push_back({path, c.line_of(path), std::move(msg)});
+  };
+  const LearningSettings& l = c.learning;
+  if (c.dns_ports.empty()) err("dns_ports", "must list at least one port");
+  for (size_t i = 0; i < c.dns_ports.size(); ++i) {
+    if (c.dns_ports[i] == 0) err("dns_ports[" + std::to_string(i) + "]", "port 0 is not a DNS port");
+    for (size_t j = 0; j < i; ++j)
+      if (c.dns_ports[j] == c.dns_ports[i])
+        err("dns_ports[" + std::to_string(i) + "]", "duplicate of dns_ports[" + std::to_string(j) + "]");
+  }
+  if (!(l.query_match_window_s > 0 && l.query_match_window_s <= 300))
+    err("learning.query_match_window", "must be between 0 and 300 seconds");
+  if (!(l.ns_address_window_s > 0 && l.ns_address_window_s <= 300))
+    err("learning.ns_address_window", "must be between 0 and 300 seconds");
+  if (l.min_ttl_s > l.max_ttl_s)
+    err("learning.min_ttl", "is larger than learning.max_ttl (" + std::to_string(l.max_ttl_s) + ")");
+  if (l.max_ttl_s > 7 * 86400) err("learning.max_ttl", "must be at most 604800 (one week)");
+  if (l.grace_s > 86400) err("learning.grace", "must be at most 86400 (one day)");
+  if (l.capacity == 0 || l.capacity > (1u << 24))
+    err("learning.capacity", "must be between 1 and 16777216");
+  if (l.per_response_cap == 0) err("learning.per_response_cap", "must be at least 1");
+  if (l.per_zone_cap == 0) err("learning.per_zone_cap", "must be at least 1");
+  if (l.zones_per_address == 0) err("learning.zones_per_address", "must be at least 1");
+  if (l.max_tracked_queries == 0) err("learning.max_tracked_queries", "must be at least 1");
+  if (l.max_pending_ns == 0) err("learning.max_pending_ns", "must be at least 1");
+  if (c.snapshot_interval_s < 1) err("snapshot.interval", "must be at least 1 second");
+
+  auto check_prefixes = [&](const std::string& list, auto get) {
+    size_t n = get.size();
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t j = 0; j < i; ++j) {
+        const Prefix& a = get.at(j);
+        const Prefix& b = get.at(i);
+        std::string path = list + "[" + std::to_string(i) + "].cidr";
+        if (a.address == b.address && a.length == b.length)
+          err(path, "duplicate of " + list + "[" + std::to_string(j) + "] (" + a.to_string() + ")");
+        else if (a.overlaps(b))
+          err(path, b.to_string() + " overlaps " + list + "[" + std::to_string(j) + "] (" +
+                        a.to_string() + ")");
+      }
+    }
+  };
+  std::vector<Prefix> statics, trusted;
+  for (const auto& s : c.static_allow) statics.push_back(s.prefix);
+  for (const auto& t : c.trusted_sources) trusted.push_back(t.prefix);
+  check_prefixes("static_allow", statics);
+  check_prefixes("trusted_sources", trusted);
+  for (size_t i = 0; i < c.static_allow.size(); ++i) {
+    const std::string& z = c.static_allow[i].zone;
+    DnsName n;
+    if (!z.empty() && !DnsName::from_text(z, n))
+      err("static_allow[" + std::to_string(i) + "].zone", "\"" + z + "\" is not a domain name");
+  }
+  return errs;
+}
+
+}  // namespace nsgate

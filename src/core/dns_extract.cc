@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "core/dns_extract.hh"
+
+#include <algorithm>
+
+namespace nsgate {
+
+uint64_t ExtractStats::decode_errors() const {
+  uint64_t n = 0;
+  for (size_t i = 0; i < decode.size(); ++i) {
+    auto r = static_cast<pkt::DecodeResult>(i);
+    if (r != pkt::DecodeResult::ok && r != pkt::DecodeResult::not_ip) n += decode[i];
+  }
+  return n;
+}
+
+size_t TcpDnsReassembler::KeyHash::operator()(const Key& k) const noexcept {
+  return IpAddressHash{}(k.src) * 31 + IpAddressHash{}(k.dst) * 7 + (size_t{k.sport} << 16 | k.dport);
+}
+
+TcpDnsReassembler::TcpDnsReassembler(ExtractStats& stats, size_t max_streams, TimeNs idle_timeout)
+    : stats_(stats), max_streams_(max_streams), idle_timeout_(idle_timeout) {}
+
+void TcpDnsReassembler::evict_idle(TimeNs now) {
+  size_t before = streams_.size();
+  std::erase_if(streams_, [&](const auto& kv) { return now - kv.second.last_seen > idle_timeout_; });
+  stats_.tcp_streams_evicted += before - streams_.size();
+}
+
+// Appends in-order bytes, discarding any part already consumed (retransmits).
+void TcpDnsReassembler::append(Stream& s, uint32_t seq, std::span<const std::byte> data) {
+  auto behind = static_cast<int32_t>(s.next_seq - seq);
+  if (behind > 0) {
+    if (static_cast<size_t>(behind) >= data.size()) return;
+    data = data.subspan(static_cast<size_t>(behind));
+  }
+  if (s.buffer.size() + data.size() > kMaxBuffer) {
+    // Cannot be one DNS message: the framing is lost; start over here.
+    ++stats_.tcp_gaps;
+    s.buffer.clear();
+  }
+  s.buffer.insert(s.buffer.end(), data.begin(), data.end());
+  s.next_seq += static_cast<uint32_t>(data.size());
+}
+
+void TcpDnsReassembler::drain(Stream& s, const Sink& sink) {
+  // Out-of-order segments that now connect.
+  while (!s.ahead.empty()) {
+    auto it = s.ahead.begin();
+    // Smallest sequence number relative to next_seq (map order ignores wrap).
+    for (auto i = s.ahead.begin(); i != s.ahead.end(); ++i)
+      if (static_cast<int32_t>(i->first - s.next_seq) < static_cast<int32_t>(it->first - s.next_seq))
+        it = i;
+    if (static_cast<int32_t>(it->first - s.next_seq) > 0) break;
+    append(s, it->first, it->second);
+    s.ahead.erase(it);
+  }
+  size_t at = 0;
+  while (s.buffer.size() - at >= 2) {
+    size_t len = std::to_integer<size_t>(s.buffer[at]) << 8 | std::to_integer<size_t>(s.buffer[at + 1]);
+    if (s.buffer.size() - at - 2 < len) break;
+    if (len > 0) sink(std::span<const std::byte>(s.buffer.data() + at + 2, len));
+    at += 2 + len;
+  }
+  s.buffer.erase(s.buffer.begin(), s.buffer.begin() + static_cast<std::ptrdiff_t>(at));
+}
+
+void TcpDnsReassembler::feed(const pkt::Packet& p, TimeNs now, const Sink& sink) {
+  Key k{p.src, p.dst, p.sport, p.dport};
+  auto it = streams_.find(k);
+  if (p.tcp_flags & pkt::tcp_flag::syn) {
+    if (it == streams_.end()) {
+      if (streams_.size() >= max_streams_) evict_idle(now);
+      if (streams_.size() >= max_streams_) {
+        ++stats_.tcp_streams_evicted;
+        return;
+      }
+      it = streams_.emplace(k, Stream{}).first;
+    }
+    it->second = Stream{};
+    it->second.next_seq = p.tcp_seq + 1;
+    it->second.last_seen = now;
+    return;
+  }
+  if (it == streams_.end()) {
+    if (p.payload.empty()) return;
+    // Mid-stream start (capture began after the handshake): trust this segment.
+    if (streams_.size() >= max_streams_) evict_idle(now);
+    if (streams_.size() >= max_streams_) {
+      ++stats_.tcp_streams_evicted;
+      return;
+    }
+    it = streams_.emplace(k, Stream{}).first;
+    it->second.next_seq = p.tcp_seq;
+  }
+  Stream& s = it->second;
+  s.last_seen = now;
+  if (!p.payload.empty()) {
+    auto ahead = static_cast<int32_t>(p.tcp_seq - s.next_seq);
+    if (ahead > 0) {
+      if (s.ahead.size() >= kMaxAhead) {
+        // Too much missing: give up on the hole and resume at the earliest segment.
+        ++stats_.tcp_gaps;
+        s.buffer.clear();
+        auto first = s.ahead.begin();
+        for (auto i = s.ahead.begin(); i != s.ahead.end(); ++i)
+          if (static_cast<int32_t>(i->first - first->first) < 0) first = i;
+        s.next_seq = first->first;
+      }
+      auto& slot = s.ahead[p.tcp_seq];
+      if (p.payload.size() > slot.size()) slot.assign(p.payload.begin(), p.payload.end());
+    } else {
+      append(s, p.tcp_seq, p.payload);
+    }
+    drain(s, sink);
+  }
+  if (p.tcp_flags & (pkt::tcp_flag::fin | pkt::tcp_flag::rst)) streams_.erase(it);
+}
+
+DnsExtractor::DnsExtractor(std::vector<uint16_t> dns_ports, size_t max_tcp_streams)
+    : ports_(std::move(dns_ports)), tcp_(stats_, max_tcp_streams, 120 * kNsPerSec) {}
+
+bool DnsExtractor::is_dns_port(uint16_t port) const {
+  return std::find(ports_.begin(), ports_.end(), port) != ports_.end();
+}
+
+void DnsExtractor::feed(pkt::LinkType link, TimeNs time, std::span<const std::byte> frame,
+                        const Sink& sink) {
+  uint64_t frame_no = ++stats_.frames;
+  pkt::DecodeResult r = pkt::decode(link, frame, packet_);
+  ++stats_.decode[static_cast<size_t>(r)];
+  if (r != pkt::DecodeResult::ok) return;
+  if (packet_.later_fragment) {
+    ++stats_.later_fragments;
+    return;
+  }
+  if (!packet_.has_ports || !(is_dns_port(packet_.sport) || is_dns_port(packet_.dport))) {
+    ++stats_.not_dns;
+    return;
+  }
+  DnsMessageEvent ev;
+  ev.frame = frame_no;
+  ev.time = time;
+  ev.packet = &packet_;
+  if (packet_.proto == pkt::kProtoUdp) {
+    ++stats_.udp_messages;
+    ev.message = packet_.payload;
+    sink(ev);
+    return;
+  }
+  ev.tcp = true;
+  tcp_.feed(packet_, time, [&](std::span<const std::byte> msg) {
+    ++stats_.tcp_messages;
+    ev.message = msg;
+    sink(ev);
+  });
+}
+
+}  // namespace nsgate

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace nsgate {
+
+// A domain name in uncompressed wire form, lower-cased (DNS names compare
+// case-insensitively, RFC 4343), held inline: parsing never allocates.
+// Invariant: the wire form is a valid sequence of labels ending in the root
+// label, at most 255 octets.
+class DnsName {
+ public:
+  static constexpr size_t kMaxWire = 255;
+  static constexpr size_t kMaxLabel = 63;
+
+  // The root name ".".
+  DnsName() { wire_[0] = 0; }
+
+  // Presentation form ("www.Example.com", trailing dot optional, "\DDD" and
+  // "\c" escapes). Returns false on a malformed name.
+  static bool from_text(std::string_view text, DnsName& out);
+
+  // For the parser: appends one label (already bounds-checked by the caller's
+  // limits); returns false if the name would exceed 255 octets.
+  bool append_label(const uint8_t* data, size_t len);
+  void clear() { size_ = 1; labels_ = 0; wire_[0] = 0; }
+
+  size_t wire_size() const { return size_; }
+  const uint8_t* wire() const { return wire_.data(); }
+  int label_count() const { return labels_; }
+  bool is_root() const { return labels_ == 0; }
+
+  // True when this name equals `zone` or lies below it.
+  bool is_at_or_below(const DnsName& zone) const;
+  bool operator==(const DnsName& o) const;
+
+  // Presentation form with trailing dot; non-printable octets escaped as \DDD.
+  std::string to_string() const;
+
+ private:
+  std::array<uint8_t, kMaxWire> wire_{};
+  size_t size_ = 1;
+  int labels_ = 0;
+};
+
+struct DnsNameHash {
+  size_t operator()(const DnsName& n) const noexcept;
+};
+
+}  // namespace nsgate

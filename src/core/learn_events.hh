@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#pragma once
+
+// Every result of offering a record (or a whole response) to the learner.
+// One list generates the enum, the names printed by `nsgate learn`, and the
+// Prometheus label values (DESIGN §5.6).
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace nsgate {
+
+#define NSGATE_LEARN_EVENTS(X)                                                                  \
+  X(added, "an address was learned for a zone")                                                 \
+  X(refreshed, "a known address was seen again for the same zone; its expiry moved on")         \
+  X(pending, "an NS target came without glue; waiting for its address")                        \
+  X(pending_expired, "an NS target's address did not arrive within ns_address_window")         \
+  X(unmatched_response, "rule 1: no matching query (client, server, ports, id, name, type)")    \
+  X(source_not_allowed, "rule 2: the answering server is not itself allowed")                   \
+  X(source_teaches_nothing, "rule 2: the answering server is a static allow without a zone")    \
+  X(ns_out_of_bailiwick, "rule 3: NS owner is outside the zones the server serves")             \
+  X(glue_not_ns_target, "rule 3: address record for a name that no accepted NS names")          \
+  X(glue_out_of_bailiwick, "rule 3: glue owner is outside the zones the server serves")         \
+  X(answer_not_delegation, "an address answer for a name that no NS named teaches nothing")     \
+  X(unusable_address, "rule 4: unspecified, loopback, multicast, link-local or reserved")       \
+  X(private_address, "rule 4: private-use address and learning.allow_private is off")           \
+  X(fragment, "rule 5: the response was an IP fragment")                                        \
+  X(malformed, "rule 5: the response did not parse cleanly")                                    \
+  X(not_standard_response, "not a standard query response with exactly one question")           \
+  X(error_rcode, "response code other than NOERROR")                                            \
+  X(truncated_tc, "TC bit set; the resolver retries over TCP")                                  \
+  X(per_response_cap, "more new addresses in one response than learning.per_response_cap")     \
+  X(per_zone_cap, "the zone already has learning.per_zone_cap addresses")                       \
+  X(per_address_zone_cap, "the address already serves learning.zones_per_address zones")       \
+  X(table_full, "the table is at capacity")                                                     \
+  X(pending_full, "too many NS targets waiting for their addresses")                            \
+  X(expired, "a learned address reached its expiry and was deleted")
+
+enum class LearnEvent : uint8_t {
+#define NSGATE_X(name, text) name,
+  NSGATE_LEARN_EVENTS(NSGATE_X)
+#undef NSGATE_X
+};
+inline constexpr size_t kLearnEventCount = 0
+#define NSGATE_X(name, text) +1
+    NSGATE_LEARN_EVENTS(NSGATE_X)
+#undef NSGATE_X
+    ;
+const char* to_string(LearnEvent e);
+const char* describe(LearnEvent e);
+
+using LearnCounters = std::array<uint64_t, kLearnEventCount>;
+
+}  // namespace nsgate

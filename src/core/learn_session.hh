@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#pragma once
+
+// Offline learning: frames in capture order go through the extractor into
+// the learner, with housekeeping driven by the frames' own timestamps.
+
+#include <array>
+#include <functional>
+
+#include "core/dns_extract.hh"
+#include "core/learner.hh"
+
+namespace nsgate {
+
+struct LearnStats {
+  std::array<uint64_t, dns::kFaultCount> parse_faults{};  // by Fault
+  uint64_t parse_errors(dns::ErrorKind k) const;
+};
+
+class LearnSession {
+ public:
+  // Called after each response with what happened to it (only if set).
+  using ExplainSink = std::function<void(const DnsMessageEvent&, const DnsContext&, const Explanation&)>;
+
+  LearnSession(Learner& learner, std::vector<uint16_t> dns_ports, ExplainSink explain = {});
+  void feed(pkt::LinkType link, TimeNs time, std::span<const std::byte> frame);
+  // Runs housekeeping at `time` (end of input).
+  void finish(TimeNs time);
+
+  const ExtractStats& extract_stats() const { return extractor_.stats(); }
+  const LearnStats& stats() const { return stats_; }
+  TimeNs last_time() const { return last_time_; }
+
+ private:
+  Learner& learner_;
+  DnsExtractor extractor_;
+  ExplainSink explain_;
+  LearnStats stats_;
+  TimeNs last_housekeeping_ = 0;
+  TimeNs last_time_ = 0;
+};
+
+// Builds the context of a message from its packet: the QR bit says which
+// end is the client.
+DnsContext context_of(const DnsMessageEvent& ev);
+
+}  // namespace nsgate

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#pragma once
+
+// The learner: turns DNS responses into allowed name-server addresses,
+// following the chain of trust from the root (DESIGN §2). Each acceptance
+// rule is a named predicate below so it can be tested on its own.
+//
+// Threading: single-threaded. It is the only writer of the AllowTable it is
+// given; other threads may look addresses up in that table concurrently.
+
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/allow_table.hh"
+#include "core/dns_message.hh"
+#include "core/learn_events.hh"
+#include "core/provenance.hh"
+#include "core/settings.hh"
+#include "core/time.hh"
+
+namespace nsgate {
+
+// Where a DNS message was seen: for a query the client sent it to the
+// server; for a response the server sent it to the client.
+struct DnsContext {
+  IpAddress client, server;
+  uint16_t client_port = 0, server_port = 0;
+  bool tcp = false;
+  bool fragment = false;
+  TimeNs time = 0;
+};
+
+// `nsgate learn --explain`: what happened to each record of one response.
+struct ExplainItem {
+  dns::Section section = dns::Section::answer;
+  std::string owner;
+  uint16_t rtype = 0;
+  std::string data;
+  LearnEvent event = LearnEvent::added;
+  std::string zone;  // zone the address was learned for, when it was
+};
+struct Explanation {
+  std::optional<LearnEvent> refused;  // the whole response taught nothing, and why
+  std::vector<ExplainItem> items;
+};
+
+// The answer to "may a query go to this address?" for `check` and lookups.
+struct AllowAnswer {
+  bool allowed = false;
+  EntryKind kind = EntryKind::learned;
+  const Provenance* provenance = nullptr;  // null for CIDR statics; valid until the next write
+  std::string static_prefix;               // for CIDR static allows
+};
+
+// Rule predicates (DESIGN §2), exposed for tests.
+namespace rules {
+// Rule 3: an NS owner or glue owner is acceptable from a server serving `zones`.
+bool in_bailiwick(const DnsName& owner, std::span<const DnsName> zones);
+// Rule 4: the event that refuses `a`, or nullopt when it may be learned.
+std::optional<LearnEvent> refuse_address(const IpAddress& a, bool allow_private);
+// TTL = min(NS TTL, address TTL) clamped to [min_ttl, max_ttl] plus grace.
+// TTLs with the top bit set count as 0 (RFC 2181 §8).
+uint32_t lifetime(uint32_t ns_ttl, uint32_t addr_ttl, const LearningSettings& s);
+}  // namespace rules
+
+class Learner {
+ public:
+  Learner(const LearningSettings& settings, AllowTable& table);
+
+  // Trust anchors: never expire, never evicted, serve the root zone.
+  void add_anchor(const IpAddress& a, const std::string& ns_name);
+  // Static allows: exact addresses go into the table; shorter prefixes are
+  // matched by lookup(). A static allow with a zone may teach for that zone.
+  void add_static(const StaticAllow& s);
+  // Replaces the learning limits (hot reload). Entries are kept.
+  void set_settings(const LearningSettings& s) { settings_ = s; }
+
+  // Offers one DNS message (query or response). Returns the parser's fault
+  // (Fault::none when the message parsed cleanly). `explain` may be null.
+  dns::Fault on_message(const DnsContext& ctx, std::span<const std::byte> msg, Explanation* explain);
+
+  // Bounded periodic work: expires tracked queries, pending NS targets and
+  // table entries. Call at least once per second of the learner's clock.
+  void housekeeping(TimeNs now);
+
+  AllowAnswer lookup(const IpAddress& a, TimeNs now) const;
+
+  // Learned (not anchor/static) provenance records, for history and snapshots.
+  void for_each_learned(const std::function<void(const Provenance&)>& fn) const;
+  // Re-inserts a learned record (from a snapshot). False if refused by limits.
+  bool restore(const Provenance& p);
+
+  const LearnCounters& counters() const { return counters_; }
+  size_t learned_addresses() const;
+  size_t anchors() const { return anchors_; }
+  size_t statics() const { return statics_.size(); }
+  size_t tracked_queries() const { return queries_.size(); }
+  size_t pending_targets() const { return pending_.size(); }
+  uint64_t queries_seen() const { return queries_seen_; }
+  uint64_t responses_seen() const { return responses_seen_; }
+  uint64_t responses_taught() const { return responses_taught_; }
+
+ private:
+  struct QueryKey {
+    IpAddress client, server;
+    uint16_t client_port, server_port, id, qtype;
+    std::string qname;  // lower-case presentation form
+    bool operator==(const QueryKey&) const = default;
+  };
+  struct QueryKeyHash {
+    size_t operator()(const QueryKey& k) const noexcept;
+  };
+  // What the provenance of anything learned from one response shares.
+  struct ResponseInfo {
+    TimeNs query_time = 0;
+    uint16_t query_id = 0;
+    std::string query_name;
+    TimeNs response_time = 0;
+    IpAddress server;
+  };
+  struct PendingNs {
+    std::string zone;
+    uint32_t ns_ttl = 0;
+    TimeNs deadline = 0;
+    bool resolved = false;
+    ResponseInfo from;
+  };
+  struct Slot {
+    Provenance p;
+    bool live = false;
+  };
+
+  void on_query(const DnsContext& ctx, const dns::Header& h, const dns::Question& q);
+  void on_response(const DnsContext& ctx, std::span<const std::byte> msg, const dns::Header& h,
+                   const dns::Question& q, Explanation* ex);
+  void count(LearnEvent e, Explanation* ex = nullptr, ExplainItem* item = nullptr);
+  // Learns `a` for `zone`; returns the event (added, refreshed or a refusal).
+  LearnEvent learn(const IpAddress& a, const std::string& zone, const std::string& ns,
+                   uint32_t ns_ttl, uint32_t addr_ttl, const ResponseInfo& from,
+                   size_t& new_budget);
+  // Zones the answering server currently serves (rule 2 + its bailiwick).
+  std::vector<DnsName> zones_served(const IpAddress& server, TimeNs now, bool& allowed,
+                                    bool& teaches) const;
+  uint32_t alloc_slot();
+  void free_slot(uint32_t id);
+  void drop_address(const IpAddress& a);
+  void sync_table(const IpAddress& a);
+
+  LearningSettings settings_;
+  AllowTable& table_;
+  LearnCounters counters_{};
+  size_t anchors_ = 0;
+  std::vector<StaticAllow> statics_;  // CIDR statics (shorter than a host prefix)
+
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_slots_;
+  std::unordered_map<IpAddress, std::vector<uint32_t>, IpAddressHash> by_address_;
+  std::unordered_map<std::string, uint32_t> zone_counts_;
+  std::unordered_map<std::string, std::vector<IpAddress>> by_ns_;
+
+  std::unordered_map<QueryKey, TimeNs, QueryKeyHash> queries_;
+  TimeNs last_query_sweep_ = 0;
+  std::unordered_map<std::string, std::vector<PendingNs>> pending_;
+  size_t pending_count_ = 0;
+  TimeNs now_ = 0;
+
+  uint64_t queries_seen_ = 0, responses_seen_ = 0, responses_taught_ = 0;
+};
+
+}  // namespace nsgate

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "core/packet.hh"
+
+namespace nsgate::pkt {
+
+namespace {
+using Bytes = std::span<const std::byte>;
+
+uint8_t u8(Bytes b, size_t at) { return std::to_integer<uint8_t>(b[at]); }
+uint16_t be16(Bytes b, size_t at) { return static_cast<uint16_t>(u8(b, at) << 8 | u8(b, at + 1)); }
+uint32_t be32(Bytes b, size_t at) { return uint32_t{be16(b, at)} << 16 | be16(b, at + 2); }
+
+constexpr uint16_t kEtherIpv4 = 0x0800, kEtherIpv6 = 0x86dd;
+constexpr int kMaxIpv6Extensions = 8;
+
+DecodeResult decode_l4(Bytes l4, Packet& p) {
+  if (p.later_fragment) return DecodeResult::ok;
+  if (p.proto == kProtoUdp) {
+    if (l4.size() < 8) return DecodeResult::truncated_l4;
+    p.sport = be16(l4, 0);
+    p.dport = be16(l4, 2);
+    p.has_ports = true;
+    size_t len = be16(l4, 4);
+    if (p.fragment) {
+      // First fragment: the datagram continues elsewhere; keep what is here.
+      p.payload = l4.subspan(8);
+      return DecodeResult::ok;
+    }
+    if (len < 8) return DecodeResult::bad_l4_header;
+    if (len > l4.size()) return DecodeResult::truncated_l4;
+    p.payload = l4.subspan(8, len - 8);
+    return DecodeResult::ok;
+  }
+  if (p.proto == kProtoTcp) {
+    if (l4.size() < 20) return DecodeResult::truncated_l4;
+    p.sport = be16(l4, 0);
+    p.dport = be16(l4, 2);
+    p.tcp_seq = be32(l4, 4);
+    p.tcp_flags = u8(l4, 13);
+    p.has_ports = true;
+    size_t off = (size_t{u8(l4, 12)} >> 4) * 4;
+    if (off < 20) return DecodeResult::bad_l4_header;
+    if (off > l4.size()) return DecodeResult::truncated_l4;
+    p.payload = l4.subspan(off);
+    return DecodeResult::ok;
+  }
+  return DecodeResult::ok;
+}
+
+DecodeResult decode_ipv4(Bytes b, Packet& p) {
+  if (b.size() < 20) return DecodeResult::truncated_ip;
+  if ((u8(b, 0) >> 4) != 4) return DecodeResult::bad_ip_header;
+  size_t ihl = size_t{u8(b, 0) & 0x0fu} * 4;
+  size_t total = be16(b, 2);
+  if (ihl < 20 || total < ihl) return DecodeResult::bad_ip_header;
+  if (total > b.size()) return DecodeResult::truncated_ip;
+  p.ip_version = 4;
+  p.src = IpAddress::v4(std::span<const std::byte, 4>(b.data() + 12, 4));
+  p.dst = IpAddress::v4(std::span<const std::byte, 4>(b.data() + 16, 4));
+  p.proto = u8(b, 9);
+  uint16_t frag = be16(b, 6);
+  bool more = frag & 0x2000;
+  uint16_t offset = frag & 0x1fff;
+  p.fragment = more || offset != 0;
+  p.later_fragment = offset != 0;
+  // Bytes past `total` are link padding (Ethernet minimum frame), not payload.
+  return decode_l4(b.subspan(ihl, total - ihl), p);
+}
+
+DecodeResult decode_ipv6(Bytes b, Packet& p) {
+  if (b.size() < 40) return DecodeResult::truncated_ip;
+  if ((u8(b, 0) >> 4) != 6) return DecodeResult::bad_ip_header;
+  size_t plen = be16(b, 4);
+  // A zero payload length means a jumbogram (RFC 2675); DNS never uses one.
+  if (plen == 0 && u8(b, 6) != 59) return DecodeResult::bad_ip_header;
+  if (40 + plen > b.size()) return DecodeResult::truncated_ip;
+  p.ip_version = 6;
+  p.src = IpAddress::v6(std::span<const std::byte, 16>(b.data() + 8, 16));
+  p.dst = IpAddress::v6(std::span<const std::byte, 16>(b.data() + 24, 16));
+  Bytes rest = b.subspan(40, plen);
+  uint8_t next = u8(b, 6);
+  for (int i = 0;; ++i) {
+    switch (next) {
+      case 0:    // hop-by-hop
+      case 43:   // routing
+      case 60: { // destination options
+        if (i >= kMaxIpv6Extensions || rest.size() < 8) return DecodeResult::bad_ipv6_extension;
+        size_t len = (size_t{u8(rest, 1)} + 1) * 8;
+        if (len > rest.size()) return DecodeResult::bad_ipv6_extension;
+        next = u8(rest, 0);
+        rest = rest.subspan(len);
+        continue;
+      }
+      case 51: {  // authentication header: length in 4-octet units minus 2
+        if (i >= kMaxIpv6Extensions || rest.size() < 8) return DecodeResult::bad_ipv6_extension;
+        size_t len = (size_t{u8(rest, 1)} + 2) * 4;
+        if (len > rest.size()) return DecodeResult::bad_ipv6_extension;
+        next = u8(rest, 0);
+        rest = rest.subspan(len);
+        continue;
+      }
+      case 44: {  // fragment
+        if (i >= kMaxIpv6Extensions || rest.size() < 8) return DecodeResult::bad_ipv6_extension;
+        uint16_t frag = be16(rest, 2);
+        bool more = frag & 1;
+        uint16_t offset = frag >> 3;
+        // An atomic fragment (offset 0, M=0, RFC 6946) is a whole datagram.
+        p.fragment = p.fragment || more || offset != 0;
+        p.later_fragment = p.later_fragment || offset != 0;
+        next = u8(rest, 0);
+        rest = rest.subspan(8);
+        continue;
+      }
+      default:
+        p.proto = next;
+        return decode_l4(rest, p);
+    }
+  }
+}
+
+DecodeResult decode_ethertype(uint16_t type, Bytes b, Packet& p) {
+  if (type == kEtherIpv4) return decode_ipv4(b, p);
+  if (type == kEtherIpv6) return decode_ipv6(b, p);
+  return DecodeResult::not_ip;
+}
+
+DecodeResult decode_by_version(Bytes b, Packet& p) {
+  if (b.empty()) return DecodeResult::truncated_ip;
+  switch (u8(b, 0) >> 4) {
+    case 4: return decode_ipv4(b, p);
+    case 6: return decode_ipv6(b, p);
+    default: return DecodeResult::not_ip;
+  }
+}
+
+DecodeResult decode_bsd_family(uint32_t family, Bytes b, Packet& p) {
+  if (family == 2) return decode_ipv4(b, p);
+  // AF_INET6 differs between BSDs: 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS).
+  if (family == 24 || family == 28 || family == 30) return decode_ipv6(b, p);
+  return DecodeResult::not_ip;
+}
+}  // namespace
+
+bool is_supported(uint32_t linktype) {
+  switch (static_cast<LinkType>(linktype)) {
+    case LinkType::null_bsd: case LinkType::ethernet: case LinkType::raw_dlt12:
+    case LinkType::raw_dlt14: case LinkType::raw: case LinkType::loop:
+    case LinkType::linux_sll: case LinkType::ipv4: case LinkType::ipv6:
+    case LinkType::linux_sll2:
+      return true;
+  }
+  return false;
+}
+
+const char* to_string(DecodeResult r) {
+  switch (r) {
+#define NSGATE_X(name, text) \
+  case DecodeResult::name:   \
+    return #name;
+    NSGATE_DECODE_RESULTS(NSGATE_X)
+#undef NSGATE_X
+  }
+  return "?";
+}
+
+const char* describe(DecodeResult r) {
+  switch (r) {
+#define NSGATE_X(name, text) \
+  case DecodeResult::name:   \
+    return text;
+    NSGATE_DECODE_RESULTS(NSGATE_X)
+#undef NSGATE_X
+  }
+  return "?";
+}
+
+DecodeResult decode(LinkType link, Bytes f, Packet& p) noexcept {
+  p = Packet{};
+  switch (link) {
+    case LinkType::ethernet: {
+      if (f.size() < 14) return DecodeResult::truncated_link;
+      size_t at = 12;
+      uint16_t type = be16(f, at);
+      // 802.1Q, 802.1ad (QinQ) and the pre-standard 0x9100 outer tag.
+      while (type == 0x8100 || type == 0x88a8 || type == 0x9100) {
+        if (f.size() < at + 6) return DecodeResult::truncated_link;
+        if (++p.vlan_tags > 4) return DecodeResult::truncated_link;
+        at += 4;
+        type = be16(f, at);
+      }
+      return decode_ethertype(type, f.subspan(at + 2), p);
+    }
+    case LinkType::linux_sll:
+      if (f.size() < 16) return DecodeResult::truncated_link;
+      return decode_ethertype(be16(f, 14), f.subspan(16), p);
+    case LinkType::linux_sll2:
+      if (f.size() < 20) return DecodeResult::truncated_link;
+      return decode_ethertype(be16(f, 0), f.subspan(20), p);
+    case LinkType::null_bsd: {
+      if (f.size() < 4) return DecodeResult::truncated_link;
+      // Host order of the capturing machine: accept either byte order.
+      uint32_t le = uint32_t{u8(f, 0)} | uint32_t{u8(f, 1)} << 8 | uint32_t{u8(f, 2)} << 16 |
+                    uint32_t{u8(f, 3)} << 24;
+      uint32_t fam = le < 256 ? le : be32(f, 0);
+      return decode_bsd_family(fam, f.subspan(4), p);
+    }
+    case LinkType::loop:
+      if (f.size() < 4) return DecodeResult::truncated_link;
+      return decode_bsd_family(be32(f, 0), f.subspan(4), p);
+    case LinkType::raw:
+    case LinkType::raw_dlt12:
+    case LinkType::raw_dlt14:
+      return decode_by_version(f, p);
+    case LinkType::ipv4:
+      return decode_ipv4(f, p);
+    case LinkType::ipv6:
+      return decode_ipv6(f, p);
+  }
+  return DecodeResult::unsupported_link;
+}
+
+}  // namespace nsgate::pkt

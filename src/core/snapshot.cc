@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "core/snapshot.hh"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+namespace nsgate::snapshot {
+
+namespace {
+
+constexpr char kMagic[8] = {'N', 'S', 'G', 'A', 'T', 'E', '\0', 'S'};
+constexpr size_t kHeaderSize = 40;
+
+class Writer {
+ public:
+  explicit Writer(std::vector<std::byte>& out) : out_(out) {}
+  void u8(uint8_t v) { out_.push_back(std::byte{v}); }
+  void u16(uint16_t v) { u8(static_cast<uint8_t>(v >> 8)), u8(static_cast<uint8_t>(v)); }
+  void u32(uint32_t v) { u16(static_cast<uint16_t>(v >> 16)), u16(static_cast<uint16_t>(v)); }
+  void u64(uint64_t v) { u32(static_cast<uint32_t>(v >> 32)), u32(static_cast<uint32_t>(v)); }
+  void str(const std::string& s) {
+    u8(static_cast<uint8_t>(std::min<size_t>(s.size(), 255)));
+    for (size_t i = 0; i < std::min<size_t>(s.size(), 255); ++i) u8(static_cast<uint8_t>(s[i]));
+  }
+  void addr(const IpAddress& a) {
+    for (uint8_t b : a.bytes()) u8(b);
+  }
+
+ private:
+  std::vector<std::byte>& out_;
+};
+
+// Bounds-checked reader: once anything runs past the end, ok() stays false
+// and every read returns zero.
+class Reader {
+ public:
+  explicit Reader(std::span<const std::byte> in) : in_(in) {}
+  bool ok() const { return ok_; }
+  size_t left() const { return in_.size() - at_; }
+  uint8_t u8() {
+    if (at_ >= in_.size()) {
+      ok_ = false;
+      return 0;
+    }
+    return std::to_integer<uint8_t>(in_[at_++]);
+  }
+  uint16_t u16() { return static_cast<uint16_t>(u8() << 8 | u8()); }
+  uint32_t u32() { return uint32_t{u16()} << 16 | u16(); }
+  uint64_t u64() { return uint64_t{u32()} << 32 | u32(); }
+  std::string str() {
+    size_t n = u8();
+    std::string s;
+    for (size_t i = 0; i < n && ok_; ++i) s += static_cast<char>(u8());
+    return s;
+  }
+  IpAddress addr() {
+    std::array<std::byte, 16> b{};
+    for (auto& x : b) x = std::byte{u8()};
+    return IpAddress::v6(std::span<const std::byte, 16>(b));
+  }
+
+ private:
+  std::span<const std::byte> in_;
+  size_t at_ = 0;
+  bool ok_ = true;
+};
+
+void encode_entry(Writer& w, const Provenance& p) {
+  w.addr(p.address);
+  w.u8(static_cast<uint8_t>(p.kind));
+  w.str(p.zone);
+  w.str(p.ns);
+  w.u32(p.ns_ttl);
+  w.u32(p.addr_ttl);
+  w.u64(static_cast<uint64_t>(p.expires));
+  w.u64(static_cast<uint64_t>(p.query_time));
+  w.u16(p.query_id);
+  w.str(p.query_name);
+  w.u64(static_cast<uint64_t>(p.response_time));
+  w.addr(p.server);
+}
+
+bool decode_entry(Reader& r, Provenance& p) {
+  p.address = r.addr();
+  uint8_t kind = r.u8();
+  if (kind < 1 || kind > 3) return false;
+  p.kind = static_cast<EntryKind>(kind);
+  p.zone = r.str();
+  p.ns = r.str();
+  p.ns_ttl = r.u32();
+  p.addr_ttl = r.u32();
+  p.expires = static_cast<TimeNs>(r.u64());
+  p.query_time = static_cast<TimeNs>(r.u64());
+  p.query_id = r.u16();
+  p.query_name = r.str();
+  p.response_time = static_cast<TimeNs>(r.u64());
+  p.server = r.addr();
+  return r.ok();
+}
+
+}  // namespace
+
+uint32_t crc32(std::span<const std::byte> data) {
+  static const auto table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  uint32_t c = 0xffffffffu;
+  for (std::byte b : data) c = table[(c ^ std::to_integer<uint32_t>(b)) & 0xff] ^ (c >> 8);
+  return c ^ 0xffffffffu;
+}
+
+std::vector<std::byte> encode(const Contents& c) {
+  std::vector<std::byte> body;
+  Writer bw(body);
+  std::vector<std::byte> rec;
+  for (const Provenance& p : c.entries) {
+    rec.clear();
+    Writer rw(rec);
+    encode_entry(rw, p);
+    bw.u16(static_cast<uint16_t>(rec.size()));
+    body.insert(body.end(), rec.begin(), rec.end());
+  }
+  std::vector<std::byte> out;
+  Writer w(out);
+  for (char ch : kMagic) w.u8(static_cast<uint8_t>(ch));
+  w.u32(kVersion);
+  w.u32(static_cast<uint32_t>(c.entries.size()));
+  w.u64(static_cast<uint64_t>(c.taken_at));
+  w.u64(body.size());
+  w.u32(crc32(body));
+  w.u32(crc32(out));
+  out.insert(out.end(), body.begin(), body.end());
+  return out;
+}
+
+bool decode(std::span<const std::byte> file, Contents& out, std::string& error) {
+  out = Contents{};
+  if (file.size() < kHeaderSize) {
+    error = "truncated: " + std::to_string(file.size()) + " bytes, shorter than the 40-byte header";
+    return false;
+  }
+  if (std::memcmp(file.data(), kMagic, sizeof kMagic) != 0) {
+    error = "not an nsgate snapshot (bad magic)";
+    return false;
+  }
+  Reader h(file.subspan(8, kHeaderSize - 8));
+  uint32_t version = h.u32();
+  uint32_t count = h.u32();
+  auto taken_at = static_cast<TimeNs>(h.u64());
+  uint64_t body_len = h.u64();
+  uint32_t body_crc = h.u32();
+  uint32_t header_crc = h.u32();
+  if (header_crc != crc32(file.first(36))) {
+    error = "corrupt header (checksum mismatch)";
+    return false;
+  }
+  if (version != kVersion) {
+    error = "unsupported version " + std::to_string(version) + " (this nsgate reads version " +
+            std::to_string(kVersion) + ")";
+    return false;
+  }
+  if (file.size() - kHeaderSize != body_len) {
+    error = (file.size() - kHeaderSize < body_len ? "truncated: body has " : "trailing data: body has ") +
+            std::to_string(file.size() - kHeaderSize) + " bytes, header says " + std::to_string(body_len);
+    return false;
+  }
+  auto body = file.subspan(kHeaderSize);
+  if (crc32(body) != body_crc) {
+    error = "corrupt body (checksum mismatch)";
+    return false;
+  }
+  Reader r(body);
+  Contents c;
+  c.taken_at = taken_at;
+  c.entries.reserve(std::min<size_t>(count, body.size() / 40 + 1));
+  for (uint32_t i = 0; i < count; ++i) {
+    size_t len = r.u16();
+    if (!r.ok() || len > r.left()) {
+      error = "entry " + std::to_string(i) + " runs past the end of the body";
+      return false;
+    }
+    Reader er(body.subspan(body.size() - r.left(), len));
+    for (size_t k = 0; k < len; ++k) r.u8();
+    Provenance p;
+    if (!decode_entry(er, p) || er.left() != 0) {
+      error = "entry " + std::to_string(i) + " is malformed";
+      return false;
+    }
+    c.entries.push_back(std::move(p));
+  }
+  if (r.left() != 0) {
+    error = "body has " + std::to_string(r.left()) + " bytes after the last entry";
+    return false;
+  }
+  out = std::move(c);
+  return true;
+}
+
+bool write_file(const std::string& path, const Contents& c, std::string& error) {
+  std::vector<std::byte> bytes = encode(c);
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    error = "cannot create " + tmp + ": " + std::strerror(errno);
+    return false;
+  }
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = "cannot write " + tmp + ": " + std::strerror(errno);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    error = "cannot flush " + tmp + ": " + std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    error = "cannot rename " + tmp + " to " + path + ": " + std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return true;
+}
+
+bool read_file(const std::string& path, Contents& out, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot open " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::vector<char> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(raw.data()), raw.size());
+  if (!decode(bytes, out, error)) {
+    error = path + ": " + error;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace nsgate::snapshot

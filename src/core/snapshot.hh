@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#pragma once
+
+// Snapshots of the learned table with provenance.
+//
+// File layout (all integers big-endian):
+//   header (40 bytes): magic "NSGATE\0S", u32 version, u32 entry count,
+//     i64 taken_at (Unix ns), u64 body length, u32 CRC-32 of the body,
+//     u32 CRC-32 of the preceding 36 header bytes
+//   body: entry count records, each u16 length followed by that many bytes.
+// Times inside are Unix-epoch nanoseconds (wall clock), so a snapshot taken
+// live can be loaded after a restart and remaining TTLs follow from the
+// wall clock at load time.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/provenance.hh"
+
+namespace nsgate::snapshot {
+
+inline constexpr uint32_t kVersion = 1;
+
+struct Contents {
+  TimeNs taken_at = 0;
+  std::vector<Provenance> entries;
+};
+
+std::vector<std::byte> encode(const Contents& c);
+// Returns false with a message naming the problem (truncated, bad checksum,
+// wrong version...) and leaves `out` empty.
+bool decode(std::span<const std::byte> file, Contents& out, std::string& error);
+
+// Written to PATH.tmp, fsync'ed, renamed over PATH, and the folder fsync'ed:
+// a crash leaves either the old or the new file, never a torn one.
+bool write_file(const std::string& path, const Contents& c, std::string& error);
+bool read_file(const std::string& path, Contents& out, std::string& error);
+
+uint32_t crc32(std::span<const std::byte> data);
+
+}  // namespace nsgate::snapshot

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "ctl/config_yaml.hh"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace nsgate::ctl {
+
+namespace {
+
+class Loader {
+ public:
+  explicit Loader(LoadResult& r) : r_(r), c_(r.config) {}
+
+  void load(const YAML::Node& root) {
+    if (!root || root.IsNull()) return;  // empty file: all defaults
+    if (!root.IsMap()) return error("", root, "the top level must be a mapping of settings");
+    check_keys("", root, {"mode", "dns_ports", "trusted_sources", "static_allow", "root_hints",
+                          "learning", "snapshot", "ports", "eal", "workers", "drop_log",
+                          "metrics", "telemetry", "ofshim"});
+    if (auto n = root["mode"]) {
+      std::string m = scalar("mode", n);
+      if (m == "enforce") c_.mode = Mode::enforce;
+      else if (m == "monitor") c_.mode = Mode::monitor;
+      else if (!m.empty()) error("mode", n, "\"" + m + "\" is not one of enforce, monitor");
+    }
+    if (auto n = root["dns_ports"]) {
+      c_.dns_ports.clear();
+      if (!n.IsSequence()) {
+        error("dns_ports", n, "must be a list of port numbers");
+      } else {
+        for (size_t i = 0; i < n.size(); ++i) {
+          std::string p = "dns_ports[" + std::to_string(i) + "]";
+          uint64_t v = 0;
+          if (integer(p, n[i], 1, 65535, v)) c_.dns_ports.push_back(static_cast<uint16_t>(v));
+        }
+      }
+    }
+    if (auto n = root["trusted_sources"]) load_trusted(n);
+    if (auto n = root["static_allow"]) load_static(n);
+    if (auto n = root["root_hints"]) c_.root_hints = scalar("root_hints", n);
+    if (auto n = root["learning"]) load_learning(n);
+    if (auto n = root["snapshot"]) {
+      if (!n.IsMap()) return error("snapshot", n, "must be a mapping");
+      check_keys("snapshot", n, {"path", "interval"});
+      if (auto p = n["path"]) c_.snapshot_path = scalar("snapshot.path", p);
+      if (auto p = n["interval"]) number("snapshot.interval", p, c_.snapshot_interval_s);
+    }
+  }
+
+ private:
+  void error(const std::string& path, const YAML::Node& n, const std::string& msg) {
+    int line = n.Mark().line >= 0 ? n.Mark().line + 1 : 0;
+    r_.errors.push_back({path.empty() ? "(top)" : path, line, msg});
+  }
+  void mark(const std::string& path, const YAML::Node& n) {
+    if (n.Mark().line >= 0) c_.lines[path] = n.Mark().line + 1;
+  }
+  void check_keys(const std::string& path, const YAML::Node& map, const std::vector<std::string>& known) {
+    for (const auto& kv : map) {
+      std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
+      if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+      std::string full = path.empty() ? key : path + "." + key;
+      std::string hint = closest(key, known);
+      error(full, kv.first, "unknown key" + (hint.empty() ? "" : "; did you mean \"" + hint + "\"?"));
+    }
+  }
+  std::string scalar(const std::string& path, const YAML::Node& n) {
+    mark(path, n);
+    if (!n.IsScalar()) {
+      error(path, n, "must be a single value");
+      return {};
+    }
+    return n.Scalar();
+  }
+  bool integer(const std::string& path, const YAML::Node& n, uint64_t lo, uint64_t hi, uint64_t& out) {
+    std::string s = scalar(path, n);
+    if (s.empty()) return false;
+    uint64_t v = 0;
+    for (char ch : s) {
+      if (ch < '0' || ch > '9' || v > (std::numeric_limits<uint64_t>::max() - 9) / 10) {
+        error(path, n, "\"" + s + "\" is not a whole number");
+        return false;
+      }
+      v = v * 10 + static_cast<uint64_t>(ch - '0');
+    }
+    if (v < lo || v > hi) {
+      error(path, n, std::to_string(v) + " is out of range [" + std::to_string(lo) + ", " +
+                         std::to_string(hi) + "]");
+      return false;
+    }
+    out = v;
+    return true;
+  }
+  template <class T>
+  void uint_field(const YAML::Node& map, const std::string& base, const char* key, T& out,
+                  uint64_t lo, uint64_t hi) {
+    if (auto n = map[key]) {
+      uint64_t v = 0;
+      if (integer(base + "." + key, n, lo, hi, v)) out = static_cast<T>(v);
+    }
+  }
+  void number(const std::string& path, const YAML::Node& n, double& out) {
+    std::string s = scalar(path, n);
+    if (s.empty()) return;
+    char* end = nullptr;
+    double v = std::strtod(s.c_str(), &end);
+    if (!end || *end != '\0' || !std::isfinite(v)) return error(path, n, "\"" + s + "\" is not a number");
+    out = v;
+  }
+  bool boolean(const std::string& path, const YAML::Node& n, bool& out) {
+    std::string s = scalar(path, n);
+    if (s == "true" || s == "yes" || s == "on") out = true;
+    else if (s == "false" || s == "no" || s == "off") out = false;
+    else {
+      error(path, n, "\"" + s + "\" is not true or false");
+      return false;
+    }
+    return true;
+  }
+  // A list entry is either "CIDR" or a mapping with cidr: and other keys.
+  bool prefix_entry(const std::string& path, const YAML::Node& n, Prefix& out) {
+    std::string text = scalar(path, n);
+    if (text.empty()) return false;
+    std::string why;
+    auto p = Prefix::parse(text, &why);
+    if (!p) {
+      error(path, n, "\"" + text + "\" " + why);
+      return false;
+    }
+    out = *p;
+    return true;
+  }
+  void load_trusted(const YAML::Node& n) {
+    if (!n.IsSequence()) return error("trusted_sources", n, "must be a list");
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string base = "trusted_sources[" + std::to_string(i) + "]";
+      TrustedSource t;
+      const YAML::Node e = n[i];
+      if (e.IsMap()) {
+        check_keys(base, e, {"cidr", "note"});
+        if (!e["cidr"]) {
+          error(base, e, "missing cidr");
+          continue;
+        }
+        if (!prefix_entry(base + ".cidr", e["cidr"], t.prefix)) continue;
+        if (e["note"]) t.note = scalar(base + ".note", e["note"]);
+      } else if (!prefix_entry(base + ".cidr", e, t.prefix)) {
+        continue;
+      }
+      c_.trusted_sources.push_back(t);
+    }
+  }
+  void load_static(const YAML::Node& n) {
+    if (!n.IsSequence()) return error("static_allow", n, "must be a list");
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string base = "static_allow[" + std::to_string(i) + "]";
+      StaticAllow s;
+      const YAML::Node e = n[i];
+      if (e.IsMap()) {
+        check_keys(base, e, {"cidr", "note", "zone"});
+        if (!e["cidr"]) {
+          error(base, e, "missing cidr");
+          continue;
+        }
+        if (!prefix_entry(base + ".cidr", e["cidr"], s.prefix)) continue;
+        if (e["note"]) s.note = scalar(base + ".note", e["note"]);
+        if (e["zone"]) s.zone = scalar(base + ".zone", e["zone"]);
+      } else if (!prefix_entry(base + ".cidr", e, s.prefix)) {
+        continue;
+      }
+      c_.static_allow.push_back(s);
+    }
+  }
+  void load_learning(const YAML::Node& n) {
+    if (!n.IsMap()) return error("learning", n, "must be a mapping");
+    LearningSettings& l = c_.learning;
+    check_keys("learning", n, {"query_match_window", "ns_address_window", "min_ttl", "max_ttl",
+                               "grace", "capacity", "per_response_cap", "per_zone_cap",
+                               "zones_per_address", "max_tracked_queries", "max_pending_ns",
+                               "allow_private", "require_query_match"});
+    if (auto v = n["query_match_window"]) number("learning.query_match_window", v, l.query_match_window_s);
+    if (auto v = n["ns_address_window"]) number("learning.ns_address_window", v, l.ns_address_window_s);
+    const uint64_t u32max = std::numeric_limits<uint32_t>::max();
+    uint_field(n, "learning", "min_ttl", l.min_ttl_s, 0, u32max);
+    uint_field(n, "learning", "max_ttl", l.max_ttl_s, 0, u32max);
+    uint_field(n, "learning", "grace", l.grace_s, 0, u32max);
+    uint_field(n, "learning", "capacity", l.capacity, 1, u32max);
+    uint_field(n, "learning", "per_response_cap", l.per_response_cap, 1, u32max);
+    uint_field(n, "learning", "per_zone_cap", l.per_zone_cap, 1, u32max);
+    uint_field(n, "learning", "zones_per_address", l.zones_per_address, 1, u32max);
+    uint_field(n, "learning", "max_tracked_queries", l.max_tracked_queries, 1, u32max);
+    uint_field(n, "learning", "max_pending_ns", l.max_pending_ns, 1, u32max);
+    if (auto v = n["allow_private"]) boolean("learning.allow_private", v, l.allow_private);
+    if (auto v = n["require_query_match"]) boolean("learning.require_query_match", v, l.require_query_match);
+  }
+
+  LoadResult& r_;
+  Config& c_;
+};
+
+LoadResult load_node(const std::function<YAML::Node()>& parse) {
+  LoadResult r;
+  try {
+    YAML::Node root = parse();
+    Loader(r).load(root);
+  } catch (const YAML::Exception& e) {
+    r.errors.push_back({"(syntax)", e.mark.line >= 0 ? e.mark.line + 1 : 0, e.msg});
+    return r;
+  }
+  if (r.errors.empty()) {
+    for (auto& e : validate(r.config)) r.errors.push_back(std::move(e));
+  }
+  return r;
+}
+
+}  // namespace
+
+LoadResult load_config_text(const std::string& text) {
+  return load_node([&] { return YAML::Load(text); });
+}
+
+LoadResult load_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    LoadResult r;
+    r.errors.push_back({path, 0, "cannot open the file"});
+    return r;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return load_node([&] { return YAML::Load(ss.str()); });
+}
+
+}  // namespace nsgate::ctl

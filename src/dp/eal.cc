@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "dp/eal.hh"
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+namespace nsgate::dp {
+
+bool init_eal(const std::vector<std::string>& args, std::string& error) {
+  static bool done = false;
+  if (done) return true;
+  std::vector<std::string> all{"nsgate"};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int rc = rte_eal_init(static_cast<int>(all.size()), argv.data());
+  if (rc < 0) {
+    error = std::string("DPDK EAL initialisation failed: ") + rte_strerror(rte_errno);
+    return false;
+  }
+  done = true;
+  std::atexit([] { rte_eal_cleanup(); });
+  return true;
+}
+
+std::vector<std::string> offline_eal_args(size_t memory_mb) {
+  return {"--no-huge", "--no-pci", "--no-shconf", "-m", std::to_string(memory_mb),
+          "--file-prefix=nsgate-" + std::to_string(::getpid()), "--log-level=lib.*:error",
+          "--log-level=user*:error", "--no-telemetry", "-l", "0"};
+}
+
+}  // namespace nsgate::dp

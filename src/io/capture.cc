@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "io/capture.hh"
+
+#include <pcap/pcap.h>
+
+#include <cstdio>
+
+namespace nsgate::io {
+
+std::unique_ptr<CaptureReader> CaptureReader::open(const std::string& path, std::string& error) {
+  char err[PCAP_ERRBUF_SIZE] = {};
+  pcap_t* p = nullptr;
+  if (path == "-")
+    p = pcap_fopen_offline_with_tstamp_precision(stdin, PCAP_TSTAMP_PRECISION_NANO, err);
+  else
+    p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
+  if (!p) {
+    error = path + ": " + err;
+    return nullptr;
+  }
+  return std::unique_ptr<CaptureReader>(new CaptureReader(p, path));
+}
+
+CaptureReader::CaptureReader(pcap* p, std::string path)
+    : pcap_(p), path_(std::move(path)), linktype_(static_cast<uint32_t>(pcap_datalink(p))) {}
+
+CaptureReader::~CaptureReader() { pcap_close(pcap_); }
+
+bool CaptureReader::next(Frame& f) {
+  pcap_pkthdr* hdr = nullptr;
+  const u_char* data = nullptr;
+  int rc = pcap_next_ex(pcap_, &hdr, &data);
+  if (rc == PCAP_ERROR_BREAK) return false;  // end of file
+  if (rc != 1) {
+    error_ = path_ + ": frame " + std::to_string(frames_ + 1) + ": " + pcap_geterr(pcap_);
+    return false;
+  }
+  ++frames_;
+  // pcapng files may change link type per interface; libpcap reports the
+  // current one through pcap_datalink().
+  linktype_ = static_cast<uint32_t>(pcap_datalink(pcap_));
+  f.time = TimeNs{hdr->ts.tv_sec} * kNsPerSec + hdr->ts.tv_usec;  // tv_usec holds ns here
+  f.data = std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), hdr->caplen);
+  f.wire_length = hdr->len;
+  return true;
+}
+
+std::unique_ptr<CaptureWriter> CaptureWriter::open(const std::string& path, uint32_t linktype,
+                                                   std::string& error) {
+  pcap_t* dead = pcap_open_dead_with_tstamp_precision(static_cast<int>(linktype), 65535,
+                                                       PCAP_TSTAMP_PRECISION_NANO);
+  if (!dead) {
+    error = path + ": cannot create a capture handle";
+    return nullptr;
+  }
+  pcap_dumper_t* d = pcap_dump_open(dead, path.c_str());
+  if (!d) {
+    error = path + ": " + pcap_geterr(dead);
+    pcap_close(dead);
+    return nullptr;
+  }
+  return std::unique_ptr<CaptureWriter>(new CaptureWriter(dead, d));
+}
+
+CaptureWriter::~CaptureWriter() {
+  pcap_dump_close(dumper_);
+  pcap_close(dead_);
+}
+
+void CaptureWriter::write(TimeNs time, std::span<const std::byte> data) {
+  pcap_pkthdr hdr{};
+  hdr.ts.tv_sec = static_cast<time_t>(time / kNsPerSec);
+  hdr.ts.tv_usec = static_cast<suseconds_t>(time % kNsPerSec);  // ns precision handle
+  hdr.caplen = static_cast<bpf_u_int32>(data.size());
+  hdr.len = hdr.caplen;
+  pcap_dump(reinterpret_cast<u_char*>(dumper_), &hdr, reinterpret_cast<const u_char*>(data.data()));
+}
+
+bool CaptureWriter::flush() { return pcap_dump_flush(dumper_) == 0; }
+
+}  // namespace nsgate::io

@@ -183,6 +183,13 @@ dns::Fault Learner::on_message(const DnsContext& ctx, std::span<const std::byte>
     return f == dns::Fault::none ? dns::validate(msg) : f;
   }
   ++responses_seen_;
+  // Rule 5: a fragment is never parsed (its tail is elsewhere, and
+  // fragments are how off-path attackers inject records).
+  if (ctx.fragment) {
+    if (ex) ex->refused = LearnEvent::fragment;
+    count(LearnEvent::fragment);
+    return dns::Fault::none;
+  }
   if (f != dns::Fault::none) {
     if (ex) ex->refused = LearnEvent::malformed;
     count(LearnEvent::malformed);
@@ -240,7 +247,6 @@ void Learner::on_response(const DnsContext& ctx, std::span<const std::byte> msg,
     if (ex) ex->refused = e;
     count(e);
   };
-  if (ctx.fragment) return refuse(LearnEvent::fragment);
   if (h.opcode() != 0 || h.qdcount != 1) return refuse(LearnEvent::not_standard_response);
   if (h.tc()) return refuse(LearnEvent::truncated_tc);
   if (h.rcode() != 0) return refuse(LearnEvent::error_rcode);

@@ -20,8 +20,7 @@ class Loader {
     if (!root || root.IsNull()) return;  // empty file: all defaults
     if (!root.IsMap()) return error("", root, "the top level must be a mapping of settings");
     check_keys("", root, {"mode", "dns_ports", "trusted_sources", "static_allow", "root_hints",
-                          "learning", "snapshot", "ports", "eal", "workers", "drop_log",
-                          "metrics", "telemetry", "ofshim"});
+                          "learning", "snapshot"});
     if (auto n = root["mode"]) {
       std::string m = scalar("mode", n);
       if (m == "enforce") c_.mode = Mode::enforce;

@@ -69,11 +69,18 @@ std::optional<TableValue> RteAllowTable::lookup(const IpAddress& a, uint32_t now
 }
 
 bool RteAllowTable::upsert(const IpAddress& a, TableValue v) {
-  if (rte_hash_lookup(hash_, a.bytes().data()) < 0 && size() >= capacity_) return false;
-  return rte_hash_add_key_data(hash_, a.bytes().data(), to_data(v)) == 0;
+  bool present = rte_hash_lookup(hash_, a.bytes().data()) >= 0;
+  if (!present && count_ >= capacity_) return false;
+  if (rte_hash_add_key_data(hash_, a.bytes().data(), to_data(v)) != 0) return false;
+  if (!present) ++count_;
+  return true;
 }
 
-bool RteAllowTable::erase(const IpAddress& a) { return rte_hash_del_key(hash_, a.bytes().data()) >= 0; }
+bool RteAllowTable::erase(const IpAddress& a) {
+  if (rte_hash_del_key(hash_, a.bytes().data()) < 0) return false;
+  --count_;
+  return true;
+}
 
 size_t RteAllowTable::sweep(uint32_t now_s, size_t budget,
                             const std::function<void(const IpAddress&, TableValue)>& on_delete) {
@@ -96,14 +103,14 @@ size_t RteAllowTable::sweep(uint32_t now_s, size_t budget,
     std::array<std::byte, 16> raw;
     std::memcpy(raw.data(), key, 16);
     IpAddress a = IpAddress::v6(std::span<const std::byte, 16>(raw));
-    rte_hash_del_key(hash_, raw.data());
+    if (rte_hash_del_key(hash_, raw.data()) >= 0) --count_;
     ++deleted;
     if (on_delete) on_delete(a, v);
   }
   return deleted;
 }
 
-size_t RteAllowTable::size() const { return static_cast<size_t>(rte_hash_count(hash_)); }
+size_t RteAllowTable::size() const { return count_; }
 
 void RteAllowTable::for_each(const std::function<void(const IpAddress&, TableValue)>& fn) const {
   const void* key = nullptr;

@@ -51,6 +51,9 @@ class RteAllowTable final : public AllowTable {
   rte_rcu_qsbr* qsbr_;
   size_t capacity_;
   uint32_t sweep_cursor_ = 0;
+  // Keys present. rte_hash_count() also counts slots still waiting in the
+  // RCU defer queue, so the writer keeps its own exact count.
+  size_t count_ = 0;
 };
 
 }  // namespace nsgate::dp

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The rte_hash TTL table: expiry on lookup, bounded sweep, capacity, and a
+// reader thread looking up while the writer inserts, refreshes and deletes.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "dp/eal.hh"
+#include "dp/rte_table.hh"
+
+namespace nsgate::dp {
+namespace {
+
+IpAddress addr(uint32_t i, bool v6 = false) {
+  if (!v6) return IpAddress::v4(0xc6330000u + i);  // 198.51.0.0/16
+  std::array<std::byte, 16> b{};
+  b[0] = std::byte(0x20);
+  b[1] = std::byte(0x01);
+  b[2] = std::byte(0x0d);
+  b[3] = std::byte(0xb8);
+  for (int k = 0; k < 4; ++k) b[12 + static_cast<size_t>(k)] = std::byte(i >> (24 - 8 * k));
+  return IpAddress::v6(std::span<const std::byte, 16>(b));
+}
+
+std::unique_ptr<RteAllowTable> make(const char* name, size_t cap, unsigned readers = 1) {
+  std::string err;
+  auto t = RteAllowTable::create(name, cap, readers, err);
+  EXPECT_TRUE(t) << err;
+  return t;
+}
+
+TEST(RteAllowTable, LookupHonoursExpiryInTheValue) {
+  auto t = make("t_expiry", 64);
+  ASSERT_TRUE(t->upsert(addr(1), {100, 7, EntryKind::learned}));
+  ASSERT_TRUE(t->upsert(addr(2, true), {TableValue::kNever, 8, EntryKind::anchor}));
+  auto v = t->lookup(addr(1), 99);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->provenance, 7u);
+  EXPECT_FALSE(t->lookup(addr(1), 100));
+  EXPECT_TRUE(t->lookup(addr(2, true), UINT32_MAX - 1));
+  EXPECT_FALSE(t->lookup(addr(3), 0));
+  // Refresh in place.
+  ASSERT_TRUE(t->upsert(addr(1), {200, 9, EntryKind::learned}));
+  EXPECT_EQ(t->lookup(addr(1), 150)->provenance, 9u);
+  EXPECT_EQ(t->size(), 2u);
+}
+
+TEST(RteAllowTable, CapacityIsHonouredAndRefreshStillWorksWhenFull) {
+  auto t = make("t_cap", 100);
+  for (uint32_t i = 0; i < 100; ++i) ASSERT_TRUE(t->upsert(addr(i), {1000, i, EntryKind::learned})) << i;
+  EXPECT_FALSE(t->upsert(addr(100), {1000, 0, EntryKind::learned}));
+  EXPECT_TRUE(t->upsert(addr(5), {2000, 5, EntryKind::learned}));
+  EXPECT_EQ(t->size(), 100u);
+}
+
+TEST(RteAllowTable, SweepDeletesOnlyExpiredEntriesAndIsBounded) {
+  auto t = make("t_sweep", 4096);
+  for (uint32_t i = 0; i < 2000; ++i)
+    t->upsert(addr(i), {i % 2 ? 50u : 500u, i, EntryKind::learned});
+  size_t total = 0;
+  std::vector<IpAddress> seen;
+  for (int round = 0; round < 100; ++round) {
+    size_t n = t->sweep(100, 64, [&](const IpAddress& a, TableValue v) {
+      EXPECT_TRUE(v.expired_at(100));
+      seen.push_back(a);
+    });
+    EXPECT_LE(n, 64u);
+    total += n;
+  }
+  EXPECT_EQ(total, 1000u);
+  EXPECT_EQ(seen.size(), 1000u);
+  EXPECT_EQ(t->size(), 1000u);
+  for (uint32_t i = 0; i < 2000; ++i) EXPECT_EQ(t->lookup(addr(i), 100).has_value(), i % 2 == 0);
+}
+
+TEST(RteAllowTable, ConcurrentReaderNeverMissesPresentKeysNorSeesExpiredOnes) {
+  constexpr uint32_t kStable = 2000, kExpired = 2000, kChurn = 20000;
+  auto t = make("t_conc", kStable + kExpired + kChurn + 1024, 1);
+  const uint32_t now = 1000;
+  for (uint32_t i = 0; i < kStable; ++i) t->upsert(addr(i), {now + 100, i, EntryKind::learned});
+  for (uint32_t i = 0; i < kExpired; ++i) t->upsert(addr(i, true), {now - 1, i, EntryKind::learned});
+
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> misses{0}, expired_hits{0}, lookups{0};
+  std::thread reader([&] {
+    t->reader_register(0);
+    uint64_t n = 0;
+    while (!stop.load(std::memory_order_relaxed)) {
+      for (uint32_t i = 0; i < kStable; i += 7) {
+        auto v = t->lookup(addr(i), now);
+        if (!v) ++misses;
+        else if (v->provenance != i && v->provenance != i + 1'000'000) ++misses;  // torn value
+        ++n;
+      }
+      for (uint32_t i = 0; i < kExpired; i += 7) {
+        if (t->lookup(addr(i, true), now)) ++expired_hits;
+        ++n;
+      }
+      t->reader_quiescent(0);
+    }
+    lookups = n;
+    t->reader_unregister(0);
+  });
+
+  // Writer: refresh stable keys, insert and delete churn keys, sweep the
+  // expired ones, for a bounded number of rounds.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  uint32_t base = kStable;
+  for (int round = 0; round < 400 && std::chrono::steady_clock::now() < deadline; ++round) {
+    for (uint32_t i = 0; i < kStable; ++i)
+      t->upsert(addr(i), {now + 100, round % 2 ? i + 1'000'000 : i, EntryKind::learned});
+    for (uint32_t i = 0; i < 2000; ++i) t->upsert(addr(base + i), {now + 50, i, EntryKind::learned});
+    for (uint32_t i = 0; i < 2000; ++i) t->erase(addr(base + i));
+    base = kStable + (base + 2000 - kStable) % kChurn;
+    t->sweep(now, 256, {});
+  }
+  stop = true;
+  reader.join();
+  EXPECT_GT(lookups.load(), 0u);
+  EXPECT_EQ(misses.load(), 0u);
+  EXPECT_EQ(expired_hits.load(), 0u);
+  std::printf("reader lookups: %llu\n", static_cast<unsigned long long>(lookups.load()));
+}
+
+}  // namespace
+}  // namespace nsgate::dp
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  std::string err;
+  if (!nsgate::dp::init_eal(nsgate::dp::offline_eal_args(256), err)) {
+    std::fprintf(stderr, "%s\n", err.c_str());
+    return 1;
+  }
+  return RUN_ALL_TESTS();
+}

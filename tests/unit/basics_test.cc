@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Addresses, names, rule predicates, root hints and the map table.
+
+#include <gtest/gtest.h>
+
+#include "core/allow_table.hh"
+#include "core/dns_name.hh"
+#include "core/learner.hh"
+#include "core/root_hints.hh"
+
+namespace nsgate {
+namespace {
+
+DnsName name(const char* s) {
+  DnsName n;
+  EXPECT_TRUE(DnsName::from_text(s, n)) << s;
+  return n;
+}
+
+TEST(IpAddress, ParsesAndPrintsBothFamilies) {
+  EXPECT_EQ(IpAddress::parse("192.0.2.1")->to_string(), "192.0.2.1");
+  EXPECT_EQ(IpAddress::parse("2001:DB8::1")->to_string(), "2001:db8::1");
+  EXPECT_TRUE(IpAddress::parse("192.0.2.1")->is_v4());
+  EXPECT_FALSE(IpAddress::parse("2001:db8::1")->is_v4());
+  EXPECT_FALSE(IpAddress::parse("192.0.2.256"));
+  EXPECT_FALSE(IpAddress::parse("example"));
+  EXPECT_FALSE(IpAddress::parse(""));
+}
+
+TEST(Prefix, RejectsHostBitsAndBadLengths) {
+  std::string why;
+  EXPECT_TRUE(Prefix::parse("10.0.0.0/8"));
+  EXPECT_FALSE(Prefix::parse("10.0.0.0/33", &why));
+  EXPECT_NE(why.find("prefix"), std::string::npos);
+  EXPECT_FALSE(Prefix::parse("10.0.0.1/8", &why));
+  EXPECT_NE(why.find("host bits"), std::string::npos);
+  EXPECT_FALSE(Prefix::parse("2001:db8::/129"));
+  EXPECT_TRUE(Prefix::parse("2001:db8::/32"));
+  EXPECT_EQ(Prefix::parse("8.8.4.4")->length, 32);
+}
+
+TEST(Prefix, ContainsAndOverlapsRespectFamilies) {
+  auto p = *Prefix::parse("192.0.2.0/24");
+  EXPECT_TRUE(p.contains(*IpAddress::parse("192.0.2.200")));
+  EXPECT_FALSE(p.contains(*IpAddress::parse("192.0.3.1")));
+  EXPECT_FALSE(p.contains(*IpAddress::parse("::ffff:192.0.3.1")));
+  EXPECT_TRUE(p.overlaps(*Prefix::parse("192.0.2.128/25")));
+  EXPECT_FALSE(p.overlaps(*Prefix::parse("2001:db8::/32")));
+  EXPECT_TRUE(Prefix::parse("::/0")->contains(*IpAddress::parse("2001:db8::1")));
+}
+
+TEST(AddressClass, UnusableAndPrivateRangesAreRecognised) {
+  auto cls = [](const char* s) { return classify(*IpAddress::parse(s)); };
+  EXPECT_EQ(cls("0.1.2.3"), AddressClass::unspecified);
+  EXPECT_EQ(cls("127.0.0.53"), AddressClass::loopback);
+  EXPECT_EQ(cls("239.1.1.1"), AddressClass::multicast);
+  EXPECT_EQ(cls("255.255.255.255"), AddressClass::reserved);
+  EXPECT_EQ(cls("169.254.0.1"), AddressClass::link_local);
+  EXPECT_EQ(cls("172.20.0.1"), AddressClass::private_use);
+  EXPECT_EQ(cls("100.64.0.1"), AddressClass::private_use);
+  EXPECT_EQ(cls("192.0.2.1"), AddressClass::usable);
+  EXPECT_EQ(cls("::"), AddressClass::unspecified);
+  EXPECT_EQ(cls("::1"), AddressClass::loopback);
+  EXPECT_EQ(cls("ff05::2"), AddressClass::multicast);
+  EXPECT_EQ(cls("fe80::1"), AddressClass::link_local);
+  EXPECT_EQ(cls("fd00::1"), AddressClass::private_use);
+  EXPECT_EQ(cls("::192.0.2.1"), AddressClass::reserved);
+  EXPECT_EQ(cls("2001:db8::1"), AddressClass::usable);
+}
+
+TEST(DnsName, ComparesCaseInsensitivelyAndKnowsAncestors) {
+  EXPECT_EQ(name("WWW.Example.COM"), name("www.example.com."));
+  EXPECT_TRUE(name("www.example.com").is_at_or_below(name("com")));
+  EXPECT_TRUE(name("www.example.com").is_at_or_below(name(".")));
+  EXPECT_TRUE(name("example.com").is_at_or_below(name("example.com")));
+  EXPECT_FALSE(name("example.com").is_at_or_below(name("www.example.com")));
+  EXPECT_FALSE(name("badexample.com").is_at_or_below(name("example.com")));
+  EXPECT_EQ(name(".").to_string(), ".");
+}
+
+TEST(DnsName, RejectsEmptyLabelsAndOverlongNames) {
+  DnsName n;
+  EXPECT_FALSE(DnsName::from_text("a..b", n));
+  EXPECT_FALSE(DnsName::from_text(std::string(64, 'x'), n));
+  std::string longname;
+  for (int i = 0; i < 5; ++i) longname += std::string(60, 'x') + ".";
+  EXPECT_FALSE(DnsName::from_text(longname, n));
+}
+
+TEST(DnsName, EscapesRoundTrip) {
+  DnsName n;
+  ASSERT_TRUE(DnsName::from_text("a\\.b.c\\032d.lab", n));
+  EXPECT_EQ(n.label_count(), 3);
+  EXPECT_EQ(n.to_string(), "a\\.b.c\\032d.lab.");
+}
+
+TEST(LearnRules, BailiwickAcceptsOwnersAtOrBelowAServedZone) {
+  std::vector<DnsName> com{name("com")};
+  EXPECT_TRUE(rules::in_bailiwick(name("example.com"), com));
+  EXPECT_TRUE(rules::in_bailiwick(name("com"), com));
+  EXPECT_FALSE(rules::in_bailiwick(name("example.net"), com));
+  EXPECT_FALSE(rules::in_bailiwick(name("example.net"), {}));
+  std::vector<DnsName> root{name(".")};
+  EXPECT_TRUE(rules::in_bailiwick(name("anything.at.all"), root));
+}
+
+TEST(LearnRules, UnusableAddressesAreRefusedAndPrivateOnlyWhenAllowed) {
+  EXPECT_EQ(rules::refuse_address(*IpAddress::parse("127.0.0.1"), true), LearnEvent::unusable_address);
+  EXPECT_EQ(rules::refuse_address(*IpAddress::parse("10.0.0.1"), false), LearnEvent::private_address);
+  EXPECT_EQ(rules::refuse_address(*IpAddress::parse("10.0.0.1"), true), std::nullopt);
+  EXPECT_EQ(rules::refuse_address(*IpAddress::parse("198.51.100.1"), false), std::nullopt);
+}
+
+TEST(LearnRules, LifetimeIsMinTtlClampedPlusGrace) {
+  LearningSettings s;
+  s.min_ttl_s = 60;
+  s.max_ttl_s = 86400;
+  s.grace_s = 300;
+  EXPECT_EQ(rules::lifetime(3600, 600, s), 900u);
+  EXPECT_EQ(rules::lifetime(10, 3600, s), 360u);
+  EXPECT_EQ(rules::lifetime(999999, 999999, s), 86700u);
+  // Top bit set: treated as zero (RFC 2181 §8), then clamped up.
+  EXPECT_EQ(rules::lifetime(0x80000000u, 3600, s), 360u);
+}
+
+TEST(RootHints, BuiltInHintsCoverThirteenServersInBothFamilies) {
+  auto hints = builtin_root_hints();
+  ASSERT_EQ(hints.size(), 26u);
+  int v4 = 0;
+  for (const auto& h : hints) v4 += h.address.is_v4();
+  EXPECT_EQ(v4, 13);
+}
+
+TEST(RootHints, FileIsParsedAndBadLinesReportedWithNumbers) {
+  std::vector<RootHintsError> errors;
+  auto hints = parse_root_hints(
+      "; lab root hints\n"
+      ".                        3600000      NS    A.ROOT.LAB.\n"
+      "A.ROOT.LAB.              3600000      A     192.0.2.1\n"
+      "A.ROOT.LAB.              3600000  IN  AAAA  2001:db8::1\n"
+      "B.ROOT.LAB.              3600000      A     2001:db8::2\n"
+      "garbage\n",
+      errors);
+  ASSERT_EQ(hints.size(), 2u);
+  EXPECT_EQ(hints[0].name, "a.root.lab.");
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].line, 5);
+  EXPECT_EQ(errors[1].line, 6);
+}
+
+TEST(MapAllowTable, ExpiredEntriesAreNotFoundAndSweepDeletesThem) {
+  MapAllowTable t(4);
+  auto a = *IpAddress::parse("192.0.2.1");
+  auto b = *IpAddress::parse("192.0.2.2");
+  EXPECT_TRUE(t.upsert(a, {100, 1, EntryKind::learned}));
+  EXPECT_TRUE(t.upsert(b, {TableValue::kNever, 2, EntryKind::anchor}));
+  EXPECT_TRUE(t.lookup(a, 99));
+  EXPECT_FALSE(t.lookup(a, 100));
+  EXPECT_TRUE(t.lookup(b, UINT32_MAX - 1));
+  size_t deleted = t.sweep(100, 10, {});
+  EXPECT_EQ(deleted, 1u);
+  EXPECT_EQ(t.size(), 1u);
+}
+
+TEST(TableValue, PacksIntoSixtyFourBitsAndBack) {
+  TableValue v{123456789, 0xabcdef, EntryKind::static_allow};
+  EXPECT_EQ(TableValue::unpack(v.pack()), v);
+}
+
+}  // namespace
+}  // namespace nsgate

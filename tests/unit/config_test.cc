@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "ctl/config_yaml.hh"
+
+#ifndef NSGATE_SOURCE_DIR
+#error "NSGATE_SOURCE_DIR must be defined by the build"
+#endif
+
+namespace nsgate {
+namespace {
+
+std::string all_errors(const ctl::LoadResult& r) {
+  std::string s;
+  for (const auto& e : r.errors) s += e.to_string() + "\n";
+  return s;
+}
+
+TEST(Config, EveryExampleInConfLoadsCleanly) {
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(NSGATE_SOURCE_DIR) + "/conf")) {
+    if (e.path().extension() != ".yaml") continue;
+    ++files;
+    auto r = ctl::load_config_file(e.path().string());
+    EXPECT_TRUE(r.ok()) << e.path() << ":\n" << all_errors(r);
+  }
+  EXPECT_GE(files, 1);
+}
+
+TEST(Config, ExampleValuesReachTheStructs) {
+  auto r = ctl::load_config_file(std::string(NSGATE_SOURCE_DIR) + "/conf/nsgate.yaml");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.config.mode, Mode::enforce);
+  ASSERT_GE(r.config.static_allow.size(), 1u);
+  EXPECT_EQ(r.config.static_allow[0].prefix.to_string(), "8.8.4.4/32");
+  EXPECT_EQ(r.config.learning.ns_address_window_s, 2.0);
+}
+
+TEST(Config, EmptyFileGivesDefaults) {
+  auto r = ctl::load_config_text("");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.config.dns_ports, std::vector<uint16_t>{53});
+}
+
+TEST(Config, EveryErrorIsReportedWithPathAndLine) {
+  auto r = ctl::load_config_text(
+      "mode: enforcing\n"
+      "static_allow:\n"
+      "  - cidr: 8.8.4.4/32\n"
+      "  - cidr: 10.0.0.0/33\n"
+      "  - {cidr: 10.0.0.1/8, note: typo}\n"
+      "learning:\n"
+      "  grase: 10\n"
+      "  capacity: lots\n");
+  ASSERT_FALSE(r.ok());
+  std::string all = all_errors(r);
+  EXPECT_NE(all.find("mode (line 1): \"enforcing\" is not one of enforce, monitor"), std::string::npos) << all;
+  EXPECT_NE(all.find("static_allow[1].cidr (line 4): \"10.0.0.0/33\" is not a prefix"), std::string::npos) << all;
+  EXPECT_NE(all.find("static_allow[2].cidr (line 5)"), std::string::npos) << all;
+  EXPECT_NE(all.find("learning.grase (line 7): unknown key; did you mean \"grace\"?"), std::string::npos) << all;
+  EXPECT_NE(all.find("learning.capacity (line 8): \"lots\" is not a whole number"), std::string::npos) << all;
+  EXPECT_EQ(r.errors.size(), 5u) << all;
+}
+
+TEST(Config, OverlappingAndDuplicatePrefixesAreRejected) {
+  auto r = ctl::load_config_text(
+      "static_allow:\n"
+      "  - 192.0.2.0/24\n"
+      "  - 192.0.2.128/25\n"
+      "  - 192.0.2.0/24\n");
+  ASSERT_FALSE(r.ok());
+  std::string all = all_errors(r);
+  EXPECT_NE(all.find("static_allow[1].cidr (line 3): 192.0.2.128/25 overlaps static_allow[0]"), std::string::npos) << all;
+  EXPECT_NE(all.find("static_allow[2].cidr (line 4): duplicate of static_allow[0]"), std::string::npos) << all;
+}
+
+TEST(Config, RangeChecksCoverTheLearningLimits) {
+  auto r = ctl::load_config_text("learning:\n  min_ttl: 500\n  max_ttl: 100\n  ns_address_window: 0\n");
+  ASSERT_FALSE(r.ok());
+  std::string all = all_errors(r);
+  EXPECT_NE(all.find("learning.min_ttl (line 2): is larger than learning.max_ttl"), std::string::npos) << all;
+  EXPECT_NE(all.find("learning.ns_address_window (line 4)"), std::string::npos) << all;
+}
+
+TEST(Config, SyntaxErrorsAreReportedNotThrown) {
+  auto r = ctl::load_config_text("static_allow: [1.2.3.4\nmode: x\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.errors[0].path, "(syntax)");
+  EXPECT_GT(r.errors[0].line, 0);
+}
+
+TEST(Config, WrongShapesAreReported) {
+  auto r = ctl::load_config_text("static_allow: 8.8.8.8\nlearning: [1]\ndns_ports: [53, 0, 70000]\n");
+  ASSERT_FALSE(r.ok());
+  std::string all = all_errors(r);
+  EXPECT_NE(all.find("static_allow (line 1): must be a list"), std::string::npos) << all;
+  EXPECT_NE(all.find("learning (line 2): must be a mapping"), std::string::npos) << all;
+  EXPECT_NE(all.find("dns_ports[1] (line 3): 0 is out of range"), std::string::npos) << all;
+  EXPECT_NE(all.find("dns_ports[2] (line 3): 70000 is out of range"), std::string::npos) << all;
+}
+
+}  // namespace
+}  // namespace nsgate

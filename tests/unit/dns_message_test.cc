@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include <gtest/gtest.h>
+
+#include "core/dns_message.hh"
+#include "support/builder.hh"
+
+namespace nsgate::testing {
+namespace {
+
+using dns::Fault;
+
+Bytes raw(std::initializer_list<int> v) {
+  Bytes b;
+  for (int x : v) b.push_back(std::byte(x));
+  return b;
+}
+Bytes header(uint16_t qd, uint16_t an, uint16_t ns = 0, uint16_t ar = 0) {
+  return raw({0x12, 0x34, 0x81, 0x80, 0, qd, 0, an, 0, ns, 0, ar});
+}
+void add(Bytes& b, const Bytes& more) { b.insert(b.end(), more.begin(), more.end()); }
+
+TEST(DnsMessage, ReferralParsesWithEveryRecordTyped) {
+  DnsBuilder d(0x1234, flags::qr);
+  d.question("www.Example.lab", 1)
+      .ns(DnsBuilder::authority, "lab", "ns1.nic.lab", 172800)
+      .addr(DnsBuilder::additional, "ns1.nic.lab", "198.51.100.1", 3600)
+      .addr(DnsBuilder::additional, "ns1.nic.lab", "2001:db8::1", 3600)
+      .soa(DnsBuilder::authority, "lab", 900)
+      .opt(4096);
+  Bytes m = d.build();
+  dns::Reader r(m);
+  dns::Header h;
+  ASSERT_EQ(r.open(h), Fault::none);
+  EXPECT_EQ(h.id, 0x1234);
+  EXPECT_TRUE(h.qr());
+  EXPECT_EQ(h.nscount, 2);
+  dns::Question q;
+  ASSERT_EQ(r.next(q), Fault::none);
+  EXPECT_EQ(q.name.to_string(), "www.example.lab.");  // lower-cased
+  dns::Record rr;
+  ASSERT_EQ(r.next(rr), Fault::none);
+  EXPECT_EQ(rr.section, dns::Section::authority);
+  EXPECT_EQ(rr.rtype, dns::type::NS);
+  EXPECT_EQ(rr.target.to_string(), "ns1.nic.lab.");
+  EXPECT_EQ(rr.ttl, 172800u);
+  ASSERT_EQ(r.next(rr), Fault::none);
+  EXPECT_EQ(rr.rtype, dns::type::SOA);
+  EXPECT_EQ(rr.soa.mname.to_string(), "ns.lab.");
+  EXPECT_EQ(rr.soa.minimum, 300u);
+  ASSERT_EQ(r.next(rr), Fault::none);
+  EXPECT_EQ(rr.section, dns::Section::additional);
+  EXPECT_EQ(rr.address.to_string(), "198.51.100.1");
+  ASSERT_EQ(r.next(rr), Fault::none);
+  EXPECT_EQ(rr.address.to_string(), "2001:db8::1");
+  ASSERT_EQ(r.next(rr), Fault::none);
+  EXPECT_EQ(rr.rtype, dns::type::OPT);
+  EXPECT_EQ(rr.opt.udp_size, 4096);
+  EXPECT_FALSE(r.more_records());
+  EXPECT_EQ(dns::validate(m), Fault::none);
+}
+
+TEST(DnsMessage, CompressionPointerBackwardsIsFollowed) {
+  Bytes m = header(1, 1);
+  add(m, encode_name("example.lab"));  // at offset 12
+  add(m, raw({0, 2, 0, 1}));
+  add(m, raw({0xc0, 12, 0, 2, 0, 1, 0, 0, 0, 60, 0, 6, 3, 'n', 's', '1', 0xc0, 12}));
+  dns::Reader r(m);
+  dns::Header h;
+  dns::Question q;
+  dns::Record rr;
+  ASSERT_EQ(r.open(h), Fault::none);
+  ASSERT_EQ(r.next(q), Fault::none);
+  ASSERT_EQ(r.next(rr), Fault::none);
+  EXPECT_EQ(rr.owner.to_string(), "example.lab.");
+  EXPECT_EQ(rr.target.to_string(), "ns1.example.lab.");
+}
+
+TEST(DnsMessage, ForwardCompressionPointerIsMalformed) {
+  Bytes m = header(1, 0);
+  add(m, raw({0xc0, 14, 0, 1, 0, 1, 0}));
+  EXPECT_EQ(dns::validate(m), Fault::pointer_forward);
+}
+
+TEST(DnsMessage, PointerToItselfIsMalformed) {
+  Bytes m = header(1, 0);
+  add(m, raw({0xc0, 12, 0, 1, 0, 1}));
+  EXPECT_EQ(dns::validate(m), Fault::pointer_forward);
+}
+
+TEST(DnsMessage, PointerLoopThroughLabelsTerminates) {
+  // name at 12: label "a", then a pointer back to 12: a loop that only a
+  // "before the label run" rule catches.
+  Bytes m = header(1, 0);
+  add(m, raw({1, 'a', 0xc0, 12, 0, 1, 0, 1}));
+  EXPECT_EQ(dns::validate(m), Fault::pointer_forward);
+}
+
+TEST(DnsMessage, PointerIntoHeaderIsMalformed) {
+  Bytes m = header(1, 0);
+  add(m, raw({0xc0, 2, 0, 1, 0, 1}));
+  EXPECT_EQ(dns::validate(m), Fault::pointer_into_header);
+}
+
+TEST(DnsMessage, NameLongerThan255OctetsIsMalformed) {
+  Bytes m = header(1, 0);
+  for (int i = 0; i < 5; ++i) {
+    m.push_back(std::byte(63));
+    for (int k = 0; k < 63; ++k) m.push_back(std::byte('x'));
+  }
+  add(m, raw({0, 0, 1, 0, 1}));
+  EXPECT_EQ(dns::validate(m), Fault::name_too_long);
+}
+
+TEST(DnsMessage, ExtendedLabelTypeIsUnsupported) {
+  Bytes m = header(1, 0);
+  add(m, raw({0x41, 0, 0, 1, 0, 1}));
+  EXPECT_EQ(dns::validate(m), Fault::label_type);
+  EXPECT_EQ(dns::kind_of(Fault::label_type), dns::ErrorKind::unsupported);
+}
+
+TEST(DnsMessage, ShortHeaderIsTruncated) {
+  EXPECT_EQ(dns::validate(raw({1, 2, 3})), Fault::header_truncated);
+  EXPECT_EQ(dns::kind_of(Fault::header_truncated), dns::ErrorKind::truncated);
+}
+
+TEST(DnsMessage, CountsBeyondTheDataAreTruncated) {
+  Bytes m = header(1, 3);
+  add(m, encode_name("lab"));
+  add(m, raw({0, 1, 0, 1}));
+  EXPECT_EQ(dns::validate(m), Fault::name_truncated);
+}
+
+TEST(DnsMessage, RdlengthPastTheEndIsTruncated) {
+  Bytes m = header(0, 1);
+  add(m, raw({0, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2}));
+  EXPECT_EQ(dns::validate(m), Fault::rdata_truncated);
+}
+
+TEST(DnsMessage, ARecordWithWrongLengthIsMalformed) {
+  Bytes m = header(0, 1);
+  add(m, raw({0, 0, 1, 0, 1, 0, 0, 0, 60, 0, 5, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(dns::validate(m), Fault::address_length);
+  Bytes m6 = header(0, 1);
+  add(m6, raw({0, 0, 28, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4}));
+  EXPECT_EQ(dns::validate(m6), Fault::address_length);
+}
+
+TEST(DnsMessage, NsTargetNotFillingRdlengthIsMalformed) {
+  Bytes m = header(0, 1);
+  add(m, raw({0, 0, 2, 0, 1, 0, 0, 0, 60, 0, 6, 2, 'n', 's', 0, 9, 9}));
+  EXPECT_EQ(dns::validate(m), Fault::rdlength_mismatch);
+}
+
+TEST(DnsMessage, NsTargetRunningPastRdlengthIsTruncatedName) {
+  Bytes m = header(0, 1);
+  add(m, raw({0, 0, 2, 0, 1, 0, 0, 0, 60, 0, 2, 2, 'n', 's', 0}));
+  EXPECT_EQ(dns::validate(m), Fault::name_truncated);
+}
+
+TEST(DnsMessage, OptOutsideAdditionalIsMalformed) {
+  Bytes m = header(0, 1);
+  add(m, raw({0, 0, 41, 16, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(dns::validate(m), Fault::bad_opt);
+}
+
+TEST(DnsMessage, OptOptionsOverrunningRdataAreMalformed) {
+  Bytes m = header(0, 0, 0, 1);
+  add(m, raw({0, 0, 41, 16, 0, 0, 0, 0, 0, 0, 6, 0, 8, 0, 9, 1, 2}));
+  EXPECT_EQ(dns::validate(m), Fault::bad_opt);
+}
+
+TEST(DnsMessage, UnknownTypesAreSkippedSafely) {
+  DnsBuilder d(1, flags::qr);
+  d.question("lab", 16).rr(DnsBuilder::answer, "lab", 16, 60, raw({3, 'a', 'b', 'c'}));
+  d.rr(DnsBuilder::answer, "lab", 65280, 60, raw({}));
+  EXPECT_EQ(dns::validate(d.build()), Fault::none);
+}
+
+TEST(DnsMessage, AddressRecordsOfOtherClassesAreNotInterpreted) {
+  DnsBuilder d(1, flags::qr);
+  d.question("lab", 1).rr(DnsBuilder::answer, "lab", 1, 60, raw({1, 2, 3}), 3);  // CH class
+  Bytes m = d.build();
+  EXPECT_EQ(dns::validate(m), Fault::none);
+}
+
+TEST(DnsMessage, TypeNamesFollowRfc3597ForUnknownTypes) {
+  char buf[12];
+  EXPECT_STREQ(dns::type_name(28, buf), "AAAA");
+  EXPECT_STREQ(dns::type_name(65280, buf), "TYPE65280");
+}
+
+TEST(DnsMessage, EveryPrefixOfAValidMessageFailsCleanly) {
+  Bytes m = DnsBuilder(1, flags::qr)
+                .question("www.example.lab", 1)
+                .ns(DnsBuilder::authority, "lab", "ns1.nic.lab", 60)
+                .addr(DnsBuilder::additional, "ns1.nic.lab", "198.51.100.1", 60)
+                .build();
+  for (size_t n = 0; n < m.size(); ++n) {
+    Fault f = dns::validate(std::span<const std::byte>(m).first(n));
+    EXPECT_EQ(dns::kind_of(f), dns::ErrorKind::truncated) << "prefix " << n << ": " << dns::to_string(f);
+  }
+}
+
+}  // namespace
+}  // namespace nsgate::testing

@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The learner end to end on crafted exchanges: what a resolver following
+// delegations teaches, and every way a response must teach nothing.
+
+#include <gtest/gtest.h>
+
+#include "lab.hh"
+
+namespace nsgate::testing {
+namespace {
+
+using S = DnsBuilder;
+constexpr uint16_t A = 1, NS = 2, AAAA = 28;
+
+// Root -> lab. -> example.lab. -> answer, as a resolver walks it.
+void walk_example_lab(Lab& lab) {
+  lab.exchange(kRoot, 1, "www.example.lab", A, root_referral_for_lab(1, "www.example.lab"));
+  DnsBuilder tld(2, flags::qr);
+  tld.question("www.example.lab", A)
+      .ns(S::authority, "example.lab", "ns1.example.lab", 86400)
+      .addr(S::additional, "ns1.example.lab", "203.0.113.10", 3600);
+  lab.exchange("198.51.100.1", 2, "www.example.lab", A, tld);
+  DnsBuilder zone(3, flags::qr | flags::aa);
+  zone.question("www.example.lab", A).addr(S::answer, "www.example.lab", "203.0.113.80", 300);
+  lab.exchange("203.0.113.10", 3, "www.example.lab", A, zone);
+}
+
+TEST(LearnerScenario, FullReferralChainFromRootToZoneIsLearned) {
+  Lab lab;
+  walk_example_lab(lab);
+  EXPECT_TRUE(lab.allowed("198.51.100.1"));
+  EXPECT_TRUE(lab.allowed("2001:db8::1"));
+  EXPECT_TRUE(lab.allowed("198.51.100.2"));
+  EXPECT_TRUE(lab.allowed("203.0.113.10"));
+  // The final answer is a host, not a name server.
+  EXPECT_FALSE(lab.allowed("203.0.113.80"));
+  EXPECT_EQ(lab.events(LearnEvent::added), 4u);
+  EXPECT_EQ(lab.events(LearnEvent::answer_not_delegation), 1u);
+  const Provenance* p = lab.provenance("203.0.113.10");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->zone, "example.lab.");
+  EXPECT_EQ(p->ns, "ns1.example.lab.");
+  EXPECT_EQ(p->ns_ttl, 86400u);
+  EXPECT_EQ(p->addr_ttl, 3600u);
+  EXPECT_EQ(p->query_id, 2);
+  EXPECT_EQ(p->query_name, "www.example.lab.");
+  EXPECT_EQ(p->server.to_string(), "198.51.100.1");
+  EXPECT_EQ(p->response_time - p->query_time, 20'000'000);
+}
+
+TEST(LearnerScenario, ResponseWithWrongTransactionIdTeachesNothing) {
+  Lab lab;
+  lab.query(kRoot, 100, "www.example.lab", A);
+  lab.respond(kRoot, root_referral_for_lab(101, "www.example.lab"));
+  EXPECT_FALSE(lab.allowed("198.51.100.1"));
+  EXPECT_EQ(lab.events(LearnEvent::unmatched_response), 1u);
+}
+
+TEST(LearnerScenario, ResponseToWrongClientPortTeachesNothing) {
+  Lab lab;
+  lab.query(kRoot, 7, "www.example.lab", A);
+  lab.respond(kRoot, root_referral_for_lab(7, "www.example.lab"), kResolver, kResolverPort + 1);
+  EXPECT_FALSE(lab.allowed("198.51.100.1"));
+  EXPECT_EQ(lab.events(LearnEvent::unmatched_response), 1u);
+}
+
+TEST(LearnerScenario, ResponseFromWrongServerPortTeachesNothing) {
+  Lab lab;
+  lab.query(kRoot, 7, "www.example.lab", A);
+  Bytes r = root_referral_for_lab(7, "www.example.lab").build();
+  lab.frame(udp_frame({kRoot, kResolver, 5353, kResolverPort}, r));
+  // Not from port 53: not even DNS to the extractor; nothing learned.
+  EXPECT_FALSE(lab.allowed("198.51.100.1"));
+}
+
+TEST(LearnerScenario, ResponseForAnotherQuestionNameTeachesNothing) {
+  Lab lab;
+  lab.query(kRoot, 7, "www.example.lab", A);
+  lab.respond(kRoot, root_referral_for_lab(7, "mail.example.lab"));
+  EXPECT_FALSE(lab.allowed("198.51.100.1"));
+  EXPECT_EQ(lab.events(LearnEvent::unmatched_response), 1u);
+}
+
+TEST(LearnerScenario, ResponseForAnotherQuestionTypeTeachesNothing) {
+  Lab lab;
+  lab.query(kRoot, 7, "www.example.lab", A);
+  lab.respond(kRoot, root_referral_for_lab(7, "www.example.lab", AAAA));
+  EXPECT_FALSE(lab.allowed("198.51.100.1"));
+}
+
+TEST(LearnerScenario, QuestionNameMatchesCaseInsensitively) {
+  Lab lab;
+  lab.query(kRoot, 7, "WwW.ExAmPlE.LaB", A);
+  lab.respond(kRoot, root_referral_for_lab(7, "www.example.lab"));
+  EXPECT_TRUE(lab.allowed("198.51.100.1"));
+}
+
+TEST(LearnerScenario, UnsolicitedResponseTeachesNothing) {
+  Lab lab;
+  lab.respond(kRoot, root_referral_for_lab(9, "www.example.lab"));
+  EXPECT_FALSE(lab.allowed("198.51.100.1"));
+  EXPECT_EQ(lab.events(LearnEvent::unmatched_response), 1u);
+}
+
+TEST(LearnerScenario, ResponseAfterTheMatchWindowTeachesNothing) {
+  LearningSettings s;
+  s.query_match_window_s = 2;
+  Lab lab(s);
+  lab.query(kRoot, 9, "www.example.lab", A);
+  lab.advance_s(3);
+  lab.respond(kRoot, root_referral_for_lab(9, "www.example.lab"));
+  EXPECT_FALSE(lab.allowed("198.51.100.1"));
+}
+
+TEST(LearnerScenario, SecondResponseToOneQueryTeachesNothing) {
+  Lab lab;
+  lab.exchange(kRoot, 9, "www.example.lab", A, root_referral_for_lab(9, "www.example.lab"));
+  DnsBuilder forged(9, flags::qr);
+  forged.question("www.example.lab", A)
+      .ns(S::authority, "lab", "evil.lab", 172800)
+      .addr(S::additional, "evil.lab", "198.51.100.66", 172800);
+  lab.respond(kRoot, forged);
+  EXPECT_FALSE(lab.allowed("198.51.100.66"));
+}
+
+TEST(LearnerScenario, ResponseFromUnknownServerTeachesNothing) {
+  Lab lab;
+  const char* rogue = "203.0.113.66";
+  lab.exchange(rogue, 5, "www.example.lab", A, root_referral_for_lab(5, "www.example.lab"));
+  EXPECT_FALSE(lab.allowed("198.51.100.1"));
+  EXPECT_EQ(lab.events(LearnEvent::source_not_allowed), 1u);
+}
+
+TEST(LearnerScenario, NsOutsideTheServersZoneIsRefused) {
+  Lab lab;
+  lab.exchange(kRoot, 1, "www.example.lab", A, root_referral_for_lab(1, "www.example.lab"));
+  // The lab. server tries to delegate a name under another TLD.
+  DnsBuilder bad(2, flags::qr);
+  bad.question("www.example.lab", A)
+      .ns(S::authority, "victim.test", "ns.victim.test", 86400)
+      .addr(S::additional, "ns.victim.test", "203.0.113.99", 86400);
+  lab.exchange("198.51.100.1", 2, "www.example.lab", A, bad);
+  EXPECT_FALSE(lab.allowed("203.0.113.99"));
+  EXPECT_EQ(lab.events(LearnEvent::ns_out_of_bailiwick), 1u);
+  EXPECT_EQ(lab.events(LearnEvent::glue_not_ns_target), 1u);
+}
+
+TEST(LearnerScenario, GlueForANameNoNsNamesIsIgnored) {
+  Lab lab;
+  DnsBuilder r = root_referral_for_lab(1, "www.example.lab");
+  r.addr(S::additional, "www.example.lab", "198.51.100.77", 172800);
+  lab.exchange(kRoot, 1, "www.example.lab", A, r);
+  EXPECT_TRUE(lab.allowed("198.51.100.1"));
+  EXPECT_FALSE(lab.allowed("198.51.100.77"));
+  EXPECT_EQ(lab.events(LearnEvent::glue_not_ns_target), 1u);
+}
+
+TEST(LearnerScenario, GlueOutsideTheServersZoneIsIgnored) {
+  Lab lab;
+  lab.exchange(kRoot, 1, "www.example.lab", A, root_referral_for_lab(1, "www.example.lab"));
+  // The lab. server names an out-of-zone NS and offers "glue" for it.
+  DnsBuilder r(2, flags::qr);
+  r.question("www.example.lab", A)
+      .ns(S::authority, "example.lab", "ns.provider.test", 86400)
+      .addr(S::additional, "ns.provider.test", "203.0.113.44", 86400);
+  lab.exchange("198.51.100.1", 2, "www.example.lab", A, r);
+  EXPECT_FALSE(lab.allowed("203.0.113.44"));
+  EXPECT_EQ(lab.events(LearnEvent::glue_out_of_bailiwick), 1u);
+}
+
+TEST(LearnerScenario, LoopbackZeroMulticastAndLinkLocalGlueIsRefused) {
+  Lab lab;
+  DnsBuilder r(1, flags::qr);
+  r.question("www.example.lab", A)
+      .ns(S::authority, "lab", "a.nic.lab", 172800)
+      .addr(S::additional, "a.nic.lab", "127.0.0.1", 172800)
+      .addr(S::additional, "a.nic.lab", "0.0.0.0", 172800)
+      .addr(S::additional, "a.nic.lab", "224.0.0.251", 172800)
+      .addr(S::additional, "a.nic.lab", "169.254.1.1", 172800)
+      .addr(S::additional, "a.nic.lab", "::1", 172800)
+      .addr(S::additional, "a.nic.lab", "ff02::1", 172800)
+      .addr(S::additional, "a.nic.lab", "fe80::1", 172800);
+  lab.exchange(kRoot, 1, "www.example.lab", A, r);
+  EXPECT_EQ(lab.events(LearnEvent::unusable_address), 7u);
+  EXPECT_EQ(lab.events(LearnEvent::added), 0u);
+  EXPECT_FALSE(lab.allowed("127.0.0.1"));
+}
+
+TEST(LearnerScenario, PrivateGlueNeedsAllowPrivate) {
+  DnsBuilder r(1, flags::qr);
+  r.question("www.example.lab", A)
+      .ns(S::authority, "lab", "a.nic.lab", 172800)
+      .addr(S::additional, "a.nic.lab", "10.1.2.3", 172800);
+  Lab strict;
+  strict.exchange(kRoot, 1, "www.example.lab", A, r);
+  EXPECT_FALSE(strict.allowed("10.1.2.3"));
+  EXPECT_EQ(strict.events(LearnEvent::private_address), 1u);
+  LearningSettings s;
+  s.allow_private = true;
+  Lab lax(s);
+  lax.exchange(kRoot, 1, "www.example.lab", A, r);
+  EXPECT_TRUE(lax.allowed("10.1.2.3"));
+}
+
+TEST(LearnerScenario, FragmentedResponseTeachesNothing) {
+  Lab lab;
+  lab.query(kRoot, 1, "www.example.lab", A);
+  Bytes msg = root_referral_for_lab(1, "www.example.lab").build();
+  for (const Bytes& f : udp_fragments_v4({kRoot, kResolver, 53, kResolverPort}, msg, 96)) lab.frame(f);
+  EXPECT_FALSE(lab.allowed("198.51.100.1"));
+  EXPECT_EQ(lab.events(LearnEvent::fragment), 1u);
+}
+
+TEST(LearnerScenario, TruncatedMessageTeachesNothing) {
+  Lab lab;
+  lab.query(kRoot, 1, "www.example.lab", A);
+  Bytes msg = root_referral_for_lab(1, "www.example.lab").build();
+  msg.resize(msg.size() - 3);  // the last glue record is cut
+  lab.frame(udp_frame({kRoot, kResolver, 53, kResolverPort}, msg));
+  EXPECT_FALSE(lab.allowed("198.51.100.1"));
+  EXPECT_EQ(lab.events(LearnEvent::malformed), 1u);
+}
+
+TEST(LearnerScenario, NsWithoutGlueIsLearnedWhenItsAddressArrivesInTheWindow) {
+  Lab lab;
+  walk_example_lab(lab);
+  // example.lab. delegates sub.example.lab. to an out-of-bailiwick server.
+  DnsBuilder ref(10, flags::qr);
+  ref.question("www.sub.example.lab", A).ns(S::authority, "sub.example.lab", "ns.provider.lab", 3600);
+  lab.exchange("203.0.113.10", 10, "www.sub.example.lab", A, ref);
+  EXPECT_EQ(lab.events(LearnEvent::pending), 1u);
+  // The resolver resolves ns.provider.lab: lab. refers it to provider.lab.
+  DnsBuilder tld(11, flags::qr);
+  tld.question("ns.provider.lab", A)
+      .ns(S::authority, "provider.lab", "ns1.provider.lab", 86400)
+      .addr(S::additional, "ns1.provider.lab", "203.0.113.20", 86400);
+  lab.exchange("198.51.100.1", 11, "ns.provider.lab", A, tld);
+  DnsBuilder ans(12, flags::qr | flags::aa);
+  ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 600);
+  lab.exchange("203.0.113.20", 12, "ns.provider.lab", A, ans);
+  EXPECT_TRUE(lab.allowed("203.0.113.30"));
+  const Provenance* p = lab.provenance("203.0.113.30");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->zone, "sub.example.lab.");
+  EXPECT_EQ(p->ns, "ns.provider.lab.");
+  EXPECT_EQ(p->addr_ttl, 600u);
+}
+
+TEST(LearnerScenario, NsWithoutGlueIsDroppedWhenItsAddressArrivesLate) {
+  Lab lab;
+  walk_example_lab(lab);
+  DnsBuilder ref(10, flags::qr);
+  ref.question("www.sub.example.lab", A).ns(S::authority, "sub.example.lab", "ns.sub.example.lab.", 3600);
+  // In-bailiwick target but no glue: must wait.
+  lab.exchange("203.0.113.10", 10, "www.sub.example.lab", A, ref);
+  lab.advance_s(3);  // past the 2 s default window
+  EXPECT_EQ(lab.events(LearnEvent::pending_expired), 1u);
+  DnsBuilder ans(11, flags::qr | flags::aa);
+  ans.question("ns.sub.example.lab", A).addr(S::answer, "ns.sub.example.lab", "203.0.113.31", 600);
+  lab.exchange("203.0.113.10", 11, "ns.sub.example.lab", A, ans);
+  EXPECT_FALSE(lab.allowed("203.0.113.31"));
+  EXPECT_EQ(lab.events(LearnEvent::answer_not_delegation), 2u);
+}
+
+TEST(LearnerScenario, AddressAnswerFromAServerOutsideTheNamesZoneDoesNotResolveAPendingNs) {
+  Lab lab;
+  walk_example_lab(lab);
+  DnsBuilder ref(10, flags::qr);
+  ref.question("www.sub.example.lab", A).ns(S::authority, "sub.example.lab", "ns.provider.lab", 3600);
+  lab.exchange("203.0.113.10", 10, "www.sub.example.lab", A, ref);
+  // example.lab.'s server answers for provider.lab.: not its zone.
+  DnsBuilder ans(11, flags::qr | flags::aa);
+  ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 600);
+  lab.exchange("203.0.113.10", 11, "ns.provider.lab", A, ans);
+  EXPECT_FALSE(lab.allowed("203.0.113.30"));
+}
+
+TEST(LearnerScenario, MortoStyleAddressAnswerIsNotADelegation) {
+  Lab lab;
+  walk_example_lab(lab);
+  // c2.example.lab resolves to an address that no delegation names.
+  DnsBuilder ans(20, flags::qr | flags::aa);
+  ans.question("c2.example.lab", A).addr(S::answer, "c2.example.lab", "203.0.113.66", 60);
+  lab.exchange("203.0.113.10", 20, "c2.example.lab", A, ans);
+  EXPECT_FALSE(lab.allowed("203.0.113.66"));
+}
+
+TEST(LearnerScenario, IpV6GlueAndIpV6TransportAreLearned) {
+  Lab lab;
+  const char* root6 = "2001:503:ba3e::2:30";  // a.root-servers.net
+  lab.query(root6, 1, "www.example.lab", AAAA, "2001:db8:53::1", 41000);
+  DnsBuilder r(1, flags::qr);
+  r.question("www.example.lab", AAAA)
+      .ns(S::authority, "lab", "ns6.nic.lab", 172800)
+      .addr(S::additional, "ns6.nic.lab", "2001:db8:100::6", 172800);
+  lab.respond(root6, r, "2001:db8:53::1", 41000);
+  EXPECT_TRUE(lab.allowed("2001:db8:100::6"));
+  EXPECT_EQ(lab.provenance("2001:db8:100::6")->address.family(), 6);
+}
+
+TEST(LearnerScenario, LifetimeIsTheSmallerTtlPlusGraceAndThenExpires) {
+  LearningSettings s;
+  s.grace_s = 30;
+  s.min_ttl_s = 10;
+  Lab lab(s);
+  DnsBuilder r(1, flags::qr);
+  r.question("www.example.lab", A)
+      .ns(S::authority, "lab", "a.nic.lab", 100)
+      .addr(S::additional, "a.nic.lab", "198.51.100.9", 50);
+  lab.exchange(kRoot, 1, "www.example.lab", A, r);
+  const Provenance* p = lab.provenance("198.51.100.9");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->expires - p->response_time, 80 * kNsPerSec);  // min(100, 50) + 30
+  lab.advance_s(79);
+  EXPECT_TRUE(lab.allowed("198.51.100.9"));
+  lab.advance_s(2);
+  EXPECT_FALSE(lab.allowed("198.51.100.9"));
+  lab.advance_s(1);
+  EXPECT_EQ(lab.events(LearnEvent::expired), 1u);
+  EXPECT_EQ(lab.table.size(), 26u);  // only the root anchors remain
+}
+
+TEST(LearnerScenario, TtlIsClampedToMinAndMax) {
+  LearningSettings s;
+  s.grace_s = 0;
+  s.min_ttl_s = 60;
+  s.max_ttl_s = 3600;
+  Lab lab(s);
+  DnsBuilder r(1, flags::qr);
+  r.question("www.example.lab", A)
+      .ns(S::authority, "lab", "a.nic.lab", 5)
+      .addr(S::additional, "a.nic.lab", "198.51.100.9", 5)
+      .ns(S::authority, "lab", "b.nic.lab", 999999)
+      .addr(S::additional, "b.nic.lab", "198.51.100.10", 999999);
+  lab.exchange(kRoot, 1, "www.example.lab", A, r);
+  EXPECT_EQ(lab.provenance("198.51.100.9")->expires - lab.now, 60 * kNsPerSec);
+  EXPECT_EQ(lab.provenance("198.51.100.10")->expires - lab.now, 3600 * kNsPerSec);
+}
+
+TEST(LearnerScenario, RelearningRefreshesTheExpiry) {
+  LearningSettings s;
+  s.grace_s = 0;
+  s.min_ttl_s = 1;
+  Lab lab(s);
+  auto ref = [](uint16_t id) {
+    DnsBuilder r(id, flags::qr);
+    r.question("www.example.lab", A)
+        .ns(S::authority, "lab", "a.nic.lab", 100)
+        .addr(S::additional, "a.nic.lab", "198.51.100.9", 100);
+    return r;
+  };
+  lab.exchange(kRoot, 1, "www.example.lab", A, ref(1));
+  lab.advance_s(90);
+  lab.exchange(kRoot, 2, "www.example.lab", A, ref(2));
+  lab.advance_s(90);
+  EXPECT_TRUE(lab.allowed("198.51.100.9"));
+  EXPECT_EQ(lab.events(LearnEvent::refreshed), 1u);
+}
+
+TEST(LearnerScenario, AnchorsNeverExpire) {
+  Lab lab;
+  lab.advance_s(10LL * 365 * 86400);
+  EXPECT_TRUE(lab.allowed(kRoot));
+  EXPECT_TRUE(lab.allowed("2001:dc3::35"));
+}
+
+TEST(LearnerScenario, PerResponseCapLimitsNewAddresses) {
+  LearningSettings s;
+  s.per_response_cap = 2;
+  Lab lab(s);
+  lab.exchange(kRoot, 1, "www.example.lab", A, root_referral_for_lab(1, "www.example.lab"));
+  EXPECT_EQ(lab.events(LearnEvent::added), 2u);
+  EXPECT_EQ(lab.events(LearnEvent::per_response_cap), 1u);
+}
+
+TEST(LearnerScenario, PerZoneCapLimitsAddressesOfOneZone) {
+  LearningSettings s;
+  s.per_zone_cap = 2;
+  Lab lab(s);
+  lab.exchange(kRoot, 1, "www.example.lab", A, root_referral_for_lab(1, "www.example.lab"));
+  EXPECT_EQ(lab.events(LearnEvent::per_zone_cap), 1u);
+}
+
+TEST(LearnerScenario, FullTableRefusesNewEntriesAndKeepsAnchors) {
+  Lab lab({}, 28);  // 26 anchors + 2
+  lab.exchange(kRoot, 1, "www.example.lab", A, root_referral_for_lab(1, "www.example.lab"));
+  EXPECT_EQ(lab.events(LearnEvent::added), 2u);
+  EXPECT_EQ(lab.events(LearnEvent::table_full), 1u);
+  EXPECT_TRUE(lab.allowed(kRoot));
+  EXPECT_EQ(lab.table.size(), 28u);
+}
+
+TEST(LearnerScenario, TcpResponseInOneByteSegmentsTeachesTheSameAsWhole) {
+  auto run = [](size_t segment) {
+    Lab lab;
+    Bytes q = tcp_framed(DnsBuilder(1).question("www.example.lab", A).build());
+    Bytes r = tcp_framed(root_referral_for_lab(1, "www.example.lab").build());
+    Endpoints up{kResolver, kRoot, kResolverPort, 53}, down{kRoot, kResolver, 53, kResolverPort};
+    lab.frame(tcp_frame(up, 1000, pkt::tcp_flag::syn, {}));
+    lab.frame(tcp_frame(down, 5000, pkt::tcp_flag::syn | pkt::tcp_flag::ack, {}));
+    lab.frame(tcp_frame(up, 1001, pkt::tcp_flag::ack | pkt::tcp_flag::psh, q));
+    for (size_t off = 0; off < r.size(); off += segment) {
+      size_t n = std::min(segment, r.size() - off);
+      lab.frame(tcp_frame(down, static_cast<uint32_t>(5001 + off), pkt::tcp_flag::ack,
+                          std::span<const std::byte>(r).subspan(off, n)));
+    }
+    std::vector<std::string> learned;
+    lab.learner.for_each_learned([&](const Provenance& p) { learned.push_back(p.address.to_string()); });
+    std::sort(learned.begin(), learned.end());
+    return learned;
+  };
+  auto whole = run(100000);
+  EXPECT_EQ(whole.size(), 3u);
+  EXPECT_EQ(run(1), whole);
+  EXPECT_EQ(run(7), whole);
+}
+
+TEST(LearnerScenario, StaticAllowWithoutZoneIsAllowedButTeachesNothing) {
+  Lab lab;
+  lab.learner.add_static({*Prefix::parse("8.8.4.4"), "public resolver", ""});
+  EXPECT_TRUE(lab.allowed("8.8.4.4"));
+  lab.exchange("8.8.4.4", 1, "www.example.lab", A, root_referral_for_lab(1, "www.example.lab"));
+  EXPECT_FALSE(lab.allowed("198.51.100.1"));
+  EXPECT_EQ(lab.events(LearnEvent::source_teaches_nothing), 1u);
+}
+
+TEST(LearnerScenario, StaticAllowWithZoneTeachesForThatZone) {
+  Lab lab;
+  lab.learner.add_static({*Prefix::parse("192.0.2.0/28"), "forwarders", "lab."});
+  EXPECT_TRUE(lab.allowed("192.0.2.5"));
+  EXPECT_FALSE(lab.allowed("192.0.2.16"));
+  lab.exchange("192.0.2.5", 1, "www.example.lab", A, root_referral_for_lab(1, "www.example.lab"));
+  // "lab" is at the zone itself, so the delegation of lab. is in bailiwick.
+  EXPECT_TRUE(lab.allowed("198.51.100.1"));
+}
+
+TEST(LearnerScenario, OutOfBailiwickTargetWithKnownAddressIsLearnedForTheNewZoneAtOnce) {
+  Lab lab;
+  walk_example_lab(lab);
+  // other.lab. is delegated to ns1.example.lab, whose address is known.
+  DnsBuilder r(30, flags::qr);
+  r.question("www.other.lab", A).ns(S::authority, "other.lab", "ns1.example.lab", 86400);
+  lab.exchange("198.51.100.1", 30, "www.other.lab", A, r);
+  // ns1.example.lab now answers for other.lab. too: its referral teaches.
+  DnsBuilder sub(31, flags::qr);
+  sub.question("www.deep.other.lab", A)
+      .ns(S::authority, "deep.other.lab", "ns.deep.other.lab", 3600)
+      .addr(S::additional, "ns.deep.other.lab", "203.0.113.50", 3600);
+  lab.exchange("203.0.113.10", 31, "www.deep.other.lab", A, sub);
+  EXPECT_TRUE(lab.allowed("203.0.113.50"));
+}
+
+}  // namespace
+}  // namespace nsgate::testing

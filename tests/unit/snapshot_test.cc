@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "core/snapshot.hh"
+
+namespace nsgate {
+namespace {
+
+snapshot::Contents sample() {
+  snapshot::Contents c;
+  c.taken_at = 1'700'000'000 * kNsPerSec;
+  for (int i = 0; i < 3; ++i) {
+    Provenance p;
+    p.address = *IpAddress::parse(i == 2 ? "2001:db8::7" : ("198.51.100." + std::to_string(i + 1)).c_str());
+    p.zone = "lab.";
+    p.ns = "ns" + std::to_string(i) + ".nic.lab.";
+    p.ns_ttl = 172800;
+    p.addr_ttl = 3600 + static_cast<uint32_t>(i);
+    p.expires = c.taken_at + 3600 * kNsPerSec;
+    p.query_time = c.taken_at - 5;
+    p.query_id = static_cast<uint16_t>(1000 + i);
+    p.query_name = "www.example.lab.";
+    p.response_time = c.taken_at;
+    p.server = *IpAddress::parse("198.41.0.4");
+    c.entries.push_back(p);
+  }
+  return c;
+}
+
+bool same(const Provenance& a, const Provenance& b) {
+  return a.address == b.address && a.kind == b.kind && a.zone == b.zone && a.ns == b.ns &&
+         a.ns_ttl == b.ns_ttl && a.addr_ttl == b.addr_ttl && a.expires == b.expires &&
+         a.query_time == b.query_time && a.query_id == b.query_id && a.query_name == b.query_name &&
+         a.response_time == b.response_time && a.server == b.server;
+}
+
+TEST(Snapshot, RoundTripKeepsEveryField) {
+  auto c = sample();
+  auto bytes = snapshot::encode(c);
+  snapshot::Contents back;
+  std::string err;
+  ASSERT_TRUE(snapshot::decode(bytes, back, err)) << err;
+  EXPECT_EQ(back.taken_at, c.taken_at);
+  ASSERT_EQ(back.entries.size(), c.entries.size());
+  for (size_t i = 0; i < c.entries.size(); ++i) EXPECT_TRUE(same(back.entries[i], c.entries[i])) << i;
+}
+
+TEST(Snapshot, EveryTruncationIsRefusedWithAMessage) {
+  auto bytes = snapshot::encode(sample());
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    snapshot::Contents back;
+    std::string err;
+    EXPECT_FALSE(snapshot::decode(std::span<const std::byte>(bytes).first(n), back, err)) << n;
+    EXPECT_FALSE(err.empty());
+    EXPECT_TRUE(back.entries.empty());
+  }
+}
+
+TEST(Snapshot, EverySingleBitFlipIsRefused) {
+  auto bytes = snapshot::encode(sample());
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    for (int bit = 0; bit < 8; bit += 3) {
+      auto copy = bytes;
+      copy[i] ^= std::byte(1 << bit);
+      snapshot::Contents back;
+      std::string err;
+      EXPECT_FALSE(snapshot::decode(copy, back, err)) << "byte " << i << " bit " << bit;
+    }
+  }
+}
+
+TEST(Snapshot, WrongVersionIsNamedInTheError) {
+  auto bytes = snapshot::encode(sample());
+  bytes[11] = std::byte(9);  // version field, then fix the header checksum
+  uint32_t crc = snapshot::crc32(std::span<const std::byte>(bytes).first(36));
+  for (int i = 0; i < 4; ++i) bytes[36 + static_cast<size_t>(i)] = std::byte(crc >> (24 - 8 * i));
+  snapshot::Contents back;
+  std::string err;
+  EXPECT_FALSE(snapshot::decode(bytes, back, err));
+  EXPECT_NE(err.find("version 9"), std::string::npos) << err;
+}
+
+TEST(Snapshot, FileIsWrittenAtomicallyAndReadBack) {
+  char dir[] = "/tmp/nsgate-snap-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string path = std::string(dir) + "/table.snap";
+  std::string err;
+  ASSERT_TRUE(snapshot::write_file(path, sample(), err)) << err;
+  EXPECT_NE(access((path + ".tmp").c_str(), F_OK), 0);  // no temp file left
+  snapshot::Contents back;
+  ASSERT_TRUE(snapshot::read_file(path, back, err)) << err;
+  EXPECT_EQ(back.entries.size(), 3u);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << "garbage";
+  EXPECT_FALSE(snapshot::read_file(path, back, err));
+  EXPECT_NE(err.find(path), std::string::npos);
+  unlink(path.c_str());
+  rmdir(dir);
+}
+
+TEST(Snapshot, Crc32MatchesTheStandardCheckValue) {
+  std::string s = "123456789";
+  EXPECT_EQ(snapshot::crc32(std::as_bytes(std::span(s.data(), s.size()))), 0xcbf43926u);
+}
+
+}  // namespace
+}  // namespace nsgate

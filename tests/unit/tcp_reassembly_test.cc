@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include <gtest/gtest.h>
+
+#include "core/dns_extract.hh"
+#include "support/builder.hh"
+
+namespace nsgate::testing {
+namespace {
+
+struct Collector {
+  DnsExtractor ex;
+  std::vector<Bytes> messages;
+  void feed(const Bytes& f) {
+    ex.feed(pkt::LinkType::ethernet, 0, f, [&](const DnsMessageEvent& ev) {
+      messages.emplace_back(ev.message.begin(), ev.message.end());
+    });
+  }
+};
+
+Endpoints down{"198.51.100.1", "192.0.2.53", 53, 40000};
+
+Bytes msg(uint16_t id) {
+  return DnsBuilder(id, flags::qr).question("lab", 2).ns(DnsBuilder::answer, "lab", "ns.lab", 60).build();
+}
+
+TEST(TcpReassembly, SeveralMessagesInOneSegmentAreAllDelivered) {
+  Collector c;
+  Bytes stream = tcp_framed(msg(1));
+  Bytes second = tcp_framed(msg(2));
+  stream.insert(stream.end(), second.begin(), second.end());
+  c.feed(tcp_frame(down, 100, pkt::tcp_flag::syn, {}));
+  c.feed(tcp_frame(down, 101, pkt::tcp_flag::ack, stream));
+  ASSERT_EQ(c.messages.size(), 2u);
+  EXPECT_EQ(c.messages[0], msg(1));
+  EXPECT_EQ(c.messages[1], msg(2));
+}
+
+TEST(TcpReassembly, OutOfOrderAndRetransmittedSegmentsAreReordered) {
+  Collector c;
+  Bytes s = tcp_framed(msg(7));
+  size_t half = s.size() / 2;
+  c.feed(tcp_frame(down, 100, pkt::tcp_flag::syn, {}));
+  c.feed(tcp_frame(down, static_cast<uint32_t>(101 + half), pkt::tcp_flag::ack,
+                   std::span<const std::byte>(s).subspan(half)));
+  EXPECT_TRUE(c.messages.empty());
+  c.feed(tcp_frame(down, 101, pkt::tcp_flag::ack, std::span<const std::byte>(s).first(half)));
+  c.feed(tcp_frame(down, 101, pkt::tcp_flag::ack, std::span<const std::byte>(s).first(half)));
+  ASSERT_EQ(c.messages.size(), 1u);
+  EXPECT_EQ(c.messages[0], msg(7));
+}
+
+TEST(TcpReassembly, StreamWithoutHandshakeStartsAtItsFirstSegment) {
+  Collector c;
+  c.feed(tcp_frame(down, 5000, pkt::tcp_flag::ack, tcp_framed(msg(3))));
+  ASSERT_EQ(c.messages.size(), 1u);
+}
+
+TEST(TcpReassembly, SequenceNumbersWrapAround) {
+  Collector c;
+  Bytes s = tcp_framed(msg(4));
+  c.feed(tcp_frame(down, 0xfffffffeu, pkt::tcp_flag::syn, {}));
+  c.feed(tcp_frame(down, 0xffffffffu, pkt::tcp_flag::ack, std::span<const std::byte>(s).first(3)));
+  c.feed(tcp_frame(down, 2, pkt::tcp_flag::ack, std::span<const std::byte>(s).subspan(3)));
+  ASSERT_EQ(c.messages.size(), 1u);
+  EXPECT_EQ(c.messages[0], msg(4));
+}
+
+}  // namespace
+}  // namespace nsgate::testing

@@ -54,7 +54,7 @@ std::string message_json(const DnsMessageEvent& ev) {
                   ",\"src\":" + json_string(p.src.to_string()) + ",\"dst\":" + json_string(p.dst.to_string()) +
                   ",\"sport\":" + std::to_string(p.sport) + ",\"dport\":" + std::to_string(p.dport) +
                   ",\"transport\":" + (ev.tcp ? "\"tcp\"" : "\"udp\"") +
-                  ",\"fragment\":" + (p.fragment ? "true" : "false");
+                  ",\"fragment\":" + (p.fragment ? "true" : "false") + (p.cut ? ",\"cut\":true" : "");
   dns::Reader r(ev.message);
   dns::Header h;
   dns::Fault f = r.open(h);
@@ -129,7 +129,8 @@ int cmd_decode(Args& args) {
     io::Frame f;
     while (reader->next(f)) {
       ex.feed(static_cast<pkt::LinkType>(reader->linktype()), f.time, f.data,
-              [&](const DnsMessageEvent& ev) { std::printf("%s\n", message_json(ev).c_str()); });
+              [&](const DnsMessageEvent& ev) { std::printf("%s\n", message_json(ev).c_str()); },
+              f.wire_length);
     }
     if (!reader->error().empty()) {
       std::fprintf(stderr, "nsgate decode: %s\n", reader->error().c_str());

@@ -97,9 +97,10 @@ void print_explain(const DnsMessageEvent& ev, const DnsContext& ctx, const Expla
 void print_summary(const LearnSession& s, const Learner& l, size_t rows, FILE* out) {
   const ExtractStats& x = s.extract_stats();
   std::fprintf(out, "summary:\n");
-  std::fprintf(out, "  packets: %llu (decode errors %llu, not DNS %llu, later fragments %llu)\n",
+  std::fprintf(out, "  packets: %llu (decode errors %llu, not DNS %llu, IP fragments %llu, cut by snap length %llu)\n",
                static_cast<unsigned long long>(x.frames), static_cast<unsigned long long>(x.decode_errors()),
-               static_cast<unsigned long long>(x.not_dns), static_cast<unsigned long long>(x.later_fragments));
+               static_cast<unsigned long long>(x.not_dns), static_cast<unsigned long long>(x.fragments),
+               static_cast<unsigned long long>(x.cut_packets));
   std::fprintf(out, "  dns messages: %llu (udp %llu, tcp %llu); queries %llu, responses %llu, responses learned from %llu\n",
                static_cast<unsigned long long>(x.dns_messages()), static_cast<unsigned long long>(x.udp_messages),
                static_cast<unsigned long long>(x.tcp_messages), static_cast<unsigned long long>(l.queries_seen()),
@@ -184,7 +185,7 @@ int cmd_learn(Args& args) {
     }
     io::Frame f;
     while (reader->next(f))
-      session.feed(static_cast<pkt::LinkType>(reader->linktype()), f.time, f.data);
+      session.feed(static_cast<pkt::LinkType>(reader->linktype()), f.time, f.data, f.wire_length);
     if (!reader->error().empty()) {
       std::fprintf(stderr, "nsgate learn: %s (frames before it were used)\n", reader->error().c_str());
       status = 1;

@@ -59,13 +59,32 @@ void TcpDnsReassembler::drain(Stream& s, const Sink& sink) {
   while (s.buffer.size() - at >= 2) {
     size_t len = std::to_integer<size_t>(s.buffer[at]) << 8 | std::to_integer<size_t>(s.buffer[at + 1]);
     if (s.buffer.size() - at - 2 < len) break;
-    if (len > 0) sink(std::span<const std::byte>(s.buffer.data() + at + 2, len));
+    if (len > 0) sink(s.flow, std::span<const std::byte>(s.buffer.data() + at + 2, len));
     at += 2 + len;
   }
   s.buffer.erase(s.buffer.begin(), s.buffer.begin() + static_cast<std::ptrdiff_t>(at));
 }
 
+// The peer acknowledged bytes this capture never saw: they were delivered
+// but not captured, and will not be retransmitted. Give up on the hole
+// (and the message it cut) and resume at the next captured segment, which
+// is taken to start a message (as tshark does).
+void TcpDnsReassembler::skip_lost(Stream& s, uint32_t acked, const Sink& sink) {
+  if (static_cast<int32_t>(acked - s.next_seq) <= 0) return;
+  uint32_t resume = acked;
+  for (const auto& [seq, data] : s.ahead)
+    if (static_cast<int32_t>(seq - resume) < 0 && static_cast<int32_t>(seq - s.next_seq) > 0) resume = seq;
+  ++stats_.tcp_gaps;
+  s.buffer.clear();
+  s.next_seq = resume;
+  drain(s, sink);
+}
+
 void TcpDnsReassembler::feed(const pkt::Packet& p, TimeNs now, const Sink& sink) {
+  if (p.tcp_flags & pkt::tcp_flag::ack) {
+    auto rev = streams_.find(Key{p.dst, p.src, p.dport, p.sport});
+    if (rev != streams_.end()) skip_lost(rev->second, p.tcp_ack, sink);
+  }
   Key k{p.src, p.dst, p.sport, p.dport};
   auto it = streams_.find(k);
   if (p.tcp_flags & pkt::tcp_flag::syn) {
@@ -78,6 +97,7 @@ void TcpDnsReassembler::feed(const pkt::Packet& p, TimeNs now, const Sink& sink)
       it = streams_.emplace(k, Stream{}).first;
     }
     it->second = Stream{};
+    it->second.flow = {p.src, p.dst, p.sport, p.dport};
     it->second.next_seq = p.tcp_seq + 1;
     it->second.last_seen = now;
     return;
@@ -91,6 +111,7 @@ void TcpDnsReassembler::feed(const pkt::Packet& p, TimeNs now, const Sink& sink)
       return;
     }
     it = streams_.emplace(k, Stream{}).first;
+    it->second.flow = {p.src, p.dst, p.sport, p.dport};
     it->second.next_seq = p.tcp_seq;
   }
   Stream& s = it->second;
@@ -117,22 +138,67 @@ void TcpDnsReassembler::feed(const pkt::Packet& p, TimeNs now, const Sink& sink)
   if (p.tcp_flags & (pkt::tcp_flag::fin | pkt::tcp_flag::rst)) streams_.erase(it);
 }
 
+size_t FragmentReassembler::KeyHash::operator()(const Key& k) const noexcept {
+  return IpAddressHash{}(k.src) * 31 + IpAddressHash{}(k.dst) * 7 + k.id * 3 + k.proto;
+}
+
+std::span<const std::byte> FragmentReassembler::feed(const pkt::Packet& p, TimeNs now) {
+  if (pending_.size() >= kMaxDatagrams) {
+    size_t before = pending_.size();
+    std::erase_if(pending_, [&](const auto& kv) { return now - kv.second.first_seen > kTimeout; });
+    stats_.fragments_dropped += before - pending_.size();
+    if (pending_.size() >= kMaxDatagrams) {
+      ++stats_.fragments_dropped;
+      return {};
+    }
+  }
+  Key k{p.src, p.dst, p.frag_id, p.proto};
+  Datagram& d = pending_[k];
+  if (d.have.empty()) d.first_seen = now;
+  uint64_t end = uint64_t{p.frag_offset} + p.ip_payload.size();
+  if (end > 65535 || now - d.first_seen > kTimeout) {
+    ++stats_.fragments_dropped;
+    pending_.erase(k);
+    return {};
+  }
+  if (d.data.size() < end) d.data.resize(end);
+  std::copy(p.ip_payload.begin(), p.ip_payload.end(), d.data.begin() + p.frag_offset);
+  d.have.emplace_back(p.frag_offset, static_cast<uint32_t>(end));
+  if (!p.more_fragments) d.total = static_cast<uint32_t>(end);
+  if (d.total == 0) return {};
+  std::sort(d.have.begin(), d.have.end());
+  uint32_t covered = 0;
+  for (const auto& [b, e] : d.have) {
+    if (b > covered) return {};  // a hole remains
+    covered = std::max(covered, e);
+  }
+  if (covered < d.total) return {};
+  done_.assign(d.data.begin(), d.data.begin() + d.total);
+  pending_.erase(k);
+  ++stats_.reassembled;
+  return done_;
+}
+
 DnsExtractor::DnsExtractor(std::vector<uint16_t> dns_ports, size_t max_tcp_streams)
-    : ports_(std::move(dns_ports)), tcp_(stats_, max_tcp_streams, 120 * kNsPerSec) {}
+    : ports_(std::move(dns_ports)), tcp_(stats_, max_tcp_streams, 120 * kNsPerSec), frags_(stats_) {}
 
 bool DnsExtractor::is_dns_port(uint16_t port) const {
   return std::find(ports_.begin(), ports_.end(), port) != ports_.end();
 }
 
 void DnsExtractor::feed(pkt::LinkType link, TimeNs time, std::span<const std::byte> frame,
-                        const Sink& sink) {
+                        const Sink& sink, size_t wire_length) {
   uint64_t frame_no = ++stats_.frames;
-  pkt::DecodeResult r = pkt::decode(link, frame, packet_);
+  pkt::DecodeResult r = pkt::decode(link, frame, packet_, wire_length);
   ++stats_.decode[static_cast<size_t>(r)];
   if (r != pkt::DecodeResult::ok) return;
-  if (packet_.later_fragment) {
-    ++stats_.later_fragments;
-    return;
+  stats_.cut_packets += packet_.cut;
+  if (packet_.fragment) {
+    ++stats_.fragments;
+    if (packet_.cut) return;
+    std::span<const std::byte> whole = frags_.feed(packet_, time);
+    if (whole.empty()) return;
+    if (pkt::decode_transport(whole, packet_) != pkt::DecodeResult::ok) return;
   }
   if (!packet_.has_ports || !(is_dns_port(packet_.sport) || is_dns_port(packet_.dport))) {
     ++stats_.not_dns;
@@ -149,8 +215,15 @@ void DnsExtractor::feed(pkt::LinkType link, TimeNs time, std::span<const std::by
     return;
   }
   ev.tcp = true;
-  tcp_.feed(packet_, time, [&](std::span<const std::byte> msg) {
+  if (packet_.cut) return;  // a cut segment would corrupt the stream
+  tcp_.feed(packet_, time, [&](const TcpDnsReassembler::Flow& flow, std::span<const std::byte> msg) {
     ++stats_.tcp_messages;
+    pkt::Packet as_sent = packet_;
+    as_sent.src = flow.src;
+    as_sent.dst = flow.dst;
+    as_sent.sport = flow.sport;
+    as_sent.dport = flow.dport;
+    ev.packet = &as_sent;
     ev.message = msg;
     sink(ev);
   });

@@ -30,7 +30,10 @@ struct ExtractStats {
   uint64_t frames = 0;
   std::array<uint64_t, pkt::kDecodeResultCount> decode{};
   uint64_t not_dns = 0;         // IP but not UDP/TCP on a DNS port
-  uint64_t later_fragments = 0; // non-first fragments: no ports to judge
+  uint64_t fragments = 0;        // IP fragments seen
+  uint64_t reassembled = 0;      // datagrams rebuilt from fragments
+  uint64_t fragments_dropped = 0;  // reassemblies abandoned (timeout, limits)
+  uint64_t cut_packets = 0;      // frames the capture cut short (snap length)
   uint64_t udp_messages = 0, tcp_messages = 0;
   uint64_t tcp_gaps = 0;        // missing stream bytes; the stream resynchronised
   uint64_t tcp_streams_evicted = 0;
@@ -40,7 +43,13 @@ struct ExtractStats {
 
 class TcpDnsReassembler {
  public:
-  using Sink = std::function<void(std::span<const std::byte>)>;
+  // The direction a message travelled: a message may complete while a
+  // segment of the other direction is being handled (see skip_lost).
+  struct Flow {
+    IpAddress src, dst;
+    uint16_t sport, dport;
+  };
+  using Sink = std::function<void(const Flow&, std::span<const std::byte>)>;
   TcpDnsReassembler(ExtractStats& stats, size_t max_streams, TimeNs idle_timeout);
   void feed(const pkt::Packet& p, TimeNs now, const Sink& sink);
   size_t streams() const { return streams_.size(); }
@@ -55,6 +64,7 @@ class TcpDnsReassembler {
     size_t operator()(const Key& k) const noexcept;
   };
   struct Stream {
+    Flow flow;
     uint32_t next_seq = 0;
     std::vector<std::byte> buffer;                        // unconsumed in-order bytes
     std::map<uint32_t, std::vector<std::byte>> ahead;     // out-of-order segments
@@ -63,6 +73,7 @@ class TcpDnsReassembler {
   static constexpr size_t kMaxAhead = 64;
   static constexpr size_t kMaxBuffer = 2 + 65535;
   void drain(Stream& s, const Sink& sink);
+  void skip_lost(Stream& s, uint32_t acked, const Sink& sink);
   void append(Stream& s, uint32_t seq, std::span<const std::byte> data);
   void evict_idle(TimeNs now);
 
@@ -72,11 +83,45 @@ class TcpDnsReassembler {
   std::unordered_map<Key, Stream, KeyHash> streams_;
 };
 
+// Rebuilds IP datagrams from fragments (IPv4 and IPv6), so that `decode`
+// shows what a fragmented response said. The learner still refuses them.
+class FragmentReassembler {
+ public:
+  explicit FragmentReassembler(ExtractStats& stats) : stats_(stats) {}
+  // Takes one fragment; when it completes a datagram, returns its IP payload
+  // (valid until the next call). Empty otherwise.
+  std::span<const std::byte> feed(const pkt::Packet& p, TimeNs now);
+
+ private:
+  struct Key {
+    IpAddress src, dst;
+    uint32_t id;
+    uint8_t proto;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const noexcept;
+  };
+  struct Datagram {
+    std::vector<std::byte> data;
+    std::vector<std::pair<uint32_t, uint32_t>> have;  // [begin, end) ranges received
+    uint32_t total = 0;                                // known once the last fragment arrived
+    TimeNs first_seen = 0;
+  };
+  static constexpr size_t kMaxDatagrams = 4096;
+  static constexpr TimeNs kTimeout = 30 * kNsPerSec;  // as Linux ipfrag_time
+  ExtractStats& stats_;
+  std::unordered_map<Key, Datagram, KeyHash> pending_;
+  std::vector<std::byte> done_;
+};
+
 class DnsExtractor {
  public:
   using Sink = std::function<void(const DnsMessageEvent&)>;
   explicit DnsExtractor(std::vector<uint16_t> dns_ports = {53}, size_t max_tcp_streams = 65536);
-  void feed(pkt::LinkType link, TimeNs time, std::span<const std::byte> frame, const Sink& sink);
+  // `wire_length`: the packet's length on the wire if the capture cut it.
+  void feed(pkt::LinkType link, TimeNs time, std::span<const std::byte> frame, const Sink& sink,
+            size_t wire_length = 0);
   const ExtractStats& stats() const { return stats_; }
   bool is_dns_port(uint16_t port) const;
 
@@ -84,6 +129,7 @@ class DnsExtractor {
   std::vector<uint16_t> ports_;
   ExtractStats stats_;
   TcpDnsReassembler tcp_;
+  FragmentReassembler frags_;
   pkt::Packet packet_;
 };
 

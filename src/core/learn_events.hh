@@ -25,7 +25,7 @@ namespace nsgate {
   X(answer_not_delegation, "an address answer for a name that no NS named teaches nothing")     \
   X(unusable_address, "rule 4: unspecified, loopback, multicast, link-local or reserved")       \
   X(private_address, "rule 4: private-use address and learning.allow_private is off")           \
-  X(fragment, "rule 5: the response was an IP fragment")                                        \
+  X(fragment, "rule 5: the response came in IP fragments or was cut short by the capture")                                        \
   X(malformed, "rule 5: the response did not parse cleanly")                                    \
   X(not_standard_response, "not a standard query response with exactly one question")           \
   X(error_rcode, "response code other than NOERROR")                                            \

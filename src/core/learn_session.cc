@@ -26,7 +26,8 @@ DnsContext context_of(const DnsMessageEvent& ev) {
     c.server_port = p.dport;
   }
   c.tcp = ev.tcp;
-  c.fragment = p.fragment;
+  // A cut packet is as incomplete as a fragment: it must not teach.
+  c.fragment = p.fragment || p.cut;
   c.time = ev.time;
   return c;
 }
@@ -34,7 +35,8 @@ DnsContext context_of(const DnsMessageEvent& ev) {
 LearnSession::LearnSession(Learner& learner, std::vector<uint16_t> dns_ports, ExplainSink explain)
     : learner_(learner), extractor_(std::move(dns_ports)), explain_(std::move(explain)) {}
 
-void LearnSession::feed(pkt::LinkType link, TimeNs time, std::span<const std::byte> frame) {
+void LearnSession::feed(pkt::LinkType link, TimeNs time, std::span<const std::byte> frame,
+                        size_t wire_length) {
   last_time_ = std::max(last_time_, time);
   if (last_time_ - last_housekeeping_ >= kNsPerSec) {
     learner_.housekeeping(last_time_);
@@ -47,7 +49,7 @@ void LearnSession::feed(pkt::LinkType link, TimeNs time, std::span<const std::by
     dns::Fault f = learner_.on_message(ctx, ev.message, explain_ && response ? &ex : nullptr);
     ++stats_.parse_faults[static_cast<size_t>(f)];
     if (explain_ && response) explain_(ev, ctx, ex);
-  });
+  }, wire_length);
 }
 
 void LearnSession::finish(TimeNs time) {

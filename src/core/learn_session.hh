@@ -23,7 +23,7 @@ class LearnSession {
   using ExplainSink = std::function<void(const DnsMessageEvent&, const DnsContext&, const Explanation&)>;
 
   LearnSession(Learner& learner, std::vector<uint16_t> dns_ports, ExplainSink explain = {});
-  void feed(pkt::LinkType link, TimeNs time, std::span<const std::byte> frame);
+  void feed(pkt::LinkType link, TimeNs time, std::span<const std::byte> frame, size_t wire_length = 0);
   // Runs housekeeping at `time` (end of input).
   void finish(TimeNs time);
 

@@ -27,7 +27,10 @@ DecodeResult decode_l4(Bytes l4, Packet& p) {
       return DecodeResult::ok;
     }
     if (len < 8) return DecodeResult::bad_l4_header;
-    if (len > l4.size()) return DecodeResult::truncated_l4;
+    if (len > l4.size()) {
+      if (!p.cut) return DecodeResult::truncated_l4;
+      len = l4.size();
+    }
     p.payload = l4.subspan(8, len - 8);
     return DecodeResult::ok;
   }
@@ -36,6 +39,7 @@ DecodeResult decode_l4(Bytes l4, Packet& p) {
     p.sport = be16(l4, 0);
     p.dport = be16(l4, 2);
     p.tcp_seq = be32(l4, 4);
+    p.tcp_ack = be32(l4, 8);
     p.tcp_flags = u8(l4, 13);
     p.has_ports = true;
     size_t off = (size_t{u8(l4, 12)} >> 4) * 4;
@@ -53,7 +57,10 @@ DecodeResult decode_ipv4(Bytes b, Packet& p) {
   size_t ihl = size_t{u8(b, 0) & 0x0fu} * 4;
   size_t total = be16(b, 2);
   if (ihl < 20 || total < ihl) return DecodeResult::bad_ip_header;
-  if (total > b.size()) return DecodeResult::truncated_ip;
+  if (total > b.size()) {
+    if (!p.cut) return DecodeResult::truncated_ip;
+    total = b.size();
+  }
   p.ip_version = 4;
   p.src = IpAddress::v4(std::span<const std::byte, 4>(b.data() + 12, 4));
   p.dst = IpAddress::v4(std::span<const std::byte, 4>(b.data() + 16, 4));
@@ -63,8 +70,12 @@ DecodeResult decode_ipv4(Bytes b, Packet& p) {
   uint16_t offset = frag & 0x1fff;
   p.fragment = more || offset != 0;
   p.later_fragment = offset != 0;
+  p.frag_id = be16(b, 4);
+  p.frag_offset = uint32_t{offset} * 8;
+  p.more_fragments = more;
   // Bytes past `total` are link padding (Ethernet minimum frame), not payload.
-  return decode_l4(b.subspan(ihl, total - ihl), p);
+  p.ip_payload = b.subspan(ihl, total - ihl);
+  return decode_l4(p.ip_payload, p);
 }
 
 DecodeResult decode_ipv6(Bytes b, Packet& p) {
@@ -73,7 +84,10 @@ DecodeResult decode_ipv6(Bytes b, Packet& p) {
   size_t plen = be16(b, 4);
   // A zero payload length means a jumbogram (RFC 2675); DNS never uses one.
   if (plen == 0 && u8(b, 6) != 59) return DecodeResult::bad_ip_header;
-  if (40 + plen > b.size()) return DecodeResult::truncated_ip;
+  if (40 + plen > b.size()) {
+    if (!p.cut) return DecodeResult::truncated_ip;
+    plen = b.size() - 40;
+  }
   p.ip_version = 6;
   p.src = IpAddress::v6(std::span<const std::byte, 16>(b.data() + 8, 16));
   p.dst = IpAddress::v6(std::span<const std::byte, 16>(b.data() + 24, 16));
@@ -107,12 +121,18 @@ DecodeResult decode_ipv6(Bytes b, Packet& p) {
         // An atomic fragment (offset 0, M=0, RFC 6946) is a whole datagram.
         p.fragment = p.fragment || more || offset != 0;
         p.later_fragment = p.later_fragment || offset != 0;
+        p.frag_id = be32(rest, 4);
+        p.frag_offset = uint32_t{offset} * 8;
+        p.more_fragments = more;
         next = u8(rest, 0);
         rest = rest.subspan(8);
+        p.proto = next;
+        p.ip_payload = rest;
         continue;
       }
       default:
         p.proto = next;
+        if (!p.fragment) p.ip_payload = rest;
         return decode_l4(rest, p);
     }
   }
@@ -174,8 +194,18 @@ const char* describe(DecodeResult r) {
   return "?";
 }
 
-DecodeResult decode(LinkType link, Bytes f, Packet& p) noexcept {
+DecodeResult decode_transport(Bytes l4, Packet& p) noexcept {
+  p.later_fragment = false;
+  bool was_fragment = p.fragment;
+  p.fragment = false;  // decode_l4 treats a fragment's UDP length leniently
+  DecodeResult r = decode_l4(l4, p);
+  p.fragment = was_fragment;
+  return r;
+}
+
+DecodeResult decode(LinkType link, Bytes f, Packet& p, size_t wire_length) noexcept {
   p = Packet{};
+  p.cut = wire_length > f.size();
   switch (link) {
     case LinkType::ethernet: {
       if (f.size() < 14) return DecodeResult::truncated_link;

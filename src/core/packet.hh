@@ -70,10 +70,26 @@ struct Packet {
   bool has_ports = false;   // UDP or TCP header decoded
   uint16_t sport = 0, dport = 0;
   uint32_t tcp_seq = 0;
+  uint32_t tcp_ack = 0;
   uint8_t tcp_flags = 0;
+  // The capture kept only part of the packet (snap length): lengths in the
+  // headers exceed the data, and the payload is what was kept.
+  bool cut = false;
   std::span<const std::byte> payload;  // transport payload, bounded by the IP/UDP lengths
+  // Fragments: identification, offset in bytes, more-fragments flag, and
+  // the IP payload this fragment carries (for offline reassembly).
+  uint32_t frag_id = 0;
+  uint32_t frag_offset = 0;
+  bool more_fragments = false;
+  std::span<const std::byte> ip_payload;
 };
 
-DecodeResult decode(LinkType link, std::span<const std::byte> frame, Packet& out) noexcept;
+// `wire_length` is the packet's length on the wire when the capture cut it
+// short (0: the frame is whole). Only then may headers claim more than the
+// frame holds; the packet is marked `cut`.
+DecodeResult decode(LinkType link, std::span<const std::byte> frame, Packet& out,
+                    size_t wire_length = 0) noexcept;
+// Decodes a UDP or TCP header and payload (for reassembled fragments).
+DecodeResult decode_transport(std::span<const std::byte> l4, Packet& p) noexcept;
 
 }  // namespace nsgate::pkt

@@ -67,3 +67,35 @@ TEST(TcpReassembly, SequenceNumbersWrapAround) {
 
 }  // namespace
 }  // namespace nsgate::testing
+
+namespace nsgate::testing {
+namespace {
+
+TEST(TcpReassembly, UncapturedSegmentAckedByThePeerIsSkippedAndTheNextMessageDelivered) {
+  Collector c;
+  Endpoints up{"192.0.2.53", "198.51.100.1", 40000, 53};
+  Bytes first = tcp_framed(msg(1)), lost = tcp_framed(msg(2)), third = tcp_framed(msg(3));
+  c.feed(tcp_frame(down, 100, pkt::tcp_flag::syn, {}));
+  c.feed(tcp_frame(down, 101, pkt::tcp_flag::ack, first));
+  auto next = static_cast<uint32_t>(101 + first.size() + lost.size());
+  c.feed(tcp_frame(down, next, pkt::tcp_flag::ack, third));  // `lost` never captured
+  ASSERT_EQ(c.messages.size(), 1u);
+  // The client acknowledges everything: the hole will never be filled.
+  Bytes ack_frame = tcp_frame(up, 1, pkt::tcp_flag::ack, {});
+  uint32_t ack = next + static_cast<uint32_t>(third.size());
+  for (int i = 0; i < 4; ++i) ack_frame[14 + 20 + 8 + static_cast<size_t>(i)] = std::byte(ack >> (24 - 8 * i));
+  std::vector<std::string> srcs;
+  c.ex.feed(pkt::LinkType::ethernet, 0, ack_frame, [&](const DnsMessageEvent& ev) {
+    c.messages.emplace_back(ev.message.begin(), ev.message.end());
+    srcs.push_back(ev.packet->src.to_string());
+  });
+  ASSERT_EQ(c.messages.size(), 2u);
+  EXPECT_EQ(c.messages[1], msg(3));
+  // Attributed to the direction it travelled, not to the ACK's.
+  ASSERT_EQ(srcs.size(), 1u);
+  EXPECT_EQ(srcs[0], "198.51.100.1");
+  EXPECT_EQ(c.ex.stats().tcp_gaps, 1u);
+}
+
+}  // namespace
+}  // namespace nsgate::testing

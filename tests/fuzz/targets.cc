@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "targets.hh"
+
+#include <span>
+
+#include "core/learn_session.hh"
+#include "core/root_hints.hh"
+
+namespace nsgate::fuzz {
+
+namespace {
+struct World {
+  MapAllowTable table{4096};
+  Learner learner;
+  explicit World(bool relaxed) : learner(settings(relaxed), table) {
+    for (const RootHint& h : builtin_root_hints()) learner.add_anchor(h.address, h.name);
+  }
+  static LearningSettings settings(bool relaxed) {
+    LearningSettings s;
+    s.require_query_match = !relaxed;
+    s.capacity = 4000;
+    return s;
+  }
+};
+}  // namespace
+
+void packet_target(const uint8_t* data, size_t size) {
+  if (size < 1) return;
+  auto link = static_cast<pkt::LinkType>(kLinkTypes[data[0] % std::size(kLinkTypes)]);
+  std::span<const std::byte> frame(reinterpret_cast<const std::byte*>(data + 1), size - 1);
+  World w(false);
+  LearnSession session(w.learner, {53});
+  // Twice: the second time the query half of an exchange may already be known.
+  session.feed(link, 1, frame);
+  session.feed(link, 2, frame);
+  session.finish(3);
+}
+
+void dns_target(const uint8_t* data, size_t size) {
+  std::span<const std::byte> msg(reinterpret_cast<const std::byte*>(data), size);
+  dns::Reader r(msg);
+  dns::Header h;
+  if (r.open(h) == dns::Fault::none) {
+    dns::Question q;
+    while (r.more_questions() && r.next(q) == dns::Fault::none) {
+      (void)q.name.to_string();
+    }
+    dns::Record rr;
+    while (r.more_records() && r.next(rr) == dns::Fault::none) {
+      (void)rr.owner.to_string();
+      (void)rr.target.is_at_or_below(rr.owner);
+    }
+  }
+  World w(true);
+  DnsContext ctx;
+  ctx.server = *IpAddress::parse("198.41.0.4");
+  ctx.client = *IpAddress::parse("192.0.2.53");
+  ctx.server_port = 53;
+  ctx.client_port = 40000;
+  ctx.time = 1;
+  Explanation ex;
+  w.learner.on_message(ctx, msg, &ex);
+  w.learner.housekeeping(10 * kNsPerSec);
+}
+
+}  // namespace nsgate::fuzz

@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#pragma once
+
+// The fuzz targets' bodies, shared by the libFuzzer binaries and the replay
+// test that runs every seed and every past crash in the unit suite.
+
+#include <cstddef>
+#include <cstdint>
+
+namespace nsgate::fuzz {
+
+// Input: first byte picks the link type, the rest is one captured frame.
+// Runs the decoder, the DNS extractor and the learner on it.
+void packet_target(const uint8_t* data, size_t size);
+// Input: one DNS message. Runs the parser to the end and offers the message
+// to a learner as a response from a root server.
+void dns_target(const uint8_t* data, size_t size);
+
+// Link types in the order the first byte of a packet input selects them.
+inline constexpr uint32_t kLinkTypes[] = {1, 113, 276, 101, 0, 108, 228, 229};
+
+}  // namespace nsgate::fuzz

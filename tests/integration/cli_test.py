@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""The nsgate command line end to end, on captures the generator writes and
+on the shared real captures: learn (table/json/csv, explain, snapshot),
+check, decode, config check, and the errors an operator sees.
+
+usage: cli_test.py NSGATE NSGATE_GEN SOURCE_DIR PCAPS_DIR
+"""
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+NSGATE, GEN, SRC, PCAPS = sys.argv[1:5]
+passed = failed = 0
+
+
+def run(*args, ok=True):
+    p = subprocess.run([NSGATE, *args], capture_output=True, text=True, timeout=120)
+    if ok and p.returncode != 0:
+        raise AssertionError(f"nsgate {' '.join(args)} exited {p.returncode}: {p.stderr}")
+    return p
+
+
+def check(name, fn):
+    global passed, failed
+    try:
+        fn()
+        passed += 1
+        print(f"ok   {name}")
+    except AssertionError as e:
+        failed += 1
+        print(f"FAIL {name}: {e}")
+
+
+tmp = tempfile.mkdtemp(prefix="nsgate-cli-")
+demo = os.path.join(tmp, "demo.pcap")
+subprocess.run([GEN, "demo", demo], check=True, capture_output=True)
+conf = os.path.join(SRC, "conf", "nsgate.yaml")
+
+
+def bundled_demo_capture_matches_the_generator():
+    with open(demo, "rb") as a, open(os.path.join(SRC, "data/demo/lab-resolver.pcap"), "rb") as b:
+        assert a.read() == b.read(), "data/demo/lab-resolver.pcap differs from `nsgate-gen demo`"
+
+
+def learn_json_lists_exactly_the_delegated_servers():
+    out = run("learn", "-c", conf, "--format", "json", demo).stdout
+    rows = [json.loads(l) for l in out.splitlines()]
+    got = {r["address"] for r in rows}
+    want = {"198.51.100.1", "198.51.100.2", "2001:db8:100::1", "203.0.113.10", "203.0.113.11",
+            "203.0.113.20", "203.0.113.30", "2001:db8:200::53", "203.0.113.40"}
+    assert got == want, f"learned {sorted(got)}"
+    keys = {"address", "family", "zone", "ns", "ns_ttl", "addr_ttl", "expires", "query_time",
+            "query_id", "query_name", "response_time", "server"}
+    for r in rows:
+        assert set(r) == keys, f"keys {sorted(r)}"
+    shop = next(r for r in rows if r["address"] == "203.0.113.30")
+    assert shop["zone"] == "shop.example.lab." and shop["ns"] == "ns.hoster.lab.", shop
+    assert next(r for r in rows if r["address"] == "2001:db8:200::53")["family"] == 6
+
+
+def learn_csv_has_the_table_one_columns():
+    out = run("learn", "--format", "csv", demo).stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 9, len(rows)
+    assert rows[0]["query_name"] == "www.example.lab.", rows[0]
+
+
+def learn_summary_counts_refusals_by_reason():
+    out = run("learn", demo).stdout
+    assert "source_not_allowed=1" in out, out
+    assert "answer_not_delegation=2" in out, out
+    assert "dns messages: 20 (udp 18, tcp 2)" in out, out
+
+
+def explain_names_the_rule_for_each_refusal():
+    out = run("learn", "--explain", demo).stdout
+    assert "taught nothing: source_not_allowed (rule 2" in out, out
+    assert "update.example.lab. A 203.0.113.99: answer_not_delegation" in out, out
+    assert "shop.example.lab. NS ns.hoster.lab.: pending for zone shop.example.lab." in out, out
+
+
+def snapshot_then_check_gives_verdicts_and_reasons():
+    snap = os.path.join(tmp, "t.snap")
+    run("learn", "-c", conf, demo, "--snapshot", snap)
+    out = run("check", "-c", conf, "--snapshot", snap, "--at", "snapshot", "--format", "json",
+              "203.0.113.10", "8.8.4.4", "198.41.0.4", "203.0.113.66").stdout
+    v = {j["address"]: j for j in map(json.loads, out.splitlines())}
+    assert v["203.0.113.10"]["verdict"] == "pass" and v["203.0.113.10"]["reason"] == "learned", v
+    assert v["203.0.113.10"]["zone"] == "example.lab.", v
+    assert v["8.8.4.4"]["reason"] == "static", v
+    assert v["198.41.0.4"]["reason"] == "anchor", v
+    assert v["203.0.113.66"]["verdict"] == "block", v
+    # At wall-clock now the 2025 capture's entries have expired.
+    out = run("check", "--snapshot", snap, "203.0.113.10").stdout
+    assert out.startswith("203.0.113.10 block expired"), out
+
+
+def corrupt_snapshot_is_refused_clearly():
+    snap = os.path.join(tmp, "t.snap")
+    run("learn", demo, "--snapshot", snap)
+    data = bytearray(open(snap, "rb").read())
+    data[60] ^= 0xFF
+    bad = os.path.join(tmp, "bad.snap")
+    open(bad, "wb").write(data)
+    p = run("check", "--snapshot", bad, "192.0.2.1", ok=False)
+    assert p.returncode != 0 and "checksum" in p.stderr and bad in p.stderr, p.stderr
+    open(bad, "wb").write(data[:30])
+    p = run("check", "--snapshot", bad, "192.0.2.1", ok=False)
+    assert p.returncode != 0 and "truncated" in p.stderr, p.stderr
+
+
+def missing_and_truncated_captures_are_named():
+    p = run("learn", os.path.join(tmp, "nope.pcap"), ok=False)
+    assert p.returncode != 0 and "nope.pcap" in p.stderr, p.stderr
+    data = open(demo, "rb").read()
+    cut = os.path.join(tmp, "cut.pcap")
+    open(cut, "wb").write(data[:-20])
+    p = run("learn", cut, ok=False)
+    assert p.returncode != 0 and "cut.pcap" in p.stderr and "frame 30" in p.stderr, p.stderr
+    garbage = os.path.join(tmp, "garbage.pcap")
+    open(garbage, "wb").write(b"this is not a capture at all")
+    p = run("learn", garbage, ok=False)
+    assert p.returncode != 0 and "garbage.pcap" in p.stderr, p.stderr
+
+
+def stdin_capture_is_read():
+    with open(demo, "rb") as f:
+        p = subprocess.run([NSGATE, "learn", "--format", "json", "-"], stdin=f, capture_output=True, timeout=60)
+    assert p.returncode == 0 and len(p.stdout.splitlines()) == 9, p.stderr
+
+
+def real_referral_capture_teaches_the_net_delegation():
+    path = os.path.join(PCAPS, "dnscap/src/test/edns.pcap")
+    rows = [json.loads(l) for l in run("learn", "--format", "json", path).stdout.splitlines()]
+    net = {r["address"] for r in rows if r["zone"] == "net."}
+    # tshark's view of the same capture: the glue of the .net referral.
+    t = subprocess.run(["tshark", "-n", "-r", path, "-Y", "dns.resp.name == \"a.gtld-servers.net\"",
+                        "-T", "fields", "-e", "dns.a"], capture_output=True, text=True).stdout
+    assert "192.5.6.30" in t and "192.5.6.30" in net, (t, net)
+    assert len(net) == 26, sorted(net)  # 13 servers, IPv4 and IPv6
+
+
+def decode_prints_one_object_per_message():
+    out = run("decode", "--format", "json", demo).stdout.splitlines()
+    assert len(out) == 20, len(out)
+    first = json.loads(out[0])
+    assert first["question"][0]["name"] == "www.example.lab." and first["qr"] == 0, first
+
+
+def config_check_reports_errors_with_lines():
+    bad = os.path.join(tmp, "bad.yaml")
+    open(bad, "w").write("mode: enforce\nstatic_allow:\n  - cidr: 10.0.0.0/33\nlerning: {}\n")
+    p = run("config", "check", bad, ok=False)
+    assert p.returncode == 1, p
+    assert "static_allow[0].cidr (line 3)" in p.stdout and 'did you mean "learning"' in p.stdout, p.stdout
+    assert run("config", "check", conf).stdout.strip().endswith(": ok")
+
+
+def learn_refuses_an_invalid_config_with_every_error():
+    bad = os.path.join(tmp, "bad2.yaml")
+    open(bad, "w").write("mode: x\nlearning:\n  grace: -1\n")
+    p = run("learn", "-c", bad, demo, ok=False)
+    assert p.returncode != 0 and "mode (line 1)" in p.stderr and "learning.grace (line 3)" in p.stderr, p.stderr
+
+
+for name, fn in list(globals().items()):
+    if callable(fn) and name[0].islower() and name not in ("run", "check") and fn.__module__ == "__main__":
+        check(name, fn)
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed or not passed else 0)

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Writes synthetic DNS captures: the scenario captures the tests and the
+// demo use, and the large resolver capture the learn benchmark reads.
+// Deterministic: the same arguments always give byte-identical files.
+//
+// usage: nsgate-gen demo OUT.pcap
+//        nsgate-gen bench OUT.pcap [--mb N]
+
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+
+#include "io/capture.hh"
+#include "support/builder.hh"
+
+using namespace nsgate;
+using namespace nsgate::testing;
+
+namespace {
+
+constexpr uint16_t A = 1, NS = 2, AAAA = 28, TXT = 16;
+using S = DnsBuilder;
+
+class Writer {
+ public:
+  explicit Writer(const std::string& path) {
+    std::string err;
+    out_ = io::CaptureWriter::open(path, 1, err);
+    if (!out_) {
+      std::fprintf(stderr, "nsgate-gen: %s\n", err.c_str());
+      std::exit(1);
+    }
+  }
+  void frame(const Bytes& f) {
+    out_->write(now_, f);
+    bytes_ += f.size() + 16;
+    ++frames_;
+  }
+  void advance_us(int64_t us) { now_ += us * 1000; }
+  // One UDP exchange between client and server.
+  void exchange(const std::string& client, uint16_t cport, const std::string& server, uint16_t id,
+                const std::string& qname, uint16_t qtype, const DnsBuilder& response) {
+    frame(udp_frame({client, server, cport, 53}, DnsBuilder(id, flags::rd * 0).question(qname, qtype).build()));
+    advance_us(15000);
+    frame(udp_frame({server, client, 53, cport}, response.build()));
+    advance_us(500);
+  }
+  // The same over TCP, the response split into segments of `segment` bytes.
+  void tcp_exchange(const std::string& client, uint16_t cport, const std::string& server, uint16_t id,
+                    const std::string& qname, uint16_t qtype, const DnsBuilder& response, size_t segment) {
+    Endpoints up{client, server, cport, 53}, down{server, client, 53, cport};
+    Bytes q = tcp_framed(DnsBuilder(id).question(qname, qtype).build());
+    Bytes r = tcp_framed(response.build());
+    frame(tcp_frame(up, 1000, 0x02, {}));
+    frame(tcp_frame(down, 9000, 0x12, {}));
+    frame(tcp_frame(up, 1001, 0x18, q));
+    advance_us(15000);
+    for (size_t off = 0; off < r.size(); off += segment) {
+      size_t n = std::min(segment, r.size() - off);
+      frame(tcp_frame(down, static_cast<uint32_t>(9001 + off), 0x10, std::span<const std::byte>(r).subspan(off, n)));
+    }
+    frame(tcp_frame(up, static_cast<uint32_t>(1001 + q.size()), 0x11, {}));
+    frame(tcp_frame(down, static_cast<uint32_t>(9001 + r.size()), 0x11, {}));
+    advance_us(500);
+  }
+  uint64_t bytes() const { return bytes_; }
+  uint64_t frames() const { return frames_; }
+
+ private:
+  std::unique_ptr<io::CaptureWriter> out_;
+  TimeNs now_ = TimeNs{1'764'000'000} * kNsPerSec;  // 2025-11-24
+  uint64_t bytes_ = 24, frames_ = 0;
+};
+
+// The demo: a campus resolver (192.0.2.53) resolving through a private lab
+// tree whose TLD servers sit in the documentation ranges, plus two bots.
+void demo(const std::string& path) {
+  Writer w(path);
+  const std::string res = "192.0.2.53", root = "198.41.0.4", root6 = "2001:503:ba3e::2:30";
+  // www.example.lab: root -> lab. -> example.lab.
+  DnsBuilder r1(0x1001, flags::qr);
+  r1.question("www.example.lab", A)
+      .ns(S::authority, "lab", "a.nic.lab", 172800).ns(S::authority, "lab", "b.nic.lab", 172800)
+      .addr(S::additional, "a.nic.lab", "198.51.100.1", 172800)
+      .addr(S::additional, "a.nic.lab", "2001:db8:100::1", 172800)
+      .addr(S::additional, "b.nic.lab", "198.51.100.2", 172800);
+  w.exchange(res, 40001, root, 0x1001, "www.example.lab", A, r1);
+  DnsBuilder r2(0x1002, flags::qr);
+  r2.question("www.example.lab", A)
+      .ns(S::authority, "example.lab", "ns1.example.lab", 86400)
+      .ns(S::authority, "example.lab", "ns2.example.lab", 86400)
+      .addr(S::additional, "ns1.example.lab", "203.0.113.10", 86400)
+      .addr(S::additional, "ns2.example.lab", "203.0.113.11", 86400);
+  w.exchange(res, 40002, "198.51.100.1", 0x1002, "www.example.lab", A, r2);
+  DnsBuilder r3(0x1003, flags::qr | flags::aa);
+  r3.question("www.example.lab", A).addr(S::answer, "www.example.lab", "203.0.113.80", 300);
+  w.exchange(res, 40003, "203.0.113.10", 0x1003, "www.example.lab", A, r3);
+
+  // shop.example.lab is delegated out of bailiwick to ns.hoster.lab (no glue);
+  // the resolver resolves that name and its address is learned in time.
+  DnsBuilder r4(0x1004, flags::qr);
+  r4.question("www.shop.example.lab", A).ns(S::authority, "shop.example.lab", "ns.hoster.lab", 3600);
+  w.exchange(res, 40004, "203.0.113.10", 0x1004, "www.shop.example.lab", A, r4);
+  DnsBuilder r5(0x1005, flags::qr);
+  r5.question("ns.hoster.lab", A)
+      .ns(S::authority, "hoster.lab", "ns1.hoster.lab", 86400)
+      .addr(S::additional, "ns1.hoster.lab", "203.0.113.20", 86400);
+  w.exchange(res, 40005, "198.51.100.2", 0x1005, "ns.hoster.lab", A, r5);
+  DnsBuilder r6(0x1006, flags::qr | flags::aa);
+  r6.question("ns.hoster.lab", A).addr(S::answer, "ns.hoster.lab", "203.0.113.30", 3600);
+  w.exchange(res, 40006, "203.0.113.20", 0x1006, "ns.hoster.lab", A, r6);
+
+  // An IPv6-only zone, learned over IPv6 transport from the root.
+  DnsBuilder r7(0x1007, flags::qr);
+  r7.question("www.v6.test", AAAA)
+      .ns(S::authority, "test", "ns.nic.test", 172800)
+      .addr(S::additional, "ns.nic.test", "2001:db8:200::53", 172800);
+  w.exchange("2001:db8:53::53", 40007, root6, 0x1007, "www.v6.test", AAAA, r7);
+
+  // A large referral over TCP, in small segments.
+  DnsBuilder r8(0x1008, flags::qr);
+  r8.question("big.example.lab", TXT).ns(S::authority, "big.example.lab", "ns.big.example.lab", 600)
+      .addr(S::additional, "ns.big.example.lab", "203.0.113.40", 600);
+  w.tcp_exchange(res, 40008, "203.0.113.11", 0x1008, "big.example.lab", TXT, r8, 17);
+
+  // A bot (192.0.2.66) asks its C&C server directly: teaches nothing.
+  DnsBuilder r9(0x6666, flags::qr | flags::aa);
+  r9.question("cmd.c2.invalid", TXT)
+      .ns(S::authority, "c2.invalid", "ns.c2.invalid", 86400)
+      .addr(S::additional, "ns.c2.invalid", "203.0.113.66", 86400);
+  w.exchange("192.0.2.66", 50000, "203.0.113.66", 0x6666, "cmd.c2.invalid", TXT, r9);
+  // Morto-style: the resolver learns an A record; that is not a delegation.
+  DnsBuilder r10(0x100a, flags::qr | flags::aa);
+  r10.question("update.example.lab", A).addr(S::answer, "update.example.lab", "203.0.113.99", 300);
+  w.exchange(res, 40010, "203.0.113.10", 0x100a, "update.example.lab", A, r10);
+  std::printf("nsgate-gen: wrote %s (%llu frames)\n", path.c_str(), static_cast<unsigned long long>(w.frames()));
+}
+
+// A resolver's traffic with authoritative servers: for each of many zones a
+// TLD referral (glue, or out-of-bailiwick without glue followed by the NS
+// address lookup), then answers, NXDOMAIN, some TCP and IPv6.
+void bench(const std::string& path, uint64_t mb) {
+  Writer w(path);
+  std::mt19937_64 rng(20261127);
+  const char* tlds[] = {"lab", "test", "example", "invalid"};
+  const std::string res4 = "192.0.2.53", res6 = "2001:db8:53::53";
+  uint64_t target = mb * 1000 * 1000;
+  uint16_t id = 1;
+  uint16_t port = 1024;
+  for (uint64_t zone = 0; w.bytes() < target; ++zone) {
+    std::string tld = tlds[zone % 4];
+    std::string z = "z" + std::to_string(zone) + "." + tld;
+    bool v6 = zone % 5 == 0;
+    const std::string& res = v6 ? res6 : res4;
+    std::string tld_server = v6 ? "2001:db8:100::" + std::to_string(1 + zone % 4) : "198.51.100." + std::to_string(1 + zone % 4);
+    auto addr = [&](uint64_t n) {
+      return v6 ? "2001:db8:" + std::to_string(1000 + n % 60000) + "::53"
+                : "203.0.113." + std::to_string(1 + n % 250);
+    };
+    std::string ns1 = "ns1." + z, ns2 = "ns2." + z;
+    auto next = [&] {
+      ++id;
+      port = static_cast<uint16_t>(port >= 65000 ? 1024 : port + 1);
+    };
+    next();
+    std::string q = "www." + z;
+    DnsBuilder ref(id, flags::qr);
+    if (zone % 3 == 2) {
+      // Out of bailiwick: no glue; the resolver resolves the NS name next.
+      std::string far = "ns.hoster" + std::to_string(zone % 97) + ".lab";
+      ref.question(q, A).ns(S::authority, z, far, 86400);
+      w.exchange(res, port, tld_server, id, q, A, ref);
+      next();
+      DnsBuilder ans(id, flags::qr | flags::aa);
+      ans.question(far, A).addr(S::answer, far, addr(zone * 7), 3600);
+      w.exchange(res, port, tld_server, id, far, A, ans);
+    } else {
+      ref.question(q, A).ns(S::authority, z, ns1, 86400).ns(S::authority, z, ns2, 86400)
+          .addr(S::additional, ns1, addr(zone * 2), 86400).addr(S::additional, ns2, addr(zone * 2 + 1), 86400)
+          .opt(1232);
+      w.exchange(res, port, tld_server, id, q, A, ref);
+    }
+    // Answers from the zone's server: hits, and NXDOMAIN now and then.
+    int answers = 2 + static_cast<int>(rng() % 4);
+    for (int k = 0; k < answers; ++k) {
+      next();
+      std::string host = "h" + std::to_string(k) + "." + z;
+      DnsBuilder ans(id, flags::qr | flags::aa);
+      ans.question(host, v6 ? AAAA : A);
+      if (rng() % 6 == 0)
+        ans.rcode(3).soa(S::authority, z, 300);
+      else
+        ans.addr(S::answer, host, v6 ? "2001:db8:ffff::" + std::to_string(k + 1) : "203.0.113." + std::to_string(200 + k), 300);
+      if (zone % 50 == 0 && k == 0)
+        w.tcp_exchange(res, port, addr(zone * 2), id, host, v6 ? AAAA : A, ans, 40);
+      else
+        w.exchange(res, port, addr(zone * 2), id, host, v6 ? AAAA : A, ans);
+    }
+  }
+  std::printf("nsgate-gen: wrote %s (%llu frames, %.1f MB)\n", path.c_str(),
+              static_cast<unsigned long long>(w.frames()), static_cast<double>(w.bytes()) / 1e6);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 3 && !std::strcmp(argv[1], "demo")) {
+    demo(argv[2]);
+    return 0;
+  }
+  if (argc >= 3 && !std::strcmp(argv[1], "bench")) {
+    uint64_t mb = 200;
+    if (argc >= 5 && !std::strcmp(argv[3], "--mb")) mb = std::strtoull(argv[4], nullptr, 10);
+    bench(argv[2], mb);
+    return 0;
+  }
+  std::fprintf(stderr, "usage: nsgate-gen demo OUT.pcap | bench OUT.pcap [--mb N]\n");
+  return 2;
+}

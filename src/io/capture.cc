@@ -15,7 +15,9 @@ std::unique_ptr<CaptureReader> CaptureReader::open(const std::string& path, std:
   else
     p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
   if (!p) {
-    error = path + ": " + err;
+    // libpcap names the file in some messages but not in others.
+    std::string why = err;
+    error = why.rfind(path, 0) == 0 ? why : path + ": " + why;
     return nullptr;
   }
   return std::unique_ptr<CaptureReader>(new CaptureReader(p, path));

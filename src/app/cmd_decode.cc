@@ -107,37 +107,26 @@ int cmd_decode(Args& args) {
   if (format != "json") throw Fatal{"--format must be json"};
   auto ports_opt = args.values({"--port"});
   std::vector<uint16_t> ports;
-  for (const auto& p : ports_opt) ports.push_back(static_cast<uint16_t>(std::stoul(p)));
+  for (const auto& p : ports_opt) {
+    char* end = nullptr;
+    unsigned long v = std::strtoul(p.c_str(), &end, 10);
+    if (p.empty() || *end || v == 0 || v > 65535) throw Fatal{"--port takes a port number, not '" + p + "'"};
+    ports.push_back(static_cast<uint16_t>(v));
+  }
   if (ports.empty()) ports = {53};
   std::vector<std::string> captures = args.positional();
   if (captures.empty()) throw Fatal{"no capture given (usage: nsgate decode CAPTURE... --format json)"};
-  int status = 0;
-  for (const std::string& path : captures) {
-    std::string error;
-    auto reader = io::CaptureReader::open(path, error);
-    if (!reader) {
-      std::fprintf(stderr, "nsgate decode: %s\n", error.c_str());
-      status = 1;
-      continue;
-    }
-    if (!pkt::is_supported(reader->linktype())) {
-      std::fprintf(stderr, "nsgate decode: %s: link type %u is not supported\n", path.c_str(), reader->linktype());
-      status = 1;
-      continue;
-    }
-    DnsExtractor ex(ports);
-    io::Frame f;
-    while (reader->next(f)) {
-      ex.feed(static_cast<pkt::LinkType>(reader->linktype()), f.time, f.data,
-              [&](const DnsMessageEvent& ev) { std::printf("%s\n", message_json(ev).c_str()); },
-              f.wire_length);
-    }
-    if (!reader->error().empty()) {
-      std::fprintf(stderr, "nsgate decode: %s\n", reader->error().c_str());
-      status = 1;
-    }
-  }
-  return status;
+  // One extractor per capture: TCP streams do not continue across files.
+  std::unique_ptr<DnsExtractor> ex;
+  int failed = for_each_frame(
+      "decode", captures,
+      [&](pkt::LinkType link, const io::Frame& f) {
+        ex->feed(link, f.time, f.data,
+                 [&](const DnsMessageEvent& ev) { std::printf("%s\n", message_json(ev).c_str()); },
+                 f.wire_length);
+      },
+      [&](const std::string&) { ex = std::make_unique<DnsExtractor>(ports); });
+  return failed ? 1 : 0;
 }
 
 }  // namespace nsgate::app

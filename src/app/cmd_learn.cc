@@ -169,28 +169,9 @@ int cmd_learn(Args& args) {
     };
   LearnSession session(learner, config.dns_ports, sink);
 
-  int status = 0;
-  for (const std::string& path : captures) {
-    auto reader = io::CaptureReader::open(path, error);
-    if (!reader) {
-      std::fprintf(stderr, "nsgate learn: %s\n", error.c_str());
-      status = 1;
-      continue;
-    }
-    if (!pkt::is_supported(reader->linktype())) {
-      std::fprintf(stderr, "nsgate learn: %s: link type %u is not supported\n", path.c_str(),
-                   reader->linktype());
-      status = 1;
-      continue;
-    }
-    io::Frame f;
-    while (reader->next(f))
-      session.feed(static_cast<pkt::LinkType>(reader->linktype()), f.time, f.data, f.wire_length);
-    if (!reader->error().empty()) {
-      std::fprintf(stderr, "nsgate learn: %s (frames before it were used)\n", reader->error().c_str());
-      status = 1;
-    }
-  }
+  int status = for_each_frame("learn", captures, [&](pkt::LinkType link, const io::Frame& f) {
+                 session.feed(link, f.time, f.data, f.wire_length);
+               }) ? 1 : 0;
   session.finish(session.last_time());
 
   std::vector<Provenance> rows;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "app/common.hh"
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -69,6 +70,38 @@ std::vector<std::string> Args::positional() {
     out.push_back(args_[i]);
   }
   return out;
+}
+
+int for_each_frame(const std::string& cmd, const std::vector<std::string>& captures,
+                   const std::function<void(pkt::LinkType, const io::Frame&)>& fn,
+                   const std::function<void(const std::string&)>& on_open) {
+  int failed = 0;
+  size_t opened = 0;
+  for (const std::string& path : captures) {
+    std::string error;
+    auto reader = io::CaptureReader::open(path, error);
+    if (!reader) {
+      std::fprintf(stderr, "nsgate %s: %s\n", cmd.c_str(), error.c_str());
+      ++failed;
+      continue;
+    }
+    if (!pkt::is_supported(reader->linktype())) {
+      std::fprintf(stderr, "nsgate %s: %s: link type %u is not supported\n", cmd.c_str(), path.c_str(),
+                   reader->linktype());
+      ++failed;
+      continue;
+    }
+    ++opened;
+    if (on_open) on_open(path);
+    io::Frame f;
+    while (reader->next(f)) fn(static_cast<pkt::LinkType>(reader->linktype()), f);
+    if (!reader->error().empty()) {
+      std::fprintf(stderr, "nsgate %s: %s (frames before it were used)\n", cmd.c_str(), reader->error().c_str());
+      ++failed;
+    }
+  }
+  if (opened == 0) throw Fatal{"no capture could be read", 1};
+  return failed;
 }
 
 Config load_config(const std::optional<std::string>& path) {

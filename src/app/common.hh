@@ -9,7 +9,11 @@
 #include <string>
 #include <vector>
 
+#include <functional>
+
 #include "core/allow_table.hh"
+#include "core/packet.hh"
+#include "io/capture.hh"
 #include "core/config.hh"
 #include "core/learner.hh"
 
@@ -42,6 +46,15 @@ class Args {
 Config load_config(const std::optional<std::string>& path);
 // Adds root hints (from the config's file or built in) and static allows.
 void seed_learner(Learner& learner, const Config& config);
+
+// Reads every frame of every capture in order, calling fn for each.
+// Unreadable files, unsupported link types and read errors are reported on
+// stderr naming the file (and frame). Returns how many captures failed;
+// fatal when none could be opened at all.
+// `on_open` (optional) is called as each capture starts.
+int for_each_frame(const std::string& cmd, const std::vector<std::string>& captures,
+                   const std::function<void(pkt::LinkType, const io::Frame&)>& fn,
+                   const std::function<void(const std::string&)>& on_open = {});
 
 int cmd_learn(Args& args);
 int cmd_decode(Args& args);

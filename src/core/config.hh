@@ -23,6 +23,8 @@ struct TrustedSource {
 struct Config {
   Mode mode = Mode::enforce;
   std::vector<uint16_t> dns_ports{53};
+  // Packets nsgate cannot decode are forwarded unless this is set.
+  bool drop_undecodable = false;
   std::vector<TrustedSource> trusted_sources;
   std::vector<StaticAllow> static_allow;
   std::string root_hints;  // empty: the built-in IANA hints

@@ -95,19 +95,13 @@ DecodeResult decode_ipv6(Bytes b, Packet& p) {
   uint8_t next = u8(b, 6);
   for (int i = 0;; ++i) {
     switch (next) {
-      case 0:    // hop-by-hop
-      case 43:   // routing
-      case 60: { // destination options
+      case 0:     // hop-by-hop
+      case 43:    // routing
+      case 60:    // destination options
+      case 51: {  // authentication header
         if (i >= kMaxIpv6Extensions || rest.size() < 8) return DecodeResult::bad_ipv6_extension;
-        size_t len = (size_t{u8(rest, 1)} + 1) * 8;
-        if (len > rest.size()) return DecodeResult::bad_ipv6_extension;
-        next = u8(rest, 0);
-        rest = rest.subspan(len);
-        continue;
-      }
-      case 51: {  // authentication header: length in 4-octet units minus 2
-        if (i >= kMaxIpv6Extensions || rest.size() < 8) return DecodeResult::bad_ipv6_extension;
-        size_t len = (size_t{u8(rest, 1)} + 2) * 4;
+        // AH counts its length in 4-octet units minus 2, the others in 8-octet units minus 1.
+        size_t len = next == 51 ? (size_t{u8(rest, 1)} + 2) * 4 : (size_t{u8(rest, 1)} + 1) * 8;
         if (len > rest.size()) return DecodeResult::bad_ipv6_extension;
         next = u8(rest, 0);
         rest = rest.subspan(len);

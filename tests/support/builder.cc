@@ -173,8 +173,9 @@ Bytes DnsBuilder::build() const {
   return b;
 }
 
-Bytes udp_frame(const Endpoints& e, std::span<const std::byte> payload, int vlan) {
-  IpAddress src = must_parse(e.src), dst = must_parse(e.dst);
+// UDP header and payload with its checksum.
+Bytes udp_datagram(const Endpoints& e, const IpAddress& src, const IpAddress& dst,
+                   std::span<const std::byte> payload) {
   Bytes l4;
   put16(l4, e.sport);
   put16(l4, e.dport);
@@ -182,6 +183,12 @@ Bytes udp_frame(const Endpoints& e, std::span<const std::byte> payload, int vlan
   put16(l4, 0);
   append(l4, payload);
   set_l4_checksum(l4, src, dst, 17, 6);
+  return l4;
+}
+
+Bytes udp_frame(const Endpoints& e, std::span<const std::byte> payload, int vlan) {
+  IpAddress src = must_parse(e.src), dst = must_parse(e.dst);
+  Bytes l4 = udp_datagram(e, src, dst, payload);
   Bytes f = ethernet(!src.is_v4(), vlan);
   append(f, ip_header(src, dst, 17, l4.size()));
   append(f, l4);
@@ -211,13 +218,7 @@ Bytes tcp_frame(const Endpoints& e, uint32_t seq, uint8_t tcp_flags, std::span<c
 std::vector<Bytes> udp_fragments_v4(const Endpoints& e, std::span<const std::byte> payload,
                                     size_t mtu_payload) {
   IpAddress src = must_parse(e.src), dst = must_parse(e.dst);
-  Bytes l4;
-  put16(l4, e.sport);
-  put16(l4, e.dport);
-  put16(l4, static_cast<unsigned>(8 + payload.size()));
-  put16(l4, 0);
-  append(l4, payload);
-  set_l4_checksum(l4, src, dst, 17, 6);
+  Bytes l4 = udp_datagram(e, src, dst, payload);
   std::vector<Bytes> out;
   for (size_t off = 0; off < l4.size(); off += mtu_payload) {
     size_t len = std::min(mtu_payload, l4.size() - off);

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#pragma once
+
+// The forwarding decision for a packet from the inside port (DESIGN §3),
+// pure so that it is tested with byte buffers and shared by every
+// enforcement point (DPDK workers, the OpenFlow shim's drop log).
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/allow_table.hh"
+#include "core/config.hh"
+#include "core/packet.hh"
+
+namespace nsgate {
+
+// What happened to a packet from the inside. One list generates the enum,
+// the counter names and the reasons in the drop log.
+#define NSGATE_VERDICTS(X)                                                           \
+  X(forward_not_ip, "not IPv4/IPv6: forwarded untouched")                          \
+  X(forward_not_dns, "not UDP/TCP to a DNS port: forwarded untouched")             \
+  X(forward_later_fragment, "non-first IP fragment (no ports): forwarded")         \
+  X(forward_undecodable, "IP packet nsgate cannot decode: forwarded")              \
+  X(drop_undecodable, "IP packet nsgate cannot decode: dropped (drop_undecodable)")   \
+  X(pass_trusted_source, "DNS query from a trusted resolver")                      \
+  X(pass_anchor, "DNS query to a root server (trust anchor)")                      \
+  X(pass_static, "DNS query to a static_allow address")                            \
+  X(pass_learned, "DNS query to a learned, unexpired name server")                 \
+  X(drop_unknown, "DNS query to a server no delegation named: dropped (enforce)")  \
+  X(alert_unknown, "DNS query to a server no delegation named: forwarded (monitor)")
+
+enum class Verdict : uint8_t {
+#define NSGATE_X(name, text) name,
+  NSGATE_VERDICTS(NSGATE_X)
+#undef NSGATE_X
+};
+inline constexpr size_t kVerdictCount = 0
+#define NSGATE_X(name, text) +1
+    NSGATE_VERDICTS(NSGATE_X)
+#undef NSGATE_X
+    ;
+const char* to_string(Verdict v);
+const char* describe(Verdict v);
+inline bool is_dns_query(Verdict v) { return v >= Verdict::pass_trusted_source; }
+inline bool forwards(Verdict v) { return v != Verdict::drop_unknown && v != Verdict::drop_undecodable; }
+// The reason word for the drop log and `replay`: "unknown", "static", ...
+const char* reason_word(Verdict v);
+
+// The policy a verdict needs besides the table. Immutable once built;
+// replaced as a whole on reload.
+struct Policy {
+  Mode mode = Mode::enforce;
+  std::vector<uint16_t> dns_ports{53};
+  std::vector<Prefix> trusted_sources;
+  std::vector<Prefix> static_prefixes;  // CIDR statics; host statics live in the table
+  bool drop_undecodable = false;
+
+  static Policy from(const Config& c);
+  bool is_dns_port(uint16_t p) const;
+  bool trusted(const IpAddress& a) const;
+  bool static_cidr(const IpAddress& a) const;
+};
+
+// First step, before any table lookup: what kind of packet this is.
+// Returns nullopt for an outbound DNS query that still needs its
+// destination judged; otherwise the final verdict.
+std::optional<Verdict> classify(pkt::DecodeResult r, const pkt::Packet& p, const Policy& policy);
+
+// Second step for a DNS query: `entry` is the table's answer for the
+// destination (nullopt when absent or expired).
+Verdict judge(const pkt::Packet& p, const std::optional<TableValue>& entry, const Policy& policy);
+
+}  // namespace nsgate

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "core/allow_table.hh"
 
-#include <vector>
 
 namespace nsgate {
 
@@ -32,20 +31,6 @@ bool MapAllowTable::upsert(const IpAddress& a, TableValue v) {
 }
 
 bool MapAllowTable::erase(const IpAddress& a) { return map_.erase(a) > 0; }
-
-size_t MapAllowTable::sweep(uint32_t now_s, size_t budget,
-                            const std::function<void(const IpAddress&, TableValue)>& on_delete) {
-  std::vector<std::pair<IpAddress, TableValue>> doomed;
-  for (const auto& [a, v] : map_) {
-    if (doomed.size() >= budget) break;
-    if (v.expired_at(now_s)) doomed.emplace_back(a, v);
-  }
-  for (const auto& [a, v] : doomed) {
-    map_.erase(a);
-    if (on_delete) on_delete(a, v);
-  }
-  return doomed.size();
-}
 
 void MapAllowTable::for_each(const std::function<void(const IpAddress&, TableValue)>& fn) const {
   for (const auto& [a, v] : map_) fn(a, v);

@@ -34,10 +34,10 @@ struct TableValue {
 };
 
 // The address table the data path consults. Contract: exactly one writer
-// thread calls upsert/erase/sweep; lookup may be called from any thread
+// thread calls upsert and erase; lookup may be called from any thread
 // concurrently (implementations document whether that is lock-free).
 // Expiry is checked on every lookup, so an entry past its time is never
-// reported even before the sweep deletes it.
+// reported even before the writer (the learner's expiry queue) deletes it.
 class AllowTable {
  public:
   virtual ~AllowTable() = default;
@@ -45,10 +45,6 @@ class AllowTable {
   // Inserts or overwrites; false when the table is full.
   virtual bool upsert(const IpAddress& a, TableValue v) = 0;
   virtual bool erase(const IpAddress& a) = 0;
-  // Deletes at most `budget` expired entries, resuming where the previous
-  // round stopped; calls on_delete for each. Returns how many were deleted.
-  virtual size_t sweep(uint32_t now_s, size_t budget,
-                       const std::function<void(const IpAddress&, TableValue)>& on_delete) = 0;
   virtual size_t size() const = 0;
   virtual size_t capacity() const = 0;
   // Every entry, expired or not, in no particular order. Writer thread only.
@@ -62,8 +58,6 @@ class MapAllowTable final : public AllowTable {
   std::optional<TableValue> lookup(const IpAddress& a, uint32_t now_s) const override;
   bool upsert(const IpAddress& a, TableValue v) override;
   bool erase(const IpAddress& a) override;
-  size_t sweep(uint32_t now_s, size_t budget,
-               const std::function<void(const IpAddress&, TableValue)>& on_delete) override;
   size_t size() const override { return map_.size(); }
   size_t capacity() const override { return capacity_; }
   void for_each(const std::function<void(const IpAddress&, TableValue)>& fn) const override;

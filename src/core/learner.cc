@@ -101,32 +101,64 @@ void Learner::count(LearnEvent e, Explanation* ex, ExplainItem* item) {
   }
 }
 
-uint32_t Learner::alloc_slot() {
-  if (!free_slots_.empty()) {
-    uint32_t id = free_slots_.back();
-    free_slots_.pop_back();
-    slots_[id].live = true;
-    return id;
-  }
-  slots_.push_back(Slot{{}, true});
-  return static_cast<uint32_t>(slots_.size() - 1);
+const std::string& Learner::index_key(const IpAddress& a, const uint8_t* wire, size_t len) {
+  key_.assign(reinterpret_cast<const char*>(a.bytes().data()), 16);
+  key_.append(reinterpret_cast<const char*>(wire), len);
+  return key_;
 }
 
-void Learner::free_slot(uint32_t id) {
+// Stores a provenance record and links it into every index.
+uint32_t Learner::add_slot(Provenance p, const DnsName& zone) {
+  uint32_t id;
+  if (!free_slots_.empty()) {
+    id = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slots_.emplace_back();
+    id = static_cast<uint32_t>(slots_.size() - 1);
+  }
   Slot& s = slots_[id];
+  s.p = std::move(p);
+  s.zone_wire.assign(reinterpret_cast<const char*>(zone.wire()), zone.wire_size());
+  s.live = true;
+  by_address_[s.p.address].push_back(id);
+  if (s.p.kind == EntryKind::static_allow && s.p.zone.empty()) return id;  // teaches nothing
+  slot_index_[index_key(s.p.address, zone.wire(), zone.wire_size())] = id;
+  if (s.p.kind != EntryKind::learned) return id;
+  ++zone_counts_[s.p.zone];
+  auto& known = by_ns_[s.p.ns];
+  auto it = std::find_if(known.begin(), known.end(), [&](const NsAddress& n) { return n.address == s.p.address; });
+  if (it == known.end()) it = known.insert(known.end(), NsAddress{s.p.address, 0, 0});
+  ++it->refs;
+  it->addr_ttl = s.p.addr_ttl;
+  return id;
+}
+
+// Unlinks a record from every index and frees it. The caller syncs the table.
+void Learner::remove_slot(uint32_t id) {
+  Slot& s = slots_[id];
+  const IpAddress a = s.p.address;
+  if (auto it = by_address_.find(a); it != by_address_.end()) {
+    auto& v = it->second;
+    v.erase(std::remove(v.begin(), v.end(), id), v.end());
+    if (v.empty()) by_address_.erase(it);
+  }
+  if (auto it = slot_index_.find(index_key(a, reinterpret_cast<const uint8_t*>(s.zone_wire.data()),
+                                           s.zone_wire.size()));
+      it != slot_index_.end() && it->second == id)
+    slot_index_.erase(it);
   if (s.p.kind == EntryKind::learned) {
-    auto zc = zone_counts_.find(s.p.zone);
-    if (zc != zone_counts_.end() && --zc->second == 0) zone_counts_.erase(zc);
-    auto ns = by_ns_.find(s.p.ns);
-    if (ns != by_ns_.end()) {
-      auto& v = ns->second;
-      // Only unlink when no other live slot of this address serves as that NS.
-      bool other = false;
-      if (auto ai = by_address_.find(s.p.address); ai != by_address_.end())
-        for (uint32_t o : ai->second)
-          if (o != id && slots_[o].live && slots_[o].p.ns == s.p.ns) other = true;
-      if (!other) v.erase(std::remove(v.begin(), v.end(), s.p.address), v.end());
-      if (v.empty()) by_ns_.erase(ns);
+    if (auto zc = zone_counts_.find(s.p.zone); zc != zone_counts_.end() && --zc->second == 0)
+      zone_counts_.erase(zc);
+    if (auto ns = by_ns_.find(s.p.ns); ns != by_ns_.end()) {
+      auto& known = ns->second;
+      for (auto it = known.begin(); it != known.end(); ++it) {
+        if (it->address == a && --it->refs == 0) {
+          known.erase(it);
+          break;
+        }
+      }
+      if (known.empty()) by_ns_.erase(ns);
     }
   }
   s = Slot{};
@@ -134,40 +166,38 @@ void Learner::free_slot(uint32_t id) {
 }
 
 void Learner::add_anchor(const IpAddress& a, const std::string& ns_name) {
-  auto& ids = by_address_[a];
-  for (uint32_t id : ids)
-    if (slots_[id].p.kind == EntryKind::anchor) return;
-  uint32_t id = alloc_slot();
-  Provenance& p = slots_[id].p;
+  if (auto it = by_address_.find(a); it != by_address_.end())
+    for (uint32_t id : it->second)
+      if (slots_[id].p.kind == EntryKind::anchor) return;
+  Provenance p;
   p.address = a;
   p.kind = EntryKind::anchor;
   p.zone = ".";
   p.ns = ns_name;
   p.expires = kNeverExpires;
-  ids.push_back(id);
+  add_slot(std::move(p), DnsName{});
   ++anchors_;
-  table_.upsert(a, TableValue{TableValue::kNever, id, EntryKind::anchor});
+  sync_table(a);
 }
 
 void Learner::add_static(const StaticAllow& s) {
+  DnsName zone;
+  bool teaches = !s.zone.empty() && DnsName::from_text(s.zone, zone);
   bool host = s.prefix.length == (s.prefix.address.is_v4() ? 32 : 128);
   if (!host) {
     statics_.push_back(s);
+    static_zones_.push_back(zone);
+    if (!teaches) statics_.back().zone.clear();
     return;
   }
-  const IpAddress& a = s.prefix.address;
-  auto& ids = by_address_[a];
-  uint32_t id = alloc_slot();
-  Provenance& p = slots_[id].p;
-  p.address = a;
+  Provenance p;
+  p.address = s.prefix.address;
   p.kind = EntryKind::static_allow;
-  p.zone = s.zone;
+  p.zone = teaches ? zone.to_string() : "";
   p.note = s.note;
   p.expires = kNeverExpires;
-  ids.push_back(id);
-  auto existing = table_.lookup(a, 0);
-  if (!existing || existing->kind != EntryKind::anchor)
-    table_.upsert(a, TableValue{TableValue::kNever, id, EntryKind::static_allow});
+  add_slot(std::move(p), zone);
+  sync_table(s.prefix.address);
 }
 
 dns::Fault Learner::on_message(const DnsContext& ctx, std::span<const std::byte> msg,
@@ -208,37 +238,44 @@ dns::Fault Learner::on_message(const DnsContext& ctx, std::span<const std::byte>
 
 void Learner::on_query(const DnsContext& ctx, const dns::Header& h, const dns::Question& q) {
   ++queries_seen_;
-  if (queries_.size() >= settings_.max_tracked_queries) housekeeping(now_);
+  if (queries_.size() >= settings_.max_tracked_queries) housekeeping(now_, 0);
   if (queries_.size() >= settings_.max_tracked_queries) return;
   QueryKey k{ctx.client, ctx.server, ctx.client_port, ctx.server_port, h.id, q.qtype,
              q.name.to_string()};
   queries_[std::move(k)] = ctx.time;
 }
 
-std::vector<DnsName> Learner::zones_served(const IpAddress& server, TimeNs now, bool& allowed,
-                                           bool& teaches) const {
-  std::vector<DnsName> zones;
-  allowed = false;
-  teaches = false;
-  auto it = by_address_.find(server);
-  if (it != by_address_.end()) {
-    for (uint32_t id : it->second) {
-      const Provenance& p = slots_[id].p;
-      if (p.expires <= now) continue;
-      allowed = true;
-      if (p.zone.empty()) continue;  // static allow without a zone
-      teaches = true;
-      zones.push_back(parse_name(p.zone));
-    }
+bool Learner::allowed(const IpAddress& server, TimeNs now) const {
+  if (table_.lookup(server, now_seconds(now))) return true;
+  return std::any_of(statics_.begin(), statics_.end(),
+                     [&](const StaticAllow& s) { return s.prefix.contains(server); });
+}
+
+bool Learner::teaches(const IpAddress& server, TimeNs now) const {
+  if (auto it = by_address_.find(server); it != by_address_.end())
+    for (uint32_t id : it->second)
+      if (!slots_[id].p.zone.empty() && slots_[id].p.expires > now) return true;
+  return std::any_of(statics_.begin(), statics_.end(), [&](const StaticAllow& s) {
+    return !s.zone.empty() && s.prefix.contains(server);
+  });
+}
+
+bool Learner::serves(const IpAddress& server, const DnsName& owner, TimeNs now) {
+  // The owner's ancestors, itself first, are the tails of its wire form.
+  const uint8_t* w = owner.wire();
+  size_t at = 0;
+  for (;;) {
+    auto it = slot_index_.find(index_key(server, w + at, owner.wire_size() - at));
+    if (it != slot_index_.end() && slots_[it->second].p.expires > now) return true;
+    if (w[at] == 0) break;
+    at += 1 + w[at];
   }
-  for (const StaticAllow& s : statics_) {
-    if (!s.prefix.contains(server)) continue;
-    allowed = true;
-    if (s.zone.empty()) continue;
-    teaches = true;
-    zones.push_back(parse_name(s.zone));
+  for (size_t i = 0; i < statics_.size(); ++i) {
+    if (!statics_[i].zone.empty() && statics_[i].prefix.contains(server) &&
+        rules::in_bailiwick(owner, std::span<const DnsName>(&static_zones_[i], 1)))
+      return true;
   }
-  return zones;
+  return false;
 }
 
 void Learner::on_response(const DnsContext& ctx, std::span<const std::byte> msg,
@@ -271,10 +308,8 @@ void Learner::on_response(const DnsContext& ctx, std::span<const std::byte> msg,
   }
 
   // Rule 2: only a server someone vouched for may vouch for others.
-  bool allowed = false, teaches = false;
-  std::vector<DnsName> zones = zones_served(ctx.server, ctx.time, allowed, teaches);
-  if (!allowed) return refuse(LearnEvent::source_not_allowed);
-  if (!teaches) return refuse(LearnEvent::source_teaches_nothing);
+  if (!allowed(ctx.server, ctx.time)) return refuse(LearnEvent::source_not_allowed);
+  if (!teaches(ctx.server, ctx.time)) return refuse(LearnEvent::source_teaches_nothing);
 
   std::vector<NsRecord> ns_records;
   std::vector<AddrRecord> addr_records;
@@ -300,7 +335,7 @@ void Learner::on_response(const DnsContext& ctx, std::span<const std::byte> msg,
   };
   // Rule 3 for NS records.
   for (NsRecord& n : ns_records) {
-    if (rules::in_bailiwick(n.owner, zones)) {
+    if (serves(ctx.server, n.owner, ctx.time)) {
       n.accepted = true;
       continue;
     }
@@ -315,11 +350,12 @@ void Learner::on_response(const DnsContext& ctx, std::span<const std::byte> msg,
     item = ExplainItem{a.section, a.owner.to_string(), a.rtype, address_data(a.address),
                        LearnEvent::added, {}};
     bool is_target = false;
-    for (size_t i = 0; i < ns_records.size(); ++i)
-      if (ns_records[i].accepted && ns_records[i].target == a.owner) is_target = true;
-    const std::string owner = item.owner;
+    for (const NsRecord& n : ns_records)
+      if (n.accepted && n.target == a.owner) is_target = true;
+    const std::string& owner = item.owner;
     auto pending = pending_.find(owner);
-    bool awaited = pending != pending_.end() && rules::in_bailiwick(a.owner, zones);
+    bool in_zone = (is_target || pending != pending_.end()) && serves(ctx.server, a.owner, ctx.time);
+    bool awaited = pending != pending_.end() && in_zone;
 
     if (!is_target && !awaited) {
       count(a.section == dns::Section::answer ? LearnEvent::answer_not_delegation
@@ -327,7 +363,7 @@ void Learner::on_response(const DnsContext& ctx, std::span<const std::byte> msg,
             ex, &item);
       continue;
     }
-    if (is_target && !rules::in_bailiwick(a.owner, zones)) {
+    if (!in_zone) {
       count(LearnEvent::glue_out_of_bailiwick, ex, &item);
       continue;
     }
@@ -341,23 +377,22 @@ void Learner::on_response(const DnsContext& ctx, std::span<const std::byte> msg,
       if (!n.accepted || !(n.target == a.owner)) continue;
       ns_has_address[i] = true;
       item.zone = n.owner.to_string();
-      LearnEvent e = learn(a.address, item.zone, owner, n.ttl, a.ttl, from, budget);
+      LearnEvent e = learn(a.address, n.owner, owner, n.ttl, a.ttl, from, budget);
       taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
       count(e, ex, &item);
     }
     // An awaited out-of-bailiwick target: its address arrived in time.
-    if (pending != pending_.end()) {
+    if (awaited) {
       for (PendingNs& p : pending->second) {
         if (p.deadline < ctx.time) continue;
         p.resolved = true;
-        item.zone = p.zone;
+        item.zone = p.zone.to_string();
         LearnEvent e = learn(a.address, p.zone, owner, p.ns_ttl, a.ttl, p.from, budget);
         taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
         count(e, ex, &item);
       }
     }
   }
-
   // Accepted NS without an address in this response: use what is known for
   // that name, and wait ns_address_window for more.
   for (size_t i = 0; i < ns_records.size(); ++i) {
@@ -367,14 +402,11 @@ void Learner::on_response(const DnsContext& ctx, std::span<const std::byte> msg,
     std::string target = n.target.to_string();
     std::string zone = n.owner.to_string();
     if (auto known = by_ns_.find(target); known != by_ns_.end()) {
-      std::vector<IpAddress> addrs = known->second;  // learn() may modify by_ns_
-      for (const IpAddress& a : addrs) {
-        uint32_t addr_ttl = 0;
-        for (uint32_t id : by_address_[a])
-          if (slots_[id].p.ns == target) addr_ttl = std::max(addr_ttl, slots_[id].p.addr_ttl);
-        item.data = target + " " + a.to_string();
+      std::vector<NsAddress> addrs = known->second;  // learn() may modify by_ns_
+      for (const NsAddress& k : addrs) {
+        item.data = target + " " + k.address.to_string();
         item.zone = zone;
-        LearnEvent e = learn(a, zone, target, n.ttl, addr_ttl, from, budget);
+        LearnEvent e = learn(k.address, n.owner, target, n.ttl, k.addr_ttl, from, budget);
         taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
         count(e, ex, &item);
       }
@@ -386,9 +418,9 @@ void Learner::on_response(const DnsContext& ctx, std::span<const std::byte> msg,
     }
     auto& waiting = pending_[target];
     bool dup = std::any_of(waiting.begin(), waiting.end(),
-                           [&](const PendingNs& p) { return p.zone == zone; });
+                           [&](const PendingNs& p) { return p.zone == n.owner; });
     if (dup) continue;
-    waiting.push_back(PendingNs{zone, n.ttl, ctx.time + seconds_to_ns(settings_.ns_address_window_s),
+    waiting.push_back(PendingNs{n.owner, n.ttl, ctx.time + seconds_to_ns(settings_.ns_address_window_s),
                                 false, from});
     ++pending_count_;
     item.zone = zone;
@@ -397,11 +429,10 @@ void Learner::on_response(const DnsContext& ctx, std::span<const std::byte> msg,
   if (taught) ++responses_taught_;
 }
 
-LearnEvent Learner::learn(const IpAddress& a, const std::string& zone, const std::string& ns,
+LearnEvent Learner::learn(const IpAddress& a, const DnsName& zone, const std::string& ns,
                           uint32_t ns_ttl, uint32_t addr_ttl, const ResponseInfo& from,
                           size_t& new_budget) {
   TimeNs expires = from.response_time + TimeNs{rules::lifetime(ns_ttl, addr_ttl, settings_)} * kNsPerSec;
-  auto& ids = by_address_[a];
   auto fill = [&](Provenance& p) {
     p.ns = ns;
     p.ns_ttl = ns_ttl;
@@ -413,66 +444,59 @@ LearnEvent Learner::learn(const IpAddress& a, const std::string& zone, const std
     p.response_time = from.response_time;
     p.server = from.server;
   };
-  for (uint32_t id : ids) {
-    Provenance& p = slots_[id].p;
-    if (p.kind != EntryKind::learned || p.zone != zone) continue;
-    if (p.ns != ns) {
-      auto& old = by_ns_[p.ns];
-      old.erase(std::remove(old.begin(), old.end(), a), old.end());
-      if (old.empty()) by_ns_.erase(p.ns);
-      auto& v = by_ns_[ns];
-      if (std::find(v.begin(), v.end(), a) == v.end()) v.push_back(a);
+  if (auto it = slot_index_.find(index_key(a, zone.wire(), zone.wire_size())); it != slot_index_.end()) {
+    Slot& s = slots_[it->second];
+    if (s.p.kind == EntryKind::learned) {
+      if (s.p.ns != ns) {
+        // The zone now names this address under another NS name: relink.
+        Provenance p = s.p;
+        remove_slot(it->second);
+        fill(p);
+        add_slot(std::move(p), zone);
+      } else {
+        fill(s.p);
+      }
+      sync_table(a);
+      expiry_.emplace(std::max(expires, TimeNs{0}), a);
+      return LearnEvent::refreshed;
     }
-    fill(p);
-    sync_table(a);
-    return LearnEvent::refreshed;
   }
-  if (new_budget == 0) {
-    if (ids.empty()) by_address_.erase(a);
-    return LearnEvent::per_response_cap;
-  }
-  if (zone_counts_[zone] >= settings_.per_zone_cap) {
-    if (ids.empty()) by_address_.erase(a);
+  if (new_budget == 0) return LearnEvent::per_response_cap;
+  std::string zone_text = zone.to_string();
+  if (auto zc = zone_counts_.find(zone_text); zc != zone_counts_.end() && zc->second >= settings_.per_zone_cap)
     return LearnEvent::per_zone_cap;
-  }
-  bool new_address = ids.empty();
-  if (new_address &&
-      (table_.size() >= std::min(settings_.capacity, table_.capacity()))) {
-    by_address_.erase(a);
+  auto known = by_address_.find(a);
+  if (known == by_address_.end() && table_.size() >= std::min(settings_.capacity, table_.capacity()))
     return LearnEvent::table_full;
+  if (known != by_address_.end()) {
+    // Zones per address: replace the learned zone that expires soonest.
+    size_t learned_zones = 0;
+    uint32_t soonest = UINT32_MAX;
+    for (uint32_t id : known->second) {
+      if (slots_[id].p.kind != EntryKind::learned) continue;
+      ++learned_zones;
+      if (soonest == UINT32_MAX || slots_[id].p.expires < slots_[soonest].p.expires) soonest = id;
+    }
+    if (learned_zones >= settings_.zones_per_address && soonest != UINT32_MAX) {
+      ++counters_[static_cast<size_t>(LearnEvent::per_address_zone_cap)];
+      remove_slot(soonest);
+    }
   }
-  auto& ids2 = by_address_[a];
-  // Zones per address: replace the learned zone that expires soonest.
-  size_t learned_zones = 0;
-  uint32_t soonest = UINT32_MAX;
-  for (uint32_t id : ids2) {
-    if (slots_[id].p.kind != EntryKind::learned) continue;
-    ++learned_zones;
-    if (soonest == UINT32_MAX || slots_[id].p.expires < slots_[soonest].p.expires) soonest = id;
-  }
-  if (learned_zones >= settings_.zones_per_address && soonest != UINT32_MAX) {
-    ++counters_[static_cast<size_t>(LearnEvent::per_address_zone_cap)];
-    ids2.erase(std::remove(ids2.begin(), ids2.end(), soonest), ids2.end());
-    free_slot(soonest);
-  }
-  uint32_t id = alloc_slot();
-  Provenance& p = slots_[id].p;
+  Provenance p;
   p.address = a;
   p.kind = EntryKind::learned;
-  p.zone = zone;
-  p.expires = 0;
+  p.zone = std::move(zone_text);
   fill(p);
-  by_address_[a].push_back(id);
-  ++zone_counts_[zone];
-  auto& v = by_ns_[ns];
-  if (std::find(v.begin(), v.end(), a) == v.end()) v.push_back(a);
+  uint32_t id = add_slot(std::move(p), zone);
   --new_budget;
   sync_table(a);
   if (!table_.lookup(a, 0)) {
     // The table refused the insert (full): undo so state stays consistent.
-    drop_address(a);
+    remove_slot(id);
+    sync_table(a);
     return LearnEvent::table_full;
   }
+  expiry_.emplace(expires, a);
   return LearnEvent::added;
 }
 
@@ -502,16 +526,7 @@ void Learner::sync_table(const IpAddress& a) {
     table_.upsert(a, TableValue{table_seconds(slots_[latest].p.expires), latest, EntryKind::learned});
 }
 
-void Learner::drop_address(const IpAddress& a) {
-  auto it = by_address_.find(a);
-  if (it == by_address_.end()) return;
-  std::vector<uint32_t> ids = it->second;
-  for (uint32_t id : ids) free_slot(id);
-  by_address_.erase(a);
-  table_.erase(a);
-}
-
-void Learner::housekeeping(TimeNs now) {
+void Learner::housekeeping(TimeNs now, size_t expiry_budget) {
   now_ = std::max(now_, now);
   TimeNs window = seconds_to_ns(settings_.query_match_window_s);
   if (now_ - last_query_sweep_ >= window / 2 || queries_.size() >= settings_.max_tracked_queries) {
@@ -529,17 +544,29 @@ void Learner::housekeeping(TimeNs now) {
     pending_count_ -= before - v.size();
     it = v.empty() ? pending_.erase(it) : std::next(it);
   }
-  // Bounded table sweep: at most 4096 deletions per call.
-  table_.sweep(now_seconds(now_), 4096, [&](const IpAddress& a, TableValue) {
-    auto ai = by_address_.find(a);
-    if (ai == by_address_.end()) return;
-    std::vector<uint32_t> ids = ai->second;
-    for (uint32_t id : ids) {
-      ++counters_[static_cast<size_t>(LearnEvent::expired)];
-      free_slot(id);
-    }
-    by_address_.erase(ai);
-  });
+  // The sweep: learned addresses whose time has come, a bounded number.
+  for (size_t n = 0; n < expiry_budget && !expiry_.empty() && expiry_.top().first <= now_; ++n) {
+    IpAddress a = expiry_.top().second;
+    expiry_.pop();
+    expire_address(a, now_);
+  }
+}
+
+// Frees the learned zones of `a` that have expired; the table entry follows
+// (deleted when nothing is left, kept for anchors and statics).
+void Learner::expire_address(const IpAddress& a, TimeNs now) {
+  auto it = by_address_.find(a);
+  if (it == by_address_.end()) return;
+  std::vector<uint32_t> ids = it->second;
+  bool changed = false;
+  for (uint32_t id : ids) {
+    const Provenance& p = slots_[id].p;
+    if (p.kind != EntryKind::learned || p.expires > now) continue;
+    ++counters_[static_cast<size_t>(LearnEvent::expired)];
+    remove_slot(id);
+    changed = true;
+  }
+  if (changed) sync_table(a);
 }
 
 AllowAnswer Learner::lookup(const IpAddress& a, TimeNs now) const {
@@ -577,17 +604,17 @@ size_t Learner::learned_addresses() const {
 }
 
 bool Learner::restore(const Provenance& p) {
-  if (p.kind != EntryKind::learned || p.expires <= now_) return false;
+  DnsName zone;
+  if (p.kind != EntryKind::learned || p.expires <= now_ || !DnsName::from_text(p.zone, zone)) return false;
   ResponseInfo from{p.query_time, p.query_id, p.query_name, p.response_time, p.server};
   size_t budget = 1;
-  // learn() derives the expiry from the TTLs; restore the recorded one instead.
-  LearnEvent e = learn(p.address, p.zone, p.ns, p.ns_ttl, p.addr_ttl, from, budget);
+  LearnEvent e = learn(p.address, zone, p.ns, p.ns_ttl, p.addr_ttl, from, budget);
   if (e != LearnEvent::added && e != LearnEvent::refreshed) return false;
-  for (uint32_t id : by_address_[p.address]) {
-    Provenance& q = slots_[id].p;
-    if (q.kind == EntryKind::learned && q.zone == p.zone) q.expires = p.expires;
-  }
+  // learn() derives the expiry from the TTLs; keep the recorded one instead.
+  if (auto it = slot_index_.find(index_key(p.address, zone.wire(), zone.wire_size())); it != slot_index_.end())
+    slots_[it->second].p.expires = p.expires;
   sync_table(p.address);
+  expiry_.emplace(p.expires, p.address);
   return true;
 }
 

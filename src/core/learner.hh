@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <optional>
+#include <queue>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -84,8 +85,9 @@ class Learner {
   dns::Fault on_message(const DnsContext& ctx, std::span<const std::byte> msg, Explanation* explain);
 
   // Bounded periodic work: expires tracked queries, pending NS targets and
-  // table entries. Call at least once per second of the learner's clock.
-  void housekeeping(TimeNs now);
+  // at most `expiry_budget` learned addresses (the sweep of the table).
+  // Call at least once per second of the learner's clock.
+  void housekeeping(TimeNs now, size_t expiry_budget = 4096);
 
   AllowAnswer lookup(const IpAddress& a, TimeNs now) const;
 
@@ -123,7 +125,7 @@ class Learner {
     IpAddress server;
   };
   struct PendingNs {
-    std::string zone;
+    DnsName zone;
     uint32_t ns_ttl = 0;
     TimeNs deadline = 0;
     bool resolved = false;
@@ -131,7 +133,14 @@ class Learner {
   };
   struct Slot {
     Provenance p;
+    std::string zone_wire;  // the zone in wire form, for the index
     bool live = false;
+  };
+  // An address known to serve as a given NS name, and how many slots say so.
+  struct NsAddress {
+    IpAddress address;
+    uint32_t refs = 0;
+    uint32_t addr_ttl = 0;
   };
 
   void on_query(const DnsContext& ctx, const dns::Header& h, const dns::Question& q);
@@ -139,28 +148,39 @@ class Learner {
                    const dns::Question& q, Explanation* ex);
   void count(LearnEvent e, Explanation* ex = nullptr, ExplainItem* item = nullptr);
   // Learns `a` for `zone`; returns the event (added, refreshed or a refusal).
-  LearnEvent learn(const IpAddress& a, const std::string& zone, const std::string& ns,
-                   uint32_t ns_ttl, uint32_t addr_ttl, const ResponseInfo& from,
-                   size_t& new_budget);
-  // Zones the answering server currently serves (rule 2 + its bailiwick).
-  std::vector<DnsName> zones_served(const IpAddress& server, TimeNs now, bool& allowed,
-                                    bool& teaches) const;
-  uint32_t alloc_slot();
-  void free_slot(uint32_t id);
-  void drop_address(const IpAddress& a);
+  LearnEvent learn(const IpAddress& a, const DnsName& zone, const std::string& ns, uint32_t ns_ttl,
+                   uint32_t addr_ttl, const ResponseInfo& from, size_t& new_budget);
+  // Rule 2: the server is allowed (anchor, static or learned, unexpired).
+  bool allowed(const IpAddress& server, TimeNs now) const;
+  // Rule 2: the server serves some zone (a static allow without one does not).
+  bool teaches(const IpAddress& server, TimeNs now) const;
+  // Rule 3: the server serves a zone at or above `owner` (walks the owner's
+  // ancestors through the index: cost grows with labels, not with zones).
+  bool serves(const IpAddress& server, const DnsName& owner, TimeNs now);
+  const std::string& index_key(const IpAddress& a, const uint8_t* wire, size_t len);
+  uint32_t add_slot(Provenance p, const DnsName& zone);
+  void remove_slot(uint32_t id);
   void sync_table(const IpAddress& a);
+  void expire_address(const IpAddress& a, TimeNs now);
 
   LearningSettings settings_;
   AllowTable& table_;
   LearnCounters counters_{};
   size_t anchors_ = 0;
   std::vector<StaticAllow> statics_;  // CIDR statics (shorter than a host prefix)
+  std::vector<DnsName> static_zones_;  // parsed zones of statics_, same order
 
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;
   std::unordered_map<IpAddress, std::vector<uint32_t>, IpAddressHash> by_address_;
-  std::unordered_map<std::string, uint32_t> zone_counts_;
-  std::unordered_map<std::string, std::vector<IpAddress>> by_ns_;
+  std::unordered_map<std::string, uint32_t> slot_index_;   // address bytes + zone wire -> slot
+  std::unordered_map<std::string, uint32_t> zone_counts_;  // learned addresses per zone
+  std::unordered_map<std::string, std::vector<NsAddress>> by_ns_;
+  std::string key_;  // reused buffer for index keys
+  // Expiry queue: (expiry, address), earliest first. A refresh pushes a new
+  // item; an item whose address has since been refreshed is skipped.
+  using ExpiryItem = std::pair<TimeNs, IpAddress>;
+  std::priority_queue<ExpiryItem, std::vector<ExpiryItem>, std::greater<>> expiry_;
 
   std::unordered_map<QueryKey, TimeNs, QueryKeyHash> queries_;
   TimeNs last_query_sweep_ = 0;

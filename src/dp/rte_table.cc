@@ -82,34 +82,6 @@ bool RteAllowTable::erase(const IpAddress& a) {
   return true;
 }
 
-size_t RteAllowTable::sweep(uint32_t now_s, size_t budget,
-                            const std::function<void(const IpAddress&, TableValue)>& on_delete) {
-  // Visit at most 8x budget keys and never past the end of the table per
-  // round, so one call stays bounded even when little has expired; the next
-  // round resumes at the cursor.
-  size_t deleted = 0;
-  size_t visited = 0;
-  const void* key = nullptr;
-  void* data = nullptr;
-  while (deleted < budget && visited < budget * 8) {
-    int32_t pos = rte_hash_iterate(hash_, &key, &data, &sweep_cursor_);
-    if (pos < 0) {
-      sweep_cursor_ = 0;  // end of the table: this round is over
-      break;
-    }
-    ++visited;
-    TableValue v = from_data(data);
-    if (!v.expired_at(now_s)) continue;
-    std::array<std::byte, 16> raw;
-    std::memcpy(raw.data(), key, 16);
-    IpAddress a = IpAddress::v6(std::span<const std::byte, 16>(raw));
-    if (rte_hash_del_key(hash_, raw.data()) >= 0) --count_;
-    ++deleted;
-    if (on_delete) on_delete(a, v);
-  }
-  return deleted;
-}
-
 size_t RteAllowTable::size() const { return count_; }
 
 void RteAllowTable::for_each(const std::function<void(const IpAddress&, TableValue)>& fn) const {

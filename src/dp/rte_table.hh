@@ -4,7 +4,8 @@
 // The TTL table on rte_hash: one writer, lock-free readers
 // (RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF), expiry in the value and checked
 // on every lookup, deleted slots reclaimed through RCU QSBR once every
-// registered reader has passed a quiescent state.
+// registered reader has passed a quiescent state. The learner deletes
+// expired entries from its own expiry queue, a bounded number per round.
 
 #include <memory>
 #include <string>
@@ -31,8 +32,6 @@ class RteAllowTable final : public AllowTable {
   // Writer thread only.
   bool upsert(const IpAddress& a, TableValue v) override;
   bool erase(const IpAddress& a) override;
-  size_t sweep(uint32_t now_s, size_t budget,
-               const std::function<void(const IpAddress&, TableValue)>& on_delete) override;
   size_t size() const override;
   size_t capacity() const override { return capacity_; }
   void for_each(const std::function<void(const IpAddress&, TableValue)>& fn) const override;
@@ -50,7 +49,6 @@ class RteAllowTable final : public AllowTable {
   rte_hash* hash_;
   rte_rcu_qsbr* qsbr_;
   size_t capacity_;
-  uint32_t sweep_cursor_ = 0;
   // Keys present. rte_hash_count() also counts slots still waiting in the
   // RCU defer queue, so the writer keeps its own exact count.
   size_t count_ = 0;

@@ -148,15 +148,38 @@ void bench(const std::string& path, uint64_t mb) {
   uint64_t target = mb * 1000 * 1000;
   uint16_t id = 1;
   uint16_t port = 1024;
+  // Root referrals for the four TLDs, as a resolver primes them (again every
+  // 20000 zones, long before their two-day TTL runs out).
+  auto prime = [&] {
+    for (int t = 0; t < 4; ++t) {
+      for (bool six : {false, true}) {
+        ++id;
+        std::string q = "www.z." + std::string(tlds[t]);
+        DnsBuilder ref(id, flags::qr);
+        std::string ns = "ns" + std::to_string(t) + ".nic." + tlds[t];
+        ref.question(q, A).ns(S::authority, tlds[t], ns, 172800)
+            .addr(S::additional, ns, "198.51.100." + std::to_string(t + 1), 172800)
+            .addr(S::additional, ns, "2001:db8:100::" + std::to_string(t + 1), 172800);
+        w.exchange(six ? res6 : res4, 1000, six ? "2001:503:ba3e::2:30" : "198.41.0.4", id, q, A, ref);
+      }
+    }
+  };
   for (uint64_t zone = 0; w.bytes() < target; ++zone) {
+    if (zone % 20000 == 0) prime();
     std::string tld = tlds[zone % 4];
     std::string z = "z" + std::to_string(zone) + "." + tld;
     bool v6 = zone % 5 == 0;
     const std::string& res = v6 ? res6 : res4;
     std::string tld_server = v6 ? "2001:db8:100::" + std::to_string(1 + zone % 4) : "198.51.100." + std::to_string(1 + zone % 4);
     auto addr = [&](uint64_t n) {
-      return v6 ? "2001:db8:" + std::to_string(1000 + n % 60000) + "::53"
-                : "203.0.113." + std::to_string(1 + n % 250);
+      char buf[48];
+      if (v6)
+        std::snprintf(buf, sizeof buf, "2001:db8:%x:%x::53", static_cast<unsigned>(1 + n % 0xfffe),
+                      static_cast<unsigned>(n / 0xfffe % 0xffff));
+      else  // 198.18.0.0/15, the benchmarking range (RFC 2544)
+        std::snprintf(buf, sizeof buf, "198.%u.%u.%u", static_cast<unsigned>(18 + n / 65536 % 2),
+                      static_cast<unsigned>(n / 256 % 256), static_cast<unsigned>(1 + n % 254));
+      return std::string(buf);
     };
     std::string ns1 = "ns1." + z, ns2 = "ns2." + z;
     auto next = [&] {
@@ -172,9 +195,10 @@ void bench(const std::string& path, uint64_t mb) {
       ref.question(q, A).ns(S::authority, z, far, 86400);
       w.exchange(res, port, tld_server, id, q, A, ref);
       next();
+      // The lab. server answers for the hoster's name server (in its zone).
       DnsBuilder ans(id, flags::qr | flags::aa);
-      ans.question(far, A).addr(S::answer, far, addr(zone * 7), 3600);
-      w.exchange(res, port, tld_server, id, far, A, ans);
+      ans.question(far, A).addr(S::answer, far, addr(100000 + zone % 97), 3600);
+      w.exchange(res, port, v6 ? "2001:db8:100::1" : "198.51.100.1", id, far, A, ans);
     } else {
       ref.question(q, A).ns(S::authority, z, ns1, 86400).ns(S::authority, z, ns2, 86400)
           .addr(S::additional, ns1, addr(zone * 2), 86400).addr(S::additional, ns2, addr(zone * 2 + 1), 86400)

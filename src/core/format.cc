@@ -14,12 +14,26 @@ std::string format_time(TimeNs t) {
     --secs;
     micros += 1'000'000;
   }
-  struct tm tm {};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micros);
-  return buf;
+  // History output formats hundreds of thousands of times that mostly share
+  // their second: keep the last second's text (measured: snprintf was 8% of
+  // `nsgate learn`). Thread-local, so callers on any thread are safe.
+  thread_local time_t cached_secs = -1;
+  thread_local char cached[24];
+  if (secs != cached_secs) {
+    struct tm tm {};
+    gmtime_r(&secs, &tm);
+    std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_secs = secs;
+  }
+  std::string out(cached);
+  char frac[9] = {'.', 0, 0, 0, 0, 0, 0, 'Z', 0};
+  for (int i = 6; i >= 1; --i) {
+    frac[i] = static_cast<char>('0' + micros % 10);
+    micros /= 10;
+  }
+  out += frac;
+  return out;
 }
 
 std::string json_string(std::string_view s) {

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <random>
 
 namespace nsgate {
 
@@ -38,21 +40,6 @@ DnsName parse_name(const std::string& text) {
   return n;
 }
 
-// Per-response view of the records that matter to learning.
-struct NsRecord {
-  dns::Section section;
-  DnsName owner, target;
-  uint32_t ttl;
-  bool accepted = false;
-};
-struct AddrRecord {
-  dns::Section section;
-  DnsName owner;
-  IpAddress address;
-  uint16_t rtype;
-  uint32_t ttl;
-};
-
 std::string address_data(const IpAddress& a) { return a.to_string(); }
 
 }  // namespace
@@ -83,15 +70,36 @@ uint32_t lifetime(uint32_t ns_ttl, uint32_t addr_ttl, const LearningSettings& s)
 
 }  // namespace rules
 
+namespace {
+uint64_t mix64(uint64_t x) {  // splitmix64 finaliser
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+}  // namespace
+
 size_t Learner::QueryKeyHash::operator()(const QueryKey& k) const noexcept {
-  size_t h = IpAddressHash{}(k.client) * 31 + IpAddressHash{}(k.server);
-  h = h * 31 + (size_t{k.client_port} << 32 | size_t{k.server_port} << 16 | k.id);
-  h = h * 31 + k.qtype;
-  return h ^ std::hash<std::string>{}(k.qname);
+  uint64_t h = k.qname_hash;
+  h = mix64(h ^ IpAddressHash{}(k.client));
+  h = mix64(h ^ IpAddressHash{}(k.server));
+  h = mix64(h ^ (uint64_t{k.client_port} << 48 | uint64_t{k.server_port} << 32 | uint64_t{k.id} << 16 | k.qtype));
+  return static_cast<size_t>(h);
 }
 
 Learner::Learner(const LearningSettings& settings, AllowTable& table)
-    : settings_(settings), table_(table) {}
+    : settings_(settings), table_(table), hash_key_(std::random_device{}() | uint64_t{std::random_device{}()} << 32) {}
+
+uint64_t Learner::name_hash(const DnsName& n) const {
+  uint64_t h = hash_key_ ^ n.wire_size();
+  for (size_t at = 0; at < n.wire_size(); at += 8) {
+    uint64_t chunk = 0;
+    std::memcpy(&chunk, n.wire() + at, std::min<size_t>(8, n.wire_size() - at));
+    h = mix64(h ^ chunk);
+  }
+  return h;
+}
 
 void Learner::count(LearnEvent e, Explanation* ex, ExplainItem* item) {
   ++counters_[static_cast<size_t>(e)];
@@ -220,19 +228,27 @@ dns::Fault Learner::on_message(const DnsContext& ctx, std::span<const std::byte>
     count(LearnEvent::fragment);
     return dns::Fault::none;
   }
+  // Rule 5: the whole message must parse before any record counts. One
+  // pass collects what learning needs while it checks the rest.
+  ns_records_.clear();
+  addr_records_.clear();
+  dns::Question extra;
+  while (f == dns::Fault::none && r.more_questions()) f = r.next(extra);
+  dns::Record rr;
+  while (f == dns::Fault::none && r.more_records()) {
+    f = r.next(rr);
+    if (f != dns::Fault::none) break;
+    if (rr.rtype == dns::type::NS && rr.section != dns::Section::additional)
+      ns_records_.push_back({rr.section, rr.owner, rr.target, rr.ttl});
+    else if (rr.is_address())
+      addr_records_.push_back({rr.section, rr.owner, rr.address, rr.rtype, rr.ttl});
+  }
   if (f != dns::Fault::none) {
     if (ex) ex->refused = LearnEvent::malformed;
     count(LearnEvent::malformed);
     return f;
   }
-  // Rule 5 first: the whole message must parse before any record counts.
-  dns::Fault whole = dns::validate(msg);
-  if (whole != dns::Fault::none) {
-    if (ex) ex->refused = LearnEvent::malformed;
-    count(LearnEvent::malformed);
-    return whole;
-  }
-  on_response(ctx, msg, h, q, ex);
+  on_response(ctx, h, q, ex);
   return dns::Fault::none;
 }
 
@@ -240,9 +256,8 @@ void Learner::on_query(const DnsContext& ctx, const dns::Header& h, const dns::Q
   ++queries_seen_;
   if (queries_.size() >= settings_.max_tracked_queries) housekeeping(now_, 0);
   if (queries_.size() >= settings_.max_tracked_queries) return;
-  QueryKey k{ctx.client, ctx.server, ctx.client_port, ctx.server_port, h.id, q.qtype,
-             q.name.to_string()};
-  queries_[std::move(k)] = ctx.time;
+  QueryKey k{ctx.client, ctx.server, ctx.client_port, ctx.server_port, h.id, q.qtype, name_hash(q.name)};
+  queries_[k] = ctx.time;
 }
 
 bool Learner::allowed(const IpAddress& server, TimeNs now) const {
@@ -278,8 +293,8 @@ bool Learner::serves(const IpAddress& server, const DnsName& owner, TimeNs now) 
   return false;
 }
 
-void Learner::on_response(const DnsContext& ctx, std::span<const std::byte> msg,
-                          const dns::Header& h, const dns::Question& q, Explanation* ex) {
+void Learner::on_response(const DnsContext& ctx, const dns::Header& h, const dns::Question& q,
+                          Explanation* ex) {
   auto refuse = [&](LearnEvent e) {
     if (ex) ex->refused = e;
     count(e);
@@ -293,9 +308,12 @@ void Learner::on_response(const DnsContext& ctx, std::span<const std::byte> msg,
   from.response_time = ctx.time;
   from.server = ctx.server;
   from.query_id = h.id;
-  from.query_name = q.name.to_string();
-  QueryKey key{ctx.client, ctx.server, ctx.client_port, ctx.server_port, h.id, q.qtype,
-               from.query_name};
+  // The provenance's query name, built only when something is learned.
+  auto info = [&]() -> const ResponseInfo& {
+    if (from.query_name.empty()) from.query_name = q.name.to_string();
+    return from;
+  };
+  QueryKey key{ctx.client, ctx.server, ctx.client_port, ctx.server_port, h.id, q.qtype, name_hash(q.name)};
   auto qit = queries_.find(key);
   bool matched = qit != queries_.end() &&
                  ctx.time - qit->second <= seconds_to_ns(settings_.query_match_window_s) &&
@@ -311,27 +329,14 @@ void Learner::on_response(const DnsContext& ctx, std::span<const std::byte> msg,
   if (!allowed(ctx.server, ctx.time)) return refuse(LearnEvent::source_not_allowed);
   if (!teaches(ctx.server, ctx.time)) return refuse(LearnEvent::source_teaches_nothing);
 
-  std::vector<NsRecord> ns_records;
-  std::vector<AddrRecord> addr_records;
-  {
-    dns::Reader r(msg);
-    dns::Header hh;
-    dns::Question qq;
-    r.open(hh);
-    while (r.more_questions()) r.next(qq);
-    dns::Record rr;
-    while (r.more_records() && r.next(rr) == dns::Fault::none) {
-      if (rr.rtype == dns::type::NS && rr.section != dns::Section::additional)
-        ns_records.push_back({rr.section, rr.owner, rr.target, rr.ttl});
-      else if (rr.is_address())
-        addr_records.push_back({rr.section, rr.owner, rr.address, rr.rtype, rr.ttl});
-    }
-  }
+  std::vector<NsRecord>& ns_records = ns_records_;
+  const std::vector<AddrRecord>& addr_records = addr_records_;
 
+  // Explanations are built only for --explain; count() records them.
   ExplainItem item;
   auto describe_ns = [&](const NsRecord& n) {
-    item = ExplainItem{n.section, n.owner.to_string(), dns::type::NS, n.target.to_string(),
-                       LearnEvent::added, {}};
+    if (ex) item = ExplainItem{n.section, n.owner.to_string(), dns::type::NS, n.target.to_string(),
+                               LearnEvent::added, {}};
   };
   // Rule 3 for NS records.
   for (NsRecord& n : ns_records) {
@@ -347,13 +352,12 @@ void Learner::on_response(const DnsContext& ctx, std::span<const std::byte> msg,
   bool taught = false;
   std::vector<bool> ns_has_address(ns_records.size(), false);
   for (const AddrRecord& a : addr_records) {
-    item = ExplainItem{a.section, a.owner.to_string(), a.rtype, address_data(a.address),
-                       LearnEvent::added, {}};
+    if (ex) item = ExplainItem{a.section, a.owner.to_string(), a.rtype, address_data(a.address),
+                               LearnEvent::added, {}};
     bool is_target = false;
     for (const NsRecord& n : ns_records)
       if (n.accepted && n.target == a.owner) is_target = true;
-    const std::string& owner = item.owner;
-    auto pending = pending_.find(owner);
+    auto pending = pending_.empty() ? pending_.end() : pending_.find(a.owner);
     bool in_zone = (is_target || pending != pending_.end()) && serves(ctx.server, a.owner, ctx.time);
     bool awaited = pending != pending_.end() && in_zone;
 
@@ -371,13 +375,14 @@ void Learner::on_response(const DnsContext& ctx, std::span<const std::byte> msg,
       count(*bad, ex, &item);
       continue;
     }
+    const std::string owner = a.owner.to_string();
     // Glue: learn for every accepted delegation naming this target.
     for (size_t i = 0; i < ns_records.size(); ++i) {
       const NsRecord& n = ns_records[i];
       if (!n.accepted || !(n.target == a.owner)) continue;
       ns_has_address[i] = true;
-      item.zone = n.owner.to_string();
-      LearnEvent e = learn(a.address, n.owner, owner, n.ttl, a.ttl, from, budget);
+      if (ex) item.zone = n.owner.to_string();
+      LearnEvent e = learn(a.address, n.owner, owner, n.ttl, a.ttl, info(), budget);
       taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
       count(e, ex, &item);
     }
@@ -386,7 +391,7 @@ void Learner::on_response(const DnsContext& ctx, std::span<const std::byte> msg,
       for (PendingNs& p : pending->second) {
         if (p.deadline < ctx.time) continue;
         p.resolved = true;
-        item.zone = p.zone.to_string();
+        if (ex) item.zone = p.zone.to_string();
         LearnEvent e = learn(a.address, p.zone, owner, p.ns_ttl, a.ttl, p.from, budget);
         taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
         count(e, ex, &item);
@@ -400,13 +405,15 @@ void Learner::on_response(const DnsContext& ctx, std::span<const std::byte> msg,
     if (!n.accepted || ns_has_address[i]) continue;
     describe_ns(n);
     std::string target = n.target.to_string();
-    std::string zone = n.owner.to_string();
+    std::string zone = ex ? n.owner.to_string() : std::string();
     if (auto known = by_ns_.find(target); known != by_ns_.end()) {
       std::vector<NsAddress> addrs = known->second;  // learn() may modify by_ns_
       for (const NsAddress& k : addrs) {
-        item.data = target + " " + k.address.to_string();
-        item.zone = zone;
-        LearnEvent e = learn(k.address, n.owner, target, n.ttl, k.addr_ttl, from, budget);
+        if (ex) {
+          item.data = target + " " + k.address.to_string();
+          item.zone = zone;
+        }
+        LearnEvent e = learn(k.address, n.owner, target, n.ttl, k.addr_ttl, info(), budget);
         taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
         count(e, ex, &item);
       }
@@ -416,14 +423,14 @@ void Learner::on_response(const DnsContext& ctx, std::span<const std::byte> msg,
       count(LearnEvent::pending_full, ex, &item);
       continue;
     }
-    auto& waiting = pending_[target];
+    auto& waiting = pending_[n.target];
     bool dup = std::any_of(waiting.begin(), waiting.end(),
                            [&](const PendingNs& p) { return p.zone == n.owner; });
     if (dup) continue;
     waiting.push_back(PendingNs{n.owner, n.ttl, ctx.time + seconds_to_ns(settings_.ns_address_window_s),
-                                false, from});
+                                false, info()});
     ++pending_count_;
-    item.zone = zone;
+    if (ex) item.zone = zone;
     count(LearnEvent::pending, ex, &item);
   }
   if (taught) ++responses_taught_;

@@ -110,7 +110,9 @@ class Learner {
   struct QueryKey {
     IpAddress client, server;
     uint16_t client_port, server_port, id, qtype;
-    std::string qname;  // lower-case presentation form
+    // Keyed hash of the lower-cased question name: no allocation per query,
+    // and the per-process key keeps collisions from being precomputed.
+    uint64_t qname_hash;
     bool operator==(const QueryKey&) const = default;
   };
   struct QueryKeyHash {
@@ -144,8 +146,22 @@ class Learner {
   };
 
   void on_query(const DnsContext& ctx, const dns::Header& h, const dns::Question& q);
-  void on_response(const DnsContext& ctx, std::span<const std::byte> msg, const dns::Header& h,
-                   const dns::Question& q, Explanation* ex);
+  // Per-response view of the records that matter to learning.
+  struct NsRecord {
+    dns::Section section;
+    DnsName owner, target;
+    uint32_t ttl;
+    bool accepted = false;
+  };
+  struct AddrRecord {
+    dns::Section section;
+    DnsName owner;
+    IpAddress address;
+    uint16_t rtype;
+    uint32_t ttl;
+  };
+  void on_response(const DnsContext& ctx, const dns::Header& h, const dns::Question& q, Explanation* ex);
+  uint64_t name_hash(const DnsName& n) const;
   void count(LearnEvent e, Explanation* ex = nullptr, ExplainItem* item = nullptr);
   // Learns `a` for `zone`; returns the event (added, refreshed or a refusal).
   LearnEvent learn(const IpAddress& a, const DnsName& zone, const std::string& ns, uint32_t ns_ttl,
@@ -184,7 +200,10 @@ class Learner {
 
   std::unordered_map<QueryKey, TimeNs, QueryKeyHash> queries_;
   TimeNs last_query_sweep_ = 0;
-  std::unordered_map<std::string, std::vector<PendingNs>> pending_;
+  std::unordered_map<DnsName, std::vector<PendingNs>, DnsNameHash> pending_;
+  std::vector<NsRecord> ns_records_;      // reused for every response
+  std::vector<AddrRecord> addr_records_;
+  uint64_t hash_key_;
   size_t pending_count_ = 0;
   TimeNs now_ = 0;
 

@@ -60,5 +60,7 @@ int cmd_learn(Args& args);
 int cmd_decode(Args& args);
 int cmd_check(Args& args);
 int cmd_config(Args& args);
+int cmd_run(Args& args);
+int cmd_replay(Args& args);
 
 }  // namespace nsgate::app

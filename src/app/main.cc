@@ -20,6 +20,13 @@ Commands:
          Print every DNS message as nsgate parses it, one JSON object per line.
   check  [-c CONF] --snapshot FILE [--at now|snapshot|UNIX_SECONDS] [--format text|json] ADDRESS...
          Say whether a query to each address would pass, and why.
+  run    -c CONF [--snapshot FILE]
+         The DPDK appliance: forward between ports.inside and ports.outside,
+         judge outbound DNS queries, learn from responses, log drops.
+  replay [-c CONF] [--learn CAPTURE]... [--snapshot FILE] --traffic CAPTURE
+         [--forwarded OUT.pcap] [--dropped OUT.pcap] [--mode enforce|monitor] [--format table|json]
+         The same workers over net_pcap devices (no NIC, no hugepages): learn,
+         push the traffic through, print every query's verdict.
   config check FILE
          Validate a configuration file and print every error with its location.
 
@@ -48,6 +55,8 @@ int main(int argc, char** argv) {
     if (cmd == "decode") return cmd_decode(args);
     if (cmd == "check") return cmd_check(args);
     if (cmd == "config") return cmd_config(args);
+    if (cmd == "run") return cmd_run(args);
+    if (cmd == "replay") return cmd_replay(args);
     throw Fatal{"unknown command '" + cmd + "' (see nsgate --help)"};
   } catch (const Fatal& f) {
     std::fprintf(stderr, "nsgate %s: %s\n", cmd.c_str(), f.message.c_str());

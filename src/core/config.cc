@@ -68,6 +68,11 @@ std::vector<ConfigError> validate(const Config& c) {
   if (l.max_tracked_queries == 0) err("learning.max_tracked_queries", "must be at least 1");
   if (l.max_pending_ns == 0) err("learning.max_pending_ns", "must be at least 1");
   if (c.snapshot_interval_s < 1) err("snapshot.interval", "must be at least 1 second");
+  if (c.workers < 1 || c.workers > 64) err("workers", "must be between 1 and 64");
+  if (!(c.drop_log.rate > 0)) err("drop_log.rate_limit", "must be above 0 events per second");
+  if (!(c.drop_log.burst >= 1)) err("drop_log.burst", "must be at least 1");
+  if (!c.ports.inside.empty() && c.ports.inside == c.ports.outside)
+    err("ports.outside", "is the same device as ports.inside");
 
   auto check_prefixes = [&](const std::string& list, auto get) {
     size_t n = get.size();

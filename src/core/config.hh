@@ -20,6 +20,20 @@ struct TrustedSource {
   std::string note;
 };
 
+// DPDK devices by EAL name, with devargs for virtual ones, e.g.
+// "0000:03:00.0", "net_af_packet0,iface=eth1", "net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap".
+struct PortsConfig {
+  std::string inside, outside;
+  std::string mirror;        // optional: receive-only SPAN copy to learn from
+  std::string drop_capture;  // optional: device that receives copies of dropped packets
+};
+
+struct DropLogConfig {
+  std::string path;          // JSON lines; "-" = standard output; empty = off
+  double rate = 10;          // events per second per source address
+  double burst = 20;
+};
+
 struct Config {
   Mode mode = Mode::enforce;
   std::vector<uint16_t> dns_ports{53};
@@ -31,6 +45,10 @@ struct Config {
   LearningSettings learning;
   std::string snapshot_path;
   double snapshot_interval_s = 300;
+  PortsConfig ports;
+  std::vector<std::string> eal;  // extra EAL arguments
+  unsigned workers = 1;
+  DropLogConfig drop_log;
 
   // Where each setting came from: path ("static_allow[3].cidr") -> line.
   std::map<std::string, int> lines;

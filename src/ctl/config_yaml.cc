@@ -20,7 +20,41 @@ class Loader {
     if (!root || root.IsNull()) return;  // empty file: all defaults
     if (!root.IsMap()) return error("", root, "the top level must be a mapping of settings");
     check_keys("", root, {"mode", "dns_ports", "trusted_sources", "static_allow", "root_hints",
-                          "learning", "snapshot"});
+                          "learning", "snapshot", "ports", "eal", "workers", "drop_log",
+                          "drop_undecodable"});
+    if (auto n = root["ports"]) {
+      if (!n.IsMap()) {
+        error("ports", n, "must be a mapping");
+      } else {
+        check_keys("ports", n, {"inside", "outside", "mirror", "drop_capture"});
+        if (auto v = n["inside"]) c_.ports.inside = scalar("ports.inside", v);
+        if (auto v = n["outside"]) c_.ports.outside = scalar("ports.outside", v);
+        if (auto v = n["mirror"]) c_.ports.mirror = scalar("ports.mirror", v);
+        if (auto v = n["drop_capture"]) c_.ports.drop_capture = scalar("ports.drop_capture", v);
+      }
+    }
+    if (auto n = root["eal"]) {
+      if (!n.IsSequence()) {
+        error("eal", n, "must be a list of EAL arguments");
+      } else {
+        for (size_t i = 0; i < n.size(); ++i) c_.eal.push_back(scalar("eal[" + std::to_string(i) + "]", n[i]));
+      }
+    }
+    if (auto n = root["workers"]) {
+      uint64_t v = 0;
+      if (integer("workers", n, 1, 64, v)) c_.workers = static_cast<unsigned>(v);
+    }
+    if (auto n = root["drop_undecodable"]) boolean("drop_undecodable", n, c_.drop_undecodable);
+    if (auto n = root["drop_log"]) {
+      if (!n.IsMap()) {
+        error("drop_log", n, "must be a mapping");
+      } else {
+        check_keys("drop_log", n, {"path", "rate_limit", "burst"});
+        if (auto v = n["path"]) c_.drop_log.path = scalar("drop_log.path", v);
+        if (auto v = n["rate_limit"]) number("drop_log.rate_limit", v, c_.drop_log.rate);
+        if (auto v = n["burst"]) number("drop_log.burst", v, c_.drop_log.burst);
+      }
+    }
     if (auto n = root["mode"]) {
       std::string m = scalar("mode", n);
       if (m == "enforce") c_.mode = Mode::enforce;

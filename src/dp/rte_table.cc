@@ -68,6 +68,18 @@ std::optional<TableValue> RteAllowTable::lookup(const IpAddress& a, uint32_t now
   return v;
 }
 
+uint64_t RteAllowTable::lookup_bulk(const IpAddress* const* addrs, unsigned n, TableValue* values) const {
+  const void* keys[64];
+  void* data[64];
+  n = std::min(n, 64u);
+  for (unsigned i = 0; i < n; ++i) keys[i] = addrs[i]->bytes().data();
+  uint64_t hits = 0;
+  if (n == 0 || rte_hash_lookup_bulk_data(hash_, keys, n, &hits, data) < 0) return 0;
+  for (unsigned i = 0; i < n; ++i)
+    if (hits & (uint64_t{1} << i)) values[i] = from_data(data[i]);
+  return hits;
+}
+
 bool RteAllowTable::upsert(const IpAddress& a, TableValue v) {
   bool present = rte_hash_lookup(hash_, a.bytes().data()) >= 0;
   if (!present && count_ >= capacity_) return false;

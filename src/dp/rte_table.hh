@@ -29,6 +29,10 @@ class RteAllowTable final : public AllowTable {
 
   // Lock-free; any thread.
   std::optional<TableValue> lookup(const IpAddress& a, uint32_t now_s) const override;
+  // Lock-free bulk lookup of up to 64 addresses: returns a mask whose bit i
+  // is set when addrs[i] is present; values[i] is then its value (expiry not
+  // checked: the caller compares with each packet's own time).
+  uint64_t lookup_bulk(const IpAddress* const* addrs, unsigned n, TableValue* values) const;
   // Writer thread only.
   bool upsert(const IpAddress& a, TableValue v) override;
   bool erase(const IpAddress& a) override;

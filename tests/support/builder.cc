@@ -55,6 +55,7 @@ Bytes ethernet(bool v6, int vlan) {
 
 Bytes ip_header(const IpAddress& src, const IpAddress& dst, uint8_t proto, size_t l4_len,
                 uint16_t frag_field = 0, uint16_t ident = 1) {
+  if (src.is_v4() != dst.is_v4()) throw std::invalid_argument("source and destination of different families");
   Bytes h;
   if (src.is_v4()) {
     put8(h, 0x45);

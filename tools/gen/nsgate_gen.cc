@@ -4,6 +4,7 @@
 // Deterministic: the same arguments always give byte-identical files.
 //
 // usage: nsgate-gen demo OUT.pcap
+//        nsgate-gen paper OUTDIR
 //        nsgate-gen bench OUT.pcap [--mb N]
 
 #include <cstdio>
@@ -137,6 +138,93 @@ void demo(const std::string& path) {
   std::printf("nsgate-gen: wrote %s (%llu frames)\n", path.c_str(), static_cast<unsigned long long>(w.frames()));
 }
 
+// The paper's Table II: a resolver learns the .net and verisign.net
+// delegations (learn.pcap); a client then queries three servers directly
+// (traffic.pcap): 8.8.8.8 (unknown: block), 8.8.4.4 (static allow: pass)
+// and 192.26.92.31 (glue of c2.nstld.net for verisign.net: pass).
+void paper(const std::string& dir) {
+  const std::string res = "192.0.2.53", client = "192.0.2.62";
+  {
+    Writer w(dir + "/learn.pcap");
+    DnsBuilder r1(0x2001, flags::qr);
+    r1.question("www.verisign.net", A)
+        .ns(S::authority, "net", "a.gtld-servers.net", 172800)
+        .ns(S::authority, "net", "c.gtld-servers.net", 172800)
+        .addr(S::additional, "a.gtld-servers.net", "192.5.6.30", 172800)
+        .addr(S::additional, "c.gtld-servers.net", "192.26.92.30", 172800);
+    w.exchange(res, 41001, "198.41.0.4", 0x2001, "www.verisign.net", A, r1);
+    DnsBuilder r2(0x2002, flags::qr);
+    r2.question("www.verisign.net", A)
+        .ns(S::authority, "verisign.net", "c2.nstld.net", 172800)
+        .addr(S::additional, "c2.nstld.net", "192.26.92.31", 172800);
+    w.exchange(res, 41002, "192.5.6.30", 0x2002, "www.verisign.net", A, r2);
+  }
+  {
+    Writer w(dir + "/traffic.pcap");
+    w.advance_us(60'000'000);  // a minute after learning
+    uint16_t id = 0x3001;
+    for (const char* server : {"8.8.8.8", "8.8.4.4", "192.26.92.31"}) {
+      std::string name = std::string(server) == "192.26.92.31" ? "www.verisign.net" : "www.google.com";
+      w.frame(udp_frame({client, server, static_cast<uint16_t>(50000 + (id & 0xff)), 53},
+                        DnsBuilder(id++, flags::rd).question(name, A).build()));
+      w.advance_us(1'000'000);
+    }
+  }
+  std::printf("nsgate-gen: wrote %s/learn.pcap and %s/traffic.pcap\n", dir.c_str(), dir.c_str());
+}
+
+// Inputs for the replay tests (tests/dpdk): a short-TTL delegation, and
+// traffic that exercises every verdict.
+void replay_cases(const std::string& dir) {
+  const std::string res = "192.0.2.53", client = "192.0.2.62";
+  {
+    Writer w(dir + "/learn-short.pcap");
+    DnsBuilder r(0x4001, flags::qr);
+    r.question("www.short.lab", A)
+        .ns(S::authority, "short.lab", "ns.short.lab", 5)
+        .addr(S::additional, "ns.short.lab", "198.51.100.5", 5)
+        .addr(S::additional, "ns.short.lab", "2001:db8:5::53", 5);
+    w.exchange(res, 42001, "198.41.0.4", 0x4001, "www.short.lab", A, r);
+  }
+  Writer w(dir + "/traffic-cases.pcap");
+  auto query = [&](const std::string& src, const std::string& dst, uint16_t id, const std::string& name) {
+    w.frame(udp_frame({src, dst, static_cast<uint16_t>(50000 + id % 1000), 53}, DnsBuilder(id).question(name, A).build()));
+    w.advance_us(100'000);
+  };
+  query(client, "198.51.100.5", 1, "a.short.lab");          // 1 learned, within TTL: pass
+  query("2001:db8:62::62", "2001:db8:5::53", 2, "b.short.lab");  // 2 learned over IPv6: pass
+  query(client, "203.0.113.66", 3, "cmd.c2.invalid");       // 3 unknown: drop
+  query(res, "203.0.113.66", 4, "cmd.c2.invalid");          // 4 trusted resolver: pass
+  query(client, "198.41.0.4", 5, ".");                     // 5 root anchor: pass
+  {
+    // 6 TCP query to an unknown server (a SYN is a query too: judged)
+    Endpoints e{client, "203.0.113.67", 50006, 53};
+    w.frame(tcp_frame(e, 7000, 0x02, {}));
+    w.advance_us(100'000);
+  }
+  // 7 not DNS (HTTP) to the same unknown server: forwarded untouched
+  w.frame(tcp_frame({client, "203.0.113.66", 50007, 80}, 1, 0x02, {}));
+  w.advance_us(100'000);
+  // 8 truncated UDP (length field beyond the packet) to port 53: undecodable
+  Bytes bad = udp_frame({client, "203.0.113.66", 50008, 53}, DnsBuilder(8).question("x.invalid", A).build());
+  bad[14 + 20 + 4] = std::byte(0x7f);
+  w.frame(bad);
+  w.advance_us(100'000);
+  // 9 non-first fragment towards port 53 of an unknown server: forwarded
+  auto frags = udp_fragments_v4({client, "203.0.113.66", 50009, 53}, Bytes(400, std::byte(0)), 200);
+  w.frame(frags[1]);
+  w.advance_us(100'000);
+  // 10 an ARP frame: not IP
+  Bytes arp(42, std::byte(0));
+  arp[12] = std::byte(0x08);
+  arp[13] = std::byte(0x06);
+  w.frame(arp);
+  // 11 ten seconds later the 5 s TTL (+ grace 0 in the test config) is over: drop
+  w.advance_us(10'000'000);
+  query(client, "198.51.100.5", 11, "c.short.lab");
+  std::printf("nsgate-gen: wrote %s/learn-short.pcap and %s/traffic-cases.pcap\n", dir.c_str(), dir.c_str());
+}
+
 // A resolver's traffic with authoritative servers: for each of many zones a
 // TLD referral (glue, or out-of-bailiwick without glue followed by the NS
 // address lookup), then answers, NXDOMAIN, some TCP and IPv6.
@@ -233,12 +321,20 @@ int main(int argc, char** argv) {
     demo(argv[2]);
     return 0;
   }
+  if (argc >= 3 && !std::strcmp(argv[1], "replay-cases")) {
+    replay_cases(argv[2]);
+    return 0;
+  }
+  if (argc >= 3 && !std::strcmp(argv[1], "paper")) {
+    paper(argv[2]);
+    return 0;
+  }
   if (argc >= 3 && !std::strcmp(argv[1], "bench")) {
     uint64_t mb = 200;
     if (argc >= 5 && !std::strcmp(argv[3], "--mb")) mb = std::strtoull(argv[4], nullptr, 10);
     bench(argv[2], mb);
     return 0;
   }
-  std::fprintf(stderr, "usage: nsgate-gen demo OUT.pcap | bench OUT.pcap [--mb N]\n");
+  std::fprintf(stderr, "usage: nsgate-gen demo OUT.pcap | paper OUTDIR | bench OUT.pcap [--mb N]\n");
   return 2;
 }

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// nsgate run: the DPDK appliance. nsgate replay: the same workers over
+// net_pcap devices, for captures (no NIC, no hugepages).
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "app/common.hh"
+#include "core/format.hh"
+#include "core/learn_session.hh"
+#include "dp/dataplane.hh"
+#include "dp/eal.hh"
+#include "io/capture.hh"
+
+namespace nsgate::app {
+
+namespace {
+
+std::atomic<int> g_signal{0};
+void on_signal(int sig) { g_signal = sig; }
+
+bool looks_like_pci(const std::string& spec) {
+  return spec.find(',') == std::string::npos && spec.find(':') != std::string::npos &&
+         spec.find('.') != std::string::npos && spec.rfind("net_", 0) != 0;
+}
+
+// EAL arguments: the configured ones, the ports as devices, and a file
+// prefix of our own unless the operator chose one.
+std::vector<std::string> eal_args(const Config& c, const std::string& default_prefix) {
+  std::vector<std::string> args = c.eal;
+  bool prefix = std::any_of(args.begin(), args.end(), [](const std::string& a) { return a.rfind("--file-prefix", 0) == 0; });
+  if (!prefix) args.push_back("--file-prefix=" + default_prefix);
+  for (const std::string* spec : {&c.ports.inside, &c.ports.outside, &c.ports.mirror, &c.ports.drop_capture}) {
+    if (spec->empty()) continue;
+    if (looks_like_pci(*spec)) {
+      args.push_back("-a");
+      args.push_back(*spec);
+    } else {
+      args.push_back("--vdev=" + *spec);
+    }
+  }
+  return args;
+}
+
+class DropLog {
+ public:
+  explicit DropLog(const DropLogConfig& c) : limiter_(c.rate, c.burst) {
+    if (c.path.empty()) return;
+    out_ = c.path == "-" ? stdout : std::fopen(c.path.c_str(), "a");
+    if (!out_) throw Fatal{"cannot open drop_log.path " + c.path + ": " + std::strerror(errno), 1};
+  }
+  ~DropLog() {
+    if (out_ && out_ != stdout) std::fclose(out_);
+  }
+  void write(const QueryEvent& ev) {
+    if (!out_ || ev.verdict == Verdict::pass_anchor || is_pass(ev.verdict)) return;
+    uint64_t suppressed = 0;
+    if (!limiter_.allow(ev.src, ev.time, suppressed)) {
+      ++suppressed_total_;
+      return;
+    }
+    std::fprintf(out_, "%s\n", eve_json(ev, suppressed).c_str());
+    std::fflush(out_);
+  }
+  uint64_t suppressed() const { return suppressed_total_; }
+
+ private:
+  static bool is_pass(Verdict v) {
+    return v == Verdict::pass_learned || v == Verdict::pass_static || v == Verdict::pass_trusted_source;
+  }
+  FILE* out_ = nullptr;
+  RateLimiter limiter_;
+  uint64_t suppressed_total_ = 0;
+};
+
+void print_counters(const dp::Dataplane& d, FILE* out) {
+  dp::WorkerCounters t = d.totals();
+  std::fprintf(out, "counters:");
+  for (size_t i = 0; i < dp::kCounterCount; ++i)
+    if (t.c[i]) std::fprintf(out, " %s=%llu", dp::to_string(static_cast<dp::Counter>(i)), static_cast<unsigned long long>(t.c[i]));
+  std::fprintf(out, "\nverdicts:");
+  for (size_t i = 0; i < kVerdictCount; ++i)
+    if (t.verdicts[i])
+      std::fprintf(out, " %s=%llu", to_string(static_cast<Verdict>(i)), static_cast<unsigned long long>(t.verdicts[i]));
+  std::fprintf(out, "\n");
+}
+
+std::vector<Provenance> read_snapshot(const std::string& path, bool must_exist) {
+  snapshot::Contents c;
+  std::string error;
+  if (!must_exist && !std::filesystem::exists(path)) return {};
+  if (!snapshot::read_file(path, c, error)) throw Fatal{"snapshot refused: " + error, 1};
+  return c.entries;
+}
+
+}  // namespace
+
+int cmd_run(Args& args) {
+  auto conf_path = args.value({"-c", "--config"});
+  auto snap_override = args.value({"--snapshot"});
+  if (!conf_path) throw Fatal{"usage: nsgate run -c CONF [--snapshot FILE]"};
+  if (!args.positional().empty()) throw Fatal{"nsgate run takes no positional arguments"};
+  Config config = load_config(conf_path);
+  std::string snap_path = snap_override.value_or(config.snapshot_path);
+  std::vector<Provenance> saved = snap_path.empty() ? std::vector<Provenance>{} : read_snapshot(snap_path, false);
+
+  std::string error;
+  if (!dp::init_eal(eal_args(config, "nsgate"), error)) throw Fatal{error, 1};
+  dp::Dataplane d(dp::DataplaneOptions{config, false, false});
+  if (!d.init(error)) throw Fatal{error, 1};
+  seed_learner(d.learner(), config);
+  size_t restored = d.load(saved);
+  DropLog log(config.drop_log);
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  if (!d.start(error)) throw Fatal{error, 1};
+  std::fprintf(stderr, "nsgate run: %s mode, %u worker(s), %zu entries restored from %s; Ctrl-C stops\n",
+               config.mode == Mode::enforce ? "enforce" : "monitor", config.workers, restored,
+               snap_path.empty() ? "(no snapshot)" : snap_path.c_str());
+  auto next_snapshot = std::chrono::steady_clock::now() + std::chrono::duration<double>(config.snapshot_interval_s);
+  while (g_signal == 0) {
+    if (d.poll_events([&](const QueryEvent& ev) { log.write(ev); }) == 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!snap_path.empty() && std::chrono::steady_clock::now() >= next_snapshot) {
+      d.request_snapshot(snap_path);
+      next_snapshot += std::chrono::duration<double>(config.snapshot_interval_s);
+    }
+  }
+  std::fprintf(stderr, "nsgate run: signal %d, stopping\n", g_signal.load());
+  d.stop();
+  d.poll_events([&](const QueryEvent& ev) { log.write(ev); });
+  int status = 0;
+  if (!snap_path.empty()) {
+    d.request_snapshot(snap_path);
+    if (!d.last_snapshot_error().empty()) {
+      std::fprintf(stderr, "nsgate run: %s\n", d.last_snapshot_error().c_str());
+      status = 1;
+    } else {
+      std::fprintf(stderr, "nsgate run: snapshot written to %s\n", snap_path.c_str());
+    }
+  }
+  print_counters(d, stderr);
+  return status;
+}
+
+int cmd_replay(Args& args) {
+  auto conf_path = args.value({"-c", "--config"});
+  auto learn_from = args.values({"--learn"});
+  auto snap = args.value({"--snapshot"});
+  auto traffic = args.value({"--traffic"});
+  auto mode = args.value({"--mode"});
+  std::string forwarded = args.value({"--forwarded"}).value_or("");
+  std::string dropped = args.value({"--dropped"}).value_or("");
+  std::string format = args.value({"--format", "-f"}).value_or("table");
+  if (!traffic) throw Fatal{"usage: nsgate replay [-c CONF] [--learn CAPTURE]... [--snapshot FILE] --traffic CAPTURE"};
+  if (format != "table" && format != "json") throw Fatal{"--format must be table or json"};
+  if (!args.positional().empty()) throw Fatal{"unexpected arguments (see nsgate --help)"};
+  Config config = load_config(conf_path);
+  if (mode) {
+    if (*mode == "enforce") config.mode = Mode::enforce;
+    else if (*mode == "monitor") config.mode = Mode::monitor;
+    else throw Fatal{"--mode must be enforce or monitor"};
+  }
+
+  // Count the traffic first: replay ends when every frame was judged.
+  uint64_t frames = 0;
+  {
+    std::string error;
+    auto r = io::CaptureReader::open(*traffic, error);
+    if (!r) throw Fatal{error, 1};
+    if (r->linktype() != 1) throw Fatal{*traffic + ": replay needs an Ethernet capture", 1};
+    io::Frame f;
+    while (r->next(f)) ++frames;
+    if (!r->error().empty()) throw Fatal{r->error(), 1};
+  }
+  char tmpl[] = "/tmp/nsgate-replay-XXXXXX";
+  if (!mkdtemp(tmpl)) throw Fatal{"cannot create a temporary folder", 1};
+  std::string tmp = tmpl;
+  std::string empty = tmp + "/empty.pcap";
+  {
+    std::string error;
+    auto w = io::CaptureWriter::open(empty, 1, error);
+    if (!w) throw Fatal{error, 1};
+  }
+  bool keep_forwarded = !forwarded.empty(), keep_dropped = !dropped.empty();
+  if (!keep_forwarded) forwarded = tmp + "/forwarded.pcap";
+  if (!keep_dropped) dropped = tmp + "/dropped.pcap";
+  config.ports.inside = "net_pcap0,rx_pcap=" + *traffic + ",tx_pcap=" + tmp + "/inside-tx.pcap";
+  config.ports.outside = "net_pcap1,rx_pcap=" + empty + ",tx_pcap=" + forwarded;
+  config.ports.drop_capture = "net_pcap2,rx_pcap=" + empty + ",tx_pcap=" + dropped;
+  config.ports.mirror.clear();
+  config.workers = 1;
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  config.eal = {"--no-huge", "--no-pci", "-m", "512", "--no-shconf", "--log-level=lib.*:error",
+                "--log-level=pmd.*:error", "--no-telemetry",
+                cores >= 2 ? "-l" : "--lcores", cores >= 2 ? "0-1" : "0@0,1@0"};
+
+  std::string error;
+  if (!dp::init_eal(eal_args(config, "nsgate-replay-" + std::to_string(getpid())), error)) throw Fatal{error, 1};
+  dp::Dataplane d(dp::DataplaneOptions{config, true, true});
+  if (!d.init(error)) throw Fatal{error, 1};
+  seed_learner(d.learner(), config);
+  size_t learned = 0;
+  if (snap) learned += d.load(read_snapshot(*snap, true));
+  if (!learn_from.empty()) {
+    LearnSession session(d.learner(), config.dns_ports);
+    for_each_frame("replay", learn_from, [&](pkt::LinkType link, const io::Frame& f) {
+      session.feed(link, f.time, f.data, f.wire_length);
+    });
+    session.finish(session.last_time());
+    learned = d.learner().learned_addresses();
+  }
+  if (!d.start(error)) throw Fatal{error, 1};
+  std::vector<QueryEvent> events;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (d.totals().get(dp::Counter::rx_inside) < frames && std::chrono::steady_clock::now() < deadline) {
+    d.poll_events([&](const QueryEvent& ev) { events.push_back(ev); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  d.stop();
+  d.poll_events([&](const QueryEvent& ev) { events.push_back(ev); });
+  std::sort(events.begin(), events.end(), [](const QueryEvent& a, const QueryEvent& b) { return a.seq < b.seq; });
+
+  if (format == "json") {
+    for (const QueryEvent& ev : events) std::printf("%s\n", eve_json(ev).c_str());
+  } else {
+    std::printf("%-27s  %-22s  %-22s  %-5s  %-28s  %-6s  %-7s  %s\n", "time", "client", "destination", "proto",
+                "query", "type", "verdict", "reason");
+    for (const QueryEvent& ev : events) {
+      char tb[12];
+      std::string client = ev.src.to_string() + ":" + std::to_string(ev.sport);
+      std::string dest = ev.dst.to_string() + ":" + std::to_string(ev.dport);
+      const char* verdict = forwards(ev.verdict) ? (ev.verdict == Verdict::alert_unknown ? "alert" : "pass") : "block";
+      std::printf("%-27s  %-22s  %-22s  %-5s  %-28s  %-6s  %-7s  %s\n", format_time(ev.time).c_str(), client.c_str(),
+                  dest.c_str(), ev.proto == pkt::kProtoTcp ? "tcp" : "udp", qname_text(ev).c_str(),
+                  ev.qname_len ? dns::type_name(ev.qtype, tb) : "", verdict, reason_word(ev.verdict));
+    }
+  }
+  dp::WorkerCounters t = d.totals();
+  FILE* out = format == "table" ? stdout : stderr;
+  std::fprintf(out, "\nreplay: %llu of %llu frames judged; %llu forwarded%s%s, %llu dropped%s%s; %zu addresses learned beforehand\n",
+               static_cast<unsigned long long>(t.get(dp::Counter::rx_inside)), static_cast<unsigned long long>(frames),
+               static_cast<unsigned long long>(t.get(dp::Counter::tx_outside)), keep_forwarded ? " -> " : "",
+               keep_forwarded ? forwarded.c_str() : "", static_cast<unsigned long long>(t.get(dp::Counter::dropped)),
+               keep_dropped ? " -> " : "", keep_dropped ? dropped.c_str() : "", learned);
+  print_counters(d, out);
+  std::filesystem::remove_all(tmp);
+  if (t.get(dp::Counter::rx_inside) < frames) {
+    std::fprintf(stderr, "nsgate replay: only %llu of %llu frames came through in 60 s\n",
+                 static_cast<unsigned long long>(t.get(dp::Counter::rx_inside)), static_cast<unsigned long long>(frames));
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace nsgate::app

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "core/query_event.hh"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/dns_message.hh"
+#include "core/format.hh"
+
+namespace nsgate {
+
+void fill_event(QueryEvent& ev, const pkt::Packet& p, bool tcp_framed) {
+  ev.src = p.src;
+  ev.dst = p.dst;
+  ev.sport = p.sport;
+  ev.dport = p.dport;
+  ev.proto = p.proto;
+  ev.qname_len = 0;
+  std::span<const std::byte> msg = p.payload;
+  if (tcp_framed) {
+    // DNS over TCP: a 2-byte length, then the message (first segment only).
+    if (msg.size() < 2) return;
+    msg = msg.subspan(2);
+  }
+  dns::Reader r(msg);
+  dns::Header h;
+  if (r.open(h) != dns::Fault::none) return;
+  ev.dns_id = h.id;
+  dns::Question q;
+  if (h.qdcount == 0 || r.next(q) != dns::Fault::none) return;
+  ev.qtype = q.qtype;
+  ev.qname_len = static_cast<uint8_t>(q.name.wire_size());
+  std::memcpy(ev.qname, q.name.wire(), q.name.wire_size());
+}
+
+std::string qname_text(const QueryEvent& ev) {
+  if (ev.qname_len == 0) return "";
+  // Re-assemble through DnsName for consistent escaping.
+  DnsName n;
+  size_t at = 0;
+  while (at < ev.qname_len && ev.qname[at] != 0 && at + 1 + ev.qname[at] <= ev.qname_len) {
+    if (!n.append_label(ev.qname + at + 1, ev.qname[at])) break;
+    at += 1 + ev.qname[at];
+  }
+  return n.to_string();
+}
+
+std::string eve_json(const QueryEvent& ev, uint64_t suppressed) {
+  const char* type = ev.verdict == Verdict::drop_unknown || ev.verdict == Verdict::drop_undecodable ? "drop"
+                     : ev.verdict == Verdict::alert_unknown                                         ? "alert"
+                                                                                                    : "pass";
+  char tb[12];
+  std::string j = "{\"timestamp\":" + json_string(format_time(ev.time)) + ",\"event_type\":\"" + type +
+                  "\",\"src_ip\":" + json_string(ev.src.to_string()) + ",\"src_port\":" + std::to_string(ev.sport) +
+                  ",\"dest_ip\":" + json_string(ev.dst.to_string()) + ",\"dest_port\":" + std::to_string(ev.dport) +
+                  ",\"proto\":\"" + (ev.proto == pkt::kProtoTcp ? "TCP" : "UDP") + "\",\"dns\":{\"id\":" +
+                  std::to_string(ev.dns_id) + ",\"rrname\":" + json_string(qname_text(ev)) +
+                  ",\"rrtype\":" + json_string(ev.qname_len ? dns::type_name(ev.qtype, tb) : "") +
+                  "},\"nsgate\":{\"reason\":\"" + reason_word(ev.verdict) + "\",\"verdict\":\"" +
+                  to_string(ev.verdict) + "\"";
+  if (suppressed) j += ",\"suppressed\":" + std::to_string(suppressed);
+  return j + "}}";
+}
+
+bool RateLimiter::allow(const IpAddress& src, TimeNs now, uint64_t& suppressed) {
+  auto it = buckets_.find(src);
+  if (it == buckets_.end()) {
+    if (buckets_.size() >= max_sources_) {
+      auto oldest = std::min_element(buckets_.begin(), buckets_.end(),
+                                     [](const auto& a, const auto& b) { return a.second.last < b.second.last; });
+      buckets_.erase(oldest);
+    }
+    it = buckets_.emplace(src, Bucket{burst_, now, 0}).first;
+  }
+  Bucket& b = it->second;
+  double elapsed = static_cast<double>(std::max<TimeNs>(0, now - b.last)) / 1e9;
+  b.tokens = std::min(burst_, b.tokens + elapsed * rate_);
+  b.last = now;
+  if (b.tokens < 1.0) {
+    ++b.suppressed;
+    suppressed = 0;
+    return false;
+  }
+  b.tokens -= 1.0;
+  suppressed = b.suppressed;
+  b.suppressed = 0;
+  return true;
+}
+
+}  // namespace nsgate

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#pragma once
+
+// Per-worker data-path counters. Each worker writes only its own block (one
+// cache line apart); readers sum them. One list makes the enum and names.
+
+#include <array>
+#include <cstdint>
+
+#include "core/verdict.hh"
+
+namespace nsgate::dp {
+
+#define NSGATE_DP_COUNTERS(X)                                                    \
+  X(rx_inside, "packets received on the inside port")                          \
+  X(rx_outside, "packets received on the outside port")                        \
+  X(rx_mirror, "packets received on the mirror port")                          \
+  X(tx_outside, "packets sent to the outside port")                            \
+  X(tx_inside, "packets sent to the inside port")                              \
+  X(tx_failed, "packets a port did not accept (freed)")                        \
+  X(dropped, "packets dropped by verdict")                                     \
+  X(drop_captured, "dropped packets copied to the drop_capture port")          \
+  X(handoff, "DNS packets handed to the learner")                              \
+  X(handoff_dropped, "DNS packets not handed to the learner: its ring was full") \
+  X(events_dropped, "query events lost: the event ring was full")
+
+enum class Counter : uint8_t {
+#define NSGATE_X(name, text) name,
+  NSGATE_DP_COUNTERS(NSGATE_X)
+#undef NSGATE_X
+};
+inline constexpr size_t kCounterCount = 0
+#define NSGATE_X(name, text) +1
+    NSGATE_DP_COUNTERS(NSGATE_X)
+#undef NSGATE_X
+    ;
+const char* to_string(Counter c);
+
+struct alignas(64) WorkerCounters {
+  std::array<uint64_t, kCounterCount> c{};
+  std::array<uint64_t, kVerdictCount> verdicts{};
+  void add(Counter k, uint64_t n = 1) { c[static_cast<size_t>(k)] += n; }
+  uint64_t get(Counter k) const { return c[static_cast<size_t>(k)]; }
+};
+
+}  // namespace nsgate::dp

@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "dp/dataplane.hh"
+
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+#include <time.h>
+
+#include <cstring>
+
+namespace nsgate::dp {
+
+const char* to_string(Counter c) {
+  switch (c) {
+#define NSGATE_X(name, text) \
+  case Counter::name:        \
+    return #name;
+    NSGATE_DP_COUNTERS(NSGATE_X)
+#undef NSGATE_X
+  }
+  return "?";
+}
+
+namespace {
+constexpr uint16_t kBurst = 32;
+constexpr unsigned kRingSize = 4096;
+constexpr unsigned kEventRingSize = 4096;
+constexpr uint16_t kRxDesc = 1024, kTxDesc = 1024;
+// net_pcap stamps mbufs with the capture's time in microseconds.
+constexpr TimeNs kTimestampUnitNs = 1000;
+
+TimeNs clock_ns(clockid_t id) {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return TimeNs{ts.tv_sec} * kNsPerSec + ts.tv_nsec;
+}
+
+std::span<const std::byte> frame_of(const rte_mbuf* m) {
+  return {rte_pktmbuf_mtod(m, const std::byte*), rte_pktmbuf_data_len(m)};
+}
+}  // namespace
+
+struct Dataplane::Worker {
+  Dataplane* dp = nullptr;
+  unsigned index = 0;
+  unsigned lcore = 0;
+  rte_ring* to_learner = nullptr;
+  rte_ring* events = nullptr;
+  WorkerCounters counters;
+  uint64_t seq = 0;
+
+  TimeNs packet_ns(const rte_mbuf* m, TimeNs fallback) const {
+    if (dp->ts_flag_ && (m->ol_flags & dp->ts_flag_))
+      return static_cast<TimeNs>(*RTE_MBUF_DYNFIELD(m, dp->ts_offset_, const rte_mbuf_timestamp_t*)) *
+             kTimestampUnitNs;
+    return fallback;
+  }
+  void tx(uint16_t port, rte_mbuf** pkts, uint16_t n, Counter sent) {
+    if (n == 0) return;
+    uint16_t done = rte_eth_tx_burst(port, static_cast<uint16_t>(index), pkts, n);
+    counters.add(sent, done);
+    if (done < n) {
+      counters.add(Counter::tx_failed, n - done);
+      for (uint16_t i = done; i < n; ++i) rte_pktmbuf_free(pkts[i]);
+    }
+  }
+  void hand_off(rte_mbuf** pkts, unsigned n) {
+    if (n == 0) return;
+    unsigned done = rte_ring_enqueue_burst(to_learner, reinterpret_cast<void* const*>(pkts), n, nullptr);
+    counters.add(Counter::handoff, done);
+    if (done < n) {
+      counters.add(Counter::handoff_dropped, n - done);
+      for (unsigned i = done; i < n; ++i) rte_pktmbuf_free(pkts[i]);
+    }
+  }
+  void inside_burst(TimeNs now);
+  void passive_burst(uint16_t port, uint16_t queue, TimeNs now, bool forward);
+};
+
+// Outbound: decode, classify, bulk lookup, judge, act.
+void Dataplane::Worker::inside_burst(TimeNs now) {
+  Dataplane& d = *dp;
+  rte_mbuf* rx[kBurst];
+  uint16_t n = rte_eth_rx_burst(d.inside_.id, static_cast<uint16_t>(index), rx, kBurst);
+  if (n == 0) return;
+  counters.add(Counter::rx_inside, n);
+  pkt::Packet pk[kBurst];
+  Verdict verdict[kBurst];
+  TimeNs when[kBurst];
+  const IpAddress* keys[kBurst];
+  uint16_t pending[kBurst];
+  unsigned nq = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    when[i] = packet_ns(rx[i], now);
+    pkt::DecodeResult r = pkt::decode(pkt::LinkType::ethernet, frame_of(rx[i]), pk[i]);
+    if (auto v = classify(r, pk[i], d.policy_)) {
+      verdict[i] = *v;
+    } else {
+      keys[nq] = &pk[i].dst;
+      pending[nq++] = i;
+    }
+  }
+  TableValue values[kBurst];
+  uint64_t hits = d.table_->lookup_bulk(keys, nq, values);
+  for (unsigned k = 0; k < nq; ++k) {
+    uint16_t i = pending[k];
+    std::optional<TableValue> entry;
+    if ((hits >> k & 1) && !values[k].expired_at(now_seconds(when[i]))) entry = values[k];
+    verdict[i] = judge(pk[i], entry, d.policy_);
+  }
+  rte_mbuf* fwd[kBurst];
+  rte_mbuf* drop[kBurst];
+  rte_mbuf* learn[kBurst];
+  uint16_t nf = 0, nd = 0, nl = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    Verdict v = verdict[i];
+    ++counters.verdicts[static_cast<size_t>(v)];
+    bool query = is_dns_query(v);
+    if (query && (v == Verdict::drop_unknown || v == Verdict::alert_unknown || d.opts_.log_passes)) {
+      QueryEvent ev;
+      ev.time = when[i] + d.wall_offset_;
+      ev.seq = seq++;
+      ev.worker = static_cast<uint8_t>(index);
+      ev.verdict = v;
+      fill_event(ev, pk[i], pk[i].proto == pkt::kProtoTcp);
+      if (rte_ring_enqueue_elem(events, &ev, sizeof ev) != 0) counters.add(Counter::events_dropped);
+    }
+    if (!forwards(v)) {
+      drop[nd++] = rx[i];
+      continue;
+    }
+    // Queries that leave teach the learner which responses to expect.
+    if (query) {
+      rte_mbuf_refcnt_update(rx[i], 1);
+      learn[nl++] = rx[i];
+    }
+    fwd[nf++] = rx[i];
+  }
+  tx(d.outside_.id, fwd, nf, Counter::tx_outside);
+  counters.add(Counter::dropped, nd);
+  if (d.have_drop_port_)
+    tx(d.drop_port_.id, drop, nd, Counter::drop_captured);
+  else
+    for (uint16_t i = 0; i < nd; ++i) rte_pktmbuf_free(drop[i]);
+  hand_off(learn, nl);
+}
+
+// Inbound (forward = true) or mirror (forward = false): DNS goes to the
+// learner; inbound traffic is forwarded to the inside untouched.
+void Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, TimeNs now, bool forward) {
+  Dataplane& d = *dp;
+  rte_mbuf* rx[kBurst];
+  uint16_t n = rte_eth_rx_burst(port, queue, rx, kBurst);
+  if (n == 0) return;
+  counters.add(forward ? Counter::rx_outside : Counter::rx_mirror, n);
+  rte_mbuf* learn[kBurst];
+  uint16_t nl = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    pkt::Packet p;
+    if (pkt::decode(pkt::LinkType::ethernet, frame_of(rx[i]), p) == pkt::DecodeResult::ok && p.has_ports &&
+        (d.policy_.is_dns_port(p.sport) || d.policy_.is_dns_port(p.dport))) {
+      if (forward) rte_mbuf_refcnt_update(rx[i], 1);
+      learn[nl++] = rx[i];
+    } else if (!forward) {
+      rte_pktmbuf_free(rx[i]);
+    }
+  }
+  (void)now;
+  if (forward) tx(d.inside_.id, rx, n, Counter::tx_inside);
+  hand_off(learn, nl);
+}
+
+int Dataplane::worker_main(void* arg) {
+  auto* w = static_cast<Worker*>(arg);
+  Dataplane& d = *w->dp;
+  d.table_->reader_register(w->index);
+  while (!d.stop_.load(std::memory_order_relaxed)) {
+    // Judging by packet time, a packet without a stamp counts as time 0.
+    TimeNs now = d.opts_.packet_time ? 0 : clock_ns(CLOCK_MONOTONIC);
+    w->inside_burst(now);
+    w->passive_burst(d.outside_.id, static_cast<uint16_t>(w->index), now, true);
+    if (d.have_mirror_ && w->index == 0) w->passive_burst(d.mirror_.id, 0, now, false);
+    d.table_->reader_quiescent(w->index);
+  }
+  d.table_->reader_unregister(w->index);
+  return 0;
+}
+
+Dataplane::Dataplane(DataplaneOptions opts) : opts_(std::move(opts)), policy_(Policy::from(opts_.config)) {}
+
+Dataplane::~Dataplane() {
+  stop();
+  for (auto& w : workers_) {
+    rte_ring_free(w->to_learner);
+    rte_ring_free(w->events);
+  }
+  session_.reset();
+  learner_.reset();
+  table_.reset();
+  for (Port* p : {&inside_, &outside_, &mirror_, &drop_port_})
+    if (!p->name.empty()) rte_eth_dev_close(p->id);
+  if (pool_) rte_mempool_free(pool_);
+}
+
+TimeNs Dataplane::now() const {
+  if (opts_.packet_time) return session_ ? session_->last_time() : 0;
+  return clock_ns(CLOCK_MONOTONIC);
+}
+
+bool Dataplane::open_port(Port& p, const std::string& spec, uint16_t queues, std::string& error) {
+  p.spec = spec;
+  p.name = spec.substr(0, spec.find(','));
+  if (rte_eth_dev_get_port_by_name(p.name.c_str(), &p.id) != 0) {
+    error = "no DPDK device '" + p.name + "' (from '" + spec +
+            "'): check the PCI address is bound to vfio-pci, or the vdev arguments";
+    return false;
+  }
+  rte_eth_dev_info info{};
+  if (int rc = rte_eth_dev_info_get(p.id, &info); rc != 0) {
+    error = "cannot query device " + p.name + ": " + rte_strerror(-rc);
+    return false;
+  }
+  if (queues > info.max_rx_queues || queues > info.max_tx_queues) {
+    error = "device " + p.name + " supports " + std::to_string(std::min(info.max_rx_queues, info.max_tx_queues)) +
+            " queue pairs; workers asks for " + std::to_string(queues);
+    return false;
+  }
+  rte_eth_conf conf{};
+  if (queues > 1 && info.flow_type_rss_offloads) {
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_hf = RTE_ETH_RSS_IP & info.flow_type_rss_offloads;
+  }
+  if (opts_.packet_time && (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP))
+    conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
+  if (int rc = rte_eth_dev_configure(p.id, queues, queues, &conf); rc != 0) {
+    error = "cannot configure " + p.name + ": " + rte_strerror(-rc);
+    return false;
+  }
+  uint16_t rxd = kRxDesc, txd = kTxDesc;
+  rte_eth_dev_adjust_nb_rx_tx_desc(p.id, &rxd, &txd);
+  int socket = rte_eth_dev_socket_id(p.id);
+  for (uint16_t q = 0; q < queues; ++q) {
+    if (int rc = rte_eth_rx_queue_setup(p.id, q, rxd, static_cast<unsigned>(socket), nullptr, pool_); rc != 0) {
+      error = "cannot set up rx queue " + std::to_string(q) + " of " + p.name + ": " + rte_strerror(-rc);
+      return false;
+    }
+    if (int rc = rte_eth_tx_queue_setup(p.id, q, txd, static_cast<unsigned>(socket), nullptr); rc != 0) {
+      error = "cannot set up tx queue " + std::to_string(q) + " of " + p.name + ": " + rte_strerror(-rc);
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Dataplane::init(std::string& error) {
+  const Config& c = opts_.config;
+  if (c.ports.inside.empty() || c.ports.outside.empty()) {
+    error = "ports.inside and ports.outside must both name a DPDK device";
+    return false;
+  }
+  unsigned workers = c.workers;
+  if (rte_lcore_count() < workers + 1) {
+    error = "workers: " + std::to_string(workers) + " needs " + std::to_string(workers + 1) +
+            " EAL lcores (the main one plus one per worker); give more with eal: [-l, 0-" +
+            std::to_string(workers) + "]";
+    return false;
+  }
+  if (opts_.packet_time && rte_mbuf_dyn_rx_timestamp_register(&ts_offset_, &ts_flag_) != 0) {
+    error = "cannot register the mbuf timestamp field";
+    return false;
+  }
+  unsigned mbufs = workers * (kRingSize + 4 * (kRxDesc + kTxDesc)) + 4096;
+  pool_ = rte_pktmbuf_pool_create("nsgate_mbufs", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                  static_cast<int>(rte_socket_id()));
+  if (!pool_) {
+    error = std::string("cannot allocate ") + std::to_string(mbufs) + " mbufs: " + rte_strerror(rte_errno) +
+            " (give the EAL more memory: -m)";
+    return false;
+  }
+  auto q = static_cast<uint16_t>(workers);
+  if (!open_port(inside_, c.ports.inside, q, error) || !open_port(outside_, c.ports.outside, q, error))
+    return false;
+  if (!c.ports.mirror.empty()) {
+    if (!open_port(mirror_, c.ports.mirror, 1, error)) return false;
+    have_mirror_ = true;
+  }
+  if (!c.ports.drop_capture.empty()) {
+    if (!open_port(drop_port_, c.ports.drop_capture, q, error)) return false;
+    have_drop_port_ = true;
+  }
+  size_t capacity = c.learning.capacity + 64 + c.static_allow.size();
+  table_ = RteAllowTable::create("nsgate_table", capacity, workers, error);
+  if (!table_) return false;
+  learner_ = std::make_unique<Learner>(c.learning, *table_);
+  session_ = std::make_unique<LearnSession>(*learner_, c.dns_ports);
+  for (unsigned i = 0; i < workers; ++i) {
+    auto w = std::make_unique<Worker>();
+    w->dp = this;
+    w->index = i;
+    std::string n = "nsgate_learn_" + std::to_string(i);
+    w->to_learner = rte_ring_create(n.c_str(), kRingSize, static_cast<int>(rte_socket_id()),
+                                    RING_F_SP_ENQ | RING_F_SC_DEQ);
+    n = "nsgate_events_" + std::to_string(i);
+    w->events = rte_ring_create_elem(n.c_str(), sizeof(QueryEvent), kEventRingSize,
+                                     static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (!w->to_learner || !w->events) {
+      error = "cannot create rings: " + std::string(rte_strerror(rte_errno));
+      return false;
+    }
+    workers_.push_back(std::move(w));
+  }
+  wall_offset_ = opts_.packet_time ? 0 : clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+  return true;
+}
+
+size_t Dataplane::load(const std::vector<Provenance>& entries) {
+  size_t n = 0;
+  TimeNs now_wall = opts_.packet_time ? 0 : clock_ns(CLOCK_REALTIME);
+  for (Provenance p : entries) {
+    if (!opts_.packet_time && p.expires <= now_wall) continue;
+    for (TimeNs* t : {&p.expires, &p.query_time, &p.response_time})
+      if (*t != 0 && *t != kNeverExpires) *t -= wall_offset_;
+    n += learner_->restore(p);
+  }
+  return n;
+}
+
+bool Dataplane::start(std::string& error) {
+  for (Port* p : {&inside_, &outside_, &mirror_, &drop_port_}) {
+    if (p->name.empty()) continue;
+    if (int rc = rte_eth_dev_start(p->id); rc != 0) {
+      error = "cannot start " + p->name + ": " + rte_strerror(-rc);
+      return false;
+    }
+    p->started = true;
+    rte_eth_promiscuous_enable(p->id);  // not every device supports it; harmless then
+  }
+  learner_thread_ = std::thread([this] { learner_main(); });
+  unsigned lcore;
+  size_t i = 0;
+  RTE_LCORE_FOREACH_WORKER(lcore) {
+    if (i == workers_.size()) break;
+    workers_[i]->lcore = lcore;
+    if (int rc = rte_eal_remote_launch(&Dataplane::worker_main, workers_[i].get(), lcore); rc != 0) {
+      error = "cannot launch worker on lcore " + std::to_string(lcore);
+      stop();
+      return false;
+    }
+    ++i;
+  }
+  running_ = true;
+  return true;
+}
+
+void Dataplane::stop() {
+  stop_ = true;
+  for (auto& w : workers_)
+    if (w->lcore) rte_eal_wait_lcore(w->lcore);
+  learner_stop_ = true;
+  if (learner_thread_.joinable()) learner_thread_.join();
+  for (Port* p : {&inside_, &outside_, &mirror_, &drop_port_}) {
+    if (!p->started) continue;
+    rte_eth_dev_stop(p->id);
+    p->started = false;
+  }
+  running_ = false;
+}
+
+void Dataplane::learner_main() {
+  rte_mbuf* objs[64];
+  TimeNs last_housekeeping = 0;
+  for (;;) {
+    unsigned got = 0;
+    for (auto& w : workers_) {
+      unsigned n = rte_ring_dequeue_burst(w->to_learner, reinterpret_cast<void**>(objs), 64, nullptr);
+      for (unsigned i = 0; i < n; ++i) {
+        TimeNs fallback = opts_.packet_time ? 0 : clock_ns(CLOCK_MONOTONIC);
+        session_->feed(pkt::LinkType::ethernet, w->packet_ns(objs[i], fallback), frame_of(objs[i]));
+        rte_pktmbuf_free(objs[i]);
+      }
+      got += n;
+    }
+    TimeNs t = now();
+    if (t - last_housekeeping >= kNsPerSec / 10 || got == 0) {
+      learner_->housekeeping(t);
+      last_housekeeping = t;
+      std::lock_guard<std::mutex> lock(learn_mu_);
+      learn_copy_ = learner_->counters();
+    }
+    std::string path;
+    {
+      std::lock_guard<std::mutex> lock(snap_mu_);
+      path.swap(snap_request_);
+    }
+    if (!path.empty()) write_snapshot(path);
+    if (got == 0) {
+      if (learner_stop_.load()) break;
+      timespec pause{0, 20'000};
+      nanosleep(&pause, nullptr);
+    }
+  }
+}
+
+void Dataplane::write_snapshot(const std::string& path) {
+  snapshot::Contents c;
+  c.taken_at = now() + wall_offset_;
+  learner_->for_each_learned([&](const Provenance& p) {
+    Provenance q = p;
+    for (TimeNs* t : {&q.expires, &q.query_time, &q.response_time})
+      if (*t != 0 && *t != kNeverExpires) *t += wall_offset_;
+    c.entries.push_back(std::move(q));
+  });
+  std::string error;
+  bool ok = snapshot::write_file(path, c, error);
+  std::lock_guard<std::mutex> lock(snap_mu_);
+  snap_error_ = ok ? "" : error;
+  if (ok) ++snapshots_written_;
+}
+
+void Dataplane::request_snapshot(const std::string& path) {
+  if (!running_) {  // learner thread not running: write here
+    write_snapshot(path);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(snap_mu_);
+  snap_request_ = path;
+}
+
+std::string Dataplane::last_snapshot_error() const {
+  std::lock_guard<std::mutex> lock(snap_mu_);
+  return snap_error_;
+}
+
+size_t Dataplane::poll_events(const std::function<void(const QueryEvent&)>& fn) {
+  size_t total = 0;
+  static thread_local QueryEvent buf[64];
+  for (auto& w : workers_) {
+    unsigned n;
+    while ((n = rte_ring_dequeue_burst_elem(w->events, buf, sizeof(QueryEvent), 64, nullptr)) > 0) {
+      for (unsigned i = 0; i < n; ++i) fn(buf[i]);
+      total += n;
+    }
+  }
+  return total;
+}
+
+WorkerCounters Dataplane::totals() const {
+  WorkerCounters t;
+  for (const auto& w : workers_) {
+    for (size_t i = 0; i < kCounterCount; ++i) t.c[i] += w->counters.c[i];
+    for (size_t i = 0; i < kVerdictCount; ++i) t.verdicts[i] += w->counters.verdicts[i];
+  }
+  return t;
+}
+
+std::vector<PortStats> Dataplane::port_stats() const {
+  std::vector<PortStats> out;
+  for (const Port* p : {&inside_, &outside_, &mirror_, &drop_port_}) {
+    if (p->name.empty()) continue;
+    PortStats s;
+    s.name = p->name;
+    rte_eth_stats st{};
+    if (rte_eth_stats_get(p->id, &st) == 0) {
+      s.ipackets = st.ipackets;
+      s.opackets = st.opackets;
+      s.ierrors = st.ierrors;
+      s.imissed = st.imissed;
+    }
+    rte_eth_link link{};
+    if (rte_eth_link_get_nowait(p->id, &link) == 0) s.link_up = link.link_status == RTE_ETH_LINK_UP;
+    out.push_back(s);
+  }
+  return out;
+}
+
+LearnCounters Dataplane::learn_counters() const {
+  std::lock_guard<std::mutex> lock(learn_mu_);
+  return running_ ? learn_copy_ : learner_->counters();
+}
+
+}  // namespace nsgate::dp

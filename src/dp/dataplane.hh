@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#pragma once
+
+// The bump in the wire: poll-mode workers forward between the inside and
+// the outside port, judge outbound DNS queries against the TTL table, and
+// hand DNS packets to the learner thread (the table's only writer) over
+// rings. Lifecycle: configure (constructor) -> init() -> start() -> stop().
+//
+// Threads: workers run on EAL worker lcores; the learner is a std::thread;
+// the caller's thread (the main lcore) drains query events (poll_events)
+// and decides when to stop. Nothing on a worker allocates, locks or logs.
+
+#include <atomic>
+#include <mutex>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/config.hh"
+#include "core/learn_session.hh"
+#include "core/learner.hh"
+#include "core/query_event.hh"
+#include "core/snapshot.hh"
+#include "core/verdict.hh"
+#include "dp/counters.hh"
+#include "dp/rte_table.hh"
+
+struct rte_mempool;
+struct rte_ring;
+struct rte_mbuf;
+
+namespace nsgate::dp {
+
+struct DataplaneOptions {
+  Config config;
+  // Judge by the capture's clock (mbuf rx timestamps, as net_pcap gives
+  // them) instead of the system clock: for replaying captures.
+  bool packet_time = false;
+  // Report every judged query (passes too), not only drops and alerts.
+  bool log_passes = false;
+};
+
+struct PortStats {
+  std::string name;
+  uint64_t ipackets = 0, opackets = 0, ierrors = 0, imissed = 0;
+  bool link_up = false;
+};
+
+class Dataplane {
+ public:
+  explicit Dataplane(DataplaneOptions opts);
+  ~Dataplane();
+  Dataplane(const Dataplane&) = delete;
+  Dataplane& operator=(const Dataplane&) = delete;
+
+  // Ports, mempool, rings and table. EAL must be initialised. On failure
+  // returns false with one message naming what to fix.
+  bool init(std::string& error);
+  // Seeds the learner (anchors, statics) and loads learned entries whose
+  // times are Unix-epoch ns (snapshots, offline learning). Before start().
+  size_t load(const std::vector<Provenance>& entries);
+  // Offline learning into the same table before start() (replay).
+  Learner& learner() { return *learner_; }
+  bool start(std::string& error);
+  // Stops workers and the learner, then the ports. Idempotent.
+  void stop();
+
+  // Drains query events (caller's thread). Returns how many were handled.
+  size_t poll_events(const std::function<void(const QueryEvent&)>& fn);
+  // Asks the learner thread to write a snapshot to `path`; returns at once.
+  void request_snapshot(const std::string& path) ;
+  // Result of the last snapshot the learner wrote (empty = none yet / ok).
+  std::string last_snapshot_error() const;
+  uint64_t snapshots_written() const { return snapshots_written_.load(); }
+
+  WorkerCounters totals() const;
+  std::vector<PortStats> port_stats() const;
+  LearnCounters learn_counters() const;
+  size_t table_size() const { return table_ ? table_->size() : 0; }
+  // Wall-clock minus the data path's clock (0 when judging by packet time).
+  TimeNs wall_offset() const { return wall_offset_; }
+  TimeNs now() const;
+
+ private:
+  struct Worker;
+  struct Port {
+    std::string spec, name;
+    uint16_t id = 0;
+    bool started = false;
+  };
+  bool open_port(Port& p, const std::string& spec, uint16_t queues, std::string& error);
+  static int worker_main(void* arg);
+  void learner_main();
+  void write_snapshot(const std::string& path);
+
+  DataplaneOptions opts_;
+  Policy policy_;
+  TimeNs wall_offset_ = 0;
+  int ts_offset_ = -1;
+  uint64_t ts_flag_ = 0;
+  rte_mempool* pool_ = nullptr;
+  Port inside_, outside_, mirror_, drop_port_;
+  bool have_mirror_ = false, have_drop_port_ = false;
+  std::unique_ptr<RteAllowTable> table_;
+  std::unique_ptr<Learner> learner_;
+  std::unique_ptr<LearnSession> session_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::thread learner_thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> learner_stop_{false};
+  std::atomic<bool> running_{false};
+  // Snapshot hand-off between the control thread and the learner thread.
+  mutable std::mutex snap_mu_;
+  std::string snap_request_, snap_error_;
+  std::atomic<uint64_t> snapshots_written_{0};
+  mutable std::mutex learn_mu_;  // guards learn counter copies
+  LearnCounters learn_copy_{};
+};
+
+}  // namespace nsgate::dp

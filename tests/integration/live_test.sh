@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Live test: nsgate run between two network namespaces on net_af_packet,
+# real dig against a real nsd. Everything lives in namespaces and veths this
+# script creates (documentation range 192.0.2.0/24, nothing routed out) and
+# is torn down on exit, also on failure.
+#
+#   client 192.0.2.10 [ns in] --veth-- nsgate --veth-- [ns out] nsd on 192.0.2.20 (static_allow)
+#                                                              and 192.0.2.21 (unknown)
+# usage: live_test.sh NSGATE
+set -uo pipefail
+NSGATE=$1
+if [ "$(id -u)" -ne 0 ]; then echo "live test needs root"; exit 77; fi
+tag="ng$(( $$ % 100000 ))"
+in_ns="${tag}in" out_ns="${tag}out"
+tmp=$(mktemp -d /tmp/nsgate-live-XXXXXX)
+nsgate_pid="" nsd_pid=""
+passed=0 failed=0
+
+cleanup() {
+  [ -n "$nsgate_pid" ] && kill -TERM "$nsgate_pid" 2>/dev/null && wait "$nsgate_pid" 2>/dev/null
+  [ -n "$nsd_pid" ] && kill "$nsd_pid" 2>/dev/null
+  ip netns pids "$out_ns" 2>/dev/null | xargs -r kill 2>/dev/null
+  ip netns pids "$in_ns" 2>/dev/null | xargs -r kill 2>/dev/null
+  ip netns del "$in_ns" 2>/dev/null
+  ip netns del "$out_ns" 2>/dev/null
+  ip link del "${tag}i1" 2>/dev/null
+  ip link del "${tag}o1" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok() { echo "ok   $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1"; failed=$((failed + 1)); }
+expect() {  # expect NAME COMMAND...: passes when the command succeeds
+  local name=$1; shift
+  if "$@" >"$tmp/last.out" 2>&1; then ok "$name"; else fail "$name"; sed 's/^/     /' "$tmp/last.out"; fi
+}
+expect_not() {
+  local name=$1; shift
+  if "$@" >"$tmp/last.out" 2>&1; then fail "$name"; sed 's/^/     /' "$tmp/last.out"; else ok "$name"; fi
+}
+
+ip netns add "$in_ns" && ip netns add "$out_ns" || exit 1
+ip link add "${tag}i0" type veth peer name "${tag}i1"
+ip link add "${tag}o0" type veth peer name "${tag}o1"
+ip link set "${tag}i0" netns "$in_ns"
+ip link set "${tag}o0" netns "$out_ns"
+ip -n "$in_ns" addr add 192.0.2.10/24 dev "${tag}i0"
+ip -n "$out_ns" addr add 192.0.2.20/24 dev "${tag}o0"
+ip -n "$out_ns" addr add 192.0.2.21/24 dev "${tag}o0"
+for ns in "$in_ns" "$out_ns"; do ip -n "$ns" link set lo up; done
+ip -n "$in_ns" link set "${tag}i0" up
+ip -n "$out_ns" link set "${tag}o0" up
+ip link set "${tag}i1" up
+ip link set "${tag}o1" up
+# Frames cross a packet socket: checksums must be complete on the wire.
+ip netns exec "$in_ns" ethtool -K "${tag}i0" tx off rx off tso off gso off gro off >/dev/null 2>&1
+ip netns exec "$out_ns" ethtool -K "${tag}o0" tx off rx off tso off gso off gro off >/dev/null 2>&1
+ethtool -K "${tag}i1" tx off rx off tso off gso off gro off >/dev/null 2>&1
+ethtool -K "${tag}o1" tx off rx off tso off gso off gro off >/dev/null 2>&1
+
+# An authoritative server for example.lab on both outside addresses.
+cat >"$tmp/example.lab.zone" <<ZONE
+\$TTL 300
+@   IN SOA ns.example.lab. hostmaster.example.lab. 1 3600 600 86400 300
+@   IN NS  ns.example.lab.
+ns  IN A   192.0.2.20
+www IN A   192.0.2.80
+ZONE
+cat >"$tmp/nsd.conf" <<CONF
+server:
+  ip-address: 192.0.2.20
+  ip-address: 192.0.2.21
+  port: 53
+  username: ""
+  chroot: ""
+  zonesdir: "$tmp"
+  database: ""
+  pidfile: "$tmp/nsd.pid"
+  xfrdfile: "$tmp/xfrd.state"
+  zonelistfile: "$tmp/zone.list"
+  logfile: "$tmp/nsd.log"
+  server-count: 1
+  verbosity: 1
+remote-control:
+  control-enable: no
+zone:
+  name: example.lab
+  zonefile: example.lab.zone
+CONF
+ip netns exec "$out_ns" nsd -d -c "$tmp/nsd.conf" >"$tmp/nsd.out" 2>&1 &
+nsd_pid=$!
+
+cat >"$tmp/nsgate.yaml" <<CONF
+mode: enforce
+static_allow:
+  - {cidr: 192.0.2.20/32, note: the lab's allowed server}
+ports:
+  inside: net_af_packet0,iface=${tag}i1
+  outside: net_af_packet1,iface=${tag}o1
+eal: [--no-huge, --no-pci, -m, "512", -l, "0-1", --no-shconf, --file-prefix=${tag}, "--log-level=lib.*:error", "--log-level=pmd.*:error"]
+drop_log: {path: $tmp/drops.json}
+snapshot: {path: $tmp/table.snap, interval: 60}
+CONF
+"$NSGATE" run -c "$tmp/nsgate.yaml" >"$tmp/nsgate.out" 2>&1 &
+nsgate_pid=$!
+for _ in $(seq 50); do grep -q "Ctrl-C stops" "$tmp/nsgate.out" && break; sleep 0.1; done
+if ! grep -q "Ctrl-C stops" "$tmp/nsgate.out"; then
+  echo "nsgate did not start:"; cat "$tmp/nsgate.out"; exit 1
+fi
+sleep 0.5
+
+inside() { ip netns exec "$in_ns" "$@"; }
+dig_answer() { inside dig +time=2 +tries=1 +short "$@" | grep -qx 192.0.2.80; }
+
+expect "ping_passes_both_ways" inside ping -c 2 -W 2 192.0.2.21
+expect "ping_from_outside_passes" ip netns exec "$out_ns" ping -c 1 -W 2 192.0.2.10
+expect "query_to_static_allowed_server_is_answered" dig_answer @192.0.2.20 www.example.lab
+expect_not "query_to_unknown_server_times_out" dig_answer @192.0.2.21 www.example.lab
+expect "tcp_query_to_static_allowed_server_is_answered" dig_answer +tcp @192.0.2.20 www.example.lab
+expect_not "tcp_query_to_unknown_server_fails" dig_answer +tcp @192.0.2.21 www.example.lab
+# A TCP connection to a non-DNS port passes both ways (an echo service).
+ip netns exec "$out_ns" python3 -c '
+import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("192.0.2.21", 8080)); s.listen(1); s.settimeout(10); c, _ = s.accept(); c.sendall(c.recv(64)); c.close()' &
+sleep 0.3
+expect "tcp_connection_to_other_port_passes" inside python3 -c '
+import socket; s = socket.create_connection(("192.0.2.21", 8080), timeout=3); s.sendall(b"hello nsgate")
+assert s.recv(64) == b"hello nsgate"'
+sleep 0.3
+expect "drop_log_names_client_server_and_query" python3 -c "
+import json, sys
+lines = [json.loads(l) for l in open('$tmp/drops.json')]
+hits = [e for e in lines if e['dest_ip'] == '192.0.2.21' and e['src_ip'] == '192.0.2.10' and e['event_type'] == 'drop']
+udp = [e for e in hits if e['proto'] == 'UDP' and e['dns']['rrname'] == 'www.example.lab.']
+tcp = [e for e in hits if e['proto'] == 'TCP' and e['dest_port'] == 53]  # the SYN: no question yet
+assert udp and tcp, lines
+assert not [e for e in lines if e['dest_ip'] == '192.0.2.20'], lines
+"
+kill -TERM "$nsgate_pid"
+wait "$nsgate_pid"; rc=$?
+nsgate_pid=""
+expect "sigterm_stops_cleanly_and_saves_the_snapshot" test "$rc" -eq 0 -a -s "$tmp/table.snap"
+grep -E "^(counters|verdicts):" "$tmp/nsgate.out"
+
+# Monitor mode on the same wire: the unknown server now answers (so the
+# timeout above was nsgate's doing), and the query is alerted.
+sed -i 's/^mode: enforce/mode: monitor/' "$tmp/nsgate.yaml"
+: >"$tmp/drops.json"
+"$NSGATE" run -c "$tmp/nsgate.yaml" >"$tmp/nsgate.out" 2>&1 &
+nsgate_pid=$!
+for _ in $(seq 50); do grep -q "Ctrl-C stops" "$tmp/nsgate.out" && break; sleep 0.1; done
+sleep 0.5
+expect "monitor_mode_lets_the_unknown_server_answer" dig_answer @192.0.2.21 www.example.lab
+sleep 0.3
+expect "monitor_mode_alerts_instead_of_dropping" python3 -c "
+import json
+lines = [json.loads(l) for l in open('$tmp/drops.json')]
+assert [e for e in lines if e['dest_ip'] == '192.0.2.21' and e['event_type'] == 'alert'], lines
+assert not [e for e in lines if e['event_type'] == 'drop'], lines
+"
+kill -TERM "$nsgate_pid"; wait "$nsgate_pid"; nsgate_pid=""
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -14,7 +14,7 @@ packages=(
   # build
   build-essential meson ninja-build pkg-config python3
   # dataplane and I/O
-  libdpdk-dev dpdk libpcap-dev libnuma-dev
+  libdpdk-dev dpdk dpdk-dev libpcap-dev libnuma-dev
   # configuration and metrics
   libyaml-cpp-dev prometheus-cpp-dev
   # tests and benchmarks

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The forwarding decision, the query event and its EVE line, and the
+// per-source rate limiter of the drop log.
+
+#include <gtest/gtest.h>
+
+#include "core/query_event.hh"
+#include "core/verdict.hh"
+#include "support/builder.hh"
+
+namespace nsgate::testing {
+namespace {
+
+struct Judged {
+  pkt::Packet p;
+  pkt::DecodeResult r;
+  Bytes frame;
+};
+
+Judged decode(Bytes f) {
+  Judged j{{}, {}, std::move(f)};
+  j.r = pkt::decode(pkt::LinkType::ethernet, j.frame, j.p);
+  return j;
+}
+
+Policy policy(Mode mode = Mode::enforce) {
+  Config c;
+  c.mode = mode;
+  c.trusted_sources.push_back({*Prefix::parse("192.0.2.53/32"), ""});
+  c.static_allow.push_back({*Prefix::parse("198.51.100.0/28"), "cidr", ""});
+  c.static_allow.push_back({*Prefix::parse("8.8.4.4/32"), "host", ""});
+  return Policy::from(c);
+}
+
+Bytes query_to(const char* src, const char* dst, uint16_t dport = 53) {
+  return udp_frame({src, dst, 40000, dport}, DnsBuilder(7).question("www.example.lab", 1).build());
+}
+
+TEST(Verdict, NonDnsTrafficIsForwardedWithoutLookingAtTheTable) {
+  auto j = decode(query_to("192.0.2.10", "203.0.113.66", 443));
+  EXPECT_EQ(classify(j.r, j.p, policy()), Verdict::forward_not_dns);
+}
+
+TEST(Verdict, QueriesFromTrustedResolversPassWhateverTheDestination) {
+  auto j = decode(query_to("192.0.2.53", "203.0.113.66"));
+  EXPECT_EQ(classify(j.r, j.p, policy()), Verdict::pass_trusted_source);
+}
+
+TEST(Verdict, QueryToAnUnknownServerIsDroppedInEnforceAndAlertedInMonitor) {
+  auto j = decode(query_to("192.0.2.10", "203.0.113.66"));
+  ASSERT_EQ(classify(j.r, j.p, policy()), std::nullopt);
+  EXPECT_EQ(judge(j.p, std::nullopt, policy()), Verdict::drop_unknown);
+  EXPECT_EQ(judge(j.p, std::nullopt, policy(Mode::monitor)), Verdict::alert_unknown);
+  EXPECT_FALSE(forwards(Verdict::drop_unknown));
+  EXPECT_TRUE(forwards(Verdict::alert_unknown));
+}
+
+TEST(Verdict, TableEntriesPassByTheirKind) {
+  auto j = decode(query_to("192.0.2.10", "203.0.113.10"));
+  EXPECT_EQ(judge(j.p, TableValue{100, 1, EntryKind::learned}, policy()), Verdict::pass_learned);
+  EXPECT_EQ(judge(j.p, TableValue{TableValue::kNever, 1, EntryKind::anchor}, policy()), Verdict::pass_anchor);
+  EXPECT_EQ(judge(j.p, TableValue{TableValue::kNever, 1, EntryKind::static_allow}, policy()), Verdict::pass_static);
+}
+
+TEST(Verdict, CidrStaticAllowsPassWithoutATableEntry) {
+  auto in = decode(query_to("192.0.2.10", "198.51.100.9"));
+  auto out = decode(query_to("192.0.2.10", "198.51.100.16"));
+  EXPECT_EQ(judge(in.p, std::nullopt, policy()), Verdict::pass_static);
+  EXPECT_EQ(judge(out.p, std::nullopt, policy()), Verdict::drop_unknown);
+}
+
+TEST(Verdict, UndecodablePacketsFollowThePolicy) {
+  Bytes f = query_to("192.0.2.10", "203.0.113.66");
+  f[14 + 20 + 4] = std::byte(0x7f);  // UDP length beyond the packet
+  auto j = decode(f);
+  Policy lax = policy(), strict = policy();
+  strict.drop_undecodable = true;
+  EXPECT_EQ(classify(j.r, j.p, lax), Verdict::forward_undecodable);
+  EXPECT_EQ(classify(j.r, j.p, strict), Verdict::drop_undecodable);
+}
+
+TEST(Verdict, LaterFragmentsCarryNoPortsAndAreForwarded) {
+  auto frags = udp_fragments_v4({"192.0.2.10", "203.0.113.66", 40000, 53}, Bytes(300, std::byte(1)), 160);
+  auto j = decode(frags[1]);
+  EXPECT_EQ(classify(j.r, j.p, policy()), Verdict::forward_later_fragment);
+}
+
+TEST(QueryEvent, EveLineCarriesClientServerAndQuestion) {
+  auto j = decode(query_to("192.0.2.10", "203.0.113.66"));
+  QueryEvent ev;
+  ev.time = 1'700'000'000 * kNsPerSec;
+  ev.verdict = Verdict::drop_unknown;
+  fill_event(ev, j.p, false);
+  std::string line = eve_json(ev, 3);
+  EXPECT_EQ(line,
+            "{\"timestamp\":\"2023-11-14T22:13:20.000000Z\",\"event_type\":\"drop\",\"src_ip\":\"192.0.2.10\","
+            "\"src_port\":40000,\"dest_ip\":\"203.0.113.66\",\"dest_port\":53,\"proto\":\"UDP\",\"dns\":{\"id\":7,"
+            "\"rrname\":\"www.example.lab.\",\"rrtype\":\"A\"},\"nsgate\":{\"reason\":\"unknown\","
+            "\"verdict\":\"drop_unknown\",\"suppressed\":3}}");
+}
+
+TEST(QueryEvent, UnreadableQuestionLeavesTheNameEmpty) {
+  auto j = decode(udp_frame({"192.0.2.10", "203.0.113.66", 40000, 53}, Bytes{std::byte(1), std::byte(2)}));
+  QueryEvent ev;
+  fill_event(ev, j.p, false);
+  EXPECT_EQ(ev.qname_len, 0);
+  EXPECT_EQ(qname_text(ev), "");
+}
+
+TEST(RateLimiter, BurstThenRateAndSuppressedCountsAreReported) {
+  RateLimiter rl(2.0, 3.0);
+  auto a = *IpAddress::parse("192.0.2.10"), b = *IpAddress::parse("192.0.2.11");
+  uint64_t sup = 0;
+  TimeNs t = 0;
+  int allowed = 0;
+  for (int i = 0; i < 10; ++i) allowed += rl.allow(a, t, sup);
+  EXPECT_EQ(allowed, 3);
+  EXPECT_TRUE(rl.allow(b, t, sup));  // another source has its own bucket
+  t += kNsPerSec;                     // two tokens back
+  EXPECT_TRUE(rl.allow(a, t, sup));
+  EXPECT_EQ(sup, 7u);
+  EXPECT_TRUE(rl.allow(a, t, sup));
+  EXPECT_EQ(sup, 0u);
+  EXPECT_FALSE(rl.allow(a, t, sup));
+}
+
+TEST(RateLimiter, ForgetsTheLeastRecentSourceWhenFull) {
+  RateLimiter rl(1.0, 1.0, 2);
+  uint64_t sup = 0;
+  auto a = *IpAddress::parse("192.0.2.1"), b = *IpAddress::parse("192.0.2.2"), c = *IpAddress::parse("192.0.2.3");
+  EXPECT_TRUE(rl.allow(a, 0, sup));
+  EXPECT_TRUE(rl.allow(b, 1, sup));
+  EXPECT_TRUE(rl.allow(c, 2, sup));  // a is forgotten
+  EXPECT_TRUE(rl.allow(a, 3, sup));  // fresh bucket for a again
+  EXPECT_FALSE(rl.allow(c, 4, sup));
+}
+
+}  // namespace
+}  // namespace nsgate::testing

@@ -115,7 +115,7 @@ int cmd_run(Args& args) {
 
   std::string error;
   if (!dp::init_eal(eal_args(config, "nsgate"), error)) throw Fatal{error, 1};
-  dp::Dataplane d(dp::DataplaneOptions{config, false, false});
+  dp::Dataplane d(dp::DataplaneOptions{config, false, false, 4096});
   if (!d.init(error)) throw Fatal{error, 1};
   seed_learner(d.learner(), config);
   size_t restored = d.load(saved);
@@ -206,7 +206,7 @@ int cmd_replay(Args& args) {
 
   std::string error;
   if (!dp::init_eal(eal_args(config, "nsgate-replay-" + std::to_string(getpid())), error)) throw Fatal{error, 1};
-  dp::Dataplane d(dp::DataplaneOptions{config, true, true});
+  dp::Dataplane d(dp::DataplaneOptions{config, true, true, 1u << 16});
   if (!d.init(error)) throw Fatal{error, 1};
   seed_learner(d.learner(), config);
   size_t learned = 0;
@@ -254,6 +254,9 @@ int cmd_replay(Args& args) {
                keep_dropped ? " -> " : "", keep_dropped ? dropped.c_str() : "", learned);
   print_counters(d, out);
   std::filesystem::remove_all(tmp);
+  if (t.get(dp::Counter::events_dropped))
+    std::fprintf(stderr, "nsgate replay: %llu verdicts were not reported (event ring full); counters are complete\n",
+                 static_cast<unsigned long long>(t.get(dp::Counter::events_dropped)));
   if (t.get(dp::Counter::rx_inside) < frames) {
     std::fprintf(stderr, "nsgate replay: only %llu of %llu frames came through in 60 s\n",
                  static_cast<unsigned long long>(t.get(dp::Counter::rx_inside)), static_cast<unsigned long long>(frames));

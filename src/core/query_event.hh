@@ -27,7 +27,9 @@ struct QueryEvent {
   Verdict verdict = Verdict::forward_not_dns;
   uint8_t worker = 0;
   uint8_t qname_len = 0;   // wire length of qname; 0 when the question was unreadable
-  uint8_t qname[255] = {};
+  // Only the first qname_len bytes are meaningful; the rest is left
+  // uninitialised on purpose (workers build events on the data path).
+  uint8_t qname[255];
 };
 static_assert(sizeof(QueryEvent) % 4 == 0, "rte_ring elements are multiples of 4 bytes");
 

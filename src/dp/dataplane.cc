@@ -28,7 +28,6 @@ const char* to_string(Counter c) {
 namespace {
 constexpr uint16_t kBurst = 32;
 constexpr unsigned kRingSize = 4096;
-constexpr unsigned kEventRingSize = 4096;
 constexpr uint16_t kRxDesc = 1024, kTxDesc = 1024;
 // net_pcap stamps mbufs with the capture's time in microseconds.
 constexpr TimeNs kTimestampUnitNs = 1000;
@@ -121,13 +120,20 @@ void Dataplane::Worker::inside_burst(TimeNs now) {
     ++counters.verdicts[static_cast<size_t>(v)];
     bool query = is_dns_query(v);
     if (query && (v == Verdict::drop_unknown || v == Verdict::alert_unknown || d.opts_.log_passes)) {
-      QueryEvent ev;
-      ev.time = when[i] + d.wall_offset_;
-      ev.seq = seq++;
-      ev.worker = static_cast<uint8_t>(index);
-      ev.verdict = v;
-      fill_event(ev, pk[i], pk[i].proto == pkt::kProtoTcp);
-      if (rte_ring_enqueue_elem(events, &ev, sizeof ev) != 0) counters.add(Counter::events_dropped);
+      // A full ring means the control thread is behind: count, and spare
+      // building an event nobody will read (measured: 20 % of a worker
+      // under a flood of unknown destinations).
+      if (rte_ring_free_count(events) == 0) {
+        counters.add(Counter::events_dropped);
+      } else {
+        QueryEvent ev;
+        ev.time = when[i] + d.wall_offset_;
+        ev.seq = seq++;
+        ev.worker = static_cast<uint8_t>(index);
+        ev.verdict = v;
+        fill_event(ev, pk[i], pk[i].proto == pkt::kProtoTcp);
+        if (rte_ring_enqueue_elem(events, &ev, sizeof ev) != 0) counters.add(Counter::events_dropped);
+      }
     }
     if (!forwards(v)) {
       drop[nd++] = rx[i];
@@ -305,7 +311,7 @@ bool Dataplane::init(std::string& error) {
     w->to_learner = rte_ring_create(n.c_str(), kRingSize, static_cast<int>(rte_socket_id()),
                                     RING_F_SP_ENQ | RING_F_SC_DEQ);
     n = "nsgate_events_" + std::to_string(i);
-    w->events = rte_ring_create_elem(n.c_str(), sizeof(QueryEvent), kEventRingSize,
+    w->events = rte_ring_create_elem(n.c_str(), sizeof(QueryEvent), opts_.event_ring_size,
                                      static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (!w->to_learner || !w->events) {
       error = "cannot create rings: " + std::string(rte_strerror(rte_errno));

@@ -40,6 +40,8 @@ struct DataplaneOptions {
   bool packet_time = false;
   // Report every judged query (passes too), not only drops and alerts.
   bool log_passes = false;
+  // Query events buffered per worker before the control thread drains them.
+  unsigned event_ring_size = 4096;
 };
 
 struct PortStats {

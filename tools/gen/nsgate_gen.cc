@@ -6,12 +6,15 @@
 // usage: nsgate-gen demo OUT.pcap
 //        nsgate-gen paper OUTDIR
 //        nsgate-gen bench OUT.pcap [--mb N]
+//        nsgate-gen forward-mix OUT.pcap OUT.snap FRAMES LEARNED
 
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <random>
 #include <string>
 
+#include "core/snapshot.hh"
 #include "io/capture.hh"
 #include "support/builder.hh"
 
@@ -225,6 +228,78 @@ void replay_cases(const std::string& dir) {
   std::printf("nsgate-gen: wrote %s/learn-short.pcap and %s/traffic-cases.pcap\n", dir.c_str(), dir.c_str());
 }
 
+// The forwarding benchmark's input: a snapshot of `learned` name servers
+// valid for a year, and a capture of `frames` packets: 70 % not DNS (HTTPS
+// over TCP and QUIC), 30 % DNS queries, half of them to learned servers and
+// half to unknown ones; a fifth of everything over IPv6.
+void forward_mix(const std::string& capture, const std::string& snap, size_t frames, size_t learned) {
+  auto learned_addr = [](size_t i) {
+    char buf[48];
+    if (i % 5 == 0)
+      std::snprintf(buf, sizeof buf, "2001:db8:%x:%x::53", static_cast<unsigned>(1 + i / 65536),
+                    static_cast<unsigned>(i % 65536));
+    else  // 198.18.0.0/15 holds 131072; the rest go to 2001:db8:ffff::/48
+      if (i < 131072 * 5 / 4)
+        std::snprintf(buf, sizeof buf, "198.%u.%u.%u", static_cast<unsigned>(18 + (i / 5 * 4 + i % 5 - 1) / 65536 % 2),
+                      static_cast<unsigned>((i / 5 * 4 + i % 5 - 1) / 256 % 256),
+                      static_cast<unsigned>((i / 5 * 4 + i % 5 - 1) % 256));
+      else
+        std::snprintf(buf, sizeof buf, "2001:db8:ffff:%x:%x::53", static_cast<unsigned>(i / 65536),
+                      static_cast<unsigned>(i % 65536));
+    return std::string(buf);
+  };
+  snapshot::Contents c;
+  TimeNs now = TimeNs{static_cast<int64_t>(std::time(nullptr))} * kNsPerSec;
+  c.taken_at = now;
+  c.entries.reserve(learned);
+  for (size_t i = 0; i < learned; ++i) {
+    Provenance p;
+    p.address = *IpAddress::parse(learned_addr(i));
+    p.zone = "z" + std::to_string(i) + ".lab.";
+    p.ns = "ns." + p.zone;
+    p.ns_ttl = p.addr_ttl = 86400;
+    p.expires = now + 365 * 86400 * kNsPerSec;
+    p.response_time = now;
+    p.server = *IpAddress::parse("198.51.100.1");
+    c.entries.push_back(std::move(p));
+  }
+  std::string err;
+  if (!snapshot::write_file(snap, c, err)) {
+    std::fprintf(stderr, "nsgate-gen: %s\n", err.c_str());
+    std::exit(1);
+  }
+  Writer w(capture);
+  std::mt19937_64 rng(7);
+  Bytes q = DnsBuilder(1).question("www.example.lab", A).opt().build();
+  Bytes https(600, std::byte(0x17));
+  for (size_t i = 0; i < frames; ++i) {
+    bool v6 = i % 5 == 0;
+    std::string client = v6 ? "2001:db8:1::" + std::to_string(1 + rng() % 200) : "192.0.2." + std::to_string(1 + rng() % 200);
+    uint64_t kind = rng() % 10;
+    if (kind < 3) {
+      std::string dst;
+      if (kind == 0 || rng() % 2) {  // half of the queries go to learned servers
+        // learned_addr(k) is IPv6 for multiples of 5, IPv4 for the others below 163840.
+        size_t k = v6 ? 5 * (rng() % (learned / 5)) : rng() % std::min<size_t>(learned, 163840);
+        if (!v6 && k % 5 == 0) ++k;
+        dst = learned_addr(k);
+      } else {
+        dst = v6 ? "2001:db8:bad::" + std::to_string(1 + rng() % 1000) : "203.0.113." + std::to_string(1 + rng() % 250);
+      }
+      w.frame(udp_frame({client, dst, static_cast<uint16_t>(1024 + rng() % 60000), 53}, q));
+    } else if (kind < 8) {
+      std::string dst = v6 ? "2001:db8:cafe::443" : "203.0.113.200";
+      w.frame(tcp_frame({client, dst, static_cast<uint16_t>(1024 + rng() % 60000), 443}, static_cast<uint32_t>(rng()), 0x18,
+                        std::span<const std::byte>(https).first(100 + rng() % 500)));
+    } else {
+      std::string dst = v6 ? "2001:db8:cafe::443" : "203.0.113.201";
+      w.frame(udp_frame({client, dst, static_cast<uint16_t>(1024 + rng() % 60000), 443},
+                        std::span<const std::byte>(https).first(200 + rng() % 400)));
+    }
+  }
+  std::printf("nsgate-gen: wrote %s (%zu frames) and %s (%zu learned)\n", capture.c_str(), frames, snap.c_str(), learned);
+}
+
 // A resolver's traffic with authoritative servers: for each of many zones a
 // TLD referral (glue, or out-of-bailiwick without glue followed by the NS
 // address lookup), then answers, NXDOMAIN, some TCP and IPv6.
@@ -319,6 +394,10 @@ void bench(const std::string& path, uint64_t mb) {
 int main(int argc, char** argv) {
   if (argc >= 3 && !std::strcmp(argv[1], "demo")) {
     demo(argv[2]);
+    return 0;
+  }
+  if (argc >= 6 && !std::strcmp(argv[1], "forward-mix")) {
+    forward_mix(argv[2], argv[3], std::strtoull(argv[4], nullptr, 10), std::strtoull(argv[5], nullptr, 10));
     return 0;
   }
   if (argc >= 3 && !std::strcmp(argv[1], "replay-cases")) {

@@ -6,39 +6,16 @@
 #include <cstring>
 #include <random>
 
+#include "core/x_names.hh"
+
 namespace nsgate {
 
-const char* to_string(LearnEvent e) {
-  switch (e) {
-#define NSGATE_X(name, text) \
-  case LearnEvent::name:     \
-    return #name;
-    NSGATE_LEARN_EVENTS(NSGATE_X)
-#undef NSGATE_X
-  }
-  return "?";
-}
-
-const char* describe(LearnEvent e) {
-  switch (e) {
-#define NSGATE_X(name, text) \
-  case LearnEvent::name:     \
-    return text;
-    NSGATE_LEARN_EVENTS(NSGATE_X)
-#undef NSGATE_X
-  }
-  return "?";
-}
+NSGATE_DEFINE_NAMES(LearnEvent, NSGATE_LEARN_EVENTS)
 
 namespace {
 
 TimeNs seconds_to_ns(double s) { return static_cast<TimeNs>(std::llround(s * 1e9)); }
 
-DnsName parse_name(const std::string& text) {
-  DnsName n;
-  DnsName::from_text(text, n);
-  return n;
-}
 
 std::string address_data(const IpAddress& a) { return a.to_string(); }
 

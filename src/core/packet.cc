@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "core/packet.hh"
 
+#include "core/x_names.hh"
+
 namespace nsgate::pkt {
 
 namespace {
@@ -166,27 +168,7 @@ bool is_supported(uint32_t linktype) {
   return false;
 }
 
-const char* to_string(DecodeResult r) {
-  switch (r) {
-#define NSGATE_X(name, text) \
-  case DecodeResult::name:   \
-    return #name;
-    NSGATE_DECODE_RESULTS(NSGATE_X)
-#undef NSGATE_X
-  }
-  return "?";
-}
-
-const char* describe(DecodeResult r) {
-  switch (r) {
-#define NSGATE_X(name, text) \
-  case DecodeResult::name:   \
-    return text;
-    NSGATE_DECODE_RESULTS(NSGATE_X)
-#undef NSGATE_X
-  }
-  return "?";
-}
+NSGATE_DEFINE_NAMES(DecodeResult, NSGATE_DECODE_RESULTS)
 
 DecodeResult decode_transport(Bytes l4, Packet& p) noexcept {
   p.later_fragment = false;

@@ -3,29 +3,11 @@
 
 #include <algorithm>
 
+#include "core/x_names.hh"
+
 namespace nsgate {
 
-const char* to_string(Verdict v) {
-  switch (v) {
-#define NSGATE_X(name, text) \
-  case Verdict::name:        \
-    return #name;
-    NSGATE_VERDICTS(NSGATE_X)
-#undef NSGATE_X
-  }
-  return "?";
-}
-
-const char* describe(Verdict v) {
-  switch (v) {
-#define NSGATE_X(name, text) \
-  case Verdict::name:        \
-    return text;
-    NSGATE_VERDICTS(NSGATE_X)
-#undef NSGATE_X
-  }
-  return "?";
-}
+NSGATE_DEFINE_NAMES(Verdict, NSGATE_VERDICTS)
 
 const char* reason_word(Verdict v) {
   switch (v) {

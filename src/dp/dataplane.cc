@@ -12,18 +12,11 @@
 
 #include <cstring>
 
+#include "core/x_names.hh"
+
 namespace nsgate::dp {
 
-const char* to_string(Counter c) {
-  switch (c) {
-#define NSGATE_X(name, text) \
-  case Counter::name:        \
-    return #name;
-    NSGATE_DP_COUNTERS(NSGATE_X)
-#undef NSGATE_X
-  }
-  return "?";
-}
+NSGATE_DEFINE_TO_STRING(Counter, NSGATE_DP_COUNTERS)
 
 namespace {
 constexpr uint16_t kBurst = 32;

@@ -70,7 +70,7 @@ struct Dataplane::Worker {
     }
   }
   void inside_burst(TimeNs now);
-  void passive_burst(uint16_t port, uint16_t queue, TimeNs now, bool forward);
+  void passive_burst(uint16_t port, uint16_t queue, bool forward);
 };
 
 // Outbound: decode, classify, bulk lookup, judge, act.
@@ -150,7 +150,7 @@ void Dataplane::Worker::inside_burst(TimeNs now) {
 
 // Inbound (forward = true) or mirror (forward = false): DNS goes to the
 // learner; inbound traffic is forwarded to the inside untouched.
-void Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, TimeNs now, bool forward) {
+void Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, bool forward) {
   Dataplane& d = *dp;
   rte_mbuf* rx[kBurst];
   uint16_t n = rte_eth_rx_burst(port, queue, rx, kBurst);
@@ -168,7 +168,6 @@ void Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, TimeNs now,
       rte_pktmbuf_free(rx[i]);
     }
   }
-  (void)now;
   if (forward) tx(d.inside_.id, rx, n, Counter::tx_inside);
   hand_off(learn, nl);
 }
@@ -181,8 +180,8 @@ int Dataplane::worker_main(void* arg) {
     // Judging by packet time, a packet without a stamp counts as time 0.
     TimeNs now = d.opts_.packet_time ? 0 : clock_ns(CLOCK_MONOTONIC);
     w->inside_burst(now);
-    w->passive_burst(d.outside_.id, static_cast<uint16_t>(w->index), now, true);
-    if (d.have_mirror_ && w->index == 0) w->passive_burst(d.mirror_.id, 0, now, false);
+    w->passive_burst(d.outside_.id, static_cast<uint16_t>(w->index), true);
+    if (d.have_mirror_ && w->index == 0) w->passive_burst(d.mirror_.id, 0, false);
     d.table_->reader_quiescent(w->index);
   }
   d.table_->reader_unregister(w->index);

@@ -149,6 +149,16 @@ int cmd_run(Args& args) {
     }
   }
   print_counters(d, stderr);
+  std::fprintf(stderr, "table: %zu entries\n", d.table_size());
+  LearnCounters lc = d.learn_counters();
+  std::fprintf(stderr, "learned: added=%llu refreshed=%llu\n",
+               static_cast<unsigned long long>(lc[static_cast<size_t>(LearnEvent::added)]),
+               static_cast<unsigned long long>(lc[static_cast<size_t>(LearnEvent::refreshed)]));
+  dp::LearnDelay ld = d.learn_delay();
+  if (ld.count)
+    std::fprintf(stderr, "learn-to-enforce delay: %llu responses, mean %.1f us, p99 < %.0f us, max %.1f us\n",
+                 static_cast<unsigned long long>(ld.count), static_cast<double>(ld.total) / static_cast<double>(ld.count) / 1e3,
+                 static_cast<double>(ld.percentile(0.99)) / 1e3, static_cast<double>(ld.max) / 1e3);
   return status;
 }
 

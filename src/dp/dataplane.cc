@@ -62,6 +62,8 @@ struct Dataplane::Worker {
   }
   void hand_off(rte_mbuf** pkts, unsigned n) {
     if (n == 0) return;
+    TimeNs t = clock_ns(CLOCK_MONOTONIC);
+    for (unsigned i = 0; i < n; ++i) *RTE_MBUF_DYNFIELD(pkts[i], dp->handoff_offset_, TimeNs*) = t;
     unsigned done = rte_ring_enqueue_burst(to_learner, reinterpret_cast<void* const*>(pkts), n, nullptr);
     counters.add(Counter::handoff, done);
     if (done < n) {
@@ -271,6 +273,12 @@ bool Dataplane::init(std::string& error) {
     error = "cannot register the mbuf timestamp field";
     return false;
   }
+  static const rte_mbuf_dynfield handoff_field = {"nsgate_handoff_ns", sizeof(TimeNs), alignof(TimeNs), 0};
+  handoff_offset_ = rte_mbuf_dynfield_register(&handoff_field);
+  if (handoff_offset_ < 0) {
+    error = "cannot register the mbuf hand-off field";
+    return false;
+  }
   unsigned mbufs = workers * (kRingSize + 4 * (kRxDesc + kTxDesc)) + 4096;
   pool_ = rte_pktmbuf_pool_create("nsgate_mbufs", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                   static_cast<int>(rte_socket_id()));
@@ -377,7 +385,18 @@ void Dataplane::learner_main() {
       unsigned n = rte_ring_dequeue_burst(w->to_learner, reinterpret_cast<void**>(objs), 64, nullptr);
       for (unsigned i = 0; i < n; ++i) {
         TimeNs fallback = opts_.packet_time ? 0 : clock_ns(CLOCK_MONOTONIC);
+        const LearnCounters& lc = learner_->counters();
+        uint64_t before = lc[static_cast<size_t>(LearnEvent::added)] + lc[static_cast<size_t>(LearnEvent::refreshed)];
         session_->feed(pkt::LinkType::ethernet, w->packet_ns(objs[i], fallback), frame_of(objs[i]));
+        if (lc[static_cast<size_t>(LearnEvent::added)] + lc[static_cast<size_t>(LearnEvent::refreshed)] != before) {
+          TimeNs d = clock_ns(CLOCK_MONOTONIC) - *RTE_MBUF_DYNFIELD(objs[i], handoff_offset_, const TimeNs*);
+          ++delay_.count;
+          delay_.total += d;
+          delay_.max = std::max(delay_.max, d);
+          size_t b = 0;
+          while (b + 1 < delay_.log2_us.size() && (TimeNs{1} << b) * 1000 <= d) ++b;
+          ++delay_.log2_us[b];
+        }
         rte_pktmbuf_free(objs[i]);
       }
       got += n;
@@ -388,6 +407,7 @@ void Dataplane::learner_main() {
       last_housekeeping = t;
       std::lock_guard<std::mutex> lock(learn_mu_);
       learn_copy_ = learner_->counters();
+      delay_copy_ = delay_;
     }
     std::string path;
     {
@@ -473,6 +493,21 @@ std::vector<PortStats> Dataplane::port_stats() const {
     out.push_back(s);
   }
   return out;
+}
+
+TimeNs LearnDelay::percentile(double p) const {
+  uint64_t want = static_cast<uint64_t>(p * static_cast<double>(count));
+  uint64_t seen = 0;
+  for (size_t b = 0; b < log2_us.size(); ++b) {
+    seen += log2_us[b];
+    if (seen > want || seen == count) return (TimeNs{1} << b) * 1000;
+  }
+  return max;
+}
+
+LearnDelay Dataplane::learn_delay() const {
+  std::lock_guard<std::mutex> lock(learn_mu_);
+  return running_ ? delay_copy_ : delay_;
 }
 
 LearnCounters Dataplane::learn_counters() const {

@@ -10,6 +10,7 @@
 // the caller's thread (the main lcore) drains query events (poll_events)
 // and decides when to stop. Nothing on a worker allocates, locks or logs.
 
+#include <array>
 #include <atomic>
 #include <mutex>
 #include <functional>
@@ -42,6 +43,16 @@ struct DataplaneOptions {
   bool log_passes = false;
   // Query events buffered per worker before the control thread drains them.
   unsigned event_ring_size = 4096;
+};
+
+// How long a response took from the worker that received it to the table
+// (after which the next query to a server it named passes): the
+// learn-to-enforce delay, for responses that added or refreshed entries.
+struct LearnDelay {
+  uint64_t count = 0;
+  TimeNs total = 0, max = 0;
+  std::array<uint64_t, 24> log2_us{};  // bucket b: delay < 2^b microseconds
+  TimeNs percentile(double p) const;  // upper bound of the bucket holding p
 };
 
 struct PortStats {
@@ -80,6 +91,7 @@ class Dataplane {
   WorkerCounters totals() const;
   std::vector<PortStats> port_stats() const;
   LearnCounters learn_counters() const;
+  LearnDelay learn_delay() const;
   size_t table_size() const { return table_ ? table_->size() : 0; }
   // Wall-clock minus the data path's clock (0 when judging by packet time).
   TimeNs wall_offset() const { return wall_offset_; }
@@ -102,6 +114,8 @@ class Dataplane {
   TimeNs wall_offset_ = 0;
   int ts_offset_ = -1;
   uint64_t ts_flag_ = 0;
+  int handoff_offset_ = -1;  // mbuf dynfield: when a worker handed the packet off
+  LearnDelay delay_;          // learner thread; copied under learn_mu_
   rte_mempool* pool_ = nullptr;
   Port inside_, outside_, mirror_, drop_port_;
   bool have_mirror_ = false, have_drop_port_ = false;
@@ -119,6 +133,7 @@ class Dataplane {
   std::atomic<uint64_t> snapshots_written_{0};
   mutable std::mutex learn_mu_;  // guards learn counter copies
   LearnCounters learn_copy_{};
+  LearnDelay delay_copy_;
 };
 
 }  // namespace nsgate::dp

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 #include <cerrno>
 #include <cstring>
 #include <atomic>
@@ -15,6 +16,8 @@
 #include <thread>
 
 #include "app/common.hh"
+#include "app/run_metrics.hh"
+#include "ctl/metrics.hh"
 #include "core/format.hh"
 #include "core/learn_session.hh"
 #include "dp/dataplane.hh"
@@ -53,7 +56,7 @@ std::vector<std::string> eal_args(const Config& c, const std::string& default_pr
 
 class DropLog {
  public:
-  explicit DropLog(const DropLogConfig& c) : limiter_(c.rate, c.burst) {
+  DropLog(const DropLogConfig& c, ControlStats& stats) : limiter_(c.rate, c.burst), stats_(stats) {
     if (c.path.empty()) return;
     out_ = c.path == "-" ? stdout : std::fopen(c.path.c_str(), "a");
     if (!out_) throw Fatal{"cannot open drop_log.path " + c.path + ": " + std::strerror(errno), 1};
@@ -65,13 +68,13 @@ class DropLog {
     if (!out_ || ev.verdict == Verdict::pass_anchor || is_pass(ev.verdict)) return;
     uint64_t suppressed = 0;
     if (!limiter_.allow(ev.src, ev.time, suppressed)) {
-      ++suppressed_total_;
+      ++stats_.drop_log_suppressed;
       return;
     }
     std::fprintf(out_, "%s\n", eve_json(ev, suppressed).c_str());
     std::fflush(out_);
+    ++stats_.drop_log_written;
   }
-  uint64_t suppressed() const { return suppressed_total_; }
 
  private:
   static bool is_pass(Verdict v) {
@@ -79,7 +82,7 @@ class DropLog {
   }
   FILE* out_ = nullptr;
   RateLimiter limiter_;
-  uint64_t suppressed_total_ = 0;
+  ControlStats& stats_;
 };
 
 void print_counters(const dp::Dataplane& d, FILE* out) {
@@ -119,14 +122,25 @@ int cmd_run(Args& args) {
   if (!d.init(error)) throw Fatal{error, 1};
   seed_learner(d.learner(), config);
   size_t restored = d.load(saved);
-  DropLog log(config.drop_log);
+  ControlStats stats;
+  DropLog log(config.drop_log, stats);
+  std::unique_ptr<ctl::MetricsExporter> metrics;
+  if (!config.metrics_listen.empty()) {
+    size_t capacity = config.learning.capacity;
+    metrics = ctl::MetricsExporter::start(
+        config.metrics_listen, [&d, &stats, capacity] { return run_metrics(d, stats, capacity); }, error);
+    if (!metrics) throw Fatal{error + " (set metrics.listen, or empty to turn metrics off)", 1};
+  }
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   if (!d.start(error)) throw Fatal{error, 1};
-  std::fprintf(stderr, "nsgate run: %s mode, %u worker(s), %zu entries restored from %s; Ctrl-C stops\n",
+  std::fprintf(stderr, "nsgate run: %s mode, %u worker(s), %zu entries restored from %s, metrics on %s; Ctrl-C stops\n",
                config.mode == Mode::enforce ? "enforce" : "monitor", config.workers, restored,
-               snap_path.empty() ? "(no snapshot)" : snap_path.c_str());
+               snap_path.empty() ? "(no snapshot)" : snap_path.c_str(),
+               metrics ? config.metrics_listen.c_str() : "(off)");
   auto next_snapshot = std::chrono::steady_clock::now() + std::chrono::duration<double>(config.snapshot_interval_s);
+  uint64_t snapshots_seen = 0;
+  std::string last_error;
   while (g_signal == 0) {
     if (d.poll_events([&](const QueryEvent& ev) { log.write(ev); }) == 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -134,8 +148,18 @@ int cmd_run(Args& args) {
       d.request_snapshot(snap_path);
       next_snapshot += std::chrono::duration<double>(config.snapshot_interval_s);
     }
+    if (d.snapshots_written() != snapshots_seen) {
+      snapshots_seen = d.snapshots_written();
+      stats.snapshot_last_success_unix = std::time(nullptr);
+    }
+    if (std::string e = d.last_snapshot_error(); !e.empty() && e != last_error) {
+      ++stats.snapshot_failures;
+      std::fprintf(stderr, "nsgate run: %s\n", e.c_str());
+    }
+    last_error = d.last_snapshot_error();
   }
   std::fprintf(stderr, "nsgate run: signal %d, stopping\n", g_signal.load());
+  metrics.reset();  // no scrape may read a stopping data path
   d.stop();
   d.poll_events([&](const QueryEvent& ev) { log.write(ev); });
   int status = 0;

@@ -49,6 +49,8 @@ struct Config {
   std::vector<std::string> eal;  // extra EAL arguments
   unsigned workers = 1;
   DropLogConfig drop_log;
+  // Prometheus exporter address; empty = off. Loopback unless you mean it.
+  std::string metrics_listen = "127.0.0.1:9153";
 
   // Where each setting came from: path ("static_allow[3].cidr") -> line.
   std::map<std::string, int> lines;

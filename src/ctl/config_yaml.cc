@@ -21,7 +21,15 @@ class Loader {
     if (!root.IsMap()) return error("", root, "the top level must be a mapping of settings");
     check_keys("", root, {"mode", "dns_ports", "trusted_sources", "static_allow", "root_hints",
                           "learning", "snapshot", "ports", "eal", "workers", "drop_log",
-                          "drop_undecodable"});
+                          "drop_undecodable", "metrics"});
+    if (auto n = root["metrics"]) {
+      if (!n.IsMap()) {
+        error("metrics", n, "must be a mapping");
+      } else {
+        check_keys("metrics", n, {"listen"});
+        if (auto v = n["listen"]) c_.metrics_listen = n["listen"].IsNull() ? "" : scalar("metrics.listen", v);
+      }
+    }
     if (auto n = root["ports"]) {
       if (!n.IsMap()) {
         error("ports", n, "must be a mapping");

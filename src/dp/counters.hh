@@ -35,6 +35,7 @@ inline constexpr size_t kCounterCount = 0
 #undef NSGATE_X
     ;
 const char* to_string(Counter c);
+const char* describe(Counter c);
 
 struct alignas(64) WorkerCounters {
   std::array<uint64_t, kCounterCount> c{};

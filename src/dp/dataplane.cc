@@ -16,7 +16,7 @@
 
 namespace nsgate::dp {
 
-NSGATE_DEFINE_TO_STRING(Counter, NSGATE_DP_COUNTERS)
+NSGATE_DEFINE_NAMES(Counter, NSGATE_DP_COUNTERS)
 
 namespace {
 constexpr uint16_t kBurst = 32;
@@ -485,8 +485,11 @@ std::vector<PortStats> Dataplane::port_stats() const {
     if (rte_eth_stats_get(p->id, &st) == 0) {
       s.ipackets = st.ipackets;
       s.opackets = st.opackets;
+      s.ibytes = st.ibytes;
+      s.obytes = st.obytes;
       s.ierrors = st.ierrors;
       s.imissed = st.imissed;
+      s.oerrors = st.oerrors;
     }
     rte_eth_link link{};
     if (rte_eth_link_get_nowait(p->id, &link) == 0) s.link_up = link.link_status == RTE_ETH_LINK_UP;

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 NSGATE, GEN, SRC = sys.argv[1:4]
 tmp = tempfile.mkdtemp(prefix="nsgate-dpdk-")
@@ -137,6 +138,7 @@ def run_learns_from_a_mirror_and_saves_its_snapshot_on_sigterm():
         f.write(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
     snap = os.path.join(tmp, "run.snap")
     drops = os.path.join(tmp, "drops.json")
+    metrics_port = 20000 + os.getpid() % 20000
     cfg = write("run.yaml", f"""
 static_allow: [8.8.4.4/32]
 ports:
@@ -146,9 +148,18 @@ ports:
 eal: [--no-huge, --no-pci, -m, "512", -l, "0-1", --no-shconf, --file-prefix=nsgate-run-{os.getpid()}, "--log-level=lib.*:error"]
 snapshot: {{path: {snap}, interval: 60}}
 drop_log: {{path: {drops}}}
+metrics: {{listen: "127.0.0.1:{metrics_port}"}}
 """)
     proc = subprocess.Popen([NSGATE, "run", "-c", cfg], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(3)
+    # A scrape while running: promtool accepts it, and the counters are there.
+    body = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+    lint = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    values = {l.split(" ")[0]: float(l.split(" ")[1]) for l in body.splitlines() if l and not l.startswith("#")}
+    assert values["nsgate_rx_inside_total"] == 3, body
+    assert values['nsgate_verdicts_total{verdict="drop_unknown"}'] >= 1, body
+    assert values['nsgate_learn_events_total{event="added"}'] >= 2, body
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
@@ -167,6 +178,7 @@ drop_log: {{path: {drops}}}
 def startup_errors_name_what_to_fix():
     cfg = write("bad.yaml", f"""
 ports: {{inside: net_nothing0, outside: net_nothing1}}
+metrics: {{listen: ""}}
 eal: [--no-huge, --no-pci, -m, "256", -l, "0-1", --no-shconf, --file-prefix=nsgate-bad-{os.getpid()}]
 """)
     p = subprocess.run([NSGATE, "run", "-c", cfg], capture_output=True, text=True, timeout=60)

@@ -102,6 +102,7 @@ ports:
 eal: [--no-huge, --no-pci, -m, "512", -l, "0-1", --no-shconf, --file-prefix=${tag}, "--log-level=lib.*:error", "--log-level=pmd.*:error"]
 drop_log: {path: $tmp/drops.json}
 snapshot: {path: $tmp/table.snap, interval: 60}
+metrics: {listen: "127.0.0.1:$(( 40000 + $$ % 20000 ))"}
 CONF
 "$NSGATE" run -c "$tmp/nsgate.yaml" >"$tmp/nsgate.out" 2>&1 &
 nsgate_pid=$!

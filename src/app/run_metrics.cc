@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "app/run_metrics.hh"
+
+#include <ctime>
+
+namespace nsgate::app {
+
+namespace {
+MetricFamilyData family(std::string name, std::string help, bool counter) {
+  return MetricFamilyData{std::move(name), std::move(help), counter, {}};
+}
+MetricSample sample(double v, std::vector<std::pair<std::string, std::string>> labels = {}) {
+  return MetricSample{std::move(labels), v};
+}
+}  // namespace
+
+std::vector<MetricFamilyData> run_metrics(const dp::Dataplane& d, const ControlStats& c, size_t capacity) {
+  std::vector<MetricFamilyData> out;
+  dp::WorkerCounters t = d.totals();
+
+  auto info = family("nsgate_build_info", "nsgate version (value is always 1)", false);
+  info.samples.push_back(sample(1, {{"version", "0.1.0"}}));
+  out.push_back(std::move(info));
+
+  // One family per data-path counter, named from the X-macro list.
+  for (size_t i = 0; i < dp::kCounterCount; ++i) {
+    auto k = static_cast<dp::Counter>(i);
+    auto f = family(std::string("nsgate_") + dp::to_string(k) + "_total", dp::describe(k), true);
+    f.samples.push_back(sample(static_cast<double>(t.c[i])));
+    out.push_back(std::move(f));
+  }
+  auto verdicts = family("nsgate_verdicts_total", "Packets from the inside port by verdict", true);
+  for (size_t i = 0; i < kVerdictCount; ++i)
+    verdicts.samples.push_back(sample(static_cast<double>(t.verdicts[i]), {{"verdict", to_string(static_cast<Verdict>(i))}}));
+  out.push_back(std::move(verdicts));
+
+  LearnCounters lc = d.learn_counters();
+  auto learn = family("nsgate_learn_events_total", "Learner results by event: added, refreshed, and each refusal rule", true);
+  for (size_t i = 0; i < kLearnEventCount; ++i)
+    learn.samples.push_back(sample(static_cast<double>(lc[i]), {{"event", to_string(static_cast<LearnEvent>(i))}}));
+  out.push_back(std::move(learn));
+
+  auto entries = family("nsgate_table_entries", "Addresses in the TTL table (anchors, statics and learned)", false);
+  entries.samples.push_back(sample(static_cast<double>(d.table_size())));
+  out.push_back(std::move(entries));
+  auto cap = family("nsgate_table_capacity", "Addresses the TTL table can hold", false);
+  cap.samples.push_back(sample(static_cast<double>(capacity)));
+  out.push_back(std::move(cap));
+
+  dp::LearnDelay ld = d.learn_delay();
+  auto delay = family("nsgate_learn_to_enforce_seconds_max", "Longest delay from a worker receiving a teaching response to the table update", false);
+  delay.samples.push_back(sample(static_cast<double>(ld.max) / 1e9));
+  out.push_back(std::move(delay));
+
+  auto pkts = family("nsgate_port_packets_total", "Packets per port and direction (device statistics)", true);
+  auto bytes = family("nsgate_port_bytes_total", "Bytes per port and direction (device statistics)", true);
+  auto errs = family("nsgate_port_errors_total", "Device receive errors, receive misses and transmit errors", true);
+  auto link = family("nsgate_port_link_up", "1 when the port's link is up", false);
+  const char* roles[] = {"inside", "outside", "mirror", "drop_capture"};
+  size_t r = 0;
+  for (const dp::PortStats& p : d.port_stats()) {
+    std::string role = r < 4 ? roles[r] : p.name;
+    ++r;
+    pkts.samples.push_back(sample(static_cast<double>(p.ipackets), {{"port", role}, {"direction", "rx"}}));
+    pkts.samples.push_back(sample(static_cast<double>(p.opackets), {{"port", role}, {"direction", "tx"}}));
+    bytes.samples.push_back(sample(static_cast<double>(p.ibytes), {{"port", role}, {"direction", "rx"}}));
+    bytes.samples.push_back(sample(static_cast<double>(p.obytes), {{"port", role}, {"direction", "tx"}}));
+    errs.samples.push_back(sample(static_cast<double>(p.ierrors), {{"port", role}, {"kind", "rx_error"}}));
+    errs.samples.push_back(sample(static_cast<double>(p.imissed), {{"port", role}, {"kind", "rx_missed"}}));
+    errs.samples.push_back(sample(static_cast<double>(p.oerrors), {{"port", role}, {"kind", "tx_error"}}));
+    link.samples.push_back(sample(p.link_up ? 1 : 0, {{"port", role}}));
+  }
+  out.push_back(std::move(pkts));
+  out.push_back(std::move(bytes));
+  out.push_back(std::move(errs));
+  out.push_back(std::move(link));
+
+  auto log_written = family("nsgate_drop_log_lines_total", "Lines written to the drop log", true);
+  log_written.samples.push_back(sample(static_cast<double>(c.drop_log_written.load())));
+  out.push_back(std::move(log_written));
+  auto log_sup = family("nsgate_drop_log_suppressed_total", "Drop log lines held back by the per-source rate limit", true);
+  log_sup.samples.push_back(sample(static_cast<double>(c.drop_log_suppressed.load())));
+  out.push_back(std::move(log_sup));
+  auto snaps = family("nsgate_snapshots_total", "Snapshots written, by result", true);
+  snaps.samples.push_back(sample(static_cast<double>(d.snapshots_written()), {{"result", "ok"}}));
+  snaps.samples.push_back(sample(static_cast<double>(c.snapshot_failures.load()), {{"result", "error"}}));
+  out.push_back(std::move(snaps));
+  auto age = family("nsgate_snapshot_age_seconds", "Seconds since the last snapshot was written (-1: none yet)", false);
+  int64_t last = c.snapshot_last_success_unix.load();
+  age.samples.push_back(sample(last ? static_cast<double>(std::time(nullptr) - last) : -1));
+  out.push_back(std::move(age));
+  return out;
+}
+
+}  // namespace nsgate::app

@@ -65,8 +65,16 @@ class DropLog {
     if (out_ && out_ != stdout) std::fclose(out_);
   }
   void write(const QueryEvent& ev) {
-    if (!out_ || ev.verdict == Verdict::pass_anchor || is_pass(ev.verdict)) return;
+    if (ev.verdict == Verdict::pass_anchor || is_pass(ev.verdict)) return;
+    if (!out_) {
+      // No log file: still count hosts seen blocked for the first time.
+      uint64_t ignored = 0;
+      if (!limiter_.knows(ev.src)) ++stats_.new_blocked_sources;
+      limiter_.allow(ev.src, ev.time, ignored);
+      return;
+    }
     uint64_t suppressed = 0;
+    if (!limiter_.knows(ev.src)) ++stats_.new_blocked_sources;
     if (!limiter_.allow(ev.src, ev.time, suppressed)) {
       ++stats_.drop_log_suppressed;
       return;

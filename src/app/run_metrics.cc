@@ -81,6 +81,10 @@ std::vector<MetricFamilyData> run_metrics(const dp::Dataplane& d, const ControlS
   auto log_sup = family("nsgate_drop_log_suppressed_total", "Drop log lines held back by the per-source rate limit", true);
   log_sup.samples.push_back(sample(static_cast<double>(c.drop_log_suppressed.load())));
   out.push_back(std::move(log_sup));
+  auto fresh = family("nsgate_blocked_sources_new_total",
+                      "Inside hosts blocked (or alerted) that the drop log had not seen recently: likely newly infected", true);
+  fresh.samples.push_back(sample(static_cast<double>(c.new_blocked_sources.load())));
+  out.push_back(std::move(fresh));
   auto snaps = family("nsgate_snapshots_total", "Snapshots written, by result", true);
   snaps.samples.push_back(sample(static_cast<double>(d.snapshots_written()), {{"result", "ok"}}));
   snaps.samples.push_back(sample(static_cast<double>(c.snapshot_failures.load()), {{"result", "error"}}));

@@ -55,6 +55,8 @@ class RateLimiter {
   // counted as suppressed. `suppressed` returns (and resets) the count held
   // back since the last event written for that source.
   bool allow(const IpAddress& src, TimeNs now, uint64_t& suppressed);
+  // Whether `src` has a bucket (was seen recently enough to be remembered).
+  bool knows(const IpAddress& src) const { return buckets_.count(src) > 0; }
 
  private:
   struct Bucket {

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""deploy/ checked by the tools that will load it: promtool (config, rules,
+rule unit tests), the dashboard as JSON, and every nsgate_* metric that the
+rules and the dashboard name must be one a running nsgate exports (a real
+scrape of `nsgate run` on virtual devices).
+
+usage: deploy_test.py NSGATE SOURCE_DIR
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+NSGATE, SRC = sys.argv[1:3]
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok   {name}")
+    else:
+        failed += 1
+        print(f"FAIL {name}: {detail}")
+
+
+for args in (["check", "config", "deploy/prometheus/prometheus.yml"],
+             ["check", "rules", "deploy/prometheus/nsgate-rules.yml"],
+             ["test", "rules", "tests/integration/alert_rules_test.yml"]):
+    p = subprocess.run(["promtool", *args], cwd=SRC, capture_output=True, text=True)
+    check("promtool " + " ".join(args[:2]), p.returncode == 0, p.stdout + p.stderr)
+
+dash = json.load(open(os.path.join(SRC, "deploy/grafana/nsgate-dashboard.json")))
+exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+check("dashboard_has_panels_with_queries", len(exprs) >= 8, exprs)
+
+# A scrape of a running nsgate: net_null ports, no traffic needed.
+tmp = tempfile.mkdtemp(prefix="nsgate-deploy-")
+port = 30000 + os.getpid() % 20000
+cfg = os.path.join(tmp, "n.yaml")
+open(cfg, "w").write(f"""
+ports: {{inside: "net_null20,no-rx=1", outside: "net_null21,no-rx=1"}}
+eal: [--no-huge, --no-pci, -m, "256", -l, "0-1", --no-shconf, --file-prefix=nsgate-deploy-{os.getpid()}]
+metrics: {{listen: "127.0.0.1:{port}"}}
+snapshot: {{path: {tmp}/t.snap, interval: 1}}
+""")
+proc = subprocess.Popen([NSGATE, "run", "-c", cfg], stderr=subprocess.PIPE, text=True)
+body = ""
+for _ in range(50):
+    try:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+        break
+    except OSError:
+        time.sleep(0.1)
+time.sleep(1.5)  # let a periodic snapshot happen
+body2 = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+proc.send_signal(signal.SIGTERM)
+proc.communicate(timeout=30)
+exported = set(re.findall(r"^(nsgate_[a-z0-9_]+)", body2, re.M))
+lint = subprocess.run(["promtool", "check", "metrics"], input=body2, capture_output=True, text=True)
+check("scrape_passes_promtool_check_metrics", lint.returncode == 0 and exported, lint.stdout + lint.stderr)
+rules = open(os.path.join(SRC, "deploy/prometheus/nsgate-rules.yml")).read()
+named = set(re.findall(r"\b(nsgate_[a-z0-9_]+)", rules + "\n".join(exprs)))
+check("every_metric_in_rules_and_dashboard_is_exported", named and named <= exported, sorted(named - exported))
+age = re.search(r"^nsgate_snapshot_age_seconds (\S+)", body2, re.M)
+check("periodic_snapshot_is_reported", age and 0 <= float(age.group(1)) < 5, age.group(0) if age else body2[:500])
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed or not passed else 0)

@@ -20,6 +20,7 @@
 #include "ctl/metrics.hh"
 #include "core/format.hh"
 #include "core/learn_session.hh"
+#include "ctl/config_yaml.hh"
 #include "dp/dataplane.hh"
 #include "dp/eal.hh"
 #include "io/capture.hh"
@@ -29,7 +30,27 @@ namespace nsgate::app {
 namespace {
 
 std::atomic<int> g_signal{0};
+std::atomic<bool> g_reload{false};
 void on_signal(int sig) { g_signal = sig; }
+void on_hup(int) { g_reload = true; }
+
+// Settings a running nsgate cannot change: named so the operator knows a
+// reload kept the old value.
+std::vector<std::string> needs_restart(const Config& a, const Config& b) {
+  std::vector<std::string> out;
+  if (a.ports.inside != b.ports.inside) out.push_back("ports.inside");
+  if (a.ports.outside != b.ports.outside) out.push_back("ports.outside");
+  if (a.ports.mirror != b.ports.mirror) out.push_back("ports.mirror");
+  if (a.ports.drop_capture != b.ports.drop_capture) out.push_back("ports.drop_capture");
+  if (a.eal != b.eal) out.push_back("eal");
+  if (a.workers != b.workers) out.push_back("workers");
+  if (a.metrics_listen != b.metrics_listen) out.push_back("metrics.listen");
+  if (a.root_hints != b.root_hints) out.push_back("root_hints");
+  if (a.learning.capacity != b.learning.capacity) out.push_back("learning.capacity");
+  if (a.drop_log.path != b.drop_log.path) out.push_back("drop_log.path");
+  if (a.snapshot_path != b.snapshot_path) out.push_back("snapshot.path");
+  return out;
+}
 
 bool looks_like_pci(const std::string& spec) {
   return spec.find(',') == std::string::npos && spec.find(':') != std::string::npos &&
@@ -64,6 +85,7 @@ class DropLog {
   ~DropLog() {
     if (out_ && out_ != stdout) std::fclose(out_);
   }
+  void set_limits(const DropLogConfig& c) { limiter_ = RateLimiter(c.rate, c.burst); }
   void write(const QueryEvent& ev) {
     if (ev.verdict == Verdict::pass_anchor || is_pass(ev.verdict)) return;
     if (!out_) {
@@ -141,6 +163,7 @@ int cmd_run(Args& args) {
   }
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
+  signal(SIGHUP, on_hup);
   if (!d.start(error)) throw Fatal{error, 1};
   std::fprintf(stderr, "nsgate run: %s mode, %u worker(s), %zu entries restored from %s, metrics on %s; Ctrl-C stops\n",
                config.mode == Mode::enforce ? "enforce" : "monitor", config.workers, restored,
@@ -165,6 +188,36 @@ int cmd_run(Args& args) {
       std::fprintf(stderr, "nsgate run: %s\n", e.c_str());
     }
     last_error = d.last_snapshot_error();
+    if (g_reload.exchange(false)) {
+      // Parsed and validated here, off the data path; applied only whole.
+      ctl::LoadResult r = ctl::load_config_file(*conf_path);
+      if (!r.ok()) {
+        ++stats.reloads_failed;
+        std::fprintf(stderr, "nsgate run: reload of %s refused, nothing changed:\n", conf_path->c_str());
+        for (const auto& e : r.errors) std::fprintf(stderr, "  %s\n", e.to_string().c_str());
+      } else {
+        for (const std::string& k : needs_restart(config, r.config)) {
+          std::fprintf(stderr, "nsgate run: reload: %s changed but needs a restart; the running value stays\n", k.c_str());
+        }
+        Config next = r.config;
+        // Keep what cannot change live, so the next diff stays truthful.
+        next.ports = config.ports;
+        next.eal = config.eal;
+        next.workers = config.workers;
+        next.metrics_listen = config.metrics_listen;
+        next.root_hints = config.root_hints;
+        next.learning.capacity = config.learning.capacity;
+        next.drop_log.path = config.drop_log.path;
+        next.snapshot_path = config.snapshot_path;
+        d.apply(next);
+        log.set_limits(next.drop_log);
+        config = next;
+        ++stats.reloads_ok;
+        std::fprintf(stderr, "nsgate run: reloaded %s (%s mode, %zu static allows, %zu trusted sources)\n",
+                     conf_path->c_str(), config.mode == Mode::enforce ? "enforce" : "monitor",
+                     config.static_allow.size(), config.trusted_sources.size());
+      }
+    }
   }
   std::fprintf(stderr, "nsgate run: signal %d, stopping\n", g_signal.load());
   metrics.reset();  // no scrape may read a stopping data path

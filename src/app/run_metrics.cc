@@ -85,6 +85,10 @@ std::vector<MetricFamilyData> run_metrics(const dp::Dataplane& d, const ControlS
                       "Inside hosts blocked (or alerted) that the drop log had not seen recently: likely newly infected", true);
   fresh.samples.push_back(sample(static_cast<double>(c.new_blocked_sources.load())));
   out.push_back(std::move(fresh));
+  auto reloads = family("nsgate_reloads_total", "Configuration reloads (SIGHUP), by result", true);
+  reloads.samples.push_back(sample(static_cast<double>(c.reloads_ok.load()), {{"result", "ok"}}));
+  reloads.samples.push_back(sample(static_cast<double>(c.reloads_failed.load()), {{"result", "error"}}));
+  out.push_back(std::move(reloads));
   auto snaps = family("nsgate_snapshots_total", "Snapshots written, by result", true);
   snaps.samples.push_back(sample(static_cast<double>(d.snapshots_written()), {{"result", "ok"}}));
   snaps.samples.push_back(sample(static_cast<double>(c.snapshot_failures.load()), {{"result", "error"}}));

@@ -14,6 +14,7 @@ struct ControlStats {
   std::atomic<uint64_t> drop_log_written{0}, drop_log_suppressed{0};
   std::atomic<uint64_t> new_blocked_sources{0};  // inside hosts blocked or alerted for the first time
   std::atomic<uint64_t> snapshot_failures{0};
+  std::atomic<uint64_t> reloads_ok{0}, reloads_failed{0};
   std::atomic<int64_t> snapshot_last_success_unix{0};
 };
 

@@ -175,6 +175,7 @@ void Learner::add_static(const StaticAllow& s) {
     if (!teaches) statics_.back().zone.clear();
     return;
   }
+  ++host_statics_;
   Provenance p;
   p.address = s.prefix.address;
   p.kind = EntryKind::static_allow;
@@ -183,6 +184,21 @@ void Learner::add_static(const StaticAllow& s) {
   p.expires = kNeverExpires;
   add_slot(std::move(p), zone);
   sync_table(s.prefix.address);
+}
+
+void Learner::replace_statics(const std::vector<StaticAllow>& statics) {
+  statics_.clear();
+  static_zones_.clear();
+  std::vector<uint32_t> doomed;
+  for (uint32_t id = 0; id < slots_.size(); ++id)
+    if (slots_[id].live && slots_[id].p.kind == EntryKind::static_allow) doomed.push_back(id);
+  for (uint32_t id : doomed) {
+    IpAddress a = slots_[id].p.address;
+    remove_slot(id);
+    sync_table(a);
+  }
+  host_statics_ = 0;
+  for (const StaticAllow& s : statics) add_static(s);
 }
 
 dns::Fault Learner::on_message(const DnsContext& ctx, std::span<const std::byte> msg,

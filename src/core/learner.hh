@@ -79,6 +79,8 @@ class Learner {
   void add_static(const StaticAllow& s);
   // Replaces the learning limits (hot reload). Entries are kept.
   void set_settings(const LearningSettings& s) { settings_ = s; }
+  // Replaces every static allow (hot reload); learned entries are kept.
+  void replace_statics(const std::vector<StaticAllow>& statics);
 
   // Offers one DNS message (query or response). Returns the parser's fault
   // (Fault::none when the message parsed cleanly). `explain` may be null.
@@ -99,7 +101,7 @@ class Learner {
   const LearnCounters& counters() const { return counters_; }
   size_t learned_addresses() const;
   size_t anchors() const { return anchors_; }
-  size_t statics() const { return statics_.size(); }
+  size_t statics() const { return statics_.size() + host_statics_; }
   size_t tracked_queries() const { return queries_.size(); }
   size_t pending_targets() const { return pending_.size(); }
   uint64_t queries_seen() const { return queries_seen_; }
@@ -183,6 +185,7 @@ class Learner {
   AllowTable& table_;
   LearnCounters counters_{};
   size_t anchors_ = 0;
+  size_t host_statics_ = 0;
   std::vector<StaticAllow> statics_;  // CIDR statics (shorter than a host prefix)
   std::vector<DnsName> static_zones_;  // parsed zones of statics_, same order
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <sstream>
 
 namespace nsgate::ctl {
@@ -102,8 +103,17 @@ class Loader {
     if (n.Mark().line >= 0) c_.lines[path] = n.Mark().line + 1;
   }
   void check_keys(const std::string& path, const YAML::Node& map, const std::vector<std::string>& known) {
+    std::map<std::string, int> seen;
     for (const auto& kv : map) {
       std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
+      int line = kv.first.Mark().line + 1;
+      // yaml-cpp keeps the first of duplicate keys silently; an operator who
+      // wrote the key twice meant one of them, so say which.
+      if (auto [it, fresh] = seen.emplace(key, line); !fresh) {
+        error(path.empty() ? key : path + "." + key, kv.first,
+              "duplicate key (first at line " + std::to_string(it->second) + "; that one would win)");
+        continue;
+      }
       if (std::find(known.begin(), known.end(), key) != known.end()) continue;
       std::string full = path.empty() ? key : path + "." + key;
       std::string hint = closest(key, known);

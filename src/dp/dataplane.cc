@@ -82,6 +82,7 @@ void Dataplane::Worker::inside_burst(TimeNs now) {
   uint16_t n = rte_eth_rx_burst(d.inside_.id, static_cast<uint16_t>(index), rx, kBurst);
   if (n == 0) return;
   counters.add(Counter::rx_inside, n);
+  const Policy& policy = *d.policy_.load(std::memory_order_acquire);
   pkt::Packet pk[kBurst];
   Verdict verdict[kBurst];
   TimeNs when[kBurst];
@@ -91,7 +92,7 @@ void Dataplane::Worker::inside_burst(TimeNs now) {
   for (uint16_t i = 0; i < n; ++i) {
     when[i] = packet_ns(rx[i], now);
     pkt::DecodeResult r = pkt::decode(pkt::LinkType::ethernet, frame_of(rx[i]), pk[i]);
-    if (auto v = classify(r, pk[i], d.policy_)) {
+    if (auto v = classify(r, pk[i], policy)) {
       verdict[i] = *v;
     } else {
       keys[nq] = &pk[i].dst;
@@ -104,7 +105,7 @@ void Dataplane::Worker::inside_burst(TimeNs now) {
     uint16_t i = pending[k];
     std::optional<TableValue> entry;
     if ((hits >> k & 1) && !values[k].expired_at(now_seconds(when[i]))) entry = values[k];
-    verdict[i] = judge(pk[i], entry, d.policy_);
+    verdict[i] = judge(pk[i], entry, policy);
   }
   rte_mbuf* fwd[kBurst];
   rte_mbuf* drop[kBurst];
@@ -158,12 +159,13 @@ void Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, bool forwar
   uint16_t n = rte_eth_rx_burst(port, queue, rx, kBurst);
   if (n == 0) return;
   counters.add(forward ? Counter::rx_outside : Counter::rx_mirror, n);
+  const Policy& policy = *d.policy_.load(std::memory_order_acquire);
   rte_mbuf* learn[kBurst];
   uint16_t nl = 0;
   for (uint16_t i = 0; i < n; ++i) {
     pkt::Packet p;
     if (pkt::decode(pkt::LinkType::ethernet, frame_of(rx[i]), p) == pkt::DecodeResult::ok && p.has_ports &&
-        (d.policy_.is_dns_port(p.sport) || d.policy_.is_dns_port(p.dport))) {
+        (policy.is_dns_port(p.sport) || policy.is_dns_port(p.dport))) {
       if (forward) rte_mbuf_refcnt_update(rx[i], 1);
       learn[nl++] = rx[i];
     } else if (!forward) {
@@ -190,7 +192,29 @@ int Dataplane::worker_main(void* arg) {
   return 0;
 }
 
-Dataplane::Dataplane(DataplaneOptions opts) : opts_(std::move(opts)), policy_(Policy::from(opts_.config)) {}
+Dataplane::Dataplane(DataplaneOptions opts)
+    : opts_(std::move(opts)), policy_owner_(std::make_unique<Policy>(Policy::from(opts_.config))) {
+  policy_.store(policy_owner_.get());
+}
+
+void Dataplane::apply(const Config& next) {
+  auto fresh = std::make_unique<Policy>(Policy::from(next));
+  policy_.store(fresh.get(), std::memory_order_release);
+  if (running_) table_->synchronize();  // no worker still reads the old one
+  policy_owner_ = std::move(fresh);
+  LearningSettings learning = next.learning;
+  std::vector<StaticAllow> statics = next.static_allow;
+  auto task = [this, learning, statics] {
+    learner_->set_settings(learning);
+    learner_->replace_statics(statics);
+  };
+  if (!running_) {
+    task();
+    return;
+  }
+  std::lock_guard<std::mutex> lock(task_mu_);
+  learner_tasks_.push_back(task);
+}
 
 Dataplane::~Dataplane() {
   stop();
@@ -409,6 +433,12 @@ void Dataplane::learner_main() {
       learn_copy_ = learner_->counters();
       delay_copy_ = delay_;
     }
+    std::vector<std::function<void()>> tasks;
+    {
+      std::lock_guard<std::mutex> lock(task_mu_);
+      tasks.swap(learner_tasks_);
+    }
+    for (auto& t : tasks) t();
     std::string path;
     {
       std::lock_guard<std::mutex> lock(snap_mu_);

@@ -80,6 +80,12 @@ class Dataplane {
   // Stops workers and the learner, then the ports. Idempotent.
   void stop();
 
+  // Hot reload (control thread): swaps the policy the workers judge by (mode,
+  // trusted sources, static CIDRs, DNS ports) without a lost packet, and
+  // hands the learning limits and static allows to the learner thread.
+  // Learned entries are kept. Settings that need a restart are not touched.
+  void apply(const Config& next);
+
   // Drains query events (caller's thread). Returns how many were handled.
   size_t poll_events(const std::function<void(const QueryEvent&)>& fn);
   // Asks the learner thread to write a snapshot to `path`; returns at once.
@@ -110,7 +116,12 @@ class Dataplane {
   void write_snapshot(const std::string& path);
 
   DataplaneOptions opts_;
-  Policy policy_;
+  // Workers load the pointer once per burst; a replaced policy is freed
+  // only after every worker passed a quiescent state (RCU).
+  std::atomic<const Policy*> policy_{nullptr};
+  std::unique_ptr<Policy> policy_owner_;
+  std::mutex task_mu_;
+  std::vector<std::function<void()>> learner_tasks_;  // run on the learner thread
   TimeNs wall_offset_ = 0;
   int ts_offset_ = -1;
   uint64_t ts_flag_ = 0;

@@ -111,6 +111,8 @@ void RteAllowTable::reader_register(unsigned id) {
   rte_rcu_qsbr_thread_register(qsbr_, id);
   rte_rcu_qsbr_thread_online(qsbr_, id);
 }
+void RteAllowTable::synchronize() { rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID); }
+
 void RteAllowTable::reader_quiescent(unsigned id) { rte_rcu_qsbr_quiescent(qsbr_, id); }
 void RteAllowTable::reader_unregister(unsigned id) {
   rte_rcu_qsbr_thread_offline(qsbr_, id);

@@ -45,6 +45,10 @@ class RteAllowTable final : public AllowTable {
   void reader_register(unsigned id);
   void reader_quiescent(unsigned id);
   void reader_unregister(unsigned id);
+  // Blocks until every registered reader has passed a quiescent state: what
+  // readers saw before the call is no longer in use (for freeing a replaced
+  // policy). Control thread only.
+  void synchronize();
   rte_hash* handle() const { return hash_; }
 
  private:

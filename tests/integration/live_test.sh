@@ -139,6 +139,20 @@ tcp = [e for e in hits if e['proto'] == 'TCP' and e['dest_port'] == 53]  # the S
 assert udp and tcp, lines
 assert not [e for e in lines if e['dest_ip'] == '192.0.2.20'], lines
 "
+# Hot reload: allow the second server, then an invalid file (refused, the
+# running config stays), then take the allowance back.
+cp "$tmp/nsgate.yaml" "$tmp/nsgate.yaml.orig"
+sed -i 's|^  - {cidr: 192.0.2.20/32, note: the lab.s allowed server}|&\n  - {cidr: 192.0.2.21/32, note: allowed by reload}|' "$tmp/nsgate.yaml"
+kill -HUP "$nsgate_pid"; sleep 0.5
+expect "reload_adds_a_static_allow_without_restart" dig_answer @192.0.2.21 www.example.lab
+cp "$tmp/nsgate.yaml" "$tmp/nsgate.yaml.good"
+sed -i 's/^mode: enforce/mode: sometimes/' "$tmp/nsgate.yaml"
+kill -HUP "$nsgate_pid"; sleep 0.5
+expect "invalid_reload_is_refused_and_changes_nothing" dig_answer @192.0.2.21 www.example.lab
+expect "invalid_reload_names_the_error" grep -q 'mode (line .*): "sometimes" is not one of enforce, monitor' "$tmp/nsgate.out"
+cp "$tmp/nsgate.yaml.orig" "$tmp/nsgate.yaml"
+kill -HUP "$nsgate_pid"; sleep 0.5
+expect_not "reload_removes_the_static_allow_again" dig_answer @192.0.2.21 www.example.lab
 kill -TERM "$nsgate_pid"
 wait "$nsgate_pid"; rc=$?
 nsgate_pid=""

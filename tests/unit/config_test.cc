@@ -84,6 +84,14 @@ TEST(Config, RangeChecksCoverTheLearningLimits) {
   EXPECT_NE(all.find("learning.ns_address_window (line 4)"), std::string::npos) << all;
 }
 
+TEST(Config, DuplicateKeysAreReportedWithBothLines) {
+  auto r = ctl::load_config_text("mode: enforce\nlearning:\n  grace: 10\n  grace: 20\nmode: monitor\n");
+  ASSERT_FALSE(r.ok());
+  std::string all = all_errors(r);
+  EXPECT_NE(all.find("mode (line 5): duplicate key (first at line 1"), std::string::npos) << all;
+  EXPECT_NE(all.find("learning.grace (line 4): duplicate key (first at line 3"), std::string::npos) << all;
+}
+
 TEST(Config, SyntaxErrorsAreReportedNotThrown) {
   auto r = ctl::load_config_text("static_allow: [1.2.3.4\nmode: x\n");
   ASSERT_FALSE(r.ok());

@@ -61,15 +61,7 @@ int cmd_check(Args& args) {
     const Provenance* p = a.provenance;
     if (a.allowed) {
       reason = to_string(a.kind);
-      if (!a.static_prefix.empty())
-        detail = "in static_allow " + a.static_prefix;
-      else if (p && a.kind == EntryKind::anchor)
-        detail = "root hint " + p->ns;
-      else if (p && a.kind == EntryKind::static_allow)
-        detail = "static_allow" + (p->note.empty() ? "" : " (" + p->note + ")");
-      else if (p)
-        detail = "zone " + p->zone + " ns " + p->ns + " expires " + format_time(p->expires) + " learned from " +
-                 p->server.to_string() + " at " + format_time(p->response_time);
+      detail = describe_allow(a);
     } else {
       auto e = expired.find(*addr);
       if (e != expired.end()) {

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
+#include <mutex>
 #include <ctime>
 #include <cerrno>
 #include <cstring>
@@ -22,7 +24,9 @@
 #include "core/learn_session.hh"
 #include "ctl/config_yaml.hh"
 #include "dp/dataplane.hh"
+#include "core/top_talkers.hh"
 #include "dp/eal.hh"
+#include "dp/telemetry.hh"
 #include "io/capture.hh"
 
 namespace nsgate::app {
@@ -86,8 +90,22 @@ class DropLog {
     if (out_ && out_ != stdout) std::fclose(out_);
   }
   void set_limits(const DropLogConfig& c) { limiter_ = RateLimiter(c.rate, c.burst); }
+  // Telemetry thread: the most blocked sources and destinations, "ADDRESS COUNT".
+  std::pair<std::vector<std::string>, std::vector<std::string>> top(size_t n, TimeNs now) {
+    std::lock_guard<std::mutex> lock(top_mu_);
+    auto fmt = [](const TopTalkers::Ranking& r) {
+      std::vector<std::string> out;
+      for (const auto& [a, c] : r) out.push_back(a.to_string() + " " + std::to_string(c));
+      return out;
+    };
+    return {fmt(top_.top_sources(n, now)), fmt(top_.top_destinations(n, now))};
+  }
   void write(const QueryEvent& ev) {
     if (ev.verdict == Verdict::pass_anchor || is_pass(ev.verdict)) return;
+    {
+      std::lock_guard<std::mutex> lock(top_mu_);
+      top_.add(ev.src, ev.dst, ev.time);
+    }
     if (!out_) {
       // No log file: still count hosts seen blocked for the first time.
       uint64_t ignored = 0;
@@ -113,6 +131,8 @@ class DropLog {
   FILE* out_ = nullptr;
   RateLimiter limiter_;
   ControlStats& stats_;
+  std::mutex top_mu_;
+  TopTalkers top_;
 };
 
 void print_counters(const dp::Dataplane& d, FILE* out) {
@@ -133,6 +153,86 @@ std::vector<Provenance> read_snapshot(const std::string& path, bool must_exist) 
   if (!must_exist && !std::filesystem::exists(path)) return {};
   if (!snapshot::read_file(path, c, error)) throw Fatal{"snapshot refused: " + error, 1};
   return c.entries;
+}
+
+TimeNs wall_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return TimeNs{ts.tv_sec} * kNsPerSec + ts.tv_nsec;
+}
+
+// The operator's commands (dpdk-telemetry.py): /nsgate/stats, /nsgate/lookup,
+// /nsgate/top_blocked, /nsgate/snapshot, /nsgate/reload.
+void register_run_telemetry(dp::Dataplane& d, DropLog& log, const std::string& snap_path) {
+  dp::register_telemetry("/nsgate/stats", "Data path counters, verdicts, learn events and table size",
+                         [&d](const std::string&) {
+    dp::TelemetryReply r;
+    dp::WorkerCounters t = d.totals();
+    for (size_t i = 0; i < dp::kCounterCount; ++i) r.numbers.emplace_back(dp::to_string(static_cast<dp::Counter>(i)), t.c[i]);
+    for (size_t i = 0; i < kVerdictCount; ++i) r.numbers.emplace_back(to_string(static_cast<Verdict>(i)), t.verdicts[i]);
+    LearnCounters lc = d.learn_counters();
+    for (size_t i = 0; i < kLearnEventCount; ++i)
+      r.numbers.emplace_back(std::string("learn_") + to_string(static_cast<LearnEvent>(i)), lc[i]);
+    r.numbers.emplace_back("table_entries", d.table_size());
+    return r;
+  });
+  dp::register_telemetry("/nsgate/lookup", "Verdict and provenance for an address. Parameter: ADDRESS",
+                         [&d](const std::string& params) {
+    dp::TelemetryReply r;
+    auto addr = IpAddress::parse(params);
+    if (!addr) {
+      r.strings.emplace_back("error", "'" + params + "' is not an IPv4 or IPv6 address");
+      return r;
+    }
+    auto out = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
+    TimeNs mono_now = d.now(), offset = d.wall_offset();
+    bool ok = d.run_on_learner([out, a = *addr, mono_now, offset](const Learner& l) {
+      AllowAnswer ans = l.lookup(a, mono_now);
+      out->emplace_back("address", a.to_string());
+      out->emplace_back("verdict", ans.allowed ? "pass" : "block");
+      out->emplace_back("reason", ans.allowed ? to_string(ans.kind) : "unknown");
+      if (ans.allowed) {
+        AllowAnswer wall = ans;
+        Provenance shifted;
+        if (ans.provenance && ans.kind == EntryKind::learned) {
+          shifted = *ans.provenance;  // the learner keeps monotonic times
+          shifted.expires += offset;
+          shifted.response_time += offset;
+          wall.provenance = &shifted;
+        }
+        out->emplace_back("detail", describe_allow(wall));
+      }
+    });
+    if (!ok) r.strings.emplace_back("error", "the learner did not answer within 2 s");
+    else r.strings = *out;
+    return r;
+  });
+  dp::register_telemetry("/nsgate/top_blocked",
+                         "Most blocked sources (likely infected hosts) and destinations over the last 5 minutes",
+                         [&log](const std::string&) {
+    dp::TelemetryReply r;
+    auto [src, dst] = log.top(10, wall_now());
+    r.lists.emplace_back("sources", src);
+    r.lists.emplace_back("destinations", dst);
+    return r;
+  });
+  dp::register_telemetry("/nsgate/snapshot", "Write a snapshot of the learned table now",
+                         [&d, snap_path](const std::string&) {
+    dp::TelemetryReply r;
+    if (snap_path.empty()) {
+      r.strings.emplace_back("error", "snapshot.path is not set");
+    } else {
+      d.request_snapshot(snap_path);
+      r.strings.emplace_back("snapshot", "requested: " + snap_path);
+    }
+    return r;
+  });
+  dp::register_telemetry("/nsgate/reload", "Reload the configuration file (as SIGHUP)", [](const std::string&) {
+    g_reload = true;
+    dp::TelemetryReply r;
+    r.strings.emplace_back("reload", "requested; the result is logged and counted in nsgate_reloads_total");
+    return r;
+  });
 }
 
 }  // namespace
@@ -164,6 +264,7 @@ int cmd_run(Args& args) {
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   signal(SIGHUP, on_hup);
+  register_run_telemetry(d, log, snap_path);
   if (!d.start(error)) throw Fatal{error, 1};
   std::fprintf(stderr, "nsgate run: %s mode, %u worker(s), %zu entries restored from %s, metrics on %s; Ctrl-C stops\n",
                config.mode == Mode::enforce ? "enforce" : "monitor", config.workers, restored,
@@ -221,6 +322,7 @@ int cmd_run(Args& args) {
   }
   std::fprintf(stderr, "nsgate run: signal %d, stopping\n", g_signal.load());
   metrics.reset();  // no scrape may read a stopping data path
+  dp::clear_telemetry();
   d.stop();
   d.poll_events([&](const QueryEvent& ev) { log.write(ev); });
   int status = 0;

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/format.hh"
 #include "core/root_hints.hh"
 #include "ctl/config_yaml.hh"
 
@@ -102,6 +103,16 @@ int for_each_frame(const std::string& cmd, const std::vector<std::string>& captu
   }
   if (opened == 0) throw Fatal{"no capture could be read", 1};
   return failed;
+}
+
+std::string describe_allow(const AllowAnswer& a) {
+  const Provenance* p = a.provenance;
+  if (!a.static_prefix.empty()) return "in static_allow " + a.static_prefix;
+  if (!p) return to_string(a.kind);
+  if (a.kind == EntryKind::anchor) return "root hint " + p->ns;
+  if (a.kind == EntryKind::static_allow) return "static_allow" + (p->note.empty() ? "" : " (" + p->note + ")");
+  return "zone " + p->zone + " ns " + p->ns + " expires " + format_time(p->expires) + " learned from " +
+         p->server.to_string() + " at " + format_time(p->response_time);
 }
 
 Config load_config(const std::optional<std::string>& path) {

@@ -56,6 +56,10 @@ int for_each_frame(const std::string& cmd, const std::vector<std::string>& captu
                    const std::function<void(pkt::LinkType, const io::Frame&)>& fn,
                    const std::function<void(const std::string&)>& on_open = {});
 
+// "why" for an allowed address: root hint, static allow, or the learned
+// zone, NS name, expiry and the server that taught it.
+std::string describe_allow(const AllowAnswer& a);
+
 int cmd_learn(Args& args);
 int cmd_decode(Args& args);
 int cmd_check(Args& args);

@@ -10,7 +10,9 @@
 #include <rte_ring_elem.h>
 #include <time.h>
 
+#include <chrono>
 #include <cstring>
+#include <future>
 
 #include "core/x_names.hh"
 
@@ -481,6 +483,23 @@ void Dataplane::request_snapshot(const std::string& path) {
 std::string Dataplane::last_snapshot_error() const {
   std::lock_guard<std::mutex> lock(snap_mu_);
   return snap_error_;
+}
+
+bool Dataplane::run_on_learner(const std::function<void(const Learner&)>& fn, int timeout_ms) {
+  if (!running_) {
+    fn(*learner_);
+    return true;
+  }
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> f = done->get_future();
+  {
+    std::lock_guard<std::mutex> lock(task_mu_);
+    learner_tasks_.push_back([this, fn, done] {
+      fn(*learner_);
+      done->set_value();
+    });
+  }
+  return f.wait_for(std::chrono::milliseconds(timeout_ms)) == std::future_status::ready;
 }
 
 size_t Dataplane::poll_events(const std::function<void(const QueryEvent&)>& fn) {

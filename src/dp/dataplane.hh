@@ -86,6 +86,11 @@ class Dataplane {
   // Learned entries are kept. Settings that need a restart are not touched.
   void apply(const Config& next);
 
+  // Runs `fn` on the learner thread (the only one that may read the
+  // learner) and waits for it, at most `timeout_ms`. False on timeout; `fn`
+  // may then still run later, so it must own (not borrow) what it writes.
+  bool run_on_learner(const std::function<void(const Learner&)>& fn, int timeout_ms = 2000);
+
   // Drains query events (caller's thread). Returns how many were handled.
   size_t poll_events(const std::function<void(const QueryEvent&)>& fn);
   // Asks the learner thread to write a snapshot to `path`; returns at once.

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <string>
 
 namespace nsgate::dp {
 
@@ -23,7 +25,14 @@ bool init_eal(const std::vector<std::string>& args, std::string& error) {
     return false;
   }
   done = true;
-  std::atexit([] { rte_eal_cleanup(); });
+  // DPDK leaves its runtime folder (/var/run/dpdk/PREFIX) behind; every
+  // offline tool run has its own prefix, so remove it after cleanup.
+  static std::string runtime_dir = rte_eal_get_runtime_dir();
+  std::atexit([] {
+    rte_eal_cleanup();
+    std::error_code ec;
+    if (runtime_dir.find("/dpdk/") != std::string::npos) std::filesystem::remove_all(runtime_dir, ec);
+  });
   return true;
 }
 

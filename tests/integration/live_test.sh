@@ -26,7 +26,7 @@ cleanup() {
   ip netns del "$out_ns" 2>/dev/null
   ip link del "${tag}i1" 2>/dev/null
   ip link del "${tag}o1" 2>/dev/null
-  rm -rf "$tmp"
+  rm -rf "$tmp" "/var/run/dpdk/${tag}"
 }
 trap cleanup EXIT
 
@@ -99,7 +99,7 @@ static_allow:
 ports:
   inside: net_af_packet0,iface=${tag}i1
   outside: net_af_packet1,iface=${tag}o1
-eal: [--no-huge, --no-pci, -m, "512", -l, "0-1", --no-shconf, --file-prefix=${tag}, "--log-level=lib.*:error", "--log-level=pmd.*:error"]
+eal: [--no-huge, --no-pci, -m, "512", -l, "0-1", --file-prefix=${tag}, "--log-level=lib.*:error", "--log-level=pmd.*:error"]
 drop_log: {path: $tmp/drops.json}
 snapshot: {path: $tmp/table.snap, interval: 60}
 metrics: {listen: "127.0.0.1:$(( 40000 + $$ % 20000 ))"}
@@ -139,6 +139,19 @@ tcp = [e for e in hits if e['proto'] == 'TCP' and e['dest_port'] == 53]  # the S
 assert udp and tcp, lines
 assert not [e for e in lines if e['dest_ip'] == '192.0.2.20'], lines
 "
+# Operator commands over DPDK telemetry.
+telemetry() { echo "$1" | timeout 10 dpdk-telemetry.py -f "$tag" 2>/dev/null | grep '^{'; }
+expect "telemetry_top_blocked_names_the_client_and_the_server" python3 -c "
+import json, sys
+r = json.loads(sys.argv[1])['/nsgate/top_blocked']
+assert r['sources'][0].startswith('192.0.2.10 ') and r['destinations'][0].startswith('192.0.2.21 '), r
+" "$(telemetry /nsgate/top_blocked)"
+expect "telemetry_lookup_explains_a_verdict" python3 -c "
+import json, sys
+a = json.loads(sys.argv[1])['/nsgate/lookup']; b = json.loads(sys.argv[2])['/nsgate/lookup']
+assert a['verdict'] == 'block' and b['verdict'] == 'pass' and b['reason'] == 'static', (a, b)
+" "$(telemetry /nsgate/lookup,192.0.2.21)" "$(telemetry /nsgate/lookup,192.0.2.20)"
+
 # Hot reload: allow the second server, then an invalid file (refused, the
 # running config stays), then take the allowance back.
 cp "$tmp/nsgate.yaml" "$tmp/nsgate.yaml.orig"

@@ -137,3 +137,29 @@ TEST(RateLimiter, ForgetsTheLeastRecentSourceWhenFull) {
 
 }  // namespace
 }  // namespace nsgate::testing
+
+#include "core/top_talkers.hh"
+
+namespace nsgate::testing {
+namespace {
+
+TEST(TopTalkers, RanksWithinTheWindowAndForgetsOlderBuckets) {
+  TopTalkers t(60 * kNsPerSec, 6);
+  auto a = *IpAddress::parse("192.0.2.1"), b = *IpAddress::parse("192.0.2.2");
+  auto c2 = *IpAddress::parse("203.0.113.66");
+  TimeNs t0 = 1000 * kNsPerSec;
+  for (int i = 0; i < 5; ++i) t.add(a, c2, t0);
+  for (int i = 0; i < 3; ++i) t.add(b, c2, t0 + 30 * kNsPerSec);
+  auto top = t.top_sources(10, t0 + 40 * kNsPerSec);
+  ASSERT_EQ(top.size(), 2u);
+  EXPECT_EQ(top[0], std::make_pair(a, uint64_t{5}));
+  EXPECT_EQ(top[1], std::make_pair(b, uint64_t{3}));
+  EXPECT_EQ(t.top_destinations(1, t0 + 40 * kNsPerSec)[0].second, 8u);
+  // 70 s later the first bucket is out of the window.
+  top = t.top_sources(10, t0 + 70 * kNsPerSec);
+  ASSERT_EQ(top.size(), 1u);
+  EXPECT_EQ(top[0].first, b);
+}
+
+}  // namespace
+}  // namespace nsgate::testing

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "dp/telemetry.hh"
+
+#include <rte_telemetry.h>
+
+#include <map>
+#include <mutex>
+
+namespace nsgate::dp {
+
+namespace {
+std::mutex g_mu;
+std::map<std::string, TelemetryHandler>& handlers() {
+  static std::map<std::string, TelemetryHandler> h;
+  return h;
+}
+
+int dispatch(const char* cmd, const char* params, rte_tel_data* d) {
+  TelemetryHandler h;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    auto it = handlers().find(cmd);
+    if (it == handlers().end()) return -1;
+    h = it->second;
+  }
+  TelemetryReply r = h(params ? params : "");
+  rte_tel_data_start_dict(d);
+  for (const auto& [k, v] : r.strings) rte_tel_data_add_dict_string(d, k.c_str(), v.c_str());
+  for (const auto& [k, v] : r.numbers) rte_tel_data_add_dict_u64(d, k.c_str(), v);
+  for (const auto& [k, items] : r.lists) {
+    rte_tel_data* arr = rte_tel_data_alloc();
+    if (!arr) continue;
+    rte_tel_data_start_array(arr, RTE_TEL_STRING_VAL);
+    for (const std::string& s : items) rte_tel_data_add_array_string(arr, s.c_str());
+    rte_tel_data_add_dict_container(d, k.c_str(), arr, 0);
+  }
+  return 0;
+}
+}  // namespace
+
+void clear_telemetry() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  handlers().clear();
+}
+
+bool register_telemetry(const std::string& cmd, const std::string& help, TelemetryHandler handler) {
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    handlers()[cmd] = std::move(handler);
+  }
+  return rte_telemetry_register_cmd(cmd.c_str(), dispatch, help.c_str()) == 0;
+}
+
+}  // namespace nsgate::dp

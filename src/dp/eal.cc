@@ -21,7 +21,11 @@ bool init_eal(const std::vector<std::string>& args, std::string& error) {
   argv.push_back(nullptr);
   int rc = rte_eal_init(static_cast<int>(all.size()), argv.data());
   if (rc < 0) {
-    error = std::string("DPDK EAL initialisation failed: ") + rte_strerror(rte_errno);
+    error = std::string("DPDK EAL initialisation failed: ") + rte_strerror(rte_errno) +
+            " (check the eal: arguments and the ports' device names)";
+    std::string dir = rte_eal_get_runtime_dir();
+    std::error_code ec;
+    if (dir.find("/dpdk/") != std::string::npos) std::filesystem::remove_all(dir, ec);
     return false;
   }
   done = true;

@@ -41,12 +41,13 @@ dash = json.load(open(os.path.join(SRC, "deploy/grafana/nsgate-dashboard.json"))
 exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
 check("dashboard_has_panels_with_queries", len(exprs) >= 8, exprs)
 
-# A scrape of a running nsgate: net_null ports, no traffic needed.
+# A running nsgate with a little traffic (the Table II client queries).
 tmp = tempfile.mkdtemp(prefix="nsgate-deploy-")
 port = 30000 + os.getpid() % 20000
 cfg = os.path.join(tmp, "n.yaml")
+traffic = os.path.join(SRC, "data/paper/traffic.pcap")
 open(cfg, "w").write(f"""
-ports: {{inside: "net_null20,no-rx=1", outside: "net_null21,no-rx=1"}}
+ports: {{inside: "net_pcap20,rx_pcap={traffic},tx_pcap={tmp}/in.pcap", outside: "net_null21,no-rx=1"}}
 eal: [--no-huge, --no-pci, -m, "256", -l, "0-1", --no-shconf, --file-prefix=nsgate-deploy-{os.getpid()}]
 metrics: {{listen: "127.0.0.1:{port}"}}
 snapshot: {{path: {tmp}/t.snap, interval: 1}}
@@ -61,6 +62,35 @@ for _ in range(50):
         time.sleep(0.1)
 time.sleep(1.5)  # let a periodic snapshot happen
 body2 = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+
+# A real Prometheus server on loopback scrapes nsgate; the counter comes
+# back through its HTTP API.
+prom_port = port + 1
+prom_cfg = os.path.join(tmp, "prometheus.yml")
+open(prom_cfg, "w").write(f"""
+global: {{scrape_interval: 1s}}
+scrape_configs:
+  - job_name: nsgate
+    static_configs: [{{targets: ["127.0.0.1:{port}"]}}]
+""")
+prom = subprocess.Popen(["prometheus", f"--config.file={prom_cfg}", f"--storage.tsdb.path={tmp}/tsdb",
+                         f"--web.listen-address=127.0.0.1:{prom_port}"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+value = None
+deadline = time.time() + 30
+while time.time() < deadline and value is None:
+    time.sleep(1)
+    try:
+        q = urllib.request.urlopen(f"http://127.0.0.1:{prom_port}/api/v1/query?query=nsgate_rx_inside_total",
+                                   timeout=2).read().decode()
+        result = json.loads(q)["data"]["result"]
+        if result:
+            value = float(result[0]["value"][1])
+    except (OSError, KeyError, ValueError):
+        pass
+prom.terminate()
+prom.wait(timeout=30)
+check("prometheus_scrapes_nsgate_and_serves_the_counter", value == 3, f"nsgate_rx_inside_total via Prometheus: {value}")
 proc.send_signal(signal.SIGTERM)
 proc.communicate(timeout=30)
 exported = set(re.findall(r"^(nsgate_[a-z0-9_]+)", body2, re.M))

@@ -105,6 +105,7 @@ std::string message_json(const DnsMessageEvent& ev) {
 int cmd_decode(Args& args) {
   std::string format = args.value({"--format", "-f"}).value_or("json");
   if (format != "json") throw Fatal{"--format must be json"};
+  auto conf_path = args.value({"-c", "--config"});
   auto ports_opt = args.values({"--port"});
   std::vector<uint16_t> ports;
   for (const auto& p : ports_opt) {
@@ -113,7 +114,7 @@ int cmd_decode(Args& args) {
     if (p.empty() || *end || v == 0 || v > 65535) throw Fatal{"--port takes a port number, not '" + p + "'"};
     ports.push_back(static_cast<uint16_t>(v));
   }
-  if (ports.empty()) ports = {53};
+  if (ports.empty()) ports = conf_path ? load_config(conf_path).dns_ports : std::vector<uint16_t>{53};
   std::vector<std::string> captures = args.positional();
   if (captures.empty()) throw Fatal{"no capture given (usage: nsgate decode CAPTURE... --format json)"};
   // One extractor per capture: TCP streams do not continue across files.

@@ -16,7 +16,7 @@ Commands:
   learn  [-c CONF] CAPTURE... [--snapshot OUT] [--format table|json|csv] [--explain]
          Learn name-server addresses from pcap/pcapng captures ('-' = stdin)
          and print the history (one row per learned address and zone).
-  decode CAPTURE... [--format json]
+  decode [-c CONF] [--port N]... CAPTURE... [--format json]
          Print every DNS message as nsgate parses it, one JSON object per line.
   check  [-c CONF] --snapshot FILE [--at now|snapshot|UNIX_SECONDS] [--format text|json] ADDRESS...
          Say whether a query to each address would pass, and why.

@@ -40,6 +40,24 @@ std::vector<MetricFamilyData> run_metrics(const dp::Dataplane& d, const ControlS
     learn.samples.push_back(sample(static_cast<double>(lc[i]), {{"event", to_string(static_cast<LearnEvent>(i))}}));
   out.push_back(std::move(learn));
 
+  auto busy = family("nsgate_worker_busy_ratio", "Share of worker loop iterations that received packets", false);
+  uint64_t polls = t.get(dp::Counter::polls);
+  busy.samples.push_back(sample(polls ? static_cast<double>(t.get(dp::Counter::busy_polls)) / static_cast<double>(polls) : 0));
+  out.push_back(std::move(busy));
+
+  auto [parse, extract] = d.learn_input_stats();
+  auto perr = family("nsgate_parse_errors_total", "DNS messages the learner could not parse, by kind", true);
+  for (dns::ErrorKind k : {dns::ErrorKind::truncated, dns::ErrorKind::malformed, dns::ErrorKind::unsupported})
+    perr.samples.push_back(sample(static_cast<double>(parse.parse_errors(k)), {{"kind", dns::to_string(k)}}));
+  out.push_back(std::move(perr));
+  auto derr = family("nsgate_decode_errors_total", "Packets the learner could not decode, by reason", true);
+  for (size_t i = 0; i < extract.decode.size(); ++i) {
+    auto r = static_cast<pkt::DecodeResult>(i);
+    if (r == pkt::DecodeResult::ok || r == pkt::DecodeResult::not_ip) continue;
+    derr.samples.push_back(sample(static_cast<double>(extract.decode[i]), {{"reason", pkt::to_string(r)}}));
+  }
+  out.push_back(std::move(derr));
+
   auto entries = family("nsgate_table_entries", "Addresses in the TTL table (anchors, statics and learned)", false);
   entries.samples.push_back(sample(static_cast<double>(d.table_size())));
   out.push_back(std::move(entries));

@@ -22,7 +22,9 @@ namespace nsgate::dp {
   X(drop_captured, "dropped packets copied to the drop_capture port")          \
   X(handoff, "DNS packets handed to the learner")                              \
   X(handoff_dropped, "DNS packets not handed to the learner: its ring was full") \
-  X(events_dropped, "query events lost: the event ring was full")
+  X(events_dropped, "query events lost: the event ring was full")             \
+  X(polls, "worker loop iterations")                                           \
+  X(busy_polls, "worker loop iterations that received at least one packet")
 
 enum class Counter : uint8_t {
 #define NSGATE_X(name, text) name,

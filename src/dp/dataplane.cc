@@ -73,16 +73,16 @@ struct Dataplane::Worker {
       for (unsigned i = done; i < n; ++i) rte_pktmbuf_free(pkts[i]);
     }
   }
-  void inside_burst(TimeNs now);
-  void passive_burst(uint16_t port, uint16_t queue, bool forward);
+  uint16_t inside_burst(TimeNs now);
+  uint16_t passive_burst(uint16_t port, uint16_t queue, bool forward);
 };
 
 // Outbound: decode, classify, bulk lookup, judge, act.
-void Dataplane::Worker::inside_burst(TimeNs now) {
+uint16_t Dataplane::Worker::inside_burst(TimeNs now) {
   Dataplane& d = *dp;
   rte_mbuf* rx[kBurst];
   uint16_t n = rte_eth_rx_burst(d.inside_.id, static_cast<uint16_t>(index), rx, kBurst);
-  if (n == 0) return;
+  if (n == 0) return 0;
   counters.add(Counter::rx_inside, n);
   const Policy& policy = *d.policy_.load(std::memory_order_acquire);
   pkt::Packet pk[kBurst];
@@ -151,15 +151,16 @@ void Dataplane::Worker::inside_burst(TimeNs now) {
   else
     for (uint16_t i = 0; i < nd; ++i) rte_pktmbuf_free(drop[i]);
   hand_off(learn, nl);
+  return n;
 }
 
 // Inbound (forward = true) or mirror (forward = false): DNS goes to the
 // learner; inbound traffic is forwarded to the inside untouched.
-void Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, bool forward) {
+uint16_t Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, bool forward) {
   Dataplane& d = *dp;
   rte_mbuf* rx[kBurst];
   uint16_t n = rte_eth_rx_burst(port, queue, rx, kBurst);
-  if (n == 0) return;
+  if (n == 0) return 0;
   counters.add(forward ? Counter::rx_outside : Counter::rx_mirror, n);
   const Policy& policy = *d.policy_.load(std::memory_order_acquire);
   rte_mbuf* learn[kBurst];
@@ -176,6 +177,7 @@ void Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, bool forwar
   }
   if (forward) tx(d.inside_.id, rx, n, Counter::tx_inside);
   hand_off(learn, nl);
+  return n;
 }
 
 int Dataplane::worker_main(void* arg) {
@@ -185,9 +187,11 @@ int Dataplane::worker_main(void* arg) {
   while (!d.stop_.load(std::memory_order_relaxed)) {
     // Judging by packet time, a packet without a stamp counts as time 0.
     TimeNs now = d.opts_.packet_time ? 0 : clock_ns(CLOCK_MONOTONIC);
-    w->inside_burst(now);
-    w->passive_burst(d.outside_.id, static_cast<uint16_t>(w->index), true);
-    if (d.have_mirror_ && w->index == 0) w->passive_burst(d.mirror_.id, 0, false);
+    unsigned got = w->inside_burst(now);
+    got += w->passive_burst(d.outside_.id, static_cast<uint16_t>(w->index), true);
+    if (d.have_mirror_ && w->index == 0) got += w->passive_burst(d.mirror_.id, 0, false);
+    w->counters.add(Counter::polls);
+    if (got) w->counters.add(Counter::busy_polls);
     d.table_->reader_quiescent(w->index);
   }
   d.table_->reader_unregister(w->index);
@@ -434,6 +438,8 @@ void Dataplane::learner_main() {
       std::lock_guard<std::mutex> lock(learn_mu_);
       learn_copy_ = learner_->counters();
       delay_copy_ = delay_;
+      parse_copy_ = session_->stats();
+      extract_copy_ = session_->extract_stats();
     }
     std::vector<std::function<void()>> tasks;
     {
@@ -555,6 +561,12 @@ TimeNs LearnDelay::percentile(double p) const {
     if (seen > want || seen == count) return (TimeNs{1} << b) * 1000;
   }
   return max;
+}
+
+std::pair<LearnStats, ExtractStats> Dataplane::learn_input_stats() const {
+  std::lock_guard<std::mutex> lock(learn_mu_);
+  if (running_) return {parse_copy_, extract_copy_};
+  return {session_->stats(), session_->extract_stats()};
 }
 
 LearnDelay Dataplane::learn_delay() const {

@@ -103,6 +103,8 @@ class Dataplane {
   std::vector<PortStats> port_stats() const;
   LearnCounters learn_counters() const;
   LearnDelay learn_delay() const;
+  // What the learner was fed: DNS parse faults and decode results.
+  std::pair<LearnStats, ExtractStats> learn_input_stats() const;
   size_t table_size() const { return table_ ? table_->size() : 0; }
   // Wall-clock minus the data path's clock (0 when judging by packet time).
   TimeNs wall_offset() const { return wall_offset_; }
@@ -150,6 +152,8 @@ class Dataplane {
   mutable std::mutex learn_mu_;  // guards learn counter copies
   LearnCounters learn_copy_{};
   LearnDelay delay_copy_;
+  LearnStats parse_copy_;
+  ExtractStats extract_copy_;
 };
 
 }  // namespace nsgate::dp

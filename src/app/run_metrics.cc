@@ -58,8 +58,11 @@ std::vector<MetricFamilyData> run_metrics(const dp::Dataplane& d, const ControlS
   }
   out.push_back(std::move(derr));
 
-  auto entries = family("nsgate_table_entries", "Addresses in the TTL table (anchors, statics and learned)", false);
-  entries.samples.push_back(sample(static_cast<double>(d.table_size())));
+  auto entries = family("nsgate_table_entries", "Addresses in the TTL table, by kind", false);
+  auto kinds = d.entries_by_kind();
+  entries.samples.push_back(sample(static_cast<double>(kinds[0]), {{"kind", "anchor"}}));
+  entries.samples.push_back(sample(static_cast<double>(kinds[1]), {{"kind", "static"}}));
+  entries.samples.push_back(sample(static_cast<double>(kinds[2]), {{"kind", "learned"}}));
   out.push_back(std::move(entries));
   auto cap = family("nsgate_table_capacity", "Addresses the TTL table can hold", false);
   cap.samples.push_back(sample(static_cast<double>(capacity)));

@@ -102,6 +102,7 @@ class Learner {
   size_t learned_addresses() const;
   size_t anchors() const { return anchors_; }
   size_t statics() const { return statics_.size() + host_statics_; }
+  size_t host_statics() const { return host_statics_; }
   size_t tracked_queries() const { return queries_.size(); }
   size_t pending_targets() const { return pending_.size(); }
   uint64_t queries_seen() const { return queries_seen_; }

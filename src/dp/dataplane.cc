@@ -439,6 +439,8 @@ void Dataplane::learner_main() {
       learn_copy_ = learner_->counters();
       delay_copy_ = delay_;
       parse_copy_ = session_->stats();
+      anchors_copy_ = learner_->anchors();
+      statics_copy_ = learner_->host_statics();
       extract_copy_ = session_->extract_stats();
     }
     std::vector<std::function<void()>> tasks;
@@ -561,6 +563,16 @@ TimeNs LearnDelay::percentile(double p) const {
     if (seen > want || seen == count) return (TimeNs{1} << b) * 1000;
   }
   return max;
+}
+
+std::array<size_t, 3> Dataplane::entries_by_kind() const {
+  std::lock_guard<std::mutex> lock(learn_mu_);
+  size_t anchors = running_ ? anchors_copy_ : learner_->anchors();
+  size_t statics = running_ ? statics_copy_ : learner_->host_statics();
+  size_t total = table_ ? table_->size() : 0;
+  // An address that is both an anchor (or static) and learned holds one
+  // table entry, counted under its pinned kind.
+  return {anchors, statics, total > anchors + statics ? total - anchors - statics : 0};
 }
 
 std::pair<LearnStats, ExtractStats> Dataplane::learn_input_stats() const {

@@ -103,6 +103,8 @@ class Dataplane {
   std::vector<PortStats> port_stats() const;
   LearnCounters learn_counters() const;
   LearnDelay learn_delay() const;
+  // Table entries by kind: anchors, statics (host entries), learned.
+  std::array<size_t, 3> entries_by_kind() const;
   // What the learner was fed: DNS parse faults and decode results.
   std::pair<LearnStats, ExtractStats> learn_input_stats() const;
   size_t table_size() const { return table_ ? table_->size() : 0; }
@@ -153,6 +155,7 @@ class Dataplane {
   LearnCounters learn_copy_{};
   LearnDelay delay_copy_;
   LearnStats parse_copy_;
+  size_t anchors_copy_ = 0, statics_copy_ = 0;
   ExtractStats extract_copy_;
 };
 

@@ -35,6 +35,7 @@ namespace nsgate {
   X(per_address_zone_cap, "the address already serves learning.zones_per_address zones")       \
   X(table_full, "the table is at capacity")                                                     \
   X(pending_full, "too many NS targets waiting for their addresses")                            \
+  X(query_untracked, "a query was not tracked: learning.max_tracked_queries reached")           \
   X(expired, "a learned address reached its expiry and was deleted")
 
 enum class LearnEvent : uint8_t {

@@ -246,11 +246,24 @@ dns::Fault Learner::on_message(const DnsContext& ctx, std::span<const std::byte>
 }
 
 void Learner::on_query(const DnsContext& ctx, const dns::Header& h, const dns::Question& q) {
+  on_query(QueryRecord{ctx.client, ctx.server, ctx.client_port, ctx.server_port, h.id, q.qtype, name_hash(q.name),
+                       ctx.time});
+}
+
+void Learner::on_query(const QueryRecord& q) {
   ++queries_seen_;
-  if (queries_.size() >= settings_.max_tracked_queries) housekeeping(now_, 0);
-  if (queries_.size() >= settings_.max_tracked_queries) return;
-  QueryKey k{ctx.client, ctx.server, ctx.client_port, ctx.server_port, h.id, q.qtype, name_hash(q.name)};
-  queries_[k] = ctx.time;
+  now_ = std::max(now_, q.time);
+  if (queries_.size() >= settings_.max_tracked_queries) {
+    // Full: sweep old queries at most every 100 ms (a sweep walks the whole
+    // map; a flood of unanswered queries must not make every insert do it),
+    // otherwise leave this one untracked.
+    if (now_ - last_query_sweep_ >= kNsPerSec / 10) housekeeping(now_, 0);
+    if (queries_.size() >= settings_.max_tracked_queries) {
+      count(LearnEvent::query_untracked);
+      return;
+    }
+  }
+  queries_[QueryKey{q.client, q.server, q.client_port, q.server_port, q.id, q.qtype, q.qname_hash}] = q.time;
 }
 
 bool Learner::allowed(const IpAddress& server, TimeNs now) const {
@@ -529,7 +542,8 @@ void Learner::sync_table(const IpAddress& a) {
 void Learner::housekeeping(TimeNs now, size_t expiry_budget) {
   now_ = std::max(now_, now);
   TimeNs window = seconds_to_ns(settings_.query_match_window_s);
-  if (now_ - last_query_sweep_ >= window / 2 || queries_.size() >= settings_.max_tracked_queries) {
+  if (now_ - last_query_sweep_ >= window / 2 ||
+      (queries_.size() >= settings_.max_tracked_queries && now_ - last_query_sweep_ >= kNsPerSec / 10)) {
     std::erase_if(queries_, [&](const auto& kv) { return now_ - kv.second > window; });
     last_query_sweep_ = now_;
   }

@@ -35,6 +35,16 @@ struct DnsContext {
   TimeNs time = 0;
 };
 
+// An outbound query reduced to what response matching needs (rule 1), so a
+// forwarding worker can hand it over as 64 bytes instead of the packet.
+struct QueryRecord {
+  IpAddress client, server;
+  uint16_t client_port = 0, server_port = 0, id = 0, qtype = 0;
+  uint64_t qname_hash = 0;  // Learner::name_hash of the question name
+  TimeNs time = 0;
+};
+static_assert(sizeof(QueryRecord) % 4 == 0, "ring elements are multiples of 4 bytes");
+
 // `nsgate learn --explain`: what happened to each record of one response.
 struct ExplainItem {
   dns::Section section = dns::Section::answer;
@@ -85,6 +95,11 @@ class Learner {
   // Offers one DNS message (query or response). Returns the parser's fault
   // (Fault::none when the message parsed cleanly). `explain` may be null.
   dns::Fault on_message(const DnsContext& ctx, std::span<const std::byte> msg, Explanation* explain);
+  // A query another thread parsed (see QueryRecord); same as a query message.
+  void on_query(const QueryRecord& q);
+  // Keyed hash of a question name for QueryRecord. Thread-safe: the key is
+  // fixed at construction.
+  uint64_t name_hash(const DnsName& n) const;
 
   // Bounded periodic work: expires tracked queries, pending NS targets and
   // at most `expiry_budget` learned addresses (the sweep of the table).
@@ -106,6 +121,7 @@ class Learner {
   size_t tracked_queries() const { return queries_.size(); }
   size_t pending_targets() const { return pending_.size(); }
   uint64_t queries_seen() const { return queries_seen_; }
+
   uint64_t responses_seen() const { return responses_seen_; }
   uint64_t responses_taught() const { return responses_taught_; }
 
@@ -164,7 +180,6 @@ class Learner {
     uint32_t ttl;
   };
   void on_response(const DnsContext& ctx, const dns::Header& h, const dns::Question& q, Explanation* ex);
-  uint64_t name_hash(const DnsName& n) const;
   void count(LearnEvent e, Explanation* ex = nullptr, ExplainItem* item = nullptr);
   // Learns `a` for `zone`; returns the event (added, refreshed or a refusal).
   LearnEvent learn(const IpAddress& a, const DnsName& zone, const std::string& ns, uint32_t ns_ttl,

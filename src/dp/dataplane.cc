@@ -14,6 +14,7 @@
 #include <cstring>
 #include <future>
 
+#include "core/dns_message.hh"
 #include "core/x_names.hh"
 
 namespace nsgate::dp {
@@ -43,6 +44,7 @@ struct Dataplane::Worker {
   unsigned index = 0;
   unsigned lcore = 0;
   rte_ring* to_learner = nullptr;
+  rte_ring* queries = nullptr;  // QueryRecord elements: UDP queries, parsed here
   rte_ring* events = nullptr;
   WorkerCounters counters;
   uint64_t seq = 0;
@@ -112,7 +114,8 @@ uint16_t Dataplane::Worker::inside_burst(TimeNs now) {
   rte_mbuf* fwd[kBurst];
   rte_mbuf* drop[kBurst];
   rte_mbuf* learn[kBurst];
-  uint16_t nf = 0, nd = 0, nl = 0;
+  QueryRecord records[kBurst];
+  uint16_t nf = 0, nd = 0, nl = 0, nr = 0;
   for (uint16_t i = 0; i < n; ++i) {
     Verdict v = verdict[i];
     ++counters.verdicts[static_cast<size_t>(v)];
@@ -137,8 +140,18 @@ uint16_t Dataplane::Worker::inside_burst(TimeNs now) {
       drop[nd++] = rx[i];
       continue;
     }
-    // Queries that leave teach the learner which responses to expect.
-    if (query) {
+    // Queries that leave teach the learner which responses to expect: a
+    // UDP query as a 64-byte record (parsed here, cheap for the learner),
+    // TCP segments as packets (the learner reassembles streams).
+    if (query && pk[i].proto == pkt::kProtoUdp) {
+      dns::Reader r(pk[i].payload);
+      dns::Header h;
+      dns::Question q;
+      if (r.open(h) == dns::Fault::none && !h.qr() && h.opcode() == 0 && h.qdcount == 1 &&
+          r.next(q) == dns::Fault::none && !pk[i].fragment)
+        records[nr++] = QueryRecord{pk[i].src, pk[i].dst, pk[i].sport, pk[i].dport, h.id, q.qtype,
+                                    d.learner_->name_hash(q.name), when[i]};
+    } else if (query) {
       rte_mbuf_refcnt_update(rx[i], 1);
       learn[nl++] = rx[i];
     }
@@ -150,6 +163,11 @@ uint16_t Dataplane::Worker::inside_burst(TimeNs now) {
     tx(d.drop_port_.id, drop, nd, Counter::drop_captured);
   else
     for (uint16_t i = 0; i < nd; ++i) rte_pktmbuf_free(drop[i]);
+  if (nr) {
+    unsigned done = rte_ring_enqueue_burst_elem(queries, records, sizeof(QueryRecord), nr, nullptr);
+    counters.add(Counter::handoff, done);
+    counters.add(Counter::handoff_dropped, nr - done);
+  }
   hand_off(learn, nl);
   return n;
 }
@@ -226,6 +244,7 @@ Dataplane::~Dataplane() {
   stop();
   for (auto& w : workers_) {
     rte_ring_free(w->to_learner);
+    rte_ring_free(w->queries);
     rte_ring_free(w->events);
   }
   session_.reset();
@@ -340,10 +359,13 @@ bool Dataplane::init(std::string& error) {
     std::string n = "nsgate_learn_" + std::to_string(i);
     w->to_learner = rte_ring_create(n.c_str(), kRingSize, static_cast<int>(rte_socket_id()),
                                     RING_F_SP_ENQ | RING_F_SC_DEQ);
+    n = "nsgate_queries_" + std::to_string(i);
+    w->queries = rte_ring_create_elem(n.c_str(), sizeof(QueryRecord), kRingSize * 4,
+                                      static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
     n = "nsgate_events_" + std::to_string(i);
     w->events = rte_ring_create_elem(n.c_str(), sizeof(QueryEvent), opts_.event_ring_size,
                                      static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
-    if (!w->to_learner || !w->events) {
+    if (!w->to_learner || !w->queries || !w->events) {
       error = "cannot create rings: " + std::string(rte_strerror(rte_errno));
       return false;
     }
@@ -408,9 +430,16 @@ void Dataplane::stop() {
 
 void Dataplane::learner_main() {
   rte_mbuf* objs[64];
+  static thread_local QueryRecord records[256];
   TimeNs last_housekeeping = 0;
   for (;;) {
     unsigned got = 0;
+    // Queries first: a response handed over now was answered after them.
+    for (auto& w : workers_) {
+      unsigned n = rte_ring_dequeue_burst_elem(w->queries, records, sizeof(QueryRecord), 256, nullptr);
+      for (unsigned i = 0; i < n; ++i) learner_->on_query(records[i]);
+      got += n;
+    }
     for (auto& w : workers_) {
       unsigned n = rte_ring_dequeue_burst(w->to_learner, reinterpret_cast<void**>(objs), 64, nullptr);
       for (unsigned i = 0; i < n; ++i) {

@@ -390,6 +390,20 @@ TEST(LearnerScenario, FullTableRefusesNewEntriesAndKeepsAnchors) {
   EXPECT_EQ(lab.table.size(), 28u);
 }
 
+TEST(LearnerScenario, QueryTableFullLeavesNewQueriesUntrackedInsteadOfEvictingOldOnes) {
+  LearningSettings s;
+  s.max_tracked_queries = 2;
+  Lab lab(s);
+  lab.query(kRoot, 1, "a.example.lab", A);
+  lab.query(kRoot, 2, "b.example.lab", A);
+  lab.query(kRoot, 3, "www.example.lab", A);  // untracked: the table is full
+  EXPECT_EQ(lab.events(LearnEvent::query_untracked), 1u);
+  lab.respond(kRoot, root_referral_for_lab(3, "www.example.lab"));
+  EXPECT_FALSE(lab.allowed("198.51.100.1"));
+  lab.respond(kRoot, root_referral_for_lab(1, "a.example.lab"));
+  EXPECT_TRUE(lab.allowed("198.51.100.1"));
+}
+
 TEST(LearnerScenario, TcpResponseInOneByteSegmentsTeachesTheSameAsWhole) {
   auto run = [](size_t segment) {
     Lab lab;

@@ -251,7 +251,7 @@ Dataplane::~Dataplane() {
   learner_.reset();
   table_.reset();
   for (Port* p : {&inside_, &outside_, &mirror_, &drop_port_})
-    if (!p->name.empty()) rte_eth_dev_close(p->id);
+    if (p->opened) rte_eth_dev_close(p->id);
   if (pool_) rte_mempool_free(pool_);
 }
 
@@ -289,6 +289,7 @@ bool Dataplane::open_port(Port& p, const std::string& spec, uint16_t queues, std
     error = "cannot configure " + p.name + ": " + rte_strerror(-rc);
     return false;
   }
+  p.opened = true;
   uint16_t rxd = kRxDesc, txd = kTxDesc;
   rte_eth_dev_adjust_nb_rx_tx_desc(p.id, &rxd, &txd);
   int socket = rte_eth_dev_socket_id(p.id);
@@ -389,7 +390,7 @@ size_t Dataplane::load(const std::vector<Provenance>& entries) {
 
 bool Dataplane::start(std::string& error) {
   for (Port* p : {&inside_, &outside_, &mirror_, &drop_port_}) {
-    if (p->name.empty()) continue;
+    if (!p->opened) continue;
     if (int rc = rte_eth_dev_start(p->id); rc != 0) {
       error = "cannot start " + p->name + ": " + rte_strerror(-rc);
       return false;
@@ -564,7 +565,7 @@ WorkerCounters Dataplane::totals() const {
 std::vector<PortStats> Dataplane::port_stats() const {
   std::vector<PortStats> out;
   for (const Port* p : {&inside_, &outside_, &mirror_, &drop_port_}) {
-    if (p->name.empty()) continue;
+    if (!p->opened) continue;
     PortStats s;
     s.name = p->name;
     rte_eth_stats st{};

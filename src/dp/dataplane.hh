@@ -117,6 +117,7 @@ class Dataplane {
   struct Port {
     std::string spec, name;
     uint16_t id = 0;
+    bool opened = false;   // found and configured: ours to close
     bool started = false;
   };
   bool open_port(Port& p, const std::string& spec, uint16_t queues, std::string& error);

@@ -77,11 +77,8 @@ std::vector<MetricFamilyData> run_metrics(const dp::Dataplane& d, const ControlS
   auto bytes = family("nsgate_port_bytes_total", "Bytes per port and direction (device statistics)", true);
   auto errs = family("nsgate_port_errors_total", "Device receive errors, receive misses and transmit errors", true);
   auto link = family("nsgate_port_link_up", "1 when the port's link is up", false);
-  const char* roles[] = {"inside", "outside", "mirror", "drop_capture"};
-  size_t r = 0;
   for (const dp::PortStats& p : d.port_stats()) {
-    std::string role = r < 4 ? roles[r] : p.name;
-    ++r;
+    const std::string& role = p.role;
     pkts.samples.push_back(sample(static_cast<double>(p.ipackets), {{"port", role}, {"direction", "rx"}}));
     pkts.samples.push_back(sample(static_cast<double>(p.opackets), {{"port", role}, {"direction", "tx"}}));
     bytes.samples.push_back(sample(static_cast<double>(p.ibytes), {{"port", role}, {"direction", "rx"}}));

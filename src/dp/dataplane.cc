@@ -564,9 +564,12 @@ WorkerCounters Dataplane::totals() const {
 
 std::vector<PortStats> Dataplane::port_stats() const {
   std::vector<PortStats> out;
-  for (const Port* p : {&inside_, &outside_, &mirror_, &drop_port_}) {
+  const std::pair<const Port*, const char*> ports[] = {
+      {&inside_, "inside"}, {&outside_, "outside"}, {&mirror_, "mirror"}, {&drop_port_, "drop_capture"}};
+  for (const auto& [p, role] : ports) {
     if (!p->opened) continue;
     PortStats s;
+    s.role = role;
     s.name = p->name;
     rte_eth_stats st{};
     if (rte_eth_stats_get(p->id, &st) == 0) {

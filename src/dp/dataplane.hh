@@ -56,6 +56,7 @@ struct LearnDelay {
 };
 
 struct PortStats {
+  std::string role;  // inside, outside, mirror, drop_capture
   std::string name;
   uint64_t ipackets = 0, opackets = 0, ibytes = 0, obytes = 0, ierrors = 0, imissed = 0, oerrors = 0;
   bool link_up = false;

@@ -28,7 +28,7 @@ if [ "$fuzz_seconds" -gt 0 ]; then
       -Db_lundef=false --buildtype=debugoptimized >/dev/null
   fi
   ninja -C build-fuzz >/dev/null
-  for t in packet dns; do
+  for t in packet dns snapshot; do
     seeds=build-fuzz/seeds-$t
     rm -rf "$seeds" && mkdir -p "$seeds"
     ./build/tests/fuzz/fuzz_replay_$t $t --write-seeds "$seeds" "$shared/pcaps" tests/fuzz/crashes/$t >/dev/null
@@ -42,5 +42,5 @@ if [ "$fuzz_seconds" -gt 0 ]; then
     fi
     grep -E "stat::number_of_executed_units|Done" build-fuzz/fuzz-$t.log | tail -1 | sed "s/^/fuzz_$t: /"
   done
-  echo "fuzz: 2 passed, 0 failed"
+  echo "fuzz: 3 passed, 0 failed"
 fi

@@ -3,7 +3,7 @@
 // (seeds, past crashes) and every frame / DNS message of the given captures.
 // With --write-seeds DIR it writes those inputs as a libFuzzer corpus.
 //
-// usage: fuzz_replay packet|dns [--write-seeds DIR] PATH...
+// usage: fuzz_replay packet|dns|snapshot [--write-seeds DIR] PATH...
 
 #include <cstdio>
 #include <cstring>
@@ -22,12 +22,15 @@ namespace {
 
 struct Replay {
   bool packet = true;
+  bool snapshot = false;
   std::string seeds_dir;
   size_t inputs = 0, written = 0;
 
   void run(const std::vector<uint8_t>& input) {
     ++inputs;
-    if (packet)
+    if (snapshot)
+      nsgate::fuzz::snapshot_target(input.data(), input.size());
+    else if (packet)
       nsgate::fuzz::packet_target(input.data(), input.size());
     else
       nsgate::fuzz::dns_target(input.data(), input.size());
@@ -71,7 +74,7 @@ struct Replay {
   void file(const fs::path& p) {
     std::string ext = p.extension().string();
     if (ext == ".pcap" || ext == ".pcapng" || ext == ".cap") {
-      capture(p.string());
+      if (!snapshot) capture(p.string());
       return;
     }
     std::ifstream in(p, std::ios::binary);
@@ -83,17 +86,25 @@ struct Replay {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3 || (std::strcmp(argv[1], "packet") && std::strcmp(argv[1], "dns"))) {
-    std::fprintf(stderr, "usage: %s packet|dns [--write-seeds DIR] PATH...\n", argv[0]);
+  if (argc < 3 || (std::strcmp(argv[1], "packet") && std::strcmp(argv[1], "dns") && std::strcmp(argv[1], "snapshot"))) {
+    std::fprintf(stderr, "usage: %s packet|dns|snapshot [--write-seeds DIR] PATH...\n", argv[0]);
     return 2;
   }
   Replay r;
   r.packet = !std::strcmp(argv[1], "packet");
+  r.snapshot = !std::strcmp(argv[1], "snapshot");
   int i = 2;
   if (i + 1 < argc && !std::strcmp(argv[i], "--write-seeds")) {
     r.seeds_dir = argv[i + 1];
     fs::create_directories(r.seeds_dir);
     i += 2;
+  }
+  if (r.snapshot) {
+    // The valid snapshot, and every truncation of it.
+    std::vector<uint8_t> seed = nsgate::fuzz::snapshot_seed();
+    for (size_t n = 0; n <= seed.size(); n += seed.size() / 8 + 1)
+      r.run(std::vector<uint8_t>(seed.begin(), seed.begin() + static_cast<std::ptrdiff_t>(n)));
+    r.run(seed);
   }
   for (; i < argc; ++i) {
     fs::path p(argv[i]);

@@ -5,6 +5,9 @@
 
 #include "core/learn_session.hh"
 #include "core/root_hints.hh"
+#include "core/snapshot.hh"
+
+#include <cstdlib>
 
 namespace nsgate::fuzz {
 
@@ -61,6 +64,38 @@ void dns_target(const uint8_t* data, size_t size) {
   Explanation ex;
   w.learner.on_message(ctx, msg, &ex);
   w.learner.housekeeping(10 * kNsPerSec);
+}
+
+void snapshot_target(const uint8_t* data, size_t size) {
+  std::span<const std::byte> in(reinterpret_cast<const std::byte*>(data), size);
+  snapshot::Contents c;
+  std::string error;
+  if (!snapshot::decode(in, c, error)) {
+    if (error.empty()) std::abort();  // a refusal must say why
+    return;
+  }
+  std::vector<std::byte> again = snapshot::encode(c);
+  if (again.size() != size || !std::equal(again.begin(), again.end(), in.begin())) std::abort();
+}
+
+std::vector<uint8_t> snapshot_seed() {
+  snapshot::Contents c;
+  c.taken_at = 1'700'000'000 * kNsPerSec;
+  for (const char* a : {"198.51.100.1", "2001:db8::53"}) {
+    Provenance p;
+    p.address = *IpAddress::parse(a);
+    p.zone = "lab.";
+    p.ns = "ns.nic.lab.";
+    p.ns_ttl = p.addr_ttl = 3600;
+    p.expires = c.taken_at + 3600 * kNsPerSec;
+    p.query_name = "www.example.lab.";
+    p.server = *IpAddress::parse("198.41.0.4");
+    c.entries.push_back(p);
+  }
+  std::vector<std::byte> b = snapshot::encode(c);
+  std::vector<uint8_t> out;
+  for (std::byte x : b) out.push_back(std::to_integer<uint8_t>(x));
+  return out;
 }
 
 }  // namespace nsgate::fuzz

@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/x_names.hh"
+
 namespace nsgate {
 
 #define NSGATE_LEARN_EVENTS(X)                                                                  \
@@ -38,16 +40,8 @@ namespace nsgate {
   X(query_untracked, "a query was not tracked: learning.max_tracked_queries reached")           \
   X(expired, "a learned address reached its expiry and was deleted")
 
-enum class LearnEvent : uint8_t {
-#define NSGATE_X(name, text) name,
-  NSGATE_LEARN_EVENTS(NSGATE_X)
-#undef NSGATE_X
-};
-inline constexpr size_t kLearnEventCount = 0
-#define NSGATE_X(name, text) +1
-    NSGATE_LEARN_EVENTS(NSGATE_X)
-#undef NSGATE_X
-    ;
+enum class LearnEvent : uint8_t { NSGATE_LEARN_EVENTS(NSGATE_X_ENUMERATOR) };
+inline constexpr size_t kLearnEventCount = 0 NSGATE_LEARN_EVENTS(NSGATE_X_COUNT);
 const char* to_string(LearnEvent e);
 const char* describe(LearnEvent e);
 

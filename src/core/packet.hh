@@ -11,6 +11,7 @@
 #include <span>
 
 #include "core/ip_address.hh"
+#include "core/x_names.hh"
 
 namespace nsgate::pkt {
 
@@ -41,16 +42,8 @@ bool is_supported(uint32_t linktype);
   X(truncated_l4, "UDP or TCP header cut short")                          \
   X(bad_l4_header, "invalid UDP length or TCP data offset")
 
-enum class DecodeResult : uint8_t {
-#define NSGATE_X(name, text) name,
-  NSGATE_DECODE_RESULTS(NSGATE_X)
-#undef NSGATE_X
-};
-inline constexpr size_t kDecodeResultCount = 0
-#define NSGATE_X(name, text) +1
-    NSGATE_DECODE_RESULTS(NSGATE_X)
-#undef NSGATE_X
-    ;
+enum class DecodeResult : uint8_t { NSGATE_DECODE_RESULTS(NSGATE_X_ENUMERATOR) };
+inline constexpr size_t kDecodeResultCount = 0 NSGATE_DECODE_RESULTS(NSGATE_X_COUNT);
 const char* to_string(DecodeResult r);
 const char* describe(DecodeResult r);
 

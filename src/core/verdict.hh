@@ -13,6 +13,7 @@
 #include "core/allow_table.hh"
 #include "core/config.hh"
 #include "core/packet.hh"
+#include "core/x_names.hh"
 
 namespace nsgate {
 
@@ -31,16 +32,8 @@ namespace nsgate {
   X(drop_unknown, "DNS query to a server no delegation named: dropped (enforce)")  \
   X(alert_unknown, "DNS query to a server no delegation named: forwarded (monitor)")
 
-enum class Verdict : uint8_t {
-#define NSGATE_X(name, text) name,
-  NSGATE_VERDICTS(NSGATE_X)
-#undef NSGATE_X
-};
-inline constexpr size_t kVerdictCount = 0
-#define NSGATE_X(name, text) +1
-    NSGATE_VERDICTS(NSGATE_X)
-#undef NSGATE_X
-    ;
+enum class Verdict : uint8_t { NSGATE_VERDICTS(NSGATE_X_ENUMERATOR) };
+inline constexpr size_t kVerdictCount = 0 NSGATE_VERDICTS(NSGATE_X_COUNT);
 const char* to_string(Verdict v);
 const char* describe(Verdict v);
 inline bool is_dns_query(Verdict v) { return v >= Verdict::pass_trusted_source; }

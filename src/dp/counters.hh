@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "core/verdict.hh"
+#include "core/x_names.hh"
 
 namespace nsgate::dp {
 
@@ -26,16 +27,8 @@ namespace nsgate::dp {
   X(polls, "worker loop iterations")                                           \
   X(busy_polls, "worker loop iterations that received at least one packet")
 
-enum class Counter : uint8_t {
-#define NSGATE_X(name, text) name,
-  NSGATE_DP_COUNTERS(NSGATE_X)
-#undef NSGATE_X
-};
-inline constexpr size_t kCounterCount = 0
-#define NSGATE_X(name, text) +1
-    NSGATE_DP_COUNTERS(NSGATE_X)
-#undef NSGATE_X
-    ;
+enum class Counter : uint8_t { NSGATE_DP_COUNTERS(NSGATE_X_ENUMERATOR) };
+inline constexpr size_t kCounterCount = 0 NSGATE_DP_COUNTERS(NSGATE_X_COUNT);
 const char* to_string(Counter c);
 const char* describe(Counter c);
 

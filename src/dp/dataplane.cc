@@ -478,7 +478,7 @@ void Dataplane::learner_main() {
       std::lock_guard<std::mutex> lock(task_mu_);
       tasks.swap(learner_tasks_);
     }
-    for (auto& t : tasks) t();
+    for (auto& task : tasks) task();
     std::string path;
     {
       std::lock_guard<std::mutex> lock(snap_mu_);

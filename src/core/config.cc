@@ -71,6 +71,22 @@ std::vector<ConfigError> validate(const Config& c) {
   if (c.workers < 1 || c.workers > 64) err("workers", "must be between 1 and 64");
   if (!(c.drop_log.rate > 0)) err("drop_log.rate_limit", "must be above 0 events per second");
   if (!(c.drop_log.burst >= 1)) err("drop_log.burst", "must be at least 1");
+  const OpenflowConfig& of = c.openflow;
+  if (of.table > 250) err("openflow.table", "must be at most 250 (nsgate uses tables table..table+3)");
+  if (of.learn_rate == 0) err("openflow.learn_rate", "must be at least 1 packet per second");
+  if (of.drop_log_rate == 0) err("openflow.drop_log_rate", "must be at least 1 packet per second");
+  if (!(of.echo_interval_s >= 1 && of.echo_interval_s <= 60)) err("openflow.echo_interval", "must be between 1 and 60 seconds");
+  if (of.inside_port >= 0xffffff00u) err("openflow.inside_port", "must be a physical port number (below 0xffffff00)");
+  auto spec_ok = [](const std::string& s) {
+    if (s.rfind("unix:", 0) == 0) return s.size() > 5;
+    if (s.rfind("tcp:", 0) != 0) return false;
+    auto colon = s.rfind(':');
+    return colon > 4 && colon + 1 < s.size();
+  };
+  if (!of.listen.empty() && (of.listen.rfind("tcp:", 0) != 0 || !spec_ok(of.listen)))
+    err("openflow.listen", "\"" + of.listen + "\" is not tcp:ADDRESS:PORT");
+  if (!of.connect.empty() && !spec_ok(of.connect))
+    err("openflow.connect", "\"" + of.connect + "\" is not tcp:HOST:PORT or unix:PATH");
   if (!c.ports.inside.empty() && c.ports.inside == c.ports.outside)
     err("ports.outside", "is the same device as ports.inside");
 

@@ -34,6 +34,18 @@ struct DropLogConfig {
   double burst = 20;
 };
 
+// The OpenFlow shim (nsgate ofshim). Connection specs: "tcp:HOST:PORT",
+// "unix:PATH" (to a bridge's listener) or, for `listen`, "tcp:ADDR:PORT".
+struct OpenflowConfig {
+  std::string listen = "tcp:127.0.0.1:6653";  // OVS connects here (set-controller)
+  std::string connect;        // or: nsgate connects to the bridge (ptcp:/br0.mgmt)
+  unsigned table = 0;         // first of the four tables nsgate owns (table .. table+3)
+  uint32_t inside_port = 0;   // OpenFlow port number of the inside; 0 = judge every port
+  uint32_t learn_rate = 10000;     // packet-ins per second copied for learning (meter)
+  uint32_t drop_log_rate = 200;    // packet-ins per second copied for the drop log (meter)
+  double echo_interval_s = 5;      // keepalive; the switch is dropped after 3 missed echoes
+};
+
 struct Config {
   Mode mode = Mode::enforce;
   std::vector<uint16_t> dns_ports{53};
@@ -51,6 +63,7 @@ struct Config {
   DropLogConfig drop_log;
   // Prometheus exporter address; empty = off. Loopback unless you mean it.
   std::string metrics_listen = "127.0.0.1:9153";
+  OpenflowConfig openflow;
 
   // Where each setting came from: path ("static_allow[3].cidr") -> line.
   std::map<std::string, int> lines;

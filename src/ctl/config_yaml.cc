@@ -22,7 +22,8 @@ class Loader {
     if (!root.IsMap()) return error("", root, "the top level must be a mapping of settings");
     check_keys("", root, {"mode", "dns_ports", "trusted_sources", "static_allow", "root_hints",
                           "learning", "snapshot", "ports", "eal", "workers", "drop_log",
-                          "drop_undecodable", "metrics"});
+                          "drop_undecodable", "metrics", "openflow"});
+    if (auto n = root["openflow"]) load_openflow(n);
     if (auto n = root["metrics"]) {
       if (!n.IsMap()) {
         error("metrics", n, "must be a mapping");
@@ -95,6 +96,23 @@ class Loader {
   }
 
  private:
+  void load_openflow(const YAML::Node& n) {
+    if (!n.IsMap()) return error("openflow", n, "must be a mapping");
+    check_keys("openflow", n, {"listen", "connect", "table", "inside_port", "learn_rate", "drop_log_rate",
+                               "echo_interval"});
+    OpenflowConfig& o = c_.openflow;
+    if (auto v = n["listen"]) o.listen = v.IsNull() ? "" : scalar("openflow.listen", v);
+    if (auto v = n["connect"]) o.connect = v.IsNull() ? "" : scalar("openflow.connect", v);
+    uint64_t x = 0;
+    if (auto v = n["table"]; v && integer("openflow.table", v, 0, 250, x)) o.table = static_cast<unsigned>(x);
+    if (auto v = n["inside_port"]; v && integer("openflow.inside_port", v, 0, 0xfffffeff, x))
+      o.inside_port = static_cast<uint32_t>(x);
+    if (auto v = n["learn_rate"]; v && integer("openflow.learn_rate", v, 1, 10000000, x))
+      o.learn_rate = static_cast<uint32_t>(x);
+    if (auto v = n["drop_log_rate"]; v && integer("openflow.drop_log_rate", v, 1, 10000000, x))
+      o.drop_log_rate = static_cast<uint32_t>(x);
+    if (auto v = n["echo_interval"]) number("openflow.echo_interval", v, o.echo_interval_s);
+  }
   void error(const std::string& path, const YAML::Node& n, const std::string& msg) {
     int line = n.Mark().line >= 0 ? n.Mark().line + 1 : 0;
     r_.errors.push_back({path.empty() ? "(top)" : path, line, msg});

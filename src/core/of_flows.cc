@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "core/of_flows.hh"
+
+#include <algorithm>
+
+namespace nsgate::of {
+
+namespace {
+
+constexpr uint16_t kEthIpv4 = 0x0800, kEthIpv6 = 0x86dd;
+
+FlowMod base(const FlowPlan& p, Stage s, uint16_t priority) {
+  FlowMod f;
+  f.cookie = p.cookie();
+  f.table = p.stage(s);
+  f.priority = priority;
+  return f;
+}
+
+Instructions normal_then(std::optional<uint8_t> next) {
+  Instructions i;
+  i.apply = {output(port::normal)};
+  i.apply_present = true;
+  i.goto_table = next;
+  return i;
+}
+
+IpMatch ip_match(const Prefix& pre) { return {pre.address, pre.length}; }
+
+uint16_t eth_type_of(const IpAddress& a) { return a.is_v4() ? kEthIpv4 : kEthIpv6; }
+
+}  // namespace
+
+FlowPlan FlowPlan::from(const Config& c, uint32_t generation) {
+  FlowPlan p;
+  p.table = static_cast<uint8_t>(c.openflow.table);
+  p.generation = generation;
+  p.mode = c.mode;
+  p.dns_ports = c.dns_ports;
+  p.inside_port = c.openflow.inside_port;
+  for (const TrustedSource& t : c.trusted_sources) p.trusted.push_back(t.prefix);
+  for (const StaticAllow& s : c.static_allow) {
+    int full = s.prefix.address.is_v4() ? 32 : 128;
+    if (s.prefix.length < full) p.static_prefixes.push_back(s.prefix);  // hosts are table entries
+  }
+  return p;
+}
+
+std::vector<FlowMod> pipeline_flows(const FlowPlan& p) {
+  std::vector<FlowMod> out;
+  uint8_t judge = p.stage(Stage::judge), learn = p.stage(Stage::learn_copy), log = p.stage(Stage::log_copy);
+
+  // Classify: for each family, transport and DNS port, queries and responses.
+  for (uint16_t eth : {kEthIpv4, kEthIpv6}) {
+    for (uint8_t proto : {uint8_t{17}, uint8_t{6}}) {
+      for (uint16_t dns_port : p.dns_ports) {
+        FlowMod q = base(p, Stage::classify, prio::query);
+        q.match.eth_type = eth;
+        q.match.ip_proto = proto;
+        (proto == 17 ? q.match.udp_dst : q.match.tcp_dst) = dns_port;
+        if (p.inside_port) q.match.in_port = p.inside_port;
+        q.instructions.goto_table = judge;
+        out.push_back(q);
+
+        FlowMod r = base(p, Stage::classify, prio::response);
+        r.match.eth_type = eth;
+        r.match.ip_proto = proto;
+        (proto == 17 ? r.match.udp_src : r.match.tcp_src) = dns_port;
+        r.instructions = normal_then(learn);
+        out.push_back(r);
+      }
+    }
+  }
+  FlowMod other = base(p, Stage::classify, prio::miss);
+  other.instructions = normal_then(std::nullopt);
+  out.push_back(other);
+
+  // Judge: trusted sources, CIDR statics, and the miss (enforce or monitor).
+  for (const Prefix& t : p.trusted) {
+    FlowMod f = base(p, Stage::judge, prio::trusted);
+    f.match.eth_type = eth_type_of(t.address);
+    f.match.ip_src = ip_match(t);
+    f.instructions = normal_then(learn);
+    out.push_back(f);
+  }
+  for (const Prefix& s : p.static_prefixes) {
+    FlowMod f = base(p, Stage::judge, prio::allowed);
+    f.match.eth_type = eth_type_of(s.address);
+    f.match.ip_dst = ip_match(s);
+    f.instructions = normal_then(learn);
+    out.push_back(f);
+  }
+  FlowMod miss = base(p, Stage::judge, prio::miss);
+  if (p.mode == Mode::monitor) {
+    miss.instructions = normal_then(log);
+  } else {
+    miss.instructions.goto_table = log;  // no output: dropped, but copied to the drop log
+  }
+  out.push_back(miss);
+
+  // The metered copies.
+  for (auto [stage, meter] : {std::pair{Stage::learn_copy, kLearnMeter}, std::pair{Stage::log_copy, kDropLogMeter}}) {
+    FlowMod c = base(p, stage, prio::miss);
+    if (p.meters) c.instructions.meter = meter;
+    c.instructions.apply = {output(port::controller)};
+    c.instructions.apply_present = true;
+    out.push_back(c);
+  }
+  return out;
+}
+
+FlowMod allow_address(const FlowPlan& p, const IpAddress& a, uint16_t hard_timeout) {
+  FlowMod f = base(p, Stage::judge, prio::allowed);
+  f.match.eth_type = eth_type_of(a);
+  f.match.ip_dst = IpMatch{a, a.is_v4() ? 32 : 128};
+  f.hard_timeout = hard_timeout;
+  f.instructions = normal_then(p.stage(Stage::learn_copy));
+  return f;
+}
+
+FlowMod forget_address(const FlowPlan& p, const IpAddress& a) {
+  FlowMod f = allow_address(p, a, 0);
+  f.command = FlowModCommand::remove_strict;
+  f.cookie = kCookieMagic;
+  f.cookie_mask = kCookieMagicMask;  // only nsgate's flow, whatever its generation
+  f.instructions = {};
+  return f;
+}
+
+FlowMod remove_generation(uint32_t generation) {
+  FlowMod f;
+  f.command = FlowModCommand::remove;
+  f.table = kTableAll;
+  f.cookie = cookie_of(generation);
+  f.cookie_mask = ~uint64_t{0};
+  return f;
+}
+
+std::vector<MeterMod> meters(const OpenflowConfig& c, MeterModCommand command) {
+  std::vector<MeterMod> out;
+  for (auto [id, rate] : {std::pair{kLearnMeter, c.learn_rate}, std::pair{kDropLogMeter, c.drop_log_rate}}) {
+    MeterMod m;
+    m.command = command;
+    m.meter_id = id;
+    m.bands.push_back({rate, std::max<uint32_t>(1, rate / 10)});
+    out.push_back(m);
+  }
+  return out;
+}
+
+std::optional<uint16_t> hard_timeout_for(TableValue v, uint32_t now_s) {
+  if (v.kind != EntryKind::learned || v.expires_s == TableValue::kNever) return uint16_t{0};
+  if (v.expires_s <= now_s) return std::nullopt;
+  uint32_t left = v.expires_s - now_s;
+  return static_cast<uint16_t>(std::min<uint32_t>(left, kMaxTimeout));
+}
+
+}  // namespace nsgate::of

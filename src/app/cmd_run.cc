@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "app/common.hh"
+#include "app/drop_log.hh"
 #include "app/run_metrics.hh"
 #include "ctl/metrics.hh"
 #include "core/format.hh"
@@ -78,62 +79,6 @@ std::vector<std::string> eal_args(const Config& c, const std::string& default_pr
   }
   return args;
 }
-
-class DropLog {
- public:
-  DropLog(const DropLogConfig& c, ControlStats& stats) : limiter_(c.rate, c.burst), stats_(stats) {
-    if (c.path.empty()) return;
-    out_ = c.path == "-" ? stdout : std::fopen(c.path.c_str(), "a");
-    if (!out_) throw Fatal{"cannot open drop_log.path " + c.path + ": " + std::strerror(errno), 1};
-  }
-  ~DropLog() {
-    if (out_ && out_ != stdout) std::fclose(out_);
-  }
-  void set_limits(const DropLogConfig& c) { limiter_ = RateLimiter(c.rate, c.burst); }
-  // Telemetry thread: the most blocked sources and destinations, "ADDRESS COUNT".
-  std::pair<std::vector<std::string>, std::vector<std::string>> top(size_t n, TimeNs now) {
-    std::lock_guard<std::mutex> lock(top_mu_);
-    auto fmt = [](const TopTalkers::Ranking& r) {
-      std::vector<std::string> out;
-      for (const auto& [a, c] : r) out.push_back(a.to_string() + " " + std::to_string(c));
-      return out;
-    };
-    return {fmt(top_.top_sources(n, now)), fmt(top_.top_destinations(n, now))};
-  }
-  void write(const QueryEvent& ev) {
-    if (ev.verdict == Verdict::pass_anchor || is_pass(ev.verdict)) return;
-    {
-      std::lock_guard<std::mutex> lock(top_mu_);
-      top_.add(ev.src, ev.dst, ev.time);
-    }
-    if (!out_) {
-      // No log file: still count hosts seen blocked for the first time.
-      uint64_t ignored = 0;
-      if (!limiter_.knows(ev.src)) ++stats_.new_blocked_sources;
-      limiter_.allow(ev.src, ev.time, ignored);
-      return;
-    }
-    uint64_t suppressed = 0;
-    if (!limiter_.knows(ev.src)) ++stats_.new_blocked_sources;
-    if (!limiter_.allow(ev.src, ev.time, suppressed)) {
-      ++stats_.drop_log_suppressed;
-      return;
-    }
-    std::fprintf(out_, "%s\n", eve_json(ev, suppressed).c_str());
-    std::fflush(out_);
-    ++stats_.drop_log_written;
-  }
-
- private:
-  static bool is_pass(Verdict v) {
-    return v == Verdict::pass_learned || v == Verdict::pass_static || v == Verdict::pass_trusted_source;
-  }
-  FILE* out_ = nullptr;
-  RateLimiter limiter_;
-  ControlStats& stats_;
-  std::mutex top_mu_;
-  TopTalkers top_;
-};
 
 void print_counters(const dp::Dataplane& d, FILE* out) {
   dp::WorkerCounters t = d.totals();

@@ -66,5 +66,6 @@ int cmd_check(Args& args);
 int cmd_config(Args& args);
 int cmd_run(Args& args);
 int cmd_replay(Args& args);
+int cmd_ofshim(Args& args);
 
 }  // namespace nsgate::app

@@ -27,6 +27,10 @@ Commands:
          [--forwarded OUT.pcap] [--dropped OUT.pcap] [--mode enforce|monitor] [--format table|json]
          The same workers over net_pcap devices (no NIC, no hugepages): learn,
          push the traffic through, print every query's verdict.
+  ofshim [-c CONF] [--listen tcp:ADDR:PORT | --connect tcp:HOST:PORT|unix:PATH] [--snapshot FILE]
+         [--mode enforce|monitor]
+         The OpenFlow 1.3 shim: program an Open vSwitch bridge (fail_mode=secure)
+         so that it judges DNS queries; learn from packet-in copies.
   config check FILE
          Validate a configuration file and print every error with its location.
 
@@ -57,6 +61,7 @@ int main(int argc, char** argv) {
     if (cmd == "config") return cmd_config(args);
     if (cmd == "run") return cmd_run(args);
     if (cmd == "replay") return cmd_replay(args);
+    if (cmd == "ofshim") return cmd_ofshim(args);
     throw Fatal{"unknown command '" + cmd + "' (see nsgate --help)"};
   } catch (const Fatal& f) {
     std::fprintf(stderr, "nsgate %s: %s\n", cmd.c_str(), f.message.c_str());

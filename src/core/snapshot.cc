@@ -264,4 +264,9 @@ bool read_file(const std::string& path, Contents& out, std::string& error) {
   return true;
 }
 
+void shift_clock(Provenance& p, TimeNs delta) {
+  for (TimeNs* t : {&p.expires, &p.query_time, &p.response_time})
+    if (*t != 0 && *t != kNeverExpires) *t += delta;
+}
+
 }  // namespace nsgate::snapshot

@@ -40,4 +40,8 @@ bool read_file(const std::string& path, Contents& out, std::string& error);
 
 uint32_t crc32(std::span<const std::byte> data);
 
+// Moves a record's times by `delta` (wall <-> monotonic); unset times and
+// "never" stay as they are.
+void shift_clock(Provenance& p, TimeNs delta);
+
 }  // namespace nsgate::snapshot

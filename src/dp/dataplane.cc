@@ -381,8 +381,7 @@ size_t Dataplane::load(const std::vector<Provenance>& entries) {
   TimeNs now_wall = opts_.packet_time ? 0 : clock_ns(CLOCK_REALTIME);
   for (Provenance p : entries) {
     if (!opts_.packet_time && p.expires <= now_wall) continue;
-    for (TimeNs* t : {&p.expires, &p.query_time, &p.response_time})
-      if (*t != 0 && *t != kNeverExpires) *t -= wall_offset_;
+    snapshot::shift_clock(p, -wall_offset_);
     n += learner_->restore(p);
   }
   return n;
@@ -498,8 +497,7 @@ void Dataplane::write_snapshot(const std::string& path) {
   c.taken_at = now() + wall_offset_;
   learner_->for_each_learned([&](const Provenance& p) {
     Provenance q = p;
-    for (TimeNs* t : {&q.expires, &q.query_time, &q.response_time})
-      if (*t != 0 && *t != kNeverExpires) *t += wall_offset_;
+    snapshot::shift_clock(q, wall_offset_);
     c.entries.push_back(std::move(q));
   });
   std::string error;

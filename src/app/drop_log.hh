@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#pragma once
+
+// The drop log shared by `nsgate run` and `nsgate ofshim`: one EVE-shaped
+// JSON line per blocked (or alerted) query, rate-limited per source, and
+// the most blocked sources/destinations for the operator's commands.
+// Written by the control thread only; top() may be called from any thread.
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/config.hh"
+#include "core/query_event.hh"
+#include "core/top_talkers.hh"
+
+namespace nsgate::app {
+
+// Counters the control thread keeps (drop log, snapshots).
+struct ControlStats {
+  std::atomic<uint64_t> drop_log_written{0}, drop_log_suppressed{0};
+  std::atomic<uint64_t> new_blocked_sources{0};  // inside hosts blocked or alerted for the first time
+  std::atomic<uint64_t> snapshot_failures{0};
+  std::atomic<uint64_t> reloads_ok{0}, reloads_failed{0};
+  std::atomic<int64_t> snapshot_last_success_unix{0};
+};
+
+class DropLog {
+ public:
+  // Opens drop_log.path for appending ("-" = stdout; empty = no file).
+  // Throws Fatal when the file cannot be opened.
+  DropLog(const DropLogConfig& c, ControlStats& stats);
+  ~DropLog();
+  DropLog(const DropLog&) = delete;
+  DropLog& operator=(const DropLog&) = delete;
+  void set_limits(const DropLogConfig& c) { limiter_ = RateLimiter(c.rate, c.burst); }
+  // The most blocked sources and destinations, "ADDRESS COUNT".
+  std::pair<std::vector<std::string>, std::vector<std::string>> top(size_t n, TimeNs now);
+  // Passes are ignored; drops and alerts are counted and written if the
+  // source's rate allows.
+  void write(const QueryEvent& ev);
+
+ private:
+  FILE* out_ = nullptr;
+  RateLimiter limiter_;
+  ControlStats& stats_;
+  std::mutex top_mu_;
+  TopTalkers top_;
+};
+
+}  // namespace nsgate::app

@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "ctl/of_session.hh"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cinttypes>
+
+#include "core/verdict.hh"
+
+namespace nsgate::ctl {
+
+namespace {
+
+constexpr uint16_t kErrHelloFailed = 0, kErrMeterModFailed = 12;
+constexpr uint16_t kMeterExists = 1;
+// Capped flows are re-added when less than this is left on the switch.
+constexpr uint32_t kRefreshMargin_s = 3600;
+constexpr TimeNs kRefreshScan = 60 * kNsPerSec;
+
+TimeNs wall_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return TimeNs{ts.tv_sec} * kNsPerSec + ts.tv_nsec;
+}
+
+std::string ms(TimeNs t) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f ms", static_cast<double>(t) / 1e6);
+  return b;
+}
+
+}  // namespace
+
+bool RecordingTable::upsert(const IpAddress& a, TableValue v) {
+  if (!inner_.upsert(a, v)) return false;
+  changed_.insert(a);
+  return true;
+}
+
+bool RecordingTable::erase(const IpAddress& a) {
+  if (!inner_.erase(a)) return false;
+  changed_.insert(a);
+  return true;
+}
+
+std::vector<IpAddress> RecordingTable::take_changes() {
+  std::vector<IpAddress> out(changed_.begin(), changed_.end());
+  changed_.clear();
+  return out;
+}
+
+OfSession::OfSession(const Config& config, Learner& learner, RecordingTable& table, EventSink events, LogSink log)
+    : config_(config),
+      plan_(of::FlowPlan::from(config, 1)),
+      learner_(learner),
+      table_(table),
+      learn_(learner, config.dns_ports),
+      events_(std::move(events)),
+      log_(std::move(log)) {}
+
+void OfSession::on_connect(of::Buffer& out, TimeNs now) {
+  state_ = State::hello;
+  fatal_.clear();
+  connected_at_ = last_rx_ = last_echo_ = now;
+  in_flight_.clear();
+  installed_.clear();
+  stats_.flows_installed = 0;
+  stats_.connected = 1;
+  stats_.ready = 0;
+  ++stats_.connects;
+  of::encode_hello(out, next_xid());
+}
+
+void OfSession::on_disconnect() {
+  state_ = State::closed;
+  in_flight_.clear();
+  installed_.clear();
+  stats_.flows_installed = 0;
+  stats_.connected = 0;
+  stats_.ready = 0;
+  ++stats_.disconnects;
+}
+
+void OfSession::malformed(of::Status s, const char* what) {
+  ++stats_.malformed[static_cast<size_t>(s)];
+  // Rate-limited by nature: one line per distinct reason and message type.
+  uint64_t n = stats_.malformed[static_cast<size_t>(s)].load();
+  if (n == 1 || n % 1000 == 0)
+    log_(std::string("malformed ") + what + " from the switch (" + of::describe(s) + "), skipped; " +
+         std::to_string(n) + " so far");
+}
+
+void OfSession::on_message(std::span<const std::byte> msg, of::Buffer& out, TimeNs now) {
+  ++stats_.messages_in;
+  last_rx_ = now;
+  of::Header h;
+  if (of::Status s = of::decode_header(msg, h); s != of::Status::ok) return malformed(s, "message");
+  if (h.type == of::MsgType::hello) {
+    uint32_t bitmap = 0;
+    if (of::Status s = of::decode_hello(msg, bitmap); s != of::Status::ok) return malformed(s, "HELLO");
+    if (!(bitmap & (1u << of::kVersion))) {
+      of::encode(out, h.xid, of::Error{kErrHelloFailed, 0, {}});
+      char b[16];
+      std::snprintf(b, sizeof b, "0x%" PRIx32, bitmap);
+      fatal_ = std::string("the switch does not speak OpenFlow 1.3 (version bitmap ") + b +
+               "); allow it with: ovs-vsctl set bridge BRIDGE protocols=OpenFlow13";
+      return;
+    }
+    if (state_ == State::hello) {
+      of::encode_empty(out, next_xid(), of::MsgType::features_request);
+      state_ = State::features;
+    }
+    return;
+  }
+  if (h.version != of::kVersion) return malformed(of::Status::bad_version, of::to_string(h.type));
+  switch (h.type) {
+    case of::MsgType::echo_request:
+      of::encode_echo(out, h.xid, true, msg.subspan(8));
+      return;
+    case of::MsgType::echo_reply:
+      return;
+    case of::MsgType::features_reply: {
+      of::FeaturesReply f;
+      if (of::Status s = of::decode(msg, f); s != of::Status::ok) return malformed(s, "FEATURES_REPLY");
+      if (state_ != State::features) return;
+      if (f.n_tables <= plan_.stage(of::Stage::log_copy)) {
+        fatal_ = "the switch has " + std::to_string(f.n_tables) + " tables; openflow.table " +
+                 std::to_string(plan_.table) + " needs tables up to " + std::to_string(plan_.stage(of::Stage::log_copy));
+        return;
+      }
+      char dpid[20];
+      std::snprintf(dpid, sizeof dpid, "%016" PRIx64, f.datapath_id);
+      log_(std::string("switch datapath ") + dpid + " connected (" + std::to_string(f.n_tables) + " tables)");
+      of::encode(out, next_xid(), of::SwitchConfig{});
+      of::AsyncConfig async;
+      async.packet_in_mask[0] = 0x3;     // no-match and action: the copies nsgate asked for
+      async.flow_removed_mask[0] = 0xf;  // idle, hard, delete, group delete
+      of::encode(out, next_xid(), async);
+      plan_.meters = true;
+      stats_.meters = 1;
+      std::vector<of::MeterMod> ms = of::meters(config_.openflow, of::MeterModCommand::add);
+      for (size_t i = 0; i < ms.size(); ++i) {
+        meter_xids_[i] = next_xid();
+        of::encode(out, meter_xids_[i], ms[i]);
+      }
+      start_sync(out, now);
+      return;
+    }
+    case of::MsgType::error:
+      return on_error(msg, out, now);
+    case of::MsgType::packet_in:
+      return on_packet_in(msg, now);
+    case of::MsgType::flow_removed: {
+      of::FlowRemoved r;
+      if (of::Status s = of::decode(msg, r); s != of::Status::ok) return malformed(s, "FLOW_REMOVED");
+      return;  // expiry is tracked by the learner; the switch's timeout matches it
+    }
+    case of::MsgType::multipart_reply: {
+      of::MultipartReply r;
+      if (of::Status s = of::decode(msg, r); s != of::Status::ok) return malformed(s, "MULTIPART_REPLY");
+      if (r.type != of::kMultipartFlow || h.xid != dump_xid_ || state_ != State::dump) return;
+      std::vector<of::FlowStats> flows;
+      if (of::Status s = of::decode_flow_stats(r.body, flows); s != of::Status::ok) return malformed(s, "flow stats");
+      uint32_t now_s = now_seconds(now);
+      for (const of::FlowStats& f : flows) {
+        if (!of::is_nsgate_cookie(f.cookie)) continue;
+        uint32_t g = of::generation_of(f.cookie);
+        if (std::find(old_generations_.begin(), old_generations_.end(), g) == old_generations_.end())
+          old_generations_.push_back(g);
+        ++old_flows_;
+        // An exact allow flow for an address the table no longer holds is stale.
+        bool exact = f.match.ip_dst && f.match.ip_dst->prefix == (f.match.ip_dst->address.is_v4() ? 32 : 128);
+        if (f.table == plan_.stage(of::Stage::judge) && f.priority == of::prio::allowed && exact &&
+            !table_.lookup(f.match.ip_dst->address, now_s))
+          ++stats_.stale_flows_removed;
+      }
+      if (!(r.flags & of::kMultipartReplyMore)) full_push(out, now);
+      return;
+    }
+    case of::MsgType::barrier_reply:
+      return on_barrier_reply(h.xid, out, now);
+    default:
+      return;  // PORT_STATUS and the like: nothing nsgate acts on
+  }
+}
+
+void OfSession::start_sync(of::Buffer& out, TimeNs now) {
+  old_generations_.clear();
+  old_flows_ = 0;
+  connected_at_ = now;
+  of::FlowStatsRequest r;
+  r.cookie = of::kCookieMagic;
+  r.cookie_mask = of::kCookieMagicMask;
+  dump_xid_ = next_xid();
+  of::encode(out, dump_xid_, r);
+  state_ = State::dump;
+}
+
+void OfSession::send_flow(of::Buffer& out, const of::FlowMod& f, Batch* batch, const IpAddress* a) {
+  uint32_t xid = next_xid();
+  of::encode(out, xid, f);
+  ++stats_.flow_mods;
+  ++stats_.messages_out;
+  if (batch && a) batch->xids.emplace_back(xid, *a);
+}
+
+void OfSession::send_barrier(of::Buffer& out, Batch batch) {
+  batch.barrier_xid = next_xid();
+  of::encode_empty(out, batch.barrier_xid, of::MsgType::barrier_request);
+  ++stats_.barriers;
+  in_flight_.push_back(std::move(batch));
+}
+
+void OfSession::full_push(of::Buffer& out, TimeNs now) {
+  uint32_t gen = 1;
+  for (uint32_t g : old_generations_) gen = std::max(gen, g + 1);
+  bool meters = plan_.meters;
+  plan_ = of::FlowPlan::from(config_, gen);
+  plan_.meters = meters;
+  table_.take_changes();  // everything is pushed now
+  Batch batch;
+  // Allows first, then the pipeline: a flow in the judge table is ready
+  // before the classify table sends queries there.
+  uint32_t now_s = now_seconds(now);
+  table_.for_each([&](const IpAddress& a, TableValue v) {
+    auto hard = of::hard_timeout_for(v, now_s);
+    if (!hard || (v.expired_at(now_s))) return;
+    send_flow(out, of::allow_address(plan_, a, *hard), &batch, &a);
+    batch.added.emplace_back(a, *hard ? now_s + *hard : 0);
+  });
+  for (const of::FlowMod& f : of::pipeline_flows(plan_)) send_flow(out, f, nullptr, nullptr);
+  send_barrier(out, std::move(batch));
+  state_ = State::adding;
+}
+
+void OfSession::push_changes(of::Buffer& out, TimeNs now) {
+  std::vector<IpAddress> changed = table_.take_changes();
+  if (changed.empty()) return;
+  uint32_t now_s = now_seconds(now);
+  Batch batch;
+  for (const IpAddress& a : changed) {
+    std::optional<TableValue> v = table_.lookup(a, now_s);
+    std::optional<uint16_t> hard = v ? of::hard_timeout_for(*v, now_s) : std::nullopt;
+    if (hard) {
+      send_flow(out, of::allow_address(plan_, a, *hard), &batch, &a);
+      batch.added.emplace_back(a, *hard ? now_s + *hard : 0);
+      continue;
+    }
+    auto it = installed_.find(a);
+    if (it == installed_.end()) continue;
+    if (it->second.flow_expires_s != 0 && it->second.flow_expires_s <= now_s) {
+      installed_.erase(it);  // the switch timed it out already
+      continue;
+    }
+    send_flow(out, of::forget_address(plan_, a), &batch, &a);
+    batch.removed.push_back(a);
+  }
+  if (!batch.xids.empty()) send_barrier(out, std::move(batch));
+  stats_.flows_installed = installed_.size();
+}
+
+void OfSession::refresh_capped(of::Buffer& out, TimeNs now) {
+  uint32_t now_s = now_seconds(now);
+  Batch batch;
+  for (auto& [a, inst] : installed_) {
+    if (inst.flow_expires_s == 0 || inst.flow_expires_s > now_s + kRefreshMargin_s) continue;
+    std::optional<TableValue> v = table_.lookup(a, now_s);
+    if (!v || v->expires_s <= inst.flow_expires_s) continue;  // the flow outlives the entry: nothing to do
+    auto hard = of::hard_timeout_for(*v, now_s);
+    if (!hard) continue;
+    send_flow(out, of::allow_address(plan_, a, *hard), &batch, &a);
+    batch.added.emplace_back(a, *hard ? now_s + *hard : 0);
+    ++stats_.flows_refreshed;
+  }
+  if (!batch.xids.empty()) send_barrier(out, std::move(batch));
+}
+
+void OfSession::on_barrier_reply(uint32_t xid, of::Buffer& out, TimeNs now) {
+  auto it = std::find_if(in_flight_.begin(), in_flight_.end(), [&](const Batch& b) { return b.barrier_xid == xid; });
+  if (it == in_flight_.end()) return;
+  // Barriers complete in order: anything older was answered too.
+  for (auto b = in_flight_.begin(); b != it + 1; ++b) {
+    for (auto& [a, exp] : b->added) installed_[a].flow_expires_s = exp;
+    for (const IpAddress& a : b->removed) installed_.erase(a);
+  }
+  in_flight_.erase(in_flight_.begin(), it + 1);
+  stats_.flows_installed = installed_.size();
+  if (state_ == State::adding && in_flight_.empty()) {
+    // Everything is in place under the new generation; what is left of the
+    // older ones is stale.
+    for (uint32_t g : old_generations_)
+      if (g != plan_.generation) send_flow(out, of::remove_generation(g), nullptr, nullptr);
+    send_barrier(out, Batch{});
+    state_ = State::removing;
+  } else if (state_ == State::removing && in_flight_.empty()) {
+    state_ = State::ready;
+    stats_.ready = 1;
+    ++stats_.reconciles;
+    stats_.last_reconcile_ns = now - connected_at_;
+    log_("in sync: " + std::to_string(installed_.size()) + " allowed addresses on the switch (generation " +
+         std::to_string(plan_.generation) + ", " + std::to_string(old_flows_) + " nsgate flows found, " +
+         std::to_string(stats_.stale_flows_removed.load()) + " stale allows removed so far) in " +
+         ms(now - connected_at_) + (plan_.meters ? "" : "; packet-ins NOT metered"));
+  }
+}
+
+void OfSession::on_error(std::span<const std::byte> msg, of::Buffer& out, TimeNs now) {
+  of::Error e;
+  if (of::Status s = of::decode(msg, e); s != of::Status::ok) return malformed(s, "ERROR");
+  of::Header req;
+  bool has_req = of::decode_header(e.data, req) == of::Status::ok;
+  for (size_t i = 0; i < 2; ++i) {
+    if (!has_req || req.xid != meter_xids_[i] || meter_xids_[i] == 0) continue;
+    if (e.type == kErrMeterModFailed && e.code == kMeterExists) {
+      // Left from an earlier run: take it over with the configured rate.
+      of::encode(out, next_xid(), of::meters(config_.openflow, of::MeterModCommand::modify)[i]);
+      return;
+    }
+    plan_.meters = false;
+    stats_.meters = 0;
+    log_("the switch refused meter " + std::to_string(i + 1) + " (" + of::describe(e) +
+         "); packet-ins to nsgate are not rate-limited: set controller_rate_limit on the Controller record");
+    return;
+  }
+  ++stats_.switch_errors;
+  std::string what;
+  if (has_req) {
+    for (const Batch& b : in_flight_) {
+      auto it = std::lower_bound(b.xids.begin(), b.xids.end(), std::make_pair(req.xid, IpAddress{}),
+                                 [](const auto& x, const auto& y) { return x.first < y.first; });
+      if (it != b.xids.end() && it->first == req.xid) what = " for address " + it->second.to_string();
+    }
+  }
+  log_("switch error: " + of::describe(e) + what);
+  (void)now;
+}
+
+void OfSession::on_packet_in(std::span<const std::byte> msg, TimeNs now) {
+  of::PacketIn p;
+  if (of::Status s = of::decode(msg, p); s != of::Status::ok) return malformed(s, "PACKET_IN");
+  if (p.table == plan_.stage(of::Stage::learn_copy)) {
+    ++stats_.packet_in_learn;
+    learn_.feed(pkt::LinkType::ethernet, now, p.data, p.total_len > p.data.size() ? p.total_len : 0);
+    return;
+  }
+  if (p.table != plan_.stage(of::Stage::log_copy)) {
+    ++stats_.packet_in_other;
+    return;
+  }
+  ++stats_.packet_in_log;
+  pkt::Packet pk;
+  if (pkt::decode(pkt::LinkType::ethernet, p.data, pk) != pkt::DecodeResult::ok || !pk.has_ports) return;
+  QueryEvent ev;
+  ev.time = wall_now();
+  ev.seq = ++event_seq_;
+  fill_event(ev, pk, pk.proto == pkt::kProtoTcp);
+  ev.verdict = config_.mode == Mode::enforce ? Verdict::drop_unknown : Verdict::alert_unknown;
+  events_(ev);
+}
+
+void OfSession::tick(of::Buffer& out, TimeNs now) {
+  if (now - last_housekeeping_ >= kNsPerSec) {
+    learn_.finish(now);
+    last_housekeeping_ = now;
+  }
+  if (state_ == State::closed) return;
+  TimeNs interval = static_cast<TimeNs>(config_.openflow.echo_interval_s * 1e9);
+  if (now - last_rx_ > 3 * interval) {
+    fatal_ = "the switch sent nothing for " + ms(now - last_rx_) + " (3 echo intervals)";
+    return;
+  }
+  if (now - last_echo_ >= interval) {
+    of::encode_echo(out, next_xid(), false);
+    last_echo_ = now;
+  }
+  if (state_ != State::ready) return;
+  push_changes(out, now);
+  if (now - last_refresh_ >= kRefreshScan) {
+    refresh_capped(out, now);
+    last_refresh_ = now;
+  }
+}
+
+void OfSession::apply(const Config& config, of::Buffer& out, TimeNs now) {
+  config_ = config;
+  if (state_ == State::ready) start_sync(out, now);  // re-push under a new generation
+}
+
+}  // namespace nsgate::ctl

@@ -553,6 +553,27 @@ void encode(Buffer& out, uint32_t xid, const Error& e) {
   finish(out, m);
 }
 
+void encode(Buffer& out, uint32_t xid, const BundleCtrl& b) {
+  size_t m = begin(out, xid, MsgType::experimenter);
+  put_be<uint32_t>(out, kOnfExperimenter);
+  put_be<uint32_t>(out, kOnfBundleControl);
+  put_be<uint32_t>(out, b.bundle_id);
+  put_be<uint16_t>(out, static_cast<uint16_t>(b.type));
+  put_be<uint16_t>(out, b.flags);
+  finish(out, m);
+}
+
+void encode_bundle_add(Buffer& out, uint32_t xid, uint32_t bundle_id, uint16_t flags, const FlowMod& f) {
+  size_t m = begin(out, xid, MsgType::experimenter);
+  put_be<uint32_t>(out, kOnfExperimenter);
+  put_be<uint32_t>(out, kOnfBundleAdd);
+  put_be<uint32_t>(out, bundle_id);
+  put_zeros(out, 2);
+  put_be<uint16_t>(out, flags);
+  encode(out, xid, f);
+  finish(out, m);
+}
+
 void encode(Buffer& out, uint32_t xid, const FeaturesReply& f) {
   size_t m = begin(out, xid, MsgType::features_reply);
   put_be<uint64_t>(out, f.datapath_id);
@@ -790,6 +811,16 @@ Status decode(std::span<const std::byte> msg, MultipartReply& out) {
   out.type = w.type.get();
   out.flags = w.flags.get();
   out.body = msg.subspan(sizeof w);
+  return Status::ok;
+}
+
+Status decode(std::span<const std::byte> msg, BundleCtrl& out) {
+  if (Status s = check(msg, MsgType::experimenter, 16); s != Status::ok) return s;
+  if (be32(msg, 8) != kOnfExperimenter || be32(msg, 12) != kOnfBundleControl) return Status::bad_type;
+  if (msg.size() < 24) return Status::truncated;
+  out.bundle_id = be32(msg, 16);
+  out.type = static_cast<BundleCtrlType>(be16(msg, 20));
+  out.flags = be16(msg, 22);
   return Status::ok;
 }
 

@@ -413,6 +413,31 @@ struct AsyncConfig {  // [0] = master/equal role, [1] = slave role
   uint32_t packet_in_mask[2]{}, port_status_mask[2]{}, flow_removed_mask[2]{};
 };
 
+// Bundles (OpenFlow 1.4, offered to 1.3 switches as the ONF extension 230x
+// that Open vSwitch implements): many flow-mods applied as one transaction.
+// Installing 100k flows this way takes OVS about a second instead of
+// minutes of one-version-per-flow-mod.
+inline constexpr uint32_t kOnfExperimenter = 0x4f4e4600;  // "ONF\0"
+inline constexpr uint32_t kOnfBundleControl = 2300, kOnfBundleAdd = 2301;
+enum class BundleCtrlType : uint16_t {
+  open_request = 0,
+  open_reply = 1,
+  close_request = 2,
+  close_reply = 3,
+  commit_request = 4,
+  commit_reply = 5,
+  discard_request = 6,
+  discard_reply = 7,
+};
+namespace bundle_flags {
+inline constexpr uint16_t atomic = 1, ordered = 2;
+}
+struct BundleCtrl {
+  uint32_t bundle_id = 0;
+  BundleCtrlType type = BundleCtrlType::open_request;
+  uint16_t flags = bundle_flags::atomic | bundle_flags::ordered;
+};
+
 // ---------------------------------------------------------------- framing
 
 struct Header {
@@ -441,6 +466,10 @@ void encode(Buffer& out, uint32_t xid, const FlowStatsRequest& m);
 void encode(Buffer& out, uint32_t xid, const MeterMod& m);
 void encode(Buffer& out, uint32_t xid, const AsyncConfig& m);  // SET_ASYNC
 void encode(Buffer& out, uint32_t xid, const Error& m);
+void encode(Buffer& out, uint32_t xid, const BundleCtrl& m);
+// One flow-mod added to bundle `bundle_id` (the inner message carries the
+// same xid, as the switch requires).
+void encode_bundle_add(Buffer& out, uint32_t xid, uint32_t bundle_id, uint16_t flags, const FlowMod& m);
 // Replies the switch sends; encoded for tests and for a fake switch.
 void encode(Buffer& out, uint32_t xid, const FeaturesReply& m);
 void encode(Buffer& out, uint32_t xid, const PacketIn& m);
@@ -461,6 +490,9 @@ Status decode(std::span<const std::byte> msg, FlowMod& out);
 Status decode(std::span<const std::byte> msg, PacketOut& out);
 Status decode(std::span<const std::byte> msg, MeterMod& out);
 Status decode(std::span<const std::byte> msg, MultipartReply& out);
+// An ONF bundle-control message (the switch's replies); bad_type for any
+// other experimenter message.
+Status decode(std::span<const std::byte> msg, BundleCtrl& out);
 // The entries of a flow-stats multipart body (appended to `out`).
 Status decode_flow_stats(std::span<const std::byte> body, std::vector<FlowStats>& out);
 

@@ -17,6 +17,9 @@ constexpr uint16_t kMeterExists = 1;
 // Capped flows are re-added when less than this is left on the switch.
 constexpr uint32_t kRefreshMargin_s = 3600;
 constexpr TimeNs kRefreshScan = 60 * kNsPerSec;
+// Batches of at least this many flow-mods go in one bundle (when the
+// switch takes bundles); smaller ones are not worth the three extra messages.
+constexpr size_t kBundleThreshold = 32;
 
 TimeNs wall_now() {
   timespec ts{};
@@ -44,6 +47,8 @@ bool RecordingTable::erase(const IpAddress& a) {
   return true;
 }
 
+void RecordingTable::touch(const IpAddress& a) { changed_.insert(a); }
+
 std::vector<IpAddress> RecordingTable::take_changes() {
   std::vector<IpAddress> out(changed_.begin(), changed_.end());
   changed_.clear();
@@ -61,6 +66,7 @@ OfSession::OfSession(const Config& config, Learner& learner, RecordingTable& tab
 
 void OfSession::on_connect(of::Buffer& out, TimeNs now) {
   state_ = State::hello;
+  bundles_ = true;
   fatal_.clear();
   connected_at_ = last_rx_ = last_echo_ = now;
   in_flight_.clear();
@@ -144,7 +150,7 @@ void OfSession::on_message(std::span<const std::byte> msg, of::Buffer& out, Time
         meter_xids_[i] = next_xid();
         of::encode(out, meter_xids_[i], ms[i]);
       }
-      start_sync(out, now);
+      start_sync(out);
       return;
     }
     case of::MsgType::error:
@@ -185,10 +191,9 @@ void OfSession::on_message(std::span<const std::byte> msg, of::Buffer& out, Time
   }
 }
 
-void OfSession::start_sync(of::Buffer& out, TimeNs now) {
+void OfSession::start_sync(of::Buffer& out) {
   old_generations_.clear();
   old_flows_ = 0;
-  connected_at_ = now;
   of::FlowStatsRequest r;
   r.cookie = of::kCookieMagic;
   r.cookie_mask = of::kCookieMagicMask;
@@ -197,15 +202,31 @@ void OfSession::start_sync(of::Buffer& out, TimeNs now) {
   state_ = State::dump;
 }
 
-void OfSession::send_flow(of::Buffer& out, const of::FlowMod& f, Batch* batch, const IpAddress* a) {
+void OfSession::open_batch(of::Buffer& out, Batch& batch, size_t expected_flows) {
+  batch.first_xid = xid_ + 1;
+  if (bundles_ && expected_flows >= kBundleThreshold) {
+    batch.bundle_id = ++bundle_seq_;
+    of::encode(out, next_xid(), of::BundleCtrl{batch.bundle_id, of::BundleCtrlType::open_request});
+    ++stats_.messages_out;
+  }
+}
+
+void OfSession::send_flow(of::Buffer& out, const of::FlowMod& f, Batch& batch, const IpAddress* a) {
   uint32_t xid = next_xid();
-  of::encode(out, xid, f);
+  if (batch.bundle_id)
+    of::encode_bundle_add(out, xid, batch.bundle_id, of::bundle_flags::atomic | of::bundle_flags::ordered, f);
+  else
+    of::encode(out, xid, f);
   ++stats_.flow_mods;
   ++stats_.messages_out;
-  if (batch && a) batch->xids.emplace_back(xid, *a);
+  if (a) batch.xids.emplace_back(xid, *a);
 }
 
 void OfSession::send_barrier(of::Buffer& out, Batch batch) {
+  if (batch.bundle_id) {
+    of::encode(out, next_xid(), of::BundleCtrl{batch.bundle_id, of::BundleCtrlType::commit_request});
+    ++stats_.bundles;
+  }
   batch.barrier_xid = next_xid();
   of::encode_empty(out, batch.barrier_xid, of::MsgType::barrier_request);
   ++stats_.barriers;
@@ -220,16 +241,26 @@ void OfSession::full_push(of::Buffer& out, TimeNs now) {
   plan_.meters = meters;
   table_.take_changes();  // everything is pushed now
   Batch batch;
+  batch.reconcile = true;
+  open_batch(out, batch, table_.size() + 16);
   // Allows first, then the pipeline: a flow in the judge table is ready
   // before the classify table sends queries there.
   uint32_t now_s = now_seconds(now);
   table_.for_each([&](const IpAddress& a, TableValue v) {
     auto hard = of::hard_timeout_for(v, now_s);
-    if (!hard || (v.expired_at(now_s))) return;
-    send_flow(out, of::allow_address(plan_, a, *hard), &batch, &a);
+    if (!hard) return;
+    send_flow(out, of::allow_address(plan_, a, *hard), batch, &a);
     batch.added.emplace_back(a, *hard ? now_s + *hard : 0);
   });
-  for (const of::FlowMod& f : of::pipeline_flows(plan_)) send_flow(out, f, nullptr, nullptr);
+  for (const of::FlowMod& f : of::pipeline_flows(plan_)) send_flow(out, f, batch, nullptr);
+  if (batch.bundle_id) {
+    // One atomic transaction: the switch swaps the old generation for the
+    // new one at once. ADDs replaced the flows that are still wanted, so
+    // what is left of older generations is stale.
+    for (uint32_t g : old_generations_)
+      if (g != plan_.generation) send_flow(out, of::remove_generation(g), batch, nullptr);
+    batch.removes_old = true;
+  }
   send_barrier(out, std::move(batch));
   state_ = State::adding;
 }
@@ -239,11 +270,12 @@ void OfSession::push_changes(of::Buffer& out, TimeNs now) {
   if (changed.empty()) return;
   uint32_t now_s = now_seconds(now);
   Batch batch;
+  open_batch(out, batch, changed.size());
   for (const IpAddress& a : changed) {
     std::optional<TableValue> v = table_.lookup(a, now_s);
     std::optional<uint16_t> hard = v ? of::hard_timeout_for(*v, now_s) : std::nullopt;
     if (hard) {
-      send_flow(out, of::allow_address(plan_, a, *hard), &batch, &a);
+      send_flow(out, of::allow_address(plan_, a, *hard), batch, &a);
       batch.added.emplace_back(a, *hard ? now_s + *hard : 0);
       continue;
     }
@@ -253,55 +285,77 @@ void OfSession::push_changes(of::Buffer& out, TimeNs now) {
       installed_.erase(it);  // the switch timed it out already
       continue;
     }
-    send_flow(out, of::forget_address(plan_, a), &batch, &a);
+    send_flow(out, of::forget_address(plan_, a), batch, &a);
     batch.removed.push_back(a);
   }
-  if (!batch.xids.empty()) send_barrier(out, std::move(batch));
+  if (!batch.xids.empty() || batch.bundle_id) send_barrier(out, std::move(batch));
   stats_.flows_installed = installed_.size();
 }
 
 void OfSession::refresh_capped(of::Buffer& out, TimeNs now) {
   uint32_t now_s = now_seconds(now);
-  Batch batch;
+  std::vector<std::pair<IpAddress, uint16_t>> due;
   for (auto& [a, inst] : installed_) {
     if (inst.flow_expires_s == 0 || inst.flow_expires_s > now_s + kRefreshMargin_s) continue;
     std::optional<TableValue> v = table_.lookup(a, now_s);
     if (!v || v->expires_s <= inst.flow_expires_s) continue;  // the flow outlives the entry: nothing to do
-    auto hard = of::hard_timeout_for(*v, now_s);
-    if (!hard) continue;
-    send_flow(out, of::allow_address(plan_, a, *hard), &batch, &a);
-    batch.added.emplace_back(a, *hard ? now_s + *hard : 0);
+    if (auto hard = of::hard_timeout_for(*v, now_s)) due.emplace_back(a, *hard);
+  }
+  if (due.empty()) return;
+  Batch batch;
+  open_batch(out, batch, due.size());
+  for (const auto& [a, hard] : due) {
+    send_flow(out, of::allow_address(plan_, a, hard), batch, &a);
+    batch.added.emplace_back(a, hard ? now_s + hard : 0);
     ++stats_.flows_refreshed;
   }
-  if (!batch.xids.empty()) send_barrier(out, std::move(batch));
+  send_barrier(out, std::move(batch));
 }
 
 void OfSession::on_barrier_reply(uint32_t xid, of::Buffer& out, TimeNs now) {
   auto it = std::find_if(in_flight_.begin(), in_flight_.end(), [&](const Batch& b) { return b.barrier_xid == xid; });
   if (it == in_flight_.end()) return;
   // Barriers complete in order: anything older was answered too.
+  bool redo_full = false, removed_old = false;
   for (auto b = in_flight_.begin(); b != it + 1; ++b) {
-    for (auto& [a, exp] : b->added) installed_[a].flow_expires_s = exp;
+    if (b->failed && b->bundle_id) {
+      // Nothing of a failed atomic bundle was applied. Fall back to single
+      // flow-mods for good: a switch that refused one bundle may refuse more.
+      if (bundles_) log_("the switch refused a bundle; sending flow-mods one by one from now on");
+      bundles_ = false;
+      if (b->reconcile) redo_full = true;
+      for (const auto& [a, exp] : b->added) table_.touch(a);
+      for (const IpAddress& a : b->removed) table_.touch(a);
+      continue;
+    }
+    for (auto& [a, exp] : b->added)
+      if (!std::binary_search(b->refused.begin(), b->refused.end(), a)) installed_[a].flow_expires_s = exp;
     for (const IpAddress& a : b->removed) installed_.erase(a);
+    removed_old |= b->removes_old;
   }
   in_flight_.erase(in_flight_.begin(), it + 1);
   stats_.flows_installed = installed_.size();
-  if (state_ == State::adding && in_flight_.empty()) {
+  if (state_ == State::adding && redo_full) {
+    full_push(out, now);
+  } else if (state_ == State::adding && in_flight_.empty() && !removed_old) {
     // Everything is in place under the new generation; what is left of the
     // older ones is stale.
+    Batch batch;
     for (uint32_t g : old_generations_)
-      if (g != plan_.generation) send_flow(out, of::remove_generation(g), nullptr, nullptr);
-    send_barrier(out, Batch{});
+      if (g != plan_.generation) send_flow(out, of::remove_generation(g), batch, nullptr);
+    batch.removes_old = true;
+    send_barrier(out, std::move(batch));
     state_ = State::removing;
-  } else if (state_ == State::removing && in_flight_.empty()) {
+  } else if ((state_ == State::removing || state_ == State::adding) && in_flight_.empty()) {
     state_ = State::ready;
     stats_.ready = 1;
     ++stats_.reconciles;
     stats_.last_reconcile_ns = now - connected_at_;
     log_("in sync: " + std::to_string(installed_.size()) + " allowed addresses on the switch (generation " +
          std::to_string(plan_.generation) + ", " + std::to_string(old_flows_) + " nsgate flows found, " +
-         std::to_string(stats_.stale_flows_removed.load()) + " stale allows removed so far) in " +
-         ms(now - connected_at_) + (plan_.meters ? "" : "; packet-ins NOT metered"));
+         std::to_string(stats_.stale_flows_removed.load()) + " stale allows removed so far" +
+         (bundles_ ? ", one bundle" : ", flow-mods one by one") + ") in " + ms(now - connected_at_) +
+         (plan_.meters ? "" : "; packet-ins NOT metered"));
   }
 }
 
@@ -326,10 +380,15 @@ void OfSession::on_error(std::span<const std::byte> msg, of::Buffer& out, TimeNs
   ++stats_.switch_errors;
   std::string what;
   if (has_req) {
-    for (const Batch& b : in_flight_) {
+    for (Batch& b : in_flight_) {
+      if (req.xid < b.first_xid || req.xid > b.barrier_xid) continue;
+      if (b.bundle_id) b.failed = true;
       auto it = std::lower_bound(b.xids.begin(), b.xids.end(), std::make_pair(req.xid, IpAddress{}),
                                  [](const auto& x, const auto& y) { return x.first < y.first; });
-      if (it != b.xids.end() && it->first == req.xid) what = " for address " + it->second.to_string();
+      if (it != b.xids.end() && it->first == req.xid) {
+        what = " for address " + it->second.to_string();
+        b.refused.insert(std::upper_bound(b.refused.begin(), b.refused.end(), it->second), it->second);
+      }
     }
   }
   log_("switch error: " + of::describe(e) + what);
@@ -384,7 +443,9 @@ void OfSession::tick(of::Buffer& out, TimeNs now) {
 
 void OfSession::apply(const Config& config, of::Buffer& out, TimeNs now) {
   config_ = config;
-  if (state_ == State::ready) start_sync(out, now);  // re-push under a new generation
+  if (state_ != State::ready) return;
+  connected_at_ = now;  // the reconciliation time then measures the re-sync
+  start_sync(out);  // re-push under a new generation
 }
 
 }  // namespace nsgate::ctl

@@ -44,6 +44,8 @@ class RecordingTable final : public AllowTable {
   size_t size() const override { return inner_.size(); }
   size_t capacity() const override { return inner_.capacity(); }
   void for_each(const std::function<void(const IpAddress&, TableValue)>& fn) const override { inner_.for_each(fn); }
+  // Marks `a` changed (to push it again).
+  void touch(const IpAddress& a);
   // Addresses upserted or erased since the last call.
   std::vector<IpAddress> take_changes();
 
@@ -59,7 +61,7 @@ struct SessionStats {
   std::array<std::atomic<uint64_t>, of::kStatusCount> malformed{};  // by of::Status
   std::atomic<uint64_t> switch_errors{0};     // OFPT_ERROR received
   std::atomic<uint64_t> packet_in_learn{0}, packet_in_log{0}, packet_in_other{0};
-  std::atomic<uint64_t> flow_mods{0}, barriers{0};
+  std::atomic<uint64_t> flow_mods{0}, barriers{0}, bundles{0};
   std::atomic<uint64_t> flows_installed{0};   // addresses confirmed by a barrier and not since removed
   std::atomic<uint64_t> flows_refreshed{0};   // capped flows re-added before they ran out
   std::atomic<uint64_t> stale_flows_removed{0};  // nsgate flows of older generations seen at reconcile
@@ -100,18 +102,25 @@ class OfSession {
   struct Installed {
     uint32_t flow_expires_s = 0;  // 0: permanent on the switch
   };
-  // One batch of flow changes awaiting its barrier.
+  // One batch of flow changes awaiting its barrier: xids first_xid ..
+  // barrier_xid, optionally one atomic bundle.
   struct Batch {
-    uint32_t barrier_xid = 0;
+    uint32_t first_xid = 0, barrier_xid = 0;
+    uint32_t bundle_id = 0;    // 0: flow-mods applied one by one
+    bool failed = false;       // an error named one of its messages (a bundle: nothing applied)
+    bool reconcile = false;    // the full push of a (re)connect
+    bool removes_old = false;  // deletes the older generations
     std::vector<std::pair<IpAddress, uint32_t>> added;  // address, flow expiry (0 = permanent)
     std::vector<IpAddress> removed;
     std::vector<std::pair<uint32_t, IpAddress>> xids;  // flow-mod xid -> address, for errors
+    std::vector<IpAddress> refused;  // sorted: flows the switch refused
   };
 
   uint32_t next_xid() { return ++xid_; }
-  void send_flow(of::Buffer& out, const of::FlowMod& f, Batch* batch, const IpAddress* a);
+  void open_batch(of::Buffer& out, Batch& batch, size_t expected_flows);
+  void send_flow(of::Buffer& out, const of::FlowMod& f, Batch& batch, const IpAddress* a);
   void send_barrier(of::Buffer& out, Batch batch);
-  void start_sync(of::Buffer& out, TimeNs now);
+  void start_sync(of::Buffer& out);
   void full_push(of::Buffer& out, TimeNs now);
   void push_changes(of::Buffer& out, TimeNs now);
   void refresh_capped(of::Buffer& out, TimeNs now);
@@ -132,6 +141,8 @@ class OfSession {
   State state_ = State::closed;
   std::string fatal_;
   uint32_t xid_ = 0;
+  bool bundles_ = true;  // the switch takes ONF bundles (until one is refused)
+  uint32_t bundle_seq_ = 0;
   uint32_t meter_xids_[2]{};
   uint32_t dump_xid_ = 0;
   std::vector<uint32_t> old_generations_;

@@ -23,7 +23,7 @@ done
 tag="os$(( $$ % 100000 ))"
 in_ns="${tag}in" out_ns="${tag}out"
 tmp=$(mktemp -d /tmp/nsgate-ofshim-XXXXXX)
-export OVS_RUNDIR="$tmp/ovs" OVS_LOGDIR="$tmp/ovs" OVS_DBDIR="$tmp/ovs"
+. "$(dirname "$0")/../../tools/lib/ovs.sh"
 of_port=$(( 20000 + $$ % 20000 ))
 metrics_port=$(( 40000 + $$ % 20000 ))
 shim_pid=""
@@ -31,7 +31,8 @@ passed=0 failed=0
 
 cleanup() {
   [ -n "$shim_pid" ] && kill -TERM "$shim_pid" 2>/dev/null && wait "$shim_pid" 2>/dev/null
-  for p in "$tmp"/*.pid "$OVS_RUNDIR"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done
+  for p in "$tmp"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done
+  ovs_stop
   ip netns pids "$out_ns" 2>/dev/null | xargs -r kill 2>/dev/null
   ip netns pids "$in_ns" 2>/dev/null | xargs -r kill 2>/dev/null
   ip netns del "$in_ns" 2>/dev/null
@@ -59,14 +60,8 @@ expect_not() {
 }
 
 # ---- Open vSwitch, userspace datapath, in $tmp/ovs
-mkdir -p "$OVS_RUNDIR" /var/run/openvswitch
-ovsdb-tool create "$OVS_DBDIR/conf.db" /usr/share/openvswitch/vswitch.ovsschema || exit 1
-ovsdb-server "$OVS_DBDIR/conf.db" --remote="punix:$OVS_RUNDIR/db.sock" --pidfile="$OVS_RUNDIR/ovsdb-server.pid" \
-  --detach --log-file="$OVS_LOGDIR/ovsdb-server.log" 2>/dev/null || exit 1
-ovs-vsctl --no-wait init
-ovs-vswitchd --disable-system --pidfile="$OVS_RUNDIR/ovs-vswitchd.pid" --detach \
-  --log-file="$OVS_LOGDIR/ovs-vswitchd.log" "unix:$OVS_RUNDIR/db.sock" 2>/dev/null || exit 1
-ovs-vsctl add-br br0 -- set bridge br0 datapath_type=netdev fail_mode=secure protocols=OpenFlow13 || exit 1
+ovs_start "$tmp/ovs" || exit 1
+ovs_bridge br0 || exit 1
 ofctl() { ovs-ofctl -O OpenFlow13 "$@"; }
 
 # ---- namespaces

@@ -28,10 +28,12 @@ if [ "$fuzz_seconds" -gt 0 ]; then
       -Db_lundef=false --buildtype=debugoptimized >/dev/null
   fi
   ninja -C build-fuzz >/dev/null
-  for t in packet dns snapshot; do
+  for t in packet dns snapshot openflow; do
     seeds=build-fuzz/seeds-$t
     rm -rf "$seeds" && mkdir -p "$seeds"
-    ./build/tests/fuzz/fuzz_replay_$t $t --write-seeds "$seeds" "$shared/pcaps" tests/fuzz/crashes/$t >/dev/null
+    inputs="$shared/pcaps"
+    [ "$t" = openflow ] && inputs=tests/data/openflow  # the codec's golden messages
+    ./build/tests/fuzz/fuzz_replay_$t $t --write-seeds "$seeds" "$inputs" tests/fuzz/crashes/$t >/dev/null
     mkdir -p build-fuzz/crashes/$t
     if ! ./build-fuzz/tests/fuzz/fuzz_$t -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="build-fuzz/crashes/$t/" "$seeds" \
@@ -42,5 +44,5 @@ if [ "$fuzz_seconds" -gt 0 ]; then
     fi
     grep -E "stat::number_of_executed_units|Done" build-fuzz/fuzz-$t.log | tail -1 | sed "s/^/fuzz_$t: /"
   done
-  echo "fuzz: 3 passed, 0 failed"
+  echo "fuzz: 4 passed, 0 failed"
 fi

@@ -84,6 +84,7 @@ std::vector<MetricFamilyData> shim_metrics(const ctl::SessionStats& s, LearnerVi
   MetricFamilyData pin{"nsgate_openflow_packet_ins_total", "Packet-ins by purpose (learning copy, drop-log copy, other)", true, {}};
   pin.samples.push_back({{{"copy", "learn"}}, d(s.packet_in_learn)});
   pin.samples.push_back({{{"copy", "drop_log"}}, d(s.packet_in_log)});
+  pin.samples.push_back({{{"copy", "held_response"}}, d(s.packet_in_held)});
   pin.samples.push_back({{{"copy", "other"}}, d(s.packet_in_other)});
   out.push_back(std::move(pin));
   MetricFamilyData bad{"nsgate_openflow_malformed_total", "Messages from the switch refused by the decoder, by reason", true, {}};
@@ -265,12 +266,12 @@ int cmd_ofshim(Args& args) {
       session.tick(discard, now);  // learner housekeeping goes on without a switch
       discard.clear();
     }
-    if (now - last_publish > 200 * 1000 * 1000) {
+    if (now - last_publish > kNsPerSec) {  // learned_addresses() walks the table
       publish();
       last_publish = now;
     }
     if (exit_when_synced && session.ready()) {
-      std::printf("synced: %zu allow flows in %.3f s (connect to last barrier reply)\n",
+      std::printf("synced: %zu allow flows in %.3f s (connect to last barrier reply); exiting without a snapshot\n",
                   static_cast<size_t>(session.stats().flows_installed.load()),
                   static_cast<double>(session.stats().last_reconcile_ns.load()) / 1e9);
       break;
@@ -313,7 +314,8 @@ int cmd_ofshim(Args& args) {
   }
   if (g_signal) say("signal " + std::to_string(g_signal.load()) + ", stopping; the switch keeps its flows (fail_mode=secure)");
   metrics.reset();
-  if (!snap_path.empty()) {
+  // --exit-when-synced (benchmarks, scripted set-ups) changed nothing worth saving.
+  if (!snap_path.empty() && !exit_when_synced) {
     if (save_snapshot(learner, snap_path, error)) {
       say("snapshot written to " + snap_path + " (" + std::to_string(learner.learned_addresses()) + " learned)");
     } else {

@@ -44,6 +44,10 @@ struct OpenflowConfig {
   uint32_t learn_rate = 10000;     // packet-ins per second copied for learning (meter)
   uint32_t drop_log_rate = 200;    // packet-ins per second copied for the drop log (meter)
   double echo_interval_s = 5;      // keepalive; the switch is dropped after 3 missed echoes
+  // Responses go to nsgate instead of being copied: nsgate learns, installs
+  // the new allow flows, then sends the response on (PACKET_OUT). Slower,
+  // but a resolver's next query can never overtake its flow.
+  bool hold_responses = false;
 };
 
 struct Config {

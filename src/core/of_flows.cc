@@ -38,6 +38,7 @@ FlowPlan FlowPlan::from(const Config& c, uint32_t generation) {
   p.mode = c.mode;
   p.dns_ports = c.dns_ports;
   p.inside_port = c.openflow.inside_port;
+  p.hold_responses = c.openflow.hold_responses;
   for (const TrustedSource& t : c.trusted_sources) p.trusted.push_back(t.prefix);
   for (const StaticAllow& s : c.static_allow) {
     int full = s.prefix.address.is_v4() ? 32 : 128;
@@ -66,7 +67,12 @@ std::vector<FlowMod> pipeline_flows(const FlowPlan& p) {
         r.match.eth_type = eth;
         r.match.ip_proto = proto;
         (proto == 17 ? r.match.udp_src : r.match.tcp_src) = dns_port;
-        r.instructions = normal_then(learn);
+        if (p.hold_responses) {
+          r.instructions.apply = {output(port::controller)};
+          r.instructions.apply_present = true;
+        } else {
+          r.instructions = normal_then(learn);
+        }
         out.push_back(r);
       }
     }

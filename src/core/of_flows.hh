@@ -8,7 +8,9 @@
 // Four consecutive tables starting at the operator's `openflow.table` T:
 //   T   classify  queries (UDP/TCP to a DNS port, from the inside port if
 //                 one is set) -> T+1; responses (from a DNS port) -> NORMAL
-//                 and a learning copy (T+2); anything else -> NORMAL.
+//                 and a learning copy (T+2), or with hold_responses ->
+//                 CONTROLLER only, unmetered (nsgate learns, installs, then
+//                 sends the response on); anything else -> NORMAL.
 //   T+1 judge     trusted source, allowed destination (anchor, static,
 //                 learned: one flow per address, hard_timeout = remaining
 //                 lifetime) -> NORMAL and a learning copy (the learner
@@ -59,6 +61,7 @@ struct FlowPlan {
   uint32_t inside_port = 0;  // 0: queries from every port are judged
   std::vector<Prefix> trusted, static_prefixes;
   bool meters = true;  // false when the switch refused the meters: copies unmetered
+  bool hold_responses = false;  // responses -> CONTROLLER only (nsgate sends them on)
 
   static FlowPlan from(const Config& c, uint32_t generation);
   uint8_t stage(Stage s) const { return static_cast<uint8_t>(table + static_cast<uint8_t>(s)); }

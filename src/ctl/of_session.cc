@@ -156,7 +156,7 @@ void OfSession::on_message(std::span<const std::byte> msg, of::Buffer& out, Time
     case of::MsgType::error:
       return on_error(msg, out, now);
     case of::MsgType::packet_in:
-      return on_packet_in(msg, now);
+      return on_packet_in(msg, out, now);
     case of::MsgType::flow_removed: {
       of::FlowRemoved r;
       if (of::Status s = of::decode(msg, r); s != of::Status::ok) return malformed(s, "FLOW_REMOVED");
@@ -239,7 +239,7 @@ void OfSession::full_push(of::Buffer& out, TimeNs now) {
   bool meters = plan_.meters;
   plan_ = of::FlowPlan::from(config_, gen);
   plan_.meters = meters;
-  table_.take_changes();  // everything is pushed now
+  table_.clear_changes();  // everything is pushed now
   Batch batch;
   batch.reconcile = true;
   open_batch(out, batch, table_.size() + 16);
@@ -395,9 +395,24 @@ void OfSession::on_error(std::span<const std::byte> msg, of::Buffer& out, TimeNs
   (void)now;
 }
 
-void OfSession::on_packet_in(std::span<const std::byte> msg, TimeNs now) {
+void OfSession::on_packet_in(std::span<const std::byte> msg, of::Buffer& out, TimeNs now) {
   of::PacketIn p;
   if (of::Status s = of::decode(msg, p); s != of::Status::ok) return malformed(s, "PACKET_IN");
+  if (p.table == plan_.stage(of::Stage::classify) && plan_.hold_responses && p.reason == 1) {
+    // A held response: learn, install what it taught (the switch applies
+    // messages in order), then let the response go on.
+    ++stats_.packet_in_held;
+    learn_.feed(pkt::LinkType::ethernet, now, p.data, p.total_len > p.data.size() ? p.total_len : 0);
+    if (state_ == State::ready) push_changes(out, now);
+    if (p.data.size() < p.total_len) return;  // cut short by the switch: cannot be sent on
+    of::PacketOut po;
+    po.in_port = p.match.in_port.value_or(of::port::controller);
+    po.actions = {of::output(of::port::normal)};
+    po.data = p.data;
+    of::encode(out, next_xid(), po);
+    ++stats_.messages_out;
+    return;
+  }
   if (p.table == plan_.stage(of::Stage::learn_copy)) {
     ++stats_.packet_in_learn;
     learn_.feed(pkt::LinkType::ethernet, now, p.data, p.total_len > p.data.size() ? p.total_len : 0);

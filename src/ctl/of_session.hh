@@ -46,6 +46,7 @@ class RecordingTable final : public AllowTable {
   void for_each(const std::function<void(const IpAddress&, TableValue)>& fn) const override { inner_.for_each(fn); }
   // Marks `a` changed (to push it again).
   void touch(const IpAddress& a);
+  void clear_changes() { changed_.clear(); }
   // Addresses upserted or erased since the last call.
   std::vector<IpAddress> take_changes();
 
@@ -60,7 +61,7 @@ struct SessionStats {
   std::atomic<uint64_t> messages_in{0}, messages_out{0};
   std::array<std::atomic<uint64_t>, of::kStatusCount> malformed{};  // by of::Status
   std::atomic<uint64_t> switch_errors{0};     // OFPT_ERROR received
-  std::atomic<uint64_t> packet_in_learn{0}, packet_in_log{0}, packet_in_other{0};
+  std::atomic<uint64_t> packet_in_learn{0}, packet_in_log{0}, packet_in_held{0}, packet_in_other{0};
   std::atomic<uint64_t> flow_mods{0}, barriers{0}, bundles{0};
   std::atomic<uint64_t> flows_installed{0};   // addresses confirmed by a barrier and not since removed
   std::atomic<uint64_t> flows_refreshed{0};   // capped flows re-added before they ran out
@@ -124,7 +125,7 @@ class OfSession {
   void full_push(of::Buffer& out, TimeNs now);
   void push_changes(of::Buffer& out, TimeNs now);
   void refresh_capped(of::Buffer& out, TimeNs now);
-  void on_packet_in(std::span<const std::byte> msg, TimeNs now);
+  void on_packet_in(std::span<const std::byte> msg, of::Buffer& out, TimeNs now);
   void on_error(std::span<const std::byte> msg, of::Buffer& out, TimeNs now);
   void on_barrier_reply(uint32_t xid, of::Buffer& out, TimeNs now);
   void malformed(of::Status s, const char* what);

@@ -3,8 +3,9 @@
 // (seeds, past crashes) and every frame / DNS message of the given captures.
 // With --write-seeds DIR it writes those inputs as a libFuzzer corpus.
 //
-// usage: fuzz_replay packet|dns|snapshot [--write-seeds DIR] PATH...
+// usage: fuzz_replay packet|dns|snapshot|openflow [--write-seeds DIR] PATH...
 
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -23,12 +24,15 @@ namespace {
 struct Replay {
   bool packet = true;
   bool snapshot = false;
+  bool openflow = false;
   std::string seeds_dir;
   size_t inputs = 0, written = 0;
 
   void run(const std::vector<uint8_t>& input) {
     ++inputs;
-    if (snapshot)
+    if (openflow)
+      nsgate::fuzz::openflow_target(input.data(), input.size());
+    else if (snapshot)
       nsgate::fuzz::snapshot_target(input.data(), input.size());
     else if (packet)
       nsgate::fuzz::packet_target(input.data(), input.size());
@@ -74,7 +78,18 @@ struct Replay {
   void file(const fs::path& p) {
     std::string ext = p.extension().string();
     if (ext == ".pcap" || ext == ".pcapng" || ext == ".cap") {
-      if (!snapshot) capture(p.string());
+      if (!snapshot && !openflow) capture(p.string());
+      return;
+    }
+    if (ext == ".print") return;  // ofp-print text beside the golden messages
+    if (ext == ".hex") {  // a golden OpenFlow message, in hex
+      std::ifstream in(p);
+      std::string text;
+      std::getline(in, text);  // one line of hex
+      std::vector<uint8_t> data;
+      for (size_t i = 0; i + 1 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i])); i += 2)
+        data.push_back(static_cast<uint8_t>(std::stoi(text.substr(i, 2), nullptr, 16)));
+      if (openflow) run(data);
       return;
     }
     std::ifstream in(p, std::ios::binary);
@@ -86,13 +101,15 @@ struct Replay {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3 || (std::strcmp(argv[1], "packet") && std::strcmp(argv[1], "dns") && std::strcmp(argv[1], "snapshot"))) {
-    std::fprintf(stderr, "usage: %s packet|dns|snapshot [--write-seeds DIR] PATH...\n", argv[0]);
+  if (argc < 3 || (std::strcmp(argv[1], "packet") && std::strcmp(argv[1], "dns") && std::strcmp(argv[1], "snapshot") &&
+                    std::strcmp(argv[1], "openflow"))) {
+    std::fprintf(stderr, "usage: %s packet|dns|snapshot|openflow [--write-seeds DIR] PATH...\n", argv[0]);
     return 2;
   }
   Replay r;
   r.packet = !std::strcmp(argv[1], "packet");
   r.snapshot = !std::strcmp(argv[1], "snapshot");
+  r.openflow = !std::strcmp(argv[1], "openflow");
   int i = 2;
   if (i + 1 < argc && !std::strcmp(argv[i], "--write-seeds")) {
     r.seeds_dir = argv[i + 1];

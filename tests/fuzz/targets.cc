@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "targets.hh"
 
+#include "core/openflow.hh"
+
 #include <span>
 
 #include "core/learn_session.hh"
@@ -96,6 +98,42 @@ std::vector<uint8_t> snapshot_seed() {
   std::vector<uint8_t> out;
   for (std::byte x : b) out.push_back(std::to_integer<uint8_t>(x));
   return out;
+}
+
+void openflow_target(const uint8_t* data, size_t size) {
+  std::span<const std::byte> in(reinterpret_cast<const std::byte*>(data), size);
+  while (in.size() >= 8) {
+    of::Header h;
+    if (of::decode_header(in, h) != of::Status::ok) return;  // a stream with a bad length is dropped
+    std::span<const std::byte> msg = in.first(std::min<size_t>(h.length, in.size()));
+    in = in.subspan(msg.size());
+    uint32_t bitmap = 0;
+    (void)of::decode_hello(msg, bitmap);
+    of::FeaturesReply fr;
+    (void)of::decode(msg, fr);
+    of::SwitchConfig sc;
+    (void)of::decode(msg, sc);
+    of::Error e;
+    if (of::decode(msg, e) == of::Status::ok) (void)of::describe(e);
+    of::PacketIn pi;
+    if (of::decode(msg, pi) == of::Status::ok && !pi.data.empty())
+      (void)std::to_integer<uint8_t>(pi.data.back());  // the span must lie inside the message
+    of::FlowRemoved fr2;
+    (void)of::decode(msg, fr2);
+    of::FlowMod fm;
+    (void)of::decode(msg, fm);
+    of::PacketOut po;
+    (void)of::decode(msg, po);
+    of::MeterMod mm;
+    (void)of::decode(msg, mm);
+    of::BundleCtrl bc;
+    (void)of::decode(msg, bc);
+    of::MultipartReply mr;
+    if (of::decode(msg, mr) == of::Status::ok) {
+      std::vector<of::FlowStats> stats;
+      (void)of::decode_flow_stats(mr.body, stats);
+    }
+  }
 }
 
 }  // namespace nsgate::fuzz

@@ -20,6 +20,10 @@ void dns_target(const uint8_t* data, size_t size);
 // Input: a snapshot file. Must be refused or decoded, never crash, and a
 // decoded snapshot must encode back to the same bytes.
 void snapshot_target(const uint8_t* data, size_t size);
+// Input: bytes a switch sent. Split into messages by their headers; every
+// decoder of the OpenFlow codec runs on each (refuse or decode, never crash).
+void openflow_target(const uint8_t* data, size_t size);
+
 // A valid snapshot to seed the snapshot target with.
 std::vector<uint8_t> snapshot_seed();
 

@@ -72,7 +72,7 @@ ip link set "${tag}i0" netns "$in_ns"
 ip link set "${tag}o0" netns "$out_ns"
 ip -n "$in_ns" addr add 192.0.2.10/24 dev "${tag}i0"
 ip -n "$in_ns" addr add 2001:db8::10/64 dev "${tag}i0" nodad
-for a in 192.0.2.20/24 192.0.2.21/24 192.0.2.30/24 192.0.2.31/24; do ip -n "$out_ns" addr add "$a" dev "${tag}o0"; done
+for a in 192.0.2.20/24 192.0.2.21/24 192.0.2.30/24 192.0.2.31/24 192.0.2.32/24; do ip -n "$out_ns" addr add "$a" dev "${tag}o0"; done
 ip -n "$out_ns" addr add 2001:db8::21/64 dev "${tag}o0" nodad
 for ns in "$in_ns" "$out_ns"; do ip -n "$ns" link set lo up; done
 ip -n "$in_ns" link set "${tag}i0" up
@@ -119,8 +119,22 @@ $TTL 300
 a.nic.     IN A   192.0.2.30
 lab.       IN NS  ns1.lab.
 ns1.lab.   IN A   192.0.2.31
+test.      IN NS  ns1.test.
+ns1.test.  IN A   192.0.2.32
 ZONE
-nsd_conf lab lab. 192.0.2.31 192.0.2.20 192.0.2.21 2001:db8::21
+nsd_conf lab lab. 192.0.2.31 192.0.2.32 192.0.2.20 192.0.2.21 2001:db8::21
+cat >>"$tmp/lab/nsd.conf" <<'CONF'
+zone:
+  name: "test."
+  zonefile: test.zone
+CONF
+cat >"$tmp/lab/test.zone" <<'ZONE'
+$TTL 300
+@               IN SOA ns1.test. hostmaster.test. 1 3600 600 86400 300
+@               IN NS  ns1.test.
+ns1             IN A   192.0.2.32
+www.example     IN A   192.0.2.80
+ZONE
 cat >"$tmp/lab/zone" <<'ZONE'
 $TTL 300
 @               IN SOA ns1.lab. hostmaster.lab. 1 3600 600 86400 300
@@ -133,14 +147,14 @@ for n in root lab; do
 done
 echo "a.nic. 3600000 A 192.0.2.30" >"$tmp/root.hints"
 
-write_config() {  # write_config MODE [extra static]
+write_config() {  # write_config MODE STATIC_ALLOW_LINES [MORE_OPENFLOW_KEYS]
   cat >"$tmp/nsgate.yaml" <<CONF
 mode: $1
 root_hints: $tmp/root.hints
 static_allow:
 $2
 trusted_sources: []
-openflow: {listen: "tcp:127.0.0.1:$of_port", inside_port: 1, echo_interval: 2}
+openflow: {listen: "tcp:127.0.0.1:$of_port", inside_port: 1, echo_interval: 2${3:-}}
 drop_log: {path: $tmp/drops.json}
 snapshot: {path: $tmp/table.snap, interval: 1}
 metrics: {listen: "127.0.0.1:$metrics_port"}
@@ -156,8 +170,11 @@ start_shim() {  # start_shim [ARGS...]: waits until the switch is in sync
 
 inside() { ip netns exec "$in_ns" "$@"; }
 dig_answer() { inside dig +time=2 +tries=1 +short +norec "$@" | grep -qx 192.0.2.80; }
-# The root's referral for lab.: no answer, an authority section naming ns1.lab.
-dig_referral() { inside dig +time=2 +tries=1 +norec "$@" | grep -q "^lab\..*IN[[:space:]]*NS[[:space:]]*ns1.lab."; }
+# The root's referral for a TLD: no answer, an authority section naming ns1.TLD.
+dig_referral() {  # dig_referral TLD DIG_ARGS...
+  local tld=$1; shift
+  inside dig +time=2 +tries=1 +norec "$@" | grep -q "^$tld\..*IN[[:space:]]*NS[[:space:]]*ns1\.$tld\."
+}
 flow_for() { ofctl dump-flows br0 "table=1,ip,nw_dst=$1" | grep "nw_dst=$1"; }
 
 write_config enforce "  - {cidr: 192.0.2.20/32, note: the lab's allowed server}"
@@ -171,7 +188,7 @@ expect_not "tcp_query_to_unknown_server_is_dropped" dig_answer +tcp @192.0.2.21 
 expect_not "ipv6_query_to_unknown_server_is_dropped" dig_answer @2001:db8::21 www.example.lab
 expect "non_dns_traffic_passes" inside ping -c 1 -W 2 192.0.2.21
 expect_not "query_to_the_lab_server_is_dropped_before_any_referral" dig_answer @192.0.2.31 www.example.lab
-expect "root_hint_answers_with_a_referral" dig_referral @192.0.2.30 www.example.lab
+expect "root_hint_answers_with_a_referral" dig_referral lab @192.0.2.30 www.example.lab
 for _ in $(seq 30); do flow_for 192.0.2.31 >/dev/null && break; sleep 0.1; done
 expect "referral_installs_a_flow_for_the_glue_address" flow_for 192.0.2.31
 expect "learned_server_is_answered_directly" dig_answer @192.0.2.31 www.example.lab
@@ -238,6 +255,17 @@ lines = [json.loads(l) for l in open('$tmp/drops.json')]
 assert [e for e in lines if e['dest_ip'] == '192.0.2.21' and e['event_type'] == 'alert'], lines
 assert not [e for e in lines if e['event_type'] == 'drop'], lines
 "
+kill -TERM "$shim_pid"; wait "$shim_pid"; shim_pid=""
+
+# Responses held by nsgate: learned, flow installed, then sent on.
+ovs-vsctl set-controller br0 "tcp:127.0.0.1:$of_port"
+write_config enforce "  - {cidr: 192.0.2.20/32}" ", hold_responses: true"
+start_shim || exit 1
+expect "held_responses_still_reach_the_client" dig_answer @192.0.2.20 www.example.lab
+referral_then_direct() { dig_referral test @192.0.2.30 www.example.test && dig_answer @192.0.2.32 www.example.test; }
+expect "held_referral_is_learned_before_it_is_sent_on" referral_then_direct
+expect "held_responses_are_counted" bash -c "curl -sf http://127.0.0.1:$metrics_port/metrics |
+  grep -Eq '^nsgate_openflow_packet_ins_total\{copy=\"held_response\"\} [1-9]'"
 kill -TERM "$shim_pid"; wait "$shim_pid"; shim_pid=""
 
 # Malformed messages from a "switch": refused and counted, no crash.

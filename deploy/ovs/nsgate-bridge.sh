@@ -1,0 +1,24 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Puts an Open vSwitch bridge under nsgate ofshim. Run once, as root:
+#   deploy/ovs/nsgate-bridge.sh BRIDGE INSIDE_IF OUTSIDE_IF [CONTROLLER]
+# CONTROLLER defaults to tcp:127.0.0.1:6653 (openflow.listen).
+#
+# fail_mode=secure is required: without a controller the bridge keeps the
+# flows nsgate installed and forwards nothing unjudged (standalone mode
+# would turn into a plain learning switch and let every query out).
+# Never remove the controller with del-controller while nsgate's flows
+# should stay: OVS flushes a bridge's flows when its last controller is
+# removed. Stopping nsgate ofshim is safe; the flows stay and keep judging.
+set -eu
+[ $# -ge 3 ] || { echo "usage: $0 BRIDGE INSIDE_IF OUTSIDE_IF [CONTROLLER]" >&2; exit 2; }
+br=$1 inside=$2 outside=$3 controller=${4:-tcp:127.0.0.1:6653}
+ovs-vsctl --may-exist add-br "$br" \
+  -- set bridge "$br" fail_mode=secure protocols=OpenFlow13
+# The inside port gets OpenFlow port 1 (openflow.inside_port: 1).
+ovs-vsctl --may-exist add-port "$br" "$inside" -- set interface "$inside" ofport_request=1
+ovs-vsctl --may-exist add-port "$br" "$outside" -- set interface "$outside" ofport_request=2
+ovs-vsctl set-controller "$br" "$controller"
+# OVS itself probes the controller; nsgate answers echoes.
+ovs-vsctl set controller "$br" inactivity_probe=5000
+echo "bridge $br: inside $inside (port 1), outside $outside (port 2), controller $controller, fail_mode=secure"

@@ -65,6 +65,12 @@ struct Config {
   std::vector<std::string> eal;  // extra EAL arguments
   unsigned workers = 1;
   DropLogConfig drop_log;
+  // nsgate run: DNS responses from the outside wait for the learner before
+  // they go in (a few microseconds), so a resolver's next query to a server
+  // the response named is already allowed. Off: responses are forwarded at
+  // once and learned from a copy (the resolver may win the race and see
+  // its first query to a new server dropped).
+  bool hold_responses = true;
   // Prometheus exporter address; empty = off. Loopback unless you mean it.
   std::string metrics_listen = "127.0.0.1:9153";
   OpenflowConfig openflow;

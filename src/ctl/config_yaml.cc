@@ -22,7 +22,8 @@ class Loader {
     if (!root.IsMap()) return error("", root, "the top level must be a mapping of settings");
     check_keys("", root, {"mode", "dns_ports", "trusted_sources", "static_allow", "root_hints",
                           "learning", "snapshot", "ports", "eal", "workers", "drop_log",
-                          "drop_undecodable", "metrics", "openflow"});
+                          "drop_undecodable", "metrics", "openflow", "hold_responses"});
+    if (auto n = root["hold_responses"]) boolean("hold_responses", n, c_.hold_responses);
     if (auto n = root["openflow"]) load_openflow(n);
     if (auto n = root["metrics"]) {
       if (!n.IsMap()) {

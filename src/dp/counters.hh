@@ -24,6 +24,8 @@ namespace nsgate::dp {
   X(handoff, "DNS packets handed to the learner")                              \
   X(handoff_dropped, "DNS packets not handed to the learner: its ring was full") \
   X(events_dropped, "query events lost: the event ring was full")             \
+  X(held, "DNS responses held until the learner had read them (hold_responses)") \
+  X(hold_full, "DNS responses forwarded without waiting: the hold ring was full") \
   X(polls, "worker loop iterations")                                           \
   X(busy_polls, "worker loop iterations that received at least one packet")
 

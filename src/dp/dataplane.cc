@@ -24,6 +24,7 @@ NSGATE_DEFINE_NAMES(Counter, NSGATE_DP_COUNTERS)
 namespace {
 constexpr uint16_t kBurst = 32;
 constexpr unsigned kRingSize = 4096;
+constexpr unsigned kHoldRing = 1024;
 constexpr uint16_t kRxDesc = 1024, kTxDesc = 1024;
 // net_pcap stamps mbufs with the capture's time in microseconds.
 constexpr TimeNs kTimestampUnitNs = 1000;
@@ -46,6 +47,8 @@ struct Dataplane::Worker {
   rte_ring* to_learner = nullptr;
   rte_ring* queries = nullptr;  // QueryRecord elements: UDP queries, parsed here
   rte_ring* events = nullptr;
+  rte_ring* held = nullptr;     // responses waiting for the learner (hold_responses)
+  rte_ring* release = nullptr;  // ... and back, read: the worker sends them in
   WorkerCounters counters;
   uint64_t seq = 0;
 
@@ -77,6 +80,12 @@ struct Dataplane::Worker {
   }
   uint16_t inside_burst(TimeNs now);
   uint16_t passive_burst(uint16_t port, uint16_t queue, bool forward);
+  uint16_t release_burst() {
+    rte_mbuf* m[kBurst];
+    unsigned n = rte_ring_dequeue_burst(release, reinterpret_cast<void**>(m), kBurst, nullptr);
+    tx(dp->inside_.id, m, static_cast<uint16_t>(n), Counter::tx_inside);
+    return static_cast<uint16_t>(n);
+  }
 };
 
 // Outbound: decode, classify, bulk lookup, judge, act.
@@ -181,19 +190,41 @@ uint16_t Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, bool fo
   if (n == 0) return 0;
   counters.add(forward ? Counter::rx_outside : Counter::rx_mirror, n);
   const Policy& policy = *d.policy_.load(std::memory_order_acquire);
+  bool hold = forward && d.opts_.config.hold_responses;
   rte_mbuf* learn[kBurst];
-  uint16_t nl = 0;
+  rte_mbuf* out[kBurst];
+  rte_mbuf* hold_now[kBurst];
+  uint16_t nl = 0, no = 0, nh = 0;
   for (uint16_t i = 0; i < n; ++i) {
     pkt::Packet p;
-    if (pkt::decode(pkt::LinkType::ethernet, frame_of(rx[i]), p) == pkt::DecodeResult::ok && p.has_ports &&
-        (policy.is_dns_port(p.sport) || policy.is_dns_port(p.dport))) {
+    bool dns = pkt::decode(pkt::LinkType::ethernet, frame_of(rx[i]), p) == pkt::DecodeResult::ok && p.has_ports &&
+               (policy.is_dns_port(p.sport) || policy.is_dns_port(p.dport));
+    if (dns && hold && policy.is_dns_port(p.sport)) {
+      hold_now[nh++] = rx[i];  // a response: in only after the learner read it
+      continue;
+    }
+    if (dns) {
       if (forward) rte_mbuf_refcnt_update(rx[i], 1);
       learn[nl++] = rx[i];
     } else if (!forward) {
       rte_pktmbuf_free(rx[i]);
     }
+    if (forward) out[no++] = rx[i];
   }
-  if (forward) tx(d.inside_.id, rx, n, Counter::tx_inside);
+  if (nh) {
+    TimeNs t = clock_ns(CLOCK_MONOTONIC);
+    for (unsigned i = 0; i < nh; ++i) *RTE_MBUF_DYNFIELD(hold_now[i], d.handoff_offset_, TimeNs*) = t;
+    unsigned done = rte_ring_enqueue_burst(held, reinterpret_cast<void* const*>(hold_now), nh, nullptr);
+    counters.add(Counter::held, done);
+    // The learner is behind: forward the rest now and learn from copies.
+    counters.add(Counter::hold_full, nh - done);
+    for (unsigned i = done; i < nh; ++i) {
+      rte_mbuf_refcnt_update(hold_now[i], 1);
+      learn[nl++] = hold_now[i];
+      out[no++] = hold_now[i];
+    }
+  }
+  if (forward) tx(d.inside_.id, out, no, Counter::tx_inside);
   hand_off(learn, nl);
   return n;
 }
@@ -208,6 +239,7 @@ int Dataplane::worker_main(void* arg) {
     unsigned got = w->inside_burst(now);
     got += w->passive_burst(d.outside_.id, static_cast<uint16_t>(w->index), true);
     if (d.have_mirror_ && w->index == 0) got += w->passive_burst(d.mirror_.id, 0, false);
+    got += w->release_burst();
     w->counters.add(Counter::polls);
     if (got) w->counters.add(Counter::busy_polls);
     d.table_->reader_quiescent(w->index);
@@ -246,6 +278,11 @@ Dataplane::~Dataplane() {
     rte_ring_free(w->to_learner);
     rte_ring_free(w->queries);
     rte_ring_free(w->events);
+    for (rte_ring* r : {w->held, w->release}) {
+      void* m = nullptr;
+      while (r && rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+      rte_ring_free(r);
+    }
   }
   session_.reset();
   learner_.reset();
@@ -329,7 +366,7 @@ bool Dataplane::init(std::string& error) {
     error = "cannot register the mbuf hand-off field";
     return false;
   }
-  unsigned mbufs = workers * (kRingSize + 4 * (kRxDesc + kTxDesc)) + 4096;
+  unsigned mbufs = workers * (kRingSize + 3 * kHoldRing + 4 * (kRxDesc + kTxDesc)) + 4096;
   pool_ = rte_pktmbuf_pool_create("nsgate_mbufs", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                   static_cast<int>(rte_socket_id()));
   if (!pool_) {
@@ -366,7 +403,14 @@ bool Dataplane::init(std::string& error) {
     n = "nsgate_events_" + std::to_string(i);
     w->events = rte_ring_create_elem(n.c_str(), sizeof(QueryEvent), opts_.event_ring_size,
                                      static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
-    if (!w->to_learner || !w->queries || !w->events) {
+    n = "nsgate_held_" + std::to_string(i);
+    w->held = rte_ring_create(n.c_str(), kHoldRing, static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+    n = "nsgate_release_" + std::to_string(i);
+    // Twice the hold ring: the learner never finds it full while the
+    // worker drains it every loop.
+    w->release = rte_ring_create(n.c_str(), 2 * kHoldRing, static_cast<int>(rte_socket_id()),
+                                 RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (!w->to_learner || !w->queries || !w->events || !w->held || !w->release) {
       error = "cannot create rings: " + std::string(rte_strerror(rte_errno));
       return false;
     }
@@ -440,24 +484,34 @@ void Dataplane::learner_main() {
       for (unsigned i = 0; i < n; ++i) learner_->on_query(records[i]);
       got += n;
     }
+    auto learn_from = [&](Worker& w, rte_mbuf* m) {
+      TimeNs fallback = opts_.packet_time ? 0 : clock_ns(CLOCK_MONOTONIC);
+      const LearnCounters& lc = learner_->counters();
+      uint64_t before = lc[static_cast<size_t>(LearnEvent::added)] + lc[static_cast<size_t>(LearnEvent::refreshed)];
+      session_->feed(pkt::LinkType::ethernet, w.packet_ns(m, fallback), frame_of(m));
+      if (lc[static_cast<size_t>(LearnEvent::added)] + lc[static_cast<size_t>(LearnEvent::refreshed)] != before) {
+        TimeNs d = clock_ns(CLOCK_MONOTONIC) - *RTE_MBUF_DYNFIELD(m, handoff_offset_, const TimeNs*);
+        ++delay_.count;
+        delay_.total += d;
+        delay_.max = std::max(delay_.max, d);
+        size_t b = 0;
+        while (b + 1 < delay_.log2_us.size() && (TimeNs{1} << b) * 1000 <= d) ++b;
+        ++delay_.log2_us[b];
+      }
+    };
     for (auto& w : workers_) {
       unsigned n = rte_ring_dequeue_burst(w->to_learner, reinterpret_cast<void**>(objs), 64, nullptr);
       for (unsigned i = 0; i < n; ++i) {
-        TimeNs fallback = opts_.packet_time ? 0 : clock_ns(CLOCK_MONOTONIC);
-        const LearnCounters& lc = learner_->counters();
-        uint64_t before = lc[static_cast<size_t>(LearnEvent::added)] + lc[static_cast<size_t>(LearnEvent::refreshed)];
-        session_->feed(pkt::LinkType::ethernet, w->packet_ns(objs[i], fallback), frame_of(objs[i]));
-        if (lc[static_cast<size_t>(LearnEvent::added)] + lc[static_cast<size_t>(LearnEvent::refreshed)] != before) {
-          TimeNs d = clock_ns(CLOCK_MONOTONIC) - *RTE_MBUF_DYNFIELD(objs[i], handoff_offset_, const TimeNs*);
-          ++delay_.count;
-          delay_.total += d;
-          delay_.max = std::max(delay_.max, d);
-          size_t b = 0;
-          while (b + 1 < delay_.log2_us.size() && (TimeNs{1} << b) * 1000 <= d) ++b;
-          ++delay_.log2_us[b];
-        }
+        learn_from(*w, objs[i]);
         rte_pktmbuf_free(objs[i]);
       }
+      got += n;
+      // Held responses: the table knows what they teach; now they may go in.
+      n = rte_ring_dequeue_burst(w->held, reinterpret_cast<void**>(objs), 64, nullptr);
+      for (unsigned i = 0; i < n; ++i) learn_from(*w, objs[i]);
+      unsigned back = rte_ring_enqueue_burst(w->release, reinterpret_cast<void* const*>(objs), n, nullptr);
+      for (unsigned i = back; i < n; ++i) rte_pktmbuf_free(objs[i]);  // cannot happen while workers drain
+      held_lost_ += n - back;
       got += n;
     }
     TimeNs t = now();

@@ -138,6 +138,7 @@ class Dataplane {
   uint64_t ts_flag_ = 0;
   int handoff_offset_ = -1;  // mbuf dynfield: when a worker handed the packet off
   LearnDelay delay_;          // learner thread; copied under learn_mu_
+  uint64_t held_lost_ = 0;    // learner thread: held responses the release ring refused (never seen)
   rte_mempool* pool_ = nullptr;
   Port inside_, outside_, mirror_, drop_port_;
   bool have_mirror_ = false, have_drop_port_ = false;

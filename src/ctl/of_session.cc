@@ -242,7 +242,7 @@ void OfSession::full_push(of::Buffer& out, TimeNs now) {
   table_.clear_changes();  // everything is pushed now
   Batch batch;
   batch.reconcile = true;
-  open_batch(out, batch, table_.size() + 16);
+  open_batch(out, batch, SIZE_MAX);  // always one transaction: the switch never sees half a swap
   // Allows first, then the pipeline: a flow in the judge table is ready
   // before the classify table sends queries there.
   uint32_t now_s = now_seconds(now);

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The OpenFlow session, with the test playing the switch: handshake,
+// reconciliation by generation, the fallback when a switch refuses
+// bundles, learning from packet-ins, and what a broken switch may not do.
+// The real Open vSwitch runs in tests/integration/ofshim_test.sh.
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "core/root_hints.hh"
+#include "ctl/of_session.hh"
+#include "support/builder.hh"
+
+namespace nsgate::testing {
+namespace {
+
+using of::Buffer;
+using of::MsgType;
+
+IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+constexpr TimeNs kSec = kNsPerSec;
+
+struct Msg {
+  of::Header h;
+  Buffer bytes;
+};
+
+std::vector<Msg> split(Buffer& out) {
+  std::vector<Msg> msgs;
+  size_t at = 0;
+  while (at + 8 <= out.size()) {
+    Msg m;
+    EXPECT_EQ(of::decode_header(std::span(out).subspan(at), m.h), of::Status::ok);
+    m.bytes.assign(out.begin() + static_cast<long>(at), out.begin() + static_cast<long>(at + m.h.length));
+    at += m.h.length;
+    msgs.push_back(std::move(m));
+  }
+  out.clear();
+  return msgs;
+}
+
+size_t count(const std::vector<Msg>& ms, MsgType t) {
+  size_t n = 0;
+  for (const Msg& m : ms) n += m.h.type == t;
+  return n;
+}
+
+const Msg* first(const std::vector<Msg>& ms, MsgType t) {
+  for (const Msg& m : ms)
+    if (m.h.type == t) return &m;
+  return nullptr;
+}
+
+// A session over a learner that trusts one lab root server.
+class Switch : public ::testing::Test {
+ protected:
+  Switch() : table(1024), learner(config().learning, table) {
+    learner.add_anchor(ip("198.51.100.1"), "a.root.");
+    learner.add_static(config().static_allow[0]);
+    session = std::make_unique<ctl::OfSession>(config(), learner, table,
+                                               [this](const QueryEvent& ev) { events.push_back(ev); },
+                                               [this](const std::string& s) { log.push_back(s); });
+  }
+  static Config config() {
+    Config c;
+    c.openflow.inside_port = 1;
+    c.static_allow.push_back({*Prefix::parse("203.0.113.53/32"), "", ""});
+    return c;
+  }
+  void feed(const Buffer& msg, TimeNs at) { session->on_message(msg, out, at); }
+  // Connects and answers up to the flow-stats dump; returns that request's xid.
+  uint32_t handshake(TimeNs at) {
+    session->on_connect(out, at);
+    EXPECT_EQ(split(out).at(0).h.type, MsgType::hello);
+    Buffer hello;
+    of::encode_hello(hello, 1);
+    feed(hello, at);
+    EXPECT_EQ(split(out).at(0).h.type, MsgType::features_request);
+    Buffer features;
+    of::FeaturesReply f;
+    f.n_tables = 254;
+    of::encode(features, 2, f);
+    feed(features, at);
+    std::vector<Msg> ms = split(out);
+    EXPECT_EQ(count(ms, MsgType::set_config), 1u);
+    EXPECT_EQ(count(ms, MsgType::meter_mod), 2u);
+    const Msg* dump = first(ms, MsgType::multipart_request);
+    EXPECT_NE(dump, nullptr);
+    return dump ? dump->h.xid : 0;
+  }
+  // The switch's answer to the dump: `flows` nsgate flows of generation 5.
+  void dump_reply(uint32_t xid, std::vector<of::FlowStats> flows, TimeNs at) {
+    Buffer b;
+    of::encode_flow_stats_reply(b, xid, flows, false);
+    feed(b, at);
+  }
+  void barrier_reply(uint32_t xid, TimeNs at) {
+    Buffer b;
+    of::encode_empty(b, xid, MsgType::barrier_reply);
+    feed(b, at);
+  }
+  static of::FlowStats stale_allow(const char* address) {
+    Config c = config();
+    of::FlowPlan p = of::FlowPlan::from(c, 5);
+    of::FlowMod f = of::allow_address(p, ip(address), 300);
+    of::FlowStats s;
+    s.table = f.table;
+    s.priority = f.priority;
+    s.cookie = f.cookie;
+    s.match = f.match;
+    return s;
+  }
+  Buffer packet_in(uint8_t table_id, const Bytes& frame) {
+    of::PacketIn p;
+    p.reason = 1;
+    p.table = table_id;
+    p.total_len = static_cast<uint16_t>(frame.size());
+    p.match.in_port = 2;
+    p.data = frame;
+    Buffer b;
+    of::encode(b, 0, p);
+    return b;
+  }
+
+  ctl::RecordingTable table;
+  Learner learner;
+  std::unique_ptr<ctl::OfSession> session;
+  Buffer out;
+  std::vector<QueryEvent> events;
+  std::vector<std::string> log;
+};
+
+TEST_F(Switch, ReconnectReAddsEverythingUnderANewGenerationInOneBundleAndDeletesTheOld) {
+  uint32_t dump = handshake(1 * kSec);
+  dump_reply(dump, {stale_allow("192.0.2.99"), stale_allow("198.51.100.1")}, 1 * kSec);
+  std::vector<Msg> ms = split(out);
+  // open, adds (2 table entries + the pipeline + the delete of generation 5), commit, barrier
+  ASSERT_GE(ms.size(), 4u);
+  EXPECT_EQ(ms.front().h.type, MsgType::experimenter);
+  EXPECT_EQ(ms.back().h.type, MsgType::barrier_request);
+  of::BundleCtrl open, commit;
+  ASSERT_EQ(of::decode(ms.front().bytes, open), of::Status::ok);
+  ASSERT_EQ(of::decode(ms[ms.size() - 2].bytes, commit), of::Status::ok);
+  EXPECT_EQ(open.type, of::BundleCtrlType::open_request);
+  EXPECT_EQ(commit.type, of::BundleCtrlType::commit_request);
+  // Every bundled flow-mod carries generation 6; the last one deletes generation 5.
+  of::FlowMod last;
+  for (size_t i = 1; i + 2 < ms.size(); ++i) {
+    Buffer inner(ms[i].bytes.begin() + 24, ms[i].bytes.end());
+    of::FlowMod f;
+    ASSERT_EQ(of::decode(inner, f), of::Status::ok);
+    if (f.command == of::FlowModCommand::add) {
+      EXPECT_EQ(f.cookie, of::cookie_of(6));
+    }
+    last = f;
+  }
+  EXPECT_EQ(last.command, of::FlowModCommand::remove);
+  EXPECT_EQ(last.cookie, of::cookie_of(5));
+  EXPECT_EQ(session->stats().stale_flows_removed, 1u);  // 192.0.2.99 is in no table
+  EXPECT_FALSE(session->ready());
+  barrier_reply(ms.back().h.xid, 1 * kSec);
+  EXPECT_TRUE(session->ready());
+  EXPECT_EQ(session->stats().flows_installed, 2u);  // the anchor and the static host
+}
+
+TEST_F(Switch, ARefusedBundleFallsBackToSingleFlowModsAndStillRemovesTheOldGeneration) {
+  uint32_t dump = handshake(1 * kSec);
+  dump_reply(dump, {stale_allow("192.0.2.99")}, 1 * kSec);
+  std::vector<Msg> ms = split(out);
+  // The switch refuses the bundle open (BAD_REQUEST / BAD_EXPERIMENTER).
+  Buffer err;
+  of::encode(err, ms.front().h.xid, of::Error{1, 3, std::span<const std::byte>(ms.front().bytes)});
+  feed(err, 1 * kSec);
+  barrier_reply(ms.back().h.xid, 1 * kSec);
+  EXPECT_FALSE(session->ready());
+  ms = split(out);
+  EXPECT_EQ(count(ms, MsgType::experimenter), 0u);  // no bundle any more
+  EXPECT_GT(count(ms, MsgType::flow_mod), 2u);
+  barrier_reply(ms.back().h.xid, 1 * kSec);
+  ms = split(out);
+  ASSERT_EQ(count(ms, MsgType::flow_mod), 1u);  // generation 5 deleted after the adds
+  of::FlowMod del;
+  ASSERT_EQ(of::decode(first(ms, MsgType::flow_mod)->bytes, del), of::Status::ok);
+  EXPECT_EQ(del.cookie, of::cookie_of(5));
+  barrier_reply(ms.back().h.xid, 1 * kSec);
+  EXPECT_TRUE(session->ready());
+  EXPECT_EQ(session->stats().flows_installed, 2u);
+}
+
+TEST_F(Switch, AReferralCopiedToNsgateInstallsAFlowForTheGlueAddress) {
+  uint32_t dump = handshake(1 * kSec);
+  dump_reply(dump, {}, 1 * kSec);
+  barrier_reply(split(out).back().h.xid, 1 * kSec);
+  ASSERT_TRUE(session->ready());
+  of::FlowPlan plan = of::FlowPlan::from(config(), 1);
+  uint8_t learn_table = plan.stage(of::Stage::learn_copy);
+  Endpoints q{"192.0.2.53", "198.51.100.1", 40000, 53}, r{"198.51.100.1", "192.0.2.53", 53, 40000};
+  feed(packet_in(learn_table, udp_frame(q, DnsBuilder(7).question("www.example.lab", 1).build())), 2 * kSec);
+  Bytes referral = DnsBuilder(7, flags::qr)
+                       .question("www.example.lab", 1)
+                       .ns(DnsBuilder::authority, "lab", "ns1.lab", 300)
+                       .addr(DnsBuilder::additional, "ns1.lab", "203.0.113.10", 300)
+                       .build();
+  feed(packet_in(learn_table, udp_frame(r, referral)), 2 * kSec);
+  session->tick(out, 2 * kSec);
+  std::vector<Msg> ms = split(out);
+  const Msg* fm = first(ms, MsgType::flow_mod);
+  ASSERT_NE(fm, nullptr);
+  of::FlowMod f;
+  ASSERT_EQ(of::decode(fm->bytes, f), of::Status::ok);
+  ASSERT_TRUE(f.match.ip_dst);
+  EXPECT_EQ(f.match.ip_dst->address, ip("203.0.113.10"));
+  EXPECT_GE(f.hard_timeout, 599);  // TTL 300 + grace 300
+  EXPECT_LE(f.hard_timeout, 601);
+  EXPECT_EQ(session->stats().flows_installed, 2u);  // counted only when its barrier returns
+  barrier_reply(ms.back().h.xid, 2 * kSec);
+  EXPECT_EQ(session->stats().flows_installed, 3u);
+}
+
+TEST_F(Switch, DropLogCopiesBecomeEventsWithTheClientAndTheQuery) {
+  uint32_t dump = handshake(1 * kSec);
+  dump_reply(dump, {}, 1 * kSec);
+  uint8_t log_table = of::FlowPlan::from(config(), 1).stage(of::Stage::log_copy);
+  Endpoints q{"192.0.2.10", "203.0.113.66", 40001, 53};
+  feed(packet_in(log_table, udp_frame(q, DnsBuilder(9).question("cmd.bot", 16).build())), 2 * kSec);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].src, ip("192.0.2.10"));
+  EXPECT_EQ(events[0].dst, ip("203.0.113.66"));
+  EXPECT_EQ(events[0].verdict, Verdict::drop_unknown);
+  EXPECT_EQ(qname_text(events[0]), "cmd.bot.");
+}
+
+TEST_F(Switch, MalformedMessagesAreCountedAndTheSessionGoesOn) {
+  handshake(1 * kSec);
+  Buffer bad = packet_in(12, udp_frame({"192.0.2.10", "203.0.113.66", 1, 53}, DnsBuilder(1).build()));
+  bad.resize(30);
+  bad[2] = std::byte{0};
+  bad[3] = std::byte{30};  // consistent header, body cut inside the match
+  feed(bad, 1 * kSec);
+  EXPECT_EQ(session->stats().malformed[static_cast<size_t>(of::Status::truncated)], 1u);
+  EXPECT_TRUE(session->fatal().empty());
+  Buffer echo;
+  of::encode_echo(echo, 77, false);
+  feed(echo, 1 * kSec);
+  std::vector<Msg> ms = split(out);
+  ASSERT_NE(first(ms, MsgType::echo_reply), nullptr);
+  EXPECT_EQ(first(ms, MsgType::echo_reply)->h.xid, 77u);
+}
+
+TEST_F(Switch, ASwitchWithoutOpenflow13IsRefusedWithAHint) {
+  session->on_connect(out, 1 * kSec);
+  split(out);
+  Buffer hello10 = {std::byte{1}, std::byte{0}, std::byte{0}, std::byte{8},
+                    std::byte{0}, std::byte{0}, std::byte{0}, std::byte{1}};
+  feed(hello10, 1 * kSec);
+  EXPECT_NE(session->fatal().find("protocols=OpenFlow13"), std::string::npos);
+  EXPECT_EQ(split(out).at(0).h.type, MsgType::error);
+}
+
+TEST_F(Switch, ASilentSwitchIsDroppedAfterThreeEchoIntervals) {
+  handshake(1 * kSec);
+  session->tick(out, 6 * kSec);
+  EXPECT_TRUE(session->fatal().empty());
+  EXPECT_NE(first(split(out), MsgType::echo_request), nullptr);
+  session->tick(out, 17 * kSec);
+  EXPECT_NE(session->fatal().find("sent nothing"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace nsgate::testing

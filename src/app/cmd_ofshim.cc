@@ -22,21 +22,13 @@
 #include "ctl/metrics.hh"
 #include "ctl/of_session.hh"
 #include "ctl/of_socket.hh"
+#include "io/capture.hh"
 
 namespace nsgate::app {
 
 namespace {
 
-std::atomic<int> g_signal{0};
-std::atomic<bool> g_reload{false};
-void on_signal(int sig) { g_signal = sig; }
-void on_hup(int) { g_reload = true; }
 
-TimeNs clock_now(clockid_t id) {
-  timespec ts{};
-  clock_gettime(id, &ts);
-  return TimeNs{ts.tv_sec} * kNsPerSec + ts.tv_nsec;
-}
 
 void say(const std::string& s) { std::fprintf(stderr, "nsgate ofshim: %s\n", s.c_str()); }
 
@@ -140,14 +132,16 @@ int cmd_ofshim(Args& args) {
   auto connect = args.value({"--connect"});
   auto snap_override = args.value({"--snapshot"});
   auto mode = args.value({"--mode"});
+  auto learn_from = args.value({"--learn-from"});
   bool exit_when_synced = args.flag({"--exit-when-synced"});
   if (!args.positional().empty())
     throw Fatal{"usage: nsgate ofshim [-c CONF] [--listen tcp:ADDR:PORT | --connect tcp:HOST:PORT|unix:PATH] "
-                "[--snapshot FILE] [--mode enforce|monitor] [--exit-when-synced]"};
+                "[--snapshot FILE] [--mode enforce|monitor] [--learn-from IFACE] [--exit-when-synced]"};
   Config config = load_config(conf_path);
   if (listen) config.openflow.listen = *listen;
   if (connect) config.openflow.connect = *connect;
   if (connect) config.openflow.listen.clear();
+  if (learn_from) config.openflow.learn_from = *learn_from;
   if (mode) {
     if (*mode == "enforce") config.mode = Mode::enforce;
     else if (*mode == "monitor") config.mode = Mode::monitor;
@@ -170,6 +164,16 @@ int cmd_ofshim(Args& args) {
   ControlStats cstats;
   DropLog log(config.drop_log, cstats);
   ctl::OfSession session(config, learner, table, [&log](const QueryEvent& ev) { log.write(ev); }, say);
+  std::unique_ptr<io::CaptureReader> mirror;
+  if (!config.openflow.learn_from.empty()) {
+    std::string filter, error;
+    for (uint16_t p : config.dns_ports)
+      filter += (filter.empty() ? "" : " or ") + std::string("port ") + std::to_string(p);
+    mirror = io::CaptureReader::live(config.openflow.learn_from, filter, error);
+    if (!mirror) throw Fatal{error + " (openflow.learn_from / --learn-from)", 1};
+    if (!pkt::is_supported(mirror->linktype()))
+      throw Fatal{config.openflow.learn_from + ": link type " + std::to_string(mirror->linktype()) + " is not one nsgate decodes", 1};
+  }
 
   std::string error;
   std::unique_ptr<ctl::OfListener> listener;
@@ -191,10 +195,7 @@ int cmd_ofshim(Args& args) {
         config.metrics_listen, [&] { return shim_metrics(session.stats(), view, cstats, capacity); }, error);
     if (!metrics) throw Fatal{error + " (set metrics.listen, or empty to turn metrics off)", 1};
   }
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
-  signal(SIGHUP, on_hup);
-  signal(SIGPIPE, SIG_IGN);
+  install_signal_handlers();
   say(std::string(config.mode == Mode::enforce ? "enforce" : "monitor") + " mode, " +
       (listener ? "listening on " + config.openflow.listen + " (ovs-vsctl set-controller BRIDGE " +
                       config.openflow.listen + ")"
@@ -215,7 +216,7 @@ int cmd_ofshim(Args& args) {
   TimeNs last_publish = 0;
   int status = 0;
   of::Buffer discard;
-  while (g_signal == 0) {
+  while (stop_signal == 0) {
     TimeNs now = clock_now(CLOCK_MONOTONIC);
     if (!stream) {
       int fd = -1;
@@ -242,15 +243,19 @@ int cmd_ofshim(Args& args) {
     }
     now = clock_now(CLOCK_MONOTONIC);
     if (stream) {
-      pollfd p{stream->fd(), static_cast<short>(POLLIN | (stream->pending() ? POLLOUT : 0)), 0};
-      poll(&p, 1, 20);
+      pollfd p[2] = {{stream->fd(), static_cast<short>(POLLIN | (stream->pending() ? POLLOUT : 0)), 0},
+                     {mirror ? mirror->selectable_fd() : -1, POLLIN, 0}};
+      poll(p, 2, 20);
       now = clock_now(CLOCK_MONOTONIC);
       bool alive = true;
-      if (p.revents & (POLLIN | POLLHUP | POLLERR)) alive = stream->receive(error);
+      if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) alive = stream->receive(error);
       std::span<const std::byte> msg;
       std::string frame_error;
       while (stream->next(msg, frame_error)) session.on_message(msg, stream->out(), now);
       if (!frame_error.empty()) alive = false, error = frame_error;
+      io::Frame f;
+      for (int i = 0; mirror && i < 4096 && mirror->next(f); ++i)  // bounded: the switch waits too
+        session.on_mirror_frame(static_cast<pkt::LinkType>(mirror->linktype()), now, f.data, f.wire_length);
       if (alive) session.tick(stream->out(), now);
       if (alive && !session.fatal().empty()) {
         stream->flush(error);
@@ -281,7 +286,7 @@ int cmd_ofshim(Args& args) {
       else ++cstats.snapshot_failures, say(error);
       next_snapshot = now + static_cast<TimeNs>(config.snapshot_interval_s * 1e9);
     }
-    if (g_reload.exchange(false)) {
+    if (reload_requested.exchange(false)) {
       if (!conf_path) {
         say("reload: no configuration file (-c) to reload");
         continue;
@@ -312,7 +317,7 @@ int cmd_ofshim(Args& args) {
       say("reloaded " + *conf_path + "; flows re-synchronised");
     }
   }
-  if (g_signal) say("signal " + std::to_string(g_signal.load()) + ", stopping; the switch keeps its flows (fail_mode=secure)");
+  if (stop_signal) say("signal " + std::to_string(stop_signal.load()) + ", stopping; the switch keeps its flows (fail_mode=secure)");
   metrics.reset();
   // --exit-when-synced (benchmarks, scripted set-ups) changed nothing worth saving.
   if (!snap_path.empty() && !exit_when_synced) {

@@ -34,10 +34,6 @@ namespace nsgate::app {
 
 namespace {
 
-std::atomic<int> g_signal{0};
-std::atomic<bool> g_reload{false};
-void on_signal(int sig) { g_signal = sig; }
-void on_hup(int) { g_reload = true; }
 
 // Settings a running nsgate cannot change: named so the operator knows a
 // reload kept the old value.
@@ -100,11 +96,7 @@ std::vector<Provenance> read_snapshot(const std::string& path, bool must_exist) 
   return c.entries;
 }
 
-TimeNs wall_now() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return TimeNs{ts.tv_sec} * kNsPerSec + ts.tv_nsec;
-}
+TimeNs wall_now() { return clock_now(CLOCK_REALTIME); }
 
 // The operator's commands (dpdk-telemetry.py): /nsgate/stats, /nsgate/lookup,
 // /nsgate/top_blocked, /nsgate/snapshot, /nsgate/reload.
@@ -173,7 +165,7 @@ void register_run_telemetry(dp::Dataplane& d, DropLog& log, const std::string& s
     return r;
   });
   dp::register_telemetry("/nsgate/reload", "Reload the configuration file (as SIGHUP)", [](const std::string&) {
-    g_reload = true;
+    reload_requested = true;
     dp::TelemetryReply r;
     r.strings.emplace_back("reload", "requested; the result is logged and counted in nsgate_reloads_total");
     return r;
@@ -206,9 +198,7 @@ int cmd_run(Args& args) {
         config.metrics_listen, [&d, &stats, capacity] { return run_metrics(d, stats, capacity); }, error);
     if (!metrics) throw Fatal{error + " (set metrics.listen, or empty to turn metrics off)", 1};
   }
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
-  signal(SIGHUP, on_hup);
+  install_signal_handlers();
   register_run_telemetry(d, log, snap_path);
   if (!d.start(error)) throw Fatal{error, 1};
   std::fprintf(stderr, "nsgate run: %s mode, %u worker(s), %zu entries restored from %s, metrics on %s; Ctrl-C stops\n",
@@ -218,7 +208,7 @@ int cmd_run(Args& args) {
   auto next_snapshot = std::chrono::steady_clock::now() + std::chrono::duration<double>(config.snapshot_interval_s);
   uint64_t snapshots_seen = 0;
   std::string last_error;
-  while (g_signal == 0) {
+  while (stop_signal == 0) {
     if (d.poll_events([&](const QueryEvent& ev) { log.write(ev); }) == 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (!snap_path.empty() && std::chrono::steady_clock::now() >= next_snapshot) {
@@ -234,7 +224,7 @@ int cmd_run(Args& args) {
       std::fprintf(stderr, "nsgate run: %s\n", e.c_str());
     }
     last_error = d.last_snapshot_error();
-    if (g_reload.exchange(false)) {
+    if (reload_requested.exchange(false)) {
       // Parsed and validated here, off the data path; applied only whole.
       ctl::LoadResult r = ctl::load_config_file(*conf_path);
       if (!r.ok()) {
@@ -265,7 +255,7 @@ int cmd_run(Args& args) {
       }
     }
   }
-  std::fprintf(stderr, "nsgate run: signal %d, stopping\n", g_signal.load());
+  std::fprintf(stderr, "nsgate run: signal %d, stopping\n", stop_signal.load());
   metrics.reset();  // no scrape may read a stopping data path
   dp::clear_telemetry();
   d.stop();

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "app/common.hh"
 
+#include <csignal>
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -10,6 +12,23 @@
 #include "ctl/config_yaml.hh"
 
 namespace nsgate::app {
+
+std::atomic<int> stop_signal{0};
+std::atomic<bool> reload_requested{false};
+
+void install_signal_handlers() {
+  signal(SIGINT, [](int sig) { stop_signal = sig; });
+  signal(SIGTERM, [](int sig) { stop_signal = sig; });
+  signal(SIGHUP, [](int) { reload_requested = true; });
+  signal(SIGPIPE, SIG_IGN);
+}
+
+TimeNs clock_now(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return TimeNs{ts.tv_sec} * kNsPerSec + ts.tv_nsec;
+}
+
 
 Args::Args(int argc, char** argv, int first) {
   for (int i = first; i < argc; ++i) args_.emplace_back(argv[i]);

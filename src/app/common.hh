@@ -4,6 +4,9 @@
 // Shared by the subcommands: argument handling and building a learner from
 // the configuration. Only src/app prints to the terminal and exits.
 
+#include <time.h>
+
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +44,14 @@ class Args {
   std::vector<std::string> args_;
   std::vector<bool> used_;
 };
+
+// Long-running commands (run, ofshim): SIGINT/SIGTERM set `stop_signal`,
+// SIGHUP sets `reload_requested`; the main loop polls both. SIGPIPE is
+// ignored (a closed socket is an error return, not a death).
+extern std::atomic<int> stop_signal;
+extern std::atomic<bool> reload_requested;
+void install_signal_handlers();
+TimeNs clock_now(clockid_t clock);  // CLOCK_REALTIME or CLOCK_MONOTONIC, in ns
 
 // Loads -c FILE if given (else defaults); invalid files are fatal with every error.
 Config load_config(const std::optional<std::string>& path);

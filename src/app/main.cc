@@ -28,7 +28,7 @@ Commands:
          The same workers over net_pcap devices (no NIC, no hugepages): learn,
          push the traffic through, print every query's verdict.
   ofshim [-c CONF] [--listen tcp:ADDR:PORT | --connect tcp:HOST:PORT|unix:PATH] [--snapshot FILE]
-         [--mode enforce|monitor]
+         [--mode enforce|monitor] [--learn-from IFACE]
          The OpenFlow 1.3 shim: program an Open vSwitch bridge (fail_mode=secure)
          so that it judges DNS queries; learn from packet-in copies.
   config check FILE

@@ -48,6 +48,9 @@ struct OpenflowConfig {
   // the new allow flows, then sends the response on (PACKET_OUT). Slower,
   // but a resolver's next query can never overtake its flow.
   bool hold_responses = false;
+  // Learn from a libpcap capture on this interface (a mirror of the
+  // outside port) instead of packet-in copies; empty = copies.
+  std::string learn_from;
 };
 
 struct Config {

@@ -18,7 +18,7 @@ std::string format_time(TimeNs t) {
   // their second: keep the last second's text (measured: snprintf was 8% of
   // `nsgate learn`). Thread-local, so callers on any thread are safe.
   thread_local time_t cached_secs = -1;
-  thread_local char cached[24];
+  thread_local char cached[80];  // room for any int year the compiler can imagine
   if (secs != cached_secs) {
     struct tm tm {};
     gmtime_r(&secs, &tm);

@@ -39,6 +39,7 @@ FlowPlan FlowPlan::from(const Config& c, uint32_t generation) {
   p.dns_ports = c.dns_ports;
   p.inside_port = c.openflow.inside_port;
   p.hold_responses = c.openflow.hold_responses;
+  p.learn_copies = c.openflow.learn_from.empty();
   for (const TrustedSource& t : c.trusted_sources) p.trusted.push_back(t.prefix);
   for (const StaticAllow& s : c.static_allow) {
     int full = s.prefix.address.is_v4() ? 32 : 128;
@@ -49,7 +50,9 @@ FlowPlan FlowPlan::from(const Config& c, uint32_t generation) {
 
 std::vector<FlowMod> pipeline_flows(const FlowPlan& p) {
   std::vector<FlowMod> out;
-  uint8_t judge = p.stage(Stage::judge), learn = p.stage(Stage::learn_copy), log = p.stage(Stage::log_copy);
+  uint8_t judge = p.stage(Stage::judge), log = p.stage(Stage::log_copy);
+  std::optional<uint8_t> learn;  // where a learning copy goes, if nsgate learns from copies
+  if (p.learn_copies) learn = p.stage(Stage::learn_copy);
 
   // Classify: for each family, transport and DNS port, queries and responses.
   for (uint16_t eth : {kEthIpv4, kEthIpv6}) {
@@ -67,7 +70,7 @@ std::vector<FlowMod> pipeline_flows(const FlowPlan& p) {
         r.match.eth_type = eth;
         r.match.ip_proto = proto;
         (proto == 17 ? r.match.udp_src : r.match.tcp_src) = dns_port;
-        if (p.hold_responses) {
+        if (p.hold_responses && p.learn_copies) {
           r.instructions.apply = {output(port::controller)};
           r.instructions.apply_present = true;
         } else {
@@ -120,7 +123,7 @@ FlowMod allow_address(const FlowPlan& p, const IpAddress& a, uint16_t hard_timeo
   f.match.eth_type = eth_type_of(a);
   f.match.ip_dst = IpMatch{a, a.is_v4() ? 32 : 128};
   f.hard_timeout = hard_timeout;
-  f.instructions = normal_then(p.stage(Stage::learn_copy));
+  f.instructions = normal_then(p.learn_copies ? std::optional<uint8_t>(p.stage(Stage::learn_copy)) : std::nullopt);
   return f;
 }
 

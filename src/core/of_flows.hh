@@ -62,6 +62,7 @@ struct FlowPlan {
   std::vector<Prefix> trusted, static_prefixes;
   bool meters = true;  // false when the switch refused the meters: copies unmetered
   bool hold_responses = false;  // responses -> CONTROLLER only (nsgate sends them on)
+  bool learn_copies = true;     // false when nsgate learns from a mirror (openflow.learn_from)
 
   static FlowPlan from(const Config& c, uint32_t generation);
   uint8_t stage(Stage s) const { return static_cast<uint8_t>(table + static_cast<uint8_t>(s)); }

@@ -100,7 +100,7 @@ class Loader {
   void load_openflow(const YAML::Node& n) {
     if (!n.IsMap()) return error("openflow", n, "must be a mapping");
     check_keys("openflow", n, {"listen", "connect", "table", "inside_port", "learn_rate", "drop_log_rate",
-                               "echo_interval", "hold_responses"});
+                               "echo_interval", "hold_responses", "learn_from"});
     OpenflowConfig& o = c_.openflow;
     if (auto v = n["listen"]) o.listen = v.IsNull() ? "" : scalar("openflow.listen", v);
     if (auto v = n["connect"]) o.connect = v.IsNull() ? "" : scalar("openflow.connect", v);
@@ -114,6 +114,7 @@ class Loader {
       o.drop_log_rate = static_cast<uint32_t>(x);
     if (auto v = n["echo_interval"]) number("openflow.echo_interval", v, o.echo_interval_s);
     if (auto v = n["hold_responses"]) boolean("openflow.hold_responses", v, o.hold_responses);
+    if (auto v = n["learn_from"]) o.learn_from = v.IsNull() ? "" : scalar("openflow.learn_from", v);
   }
   void error(const std::string& path, const YAML::Node& n, const std::string& msg) {
     int line = n.Mark().line >= 0 ? n.Mark().line + 1 : 0;

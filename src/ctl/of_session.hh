@@ -85,6 +85,10 @@ class OfSession {
   void on_disconnect();
   // One whole message (length already checked by the framer).
   void on_message(std::span<const std::byte> msg, of::Buffer& out, TimeNs now);
+  // A frame from a mirror capture (openflow.learn_from).
+  void on_mirror_frame(pkt::LinkType link, TimeNs now, std::span<const std::byte> frame, size_t wire_length) {
+    learn_.feed(link, now, frame, wire_length);
+  }
   // Timed work: learner housekeeping, echo keepalive, pushing learned
   // changes, refreshing capped flows. Call every few ms to 100 ms.
   void tick(of::Buffer& out, TimeNs now);

@@ -23,6 +23,36 @@ std::unique_ptr<CaptureReader> CaptureReader::open(const std::string& path, std:
   return std::unique_ptr<CaptureReader>(new CaptureReader(p, path));
 }
 
+std::unique_ptr<CaptureReader> CaptureReader::live(const std::string& iface, const std::string& filter,
+                                                   std::string& error) {
+  char err[PCAP_ERRBUF_SIZE] = {};
+  pcap_t* p = pcap_create(iface.c_str(), err);
+  if (!p) {
+    error = iface + ": " + err;
+    return nullptr;
+  }
+  pcap_set_snaplen(p, 65535);
+  pcap_set_promisc(p, 1);
+  pcap_set_immediate_mode(p, 1);  // a referral must not wait for a buffer to fill
+  pcap_set_buffer_size(p, 8 << 20);
+  pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);  // best effort
+  int rc = pcap_activate(p);
+  bpf_program prog{};
+  if (rc < 0 || pcap_setnonblock(p, 1, err) != 0 ||
+      pcap_compile(p, &prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0 || pcap_setfilter(p, &prog) != 0) {
+    error = "cannot capture on " + iface + ": " + (rc < 0 ? pcap_statustostr(rc) : "") + " " + pcap_geterr(p);
+    pcap_freecode(&prog);
+    pcap_close(p);
+    return nullptr;
+  }
+  pcap_freecode(&prog);
+  auto r = std::unique_ptr<CaptureReader>(new CaptureReader(p, iface));
+  r->live_ = true;
+  return r;
+}
+
+int CaptureReader::selectable_fd() const { return pcap_get_selectable_fd(pcap_); }
+
 CaptureReader::CaptureReader(pcap* p, std::string path)
     : pcap_(p), path_(std::move(path)), linktype_(static_cast<uint32_t>(pcap_datalink(p))) {}
 
@@ -33,6 +63,7 @@ bool CaptureReader::next(Frame& f) {
   const u_char* data = nullptr;
   int rc = pcap_next_ex(pcap_, &hdr, &data);
   if (rc == PCAP_ERROR_BREAK) return false;  // end of file
+  if (rc == 0 && live_) return false;       // nothing waiting
   if (rc != 1) {
     error_ = path_ + ": frame " + std::to_string(frames_ + 1) + ": " + pcap_geterr(pcap_);
     return false;
@@ -41,7 +72,9 @@ bool CaptureReader::next(Frame& f) {
   // pcapng files may change link type per interface; libpcap reports the
   // current one through pcap_datalink().
   linktype_ = static_cast<uint32_t>(pcap_datalink(pcap_));
-  f.time = TimeNs{hdr->ts.tv_sec} * kNsPerSec + hdr->ts.tv_usec;  // tv_usec holds ns here
+  // tv_usec holds ns here (or µs on a live capture that refused nanoseconds)
+  f.time = TimeNs{hdr->ts.tv_sec} * kNsPerSec +
+           (pcap_get_tstamp_precision(pcap_) == PCAP_TSTAMP_PRECISION_NANO ? hdr->ts.tv_usec : hdr->ts.tv_usec * 1000);
   f.data = std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), hdr->caplen);
   f.wire_length = hdr->len;
   return true;

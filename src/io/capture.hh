@@ -26,6 +26,12 @@ class CaptureReader {
  public:
   // Null with `error` set ("FILE: reason") when the file cannot be opened.
   static std::unique_ptr<CaptureReader> open(const std::string& path, std::string& error);
+  // A live, non-blocking capture on a network interface (a mirror port),
+  // with a BPF `filter`. next() returns false when nothing is waiting
+  // (error() stays empty); selectable_fd() can be polled for more.
+  static std::unique_ptr<CaptureReader> live(const std::string& iface, const std::string& filter,
+                                             std::string& error);
+  int selectable_fd() const;
   ~CaptureReader();
   CaptureReader(const CaptureReader&) = delete;
   CaptureReader& operator=(const CaptureReader&) = delete;
@@ -45,6 +51,7 @@ class CaptureReader {
   std::string error_;
   uint32_t linktype_ = 0;
   uint64_t frames_ = 0;
+  bool live_ = false;
 };
 
 class CaptureWriter {

@@ -268,6 +268,21 @@ expect "held_responses_are_counted" bash -c "curl -sf http://127.0.0.1:$metrics_
   grep -Eq '^nsgate_openflow_packet_ins_total\{copy=\"held_response\"\} [1-9]'"
 kill -TERM "$shim_pid"; wait "$shim_pid"; shim_pid=""
 
+# Learning from a mirror capture instead of packet-in copies: a fresh table
+# (no snapshot), the referral seen on the outside port by libpcap.
+rm -f "$tmp/table.snap"
+write_config enforce "  []"
+start_shim --learn-from "${tag}o1" || exit 1
+expect_not "mirror_learning_starts_with_the_lab_server_unknown" dig_answer @192.0.2.31 www.example.lab
+expect "mirror_root_referral" dig_referral lab @192.0.2.30 www.example.lab
+for _ in $(seq 30); do flow_for 192.0.2.31 >/dev/null && break; sleep 0.1; done
+expect "mirror_learning_installs_the_glue_flow" flow_for 192.0.2.31
+expect "mirror_learned_server_answers" dig_answer @192.0.2.31 www.example.lab
+expect "mirror_mode_installs_no_learning_copies" bash -c "curl -sf http://127.0.0.1:$metrics_port/metrics |
+  grep -Eq '^nsgate_openflow_packet_ins_total\{copy=\"learn\"\} 0$' &&
+  ! ovs-ofctl -O OpenFlow13 dump-flows br0 | grep -q 'goto_table:2'"
+kill -TERM "$shim_pid"; wait "$shim_pid"; shim_pid=""
+
 # Malformed messages from a "switch": refused and counted, no crash.
 expect "malformed_messages_are_counted_not_fatal" python3 - "$NSGATE" "$tmp" <<'PY'
 import socket, subprocess, sys, time, os

@@ -311,5 +311,29 @@ out = open(os.path.join(tmp, "fake.out")).read()
 assert "malformed PACKET_IN" in out, out
 PY
 
+# Active connection: the switch is not there yet, then goes away: the shim
+# retries with backoff and connects again each time.
+expect "connect_mode_retries_with_backoff_and_reconnects" python3 - "$NSGATE" "$tmp" <<'PY'
+import socket, subprocess, sys, time, os
+nsgate, tmp = sys.argv[1], sys.argv[2]
+probe = socket.socket(); probe.bind(("127.0.0.1", 0)); port = probe.getsockname()[1]; probe.close()
+log = open(os.path.join(tmp, "reconnect.out"), "w")
+p = subprocess.Popen([nsgate, "ofshim", "--connect", f"tcp:127.0.0.1:{port}"], stderr=log, stdout=log)
+try:
+    time.sleep(1.5)  # nothing listens: at least one refused attempt
+    srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port)); srv.listen(1); srv.settimeout(8)
+    for round in range(2):
+        c, _ = srv.accept(); c.settimeout(3)
+        hello = c.recv(64)
+        assert hello[:2] == b"\x04\x00", hello.hex()  # OpenFlow 1.3 HELLO
+        c.close()  # the switch goes away; the shim must come back
+    assert p.poll() is None, "the shim exited"
+finally:
+    p.terminate(); p.wait(5); log.close()
+out = open(os.path.join(tmp, "reconnect.out")).read()
+assert "retrying with backoff" in out and out.count("switch connection closed") >= 1, out
+PY
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -219,6 +219,42 @@ TEST_F(Switch, AReferralCopiedToNsgateInstallsAFlowForTheGlueAddress) {
   EXPECT_EQ(session->stats().flows_installed, 3u);
 }
 
+TEST_F(Switch, FlowsLongerThanTheTimeoutFieldAreReAddedBeforeTheyRunOut) {
+  uint32_t dump = handshake(1 * kSec);
+  dump_reply(dump, {}, 1 * kSec);
+  barrier_reply(split(out).back().h.xid, 1 * kSec);
+  uint8_t learn_table = of::FlowPlan::from(config(), 1).stage(of::Stage::learn_copy);
+  Endpoints q{"192.0.2.53", "198.51.100.1", 40000, 53}, r{"198.51.100.1", "192.0.2.53", 53, 40000};
+  feed(packet_in(learn_table, udp_frame(q, DnsBuilder(7).question("www.example.lab", 1).build())), 2 * kSec);
+  Bytes referral = DnsBuilder(7, flags::qr)
+                       .question("www.example.lab", 1)
+                       .ns(DnsBuilder::authority, "lab", "ns1.lab", 172800)  // two days: past 65535 s
+                       .addr(DnsBuilder::additional, "ns1.lab", "203.0.113.10", 172800)
+                       .build();
+  feed(packet_in(learn_table, udp_frame(r, referral)), 2 * kSec);
+  session->tick(out, 2 * kSec);
+  std::vector<Msg> ms = split(out);
+  of::FlowMod f;
+  ASSERT_EQ(of::decode(first(ms, MsgType::flow_mod)->bytes, f), of::Status::ok);
+  EXPECT_EQ(f.hard_timeout, 65535);
+  barrier_reply(ms.back().h.xid, 2 * kSec);
+  // Keep the switch talking, then move to an hour before the flow runs out.
+  auto at = [](int64_t s) { return TimeNs{s} * kSec; };
+  Buffer echo;
+  of::encode_echo(echo, 1, true);
+  feed(echo, at(2 + 65535 - 4000));
+  session->tick(out, at(2 + 65535 - 4000));
+  EXPECT_EQ(count(split(out), MsgType::flow_mod), 0u);  // more than an hour left: nothing yet
+  feed(echo, at(2 + 65535 - 3000));
+  session->tick(out, at(2 + 65535 - 3000));
+  ms = split(out);
+  ASSERT_EQ(count(ms, MsgType::flow_mod), 1u);
+  ASSERT_EQ(of::decode(first(ms, MsgType::flow_mod)->bytes, f), of::Status::ok);
+  EXPECT_EQ(f.match.ip_dst->address, ip("203.0.113.10"));
+  EXPECT_EQ(f.hard_timeout, 65535);  // still more than 65535 s of life left
+  EXPECT_EQ(session->stats().flows_refreshed, 1u);
+}
+
 TEST_F(Switch, DropLogCopiesBecomeEventsWithTheClientAndTheQuery) {
   uint32_t dump = handshake(1 * kSec);
   dump_reply(dump, {}, 1 * kSec);

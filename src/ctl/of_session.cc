@@ -167,7 +167,12 @@ void OfSession::on_message(std::span<const std::byte> msg, of::Buffer& out, Time
       if (of::Status s = of::decode(msg, r); s != of::Status::ok) return malformed(s, "MULTIPART_REPLY");
       if (r.type != of::kMultipartFlow || h.xid != dump_xid_ || state_ != State::dump) return;
       std::vector<of::FlowStats> flows;
-      if (of::Status s = of::decode_flow_stats(r.body, flows); s != of::Status::ok) return malformed(s, "flow stats");
+      if (of::Status s = of::decode_flow_stats(r.body, flows); s != of::Status::ok) {
+        malformed(s, "flow stats");
+        // Without the whole dump nsgate cannot tell stale flows: start over.
+        fatal_ = std::string("the switch's flow dump could not be read (") + of::describe(s) + ")";
+        return;
+      }
       uint32_t now_s = now_seconds(now);
       for (const of::FlowStats& f : flows) {
         if (!of::is_nsgate_cookie(f.cookie)) continue;

@@ -21,7 +21,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev tshark
   clang libclang-rt-14-dev llvm
   # live tests: namespaces, real DNS software, metrics server, OVS
-  iproute2 ethtool iputils-ping dnsutils unbound nsd prometheus openvswitch-switch procps psmisc
+  iproute2 ethtool iputils-ping dnsutils unbound nsd prometheus openvswitch-switch procps psmisc curl bc
 )
 
 missing=()

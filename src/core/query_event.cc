@@ -65,12 +65,14 @@ std::string eve_json(const QueryEvent& ev, uint64_t suppressed) {
 bool RateLimiter::allow(const IpAddress& src, TimeNs now, uint64_t& suppressed) {
   auto it = buckets_.find(src);
   if (it == buckets_.end()) {
-    if (buckets_.size() >= max_sources_) {
-      auto oldest = std::min_element(buckets_.begin(), buckets_.end(),
-                                     [](const auto& a, const auto& b) { return a.second.last < b.second.last; });
-      buckets_.erase(oldest);
+    if (buckets_.size() >= max_sources_ && !recent_.empty()) {
+      buckets_.erase(recent_.back());
+      recent_.pop_back();
     }
-    it = buckets_.emplace(src, Bucket{burst_, now, 0}).first;
+    recent_.push_front(src);
+    it = buckets_.emplace(src, Bucket{burst_, now, 0, recent_.begin()}).first;
+  } else {
+    recent_.splice(recent_.begin(), recent_, it->second.recency);
   }
   Bucket& b = it->second;
   double elapsed = static_cast<double>(std::max<TimeNs>(0, now - b.last)) / 1e9;

@@ -6,6 +6,7 @@
 // line off the data path, rate-limited per source address.
 
 #include <cstdint>
+#include <list>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -63,10 +64,14 @@ class RateLimiter {
     double tokens;
     TimeNs last;
     uint64_t suppressed;
+    std::list<IpAddress>::iterator recency;  // position in recent_
   };
   double rate_, burst_;
   size_t max_sources_;
   std::unordered_map<IpAddress, Bucket, IpAddressHash> buckets_;
+  // Sources, most recently seen first: forgetting the oldest is O(1), so a
+  // flood of spoofed sources costs the control thread constant time each.
+  std::list<IpAddress> recent_;
 };
 
 }  // namespace nsgate

@@ -135,6 +135,19 @@ TEST(RateLimiter, ForgetsTheLeastRecentSourceWhenFull) {
   EXPECT_FALSE(rl.allow(c, 4, sup));
 }
 
+TEST(RateLimiter, ASourceSeenAgainIsNoLongerTheOldest) {
+  RateLimiter rl(1.0, 1.0, 2);
+  uint64_t sup = 0;
+  auto a = *IpAddress::parse("192.0.2.1"), b = *IpAddress::parse("192.0.2.2"), c = *IpAddress::parse("192.0.2.3");
+  EXPECT_TRUE(rl.allow(a, 0, sup));
+  EXPECT_TRUE(rl.allow(b, 1, sup));
+  EXPECT_FALSE(rl.allow(a, 2, sup));  // a again: now the most recent
+  EXPECT_TRUE(rl.allow(c, 3, sup));   // b is forgotten, not a
+  EXPECT_TRUE(rl.knows(a));
+  EXPECT_FALSE(rl.knows(b));
+  EXPECT_FALSE(rl.allow(a, 3, sup));  // a kept its empty bucket
+}
+
 }  // namespace
 }  // namespace nsgate::testing
 

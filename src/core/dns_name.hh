@@ -42,7 +42,10 @@ class DnsName {
   std::string to_string() const;
 
  private:
-  std::array<uint8_t, kMaxWire> wire_{};
+  // Only the first size_ octets are meaningful. Left uninitialised on
+  // purpose: zeroing 255 octets for every parsed question was a tenth of a
+  // forwarding worker's time (perf, tools/bench/forward).
+  std::array<uint8_t, kMaxWire> wire_;
   size_t size_ = 1;
   int labels_ = 0;
 };

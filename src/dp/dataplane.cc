@@ -51,6 +51,10 @@ struct Dataplane::Worker {
   rte_ring* release = nullptr;  // ... and back, read: the worker sends them in
   WorkerCounters counters;
   uint64_t seq = 0;
+  // Per-burst scratch, kept here so a burst does not construct them again
+  // (decode() and the record assignment overwrite what is used).
+  pkt::Packet pk[kBurst];
+  QueryRecord records[kBurst];
 
   TimeNs packet_ns(const rte_mbuf* m, TimeNs fallback) const {
     if (dp->ts_flag_ && (m->ol_flags & dp->ts_flag_))
@@ -96,7 +100,6 @@ uint16_t Dataplane::Worker::inside_burst(TimeNs now) {
   if (n == 0) return 0;
   counters.add(Counter::rx_inside, n);
   const Policy& policy = *d.policy_.load(std::memory_order_acquire);
-  pkt::Packet pk[kBurst];
   Verdict verdict[kBurst];
   TimeNs when[kBurst];
   const IpAddress* keys[kBurst];
@@ -123,7 +126,6 @@ uint16_t Dataplane::Worker::inside_burst(TimeNs now) {
   rte_mbuf* fwd[kBurst];
   rte_mbuf* drop[kBurst];
   rte_mbuf* learn[kBurst];
-  QueryRecord records[kBurst];
   uint16_t nf = 0, nd = 0, nl = 0, nr = 0;
   for (uint16_t i = 0; i < n; ++i) {
     Verdict v = verdict[i];

@@ -54,6 +54,10 @@ expect() {  # expect NAME COMMAND...: passes when the command succeeds
   local name=$1; shift
   if "$@" >"$tmp/last.out" 2>&1; then ok "$name"; else sed 's/^/     /' "$tmp/last.out"; fail "$name"; fi
 }
+eventually() {  # eventually COMMAND...: retried for up to 3 s (metrics refresh every second)
+  for _ in $(seq 30); do "$@" && return 0; sleep 0.1; done
+  "$@"
+}
 expect_not() {
   local name=$1; shift
   if "$@" >"$tmp/last.out" 2>&1; then sed 's/^/     /' "$tmp/last.out"; fail "$name"; else ok "$name"; fi
@@ -218,7 +222,7 @@ anchor = find(r'table=1, .*nw_dst=192\.0\.2\.30 ')
 assert anchor and 'hard_timeout' not in anchor[0], anchor  # anchors never time out
 print(len(flows), 'flows;', learned[0])
 PY
-expect "metrics_pass_promtool_and_count_the_learning" bash -c "
+expect "metrics_pass_promtool_and_count_the_learning" eventually bash -c "
   curl -sf http://127.0.0.1:$metrics_port/metrics >'$tmp/metrics.txt' &&
   { ! command -v promtool >/dev/null || promtool check metrics <'$tmp/metrics.txt'; } &&
   grep -q '^nsgate_openflow_in_sync 1' '$tmp/metrics.txt' &&
@@ -264,7 +268,7 @@ start_shim || exit 1
 expect "held_responses_still_reach_the_client" dig_answer @192.0.2.20 www.example.lab
 referral_then_direct() { dig_referral test @192.0.2.30 www.example.test && dig_answer @192.0.2.32 www.example.test; }
 expect "held_referral_is_learned_before_it_is_sent_on" referral_then_direct
-expect "held_responses_are_counted" bash -c "curl -sf http://127.0.0.1:$metrics_port/metrics |
+expect "held_responses_are_counted" eventually bash -c "curl -sf http://127.0.0.1:$metrics_port/metrics |
   grep -Eq '^nsgate_openflow_packet_ins_total\{copy=\"held_response\"\} [1-9]'"
 kill -TERM "$shim_pid"; wait "$shim_pid"; shim_pid=""
 

@@ -245,7 +245,7 @@ int cmd_ofshim(Args& args) {
     if (stream) {
       pollfd p[2] = {{stream->fd(), static_cast<short>(POLLIN | (stream->pending() ? POLLOUT : 0)), 0},
                      {mirror ? mirror->selectable_fd() : -1, POLLIN, 0}};
-      poll(p, 2, 20);
+      poll(p, 2, session.releases_pending() ? 1 : 20);
       now = clock_now(CLOCK_MONOTONIC);
       bool alive = true;
       if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) alive = stream->receive(error);

@@ -17,6 +17,12 @@ constexpr uint16_t kMeterExists = 1;
 // Capped flows are re-added when less than this is left on the switch.
 constexpr uint32_t kRefreshMargin_s = 3600;
 constexpr TimeNs kRefreshScan = 60 * kNsPerSec;
+// A response that taught new addresses waits this long after its flows'
+// barrier: Open vSwitch applies a flow change to the datapath's flow cache
+// asynchronously (revalidator threads), so a cached "drop" for the same
+// destination can outlive the barrier by a few milliseconds; the lab saw a
+// resolver's next query hit it.
+constexpr TimeNs kReleaseSettle = 10 * 1000 * 1000;
 // Batches of at least this many flow-mods go in one bundle (when the
 // switch takes bundles); smaller ones are not worth the three extra messages.
 constexpr size_t kBundleThreshold = 32;
@@ -80,6 +86,7 @@ void OfSession::on_connect(of::Buffer& out, TimeNs now) {
 
 void OfSession::on_disconnect() {
   state_ = State::closed;
+  held_.clear();  // the switch that sent them is gone
   in_flight_.clear();
   installed_.clear();
   stats_.flows_installed = 0;
@@ -338,6 +345,8 @@ void OfSession::on_barrier_reply(uint32_t xid, of::Buffer& out, TimeNs now) {
     for (const IpAddress& a : b->removed) installed_.erase(a);
     removed_old |= b->removes_old;
   }
+  for (HeldResponse& h : held_)
+    if (h.release_at == 0 && h.barrier_xid <= xid) h.release_at = now + kReleaseSettle;  // xids grow
   in_flight_.erase(in_flight_.begin(), it + 1);
   stats_.flows_installed = installed_.size();
   if (state_ == State::adding && redo_full) {
@@ -400,6 +409,15 @@ void OfSession::on_error(std::span<const std::byte> msg, of::Buffer& out, TimeNs
   (void)now;
 }
 
+void OfSession::send_packet_out(of::Buffer& out, uint32_t in_port, std::span<const std::byte> frame) {
+  of::PacketOut po;
+  po.in_port = in_port;
+  po.actions = {of::output(of::port::normal)};
+  po.data = frame;
+  of::encode(out, next_xid(), po);
+  ++stats_.messages_out;
+}
+
 void OfSession::on_packet_in(std::span<const std::byte> msg, of::Buffer& out, TimeNs now) {
   of::PacketIn p;
   if (of::Status s = of::decode(msg, p); s != of::Status::ok) return malformed(s, "PACKET_IN");
@@ -408,14 +426,15 @@ void OfSession::on_packet_in(std::span<const std::byte> msg, of::Buffer& out, Ti
     // messages in order), then let the response go on.
     ++stats_.packet_in_held;
     learn_.feed(pkt::LinkType::ethernet, now, p.data, p.total_len > p.data.size() ? p.total_len : 0);
+    size_t batches = in_flight_.size();
     if (state_ == State::ready) push_changes(out, now);
     if (p.data.size() < p.total_len) return;  // cut short by the switch: cannot be sent on
-    of::PacketOut po;
-    po.in_port = p.match.in_port.value_or(of::port::controller);
-    po.actions = {of::output(of::port::normal)};
-    po.data = p.data;
-    of::encode(out, next_xid(), po);
-    ++stats_.messages_out;
+    uint32_t in_port = p.match.in_port.value_or(of::port::controller);
+    if (in_flight_.size() > batches) {
+      held_.push_back({in_flight_.back().barrier_xid, 0, in_port, {p.data.begin(), p.data.end()}});
+      return;
+    }
+    send_packet_out(out, in_port, p.data);
     return;
   }
   if (p.table == plan_.stage(of::Stage::learn_copy)) {
@@ -444,6 +463,12 @@ void OfSession::tick(of::Buffer& out, TimeNs now) {
     last_housekeeping_ = now;
   }
   if (state_ == State::closed) return;
+  if (!held_.empty()) {
+    auto due = [&](const HeldResponse& h) { return h.release_at != 0 && h.release_at <= now; };
+    for (const HeldResponse& h : held_)
+      if (due(h)) send_packet_out(out, h.in_port, h.frame);
+    held_.erase(std::remove_if(held_.begin(), held_.end(), due), held_.end());
+  }
   TimeNs interval = static_cast<TimeNs>(config_.openflow.echo_interval_s * 1e9);
   if (now - last_rx_ > 3 * interval) {
     fatal_ = "the switch sent nothing for " + ms(now - last_rx_) + " (3 echo intervals)";

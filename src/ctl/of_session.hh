@@ -95,6 +95,9 @@ class OfSession {
   // Replaces policy (hot reload). Takes effect with a full re-sync.
   void apply(const Config& config, of::Buffer& out, TimeNs now);
 
+  // Held responses waiting for their flows: the main loop should call tick()
+  // again within a millisecond or two.
+  bool releases_pending() const { return !held_.empty(); }
   // The peer must be dropped (protocol failure or echo timeout); why.
   const std::string& fatal() const { return fatal_; }
   bool ready() const { return state_ == State::ready; }
@@ -130,6 +133,7 @@ class OfSession {
   void push_changes(of::Buffer& out, TimeNs now);
   void refresh_capped(of::Buffer& out, TimeNs now);
   void on_packet_in(std::span<const std::byte> msg, of::Buffer& out, TimeNs now);
+  void send_packet_out(of::Buffer& out, uint32_t in_port, std::span<const std::byte> frame);
   void on_error(std::span<const std::byte> msg, of::Buffer& out, TimeNs now);
   void on_barrier_reply(uint32_t xid, of::Buffer& out, TimeNs now);
   void malformed(of::Status s, const char* what);
@@ -156,6 +160,15 @@ class OfSession {
   TimeNs last_rx_ = 0, last_echo_ = 0, last_housekeeping_ = 0, last_refresh_ = 0;
   std::vector<Batch> in_flight_;
   std::unordered_map<IpAddress, Installed, IpAddressHash> installed_;
+  // Held responses that taught something: sent on once their batch's
+  // barrier returned and the switch had time to revalidate its caches.
+  struct HeldResponse {
+    uint32_t barrier_xid = 0;
+    TimeNs release_at = 0;  // 0 until the barrier reply
+    uint32_t in_port = 0;
+    std::vector<std::byte> frame;
+  };
+  std::vector<HeldResponse> held_;
   uint64_t event_seq_ = 0;
 };
 

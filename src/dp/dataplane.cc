@@ -509,7 +509,21 @@ void Dataplane::learner_main() {
       }
       got += n;
       // Held responses: the table knows what they teach; now they may go in.
+      // The worker enqueued each one after the query it answers; take the
+      // queries (and TCP segments) that arrived meanwhile first, or the
+      // response would look unsolicited.
       n = rte_ring_dequeue_burst(w->held, reinterpret_cast<void**>(objs), 64, nullptr);
+      if (n) {
+        unsigned nq = rte_ring_dequeue_burst_elem(w->queries, records, sizeof(QueryRecord), 256, nullptr);
+        for (unsigned i = 0; i < nq; ++i) learner_->on_query(records[i]);
+        rte_mbuf* segs[64];
+        unsigned ns = rte_ring_dequeue_burst(w->to_learner, reinterpret_cast<void**>(segs), 64, nullptr);
+        for (unsigned i = 0; i < ns; ++i) {
+          learn_from(*w, segs[i]);
+          rte_pktmbuf_free(segs[i]);
+        }
+        got += nq + ns;
+      }
       for (unsigned i = 0; i < n; ++i) learn_from(*w, objs[i]);
       unsigned back = rte_ring_enqueue_burst(w->release, reinterpret_cast<void* const*>(objs), n, nullptr);
       for (unsigned i = back; i < n; ++i) rte_pktmbuf_free(objs[i]);  // cannot happen while workers drain

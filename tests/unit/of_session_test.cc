@@ -53,6 +53,13 @@ const Msg* first(const std::vector<Msg>& ms, MsgType t) {
   return nullptr;
 }
 
+Config Switch_config_with_hold() {
+  Config c;
+  c.openflow.inside_port = 1;
+  c.openflow.hold_responses = true;
+  return c;
+}
+
 // A session over a learner that trusts one lab root server.
 class Switch : public ::testing::Test {
  protected:
@@ -253,6 +260,82 @@ TEST_F(Switch, FlowsLongerThanTheTimeoutFieldAreReAddedBeforeTheyRunOut) {
   EXPECT_EQ(f.match.ip_dst->address, ip("203.0.113.10"));
   EXPECT_EQ(f.hard_timeout, 65535);  // still more than 65535 s of life left
   EXPECT_EQ(session->stats().flows_refreshed, 1u);
+}
+
+TEST(HeldResponses, AResponseThatTaughtWaitsForItsFlowsAndTheSwitchCacheToSettle) {
+  Config c = Switch_config_with_hold();
+  ctl::RecordingTable table(64);
+  Learner learner(c.learning, table);
+  learner.add_anchor(ip("198.51.100.1"), "a.root.");
+  ctl::OfSession s(c, learner, table, [](const QueryEvent&) {}, [](const std::string&) {});
+  Buffer out;
+  s.on_connect(out, kSec);
+  Buffer m;
+  of::encode_hello(m, 1);
+  s.on_message(m, out, kSec);
+  m.clear();
+  of::FeaturesReply f;
+  f.n_tables = 254;
+  of::encode(m, 2, f);
+  s.on_message(m, out, kSec);
+  uint32_t dump = first(split(out), MsgType::multipart_request)->h.xid;
+  m.clear();
+  of::encode_flow_stats_reply(m, dump, {}, false);
+  s.on_message(m, out, kSec);
+  m.clear();
+  of::encode_empty(m, split(out).back().h.xid, MsgType::barrier_reply);
+  s.on_message(m, out, kSec);
+  ASSERT_TRUE(s.ready());
+
+  auto held = [](const Bytes& frame) {
+    of::PacketIn p;
+    p.reason = 1;
+    p.table = 0;  // the classify table: a held response
+    p.total_len = static_cast<uint16_t>(frame.size());
+    p.match.in_port = 2;
+    p.data = frame;
+    Buffer b;
+    of::encode(b, 0, p);
+    return b;
+  };
+  // The query is copied from the judge table's learning copy (table 2).
+  of::PacketIn q;
+  q.reason = 1;
+  q.table = 2;
+  Bytes qf = udp_frame({"192.0.2.53", "198.51.100.1", 40000, 53}, DnsBuilder(7).question("www.example.lab", 1).build());
+  q.total_len = static_cast<uint16_t>(qf.size());
+  q.data = qf;
+  m.clear();
+  of::encode(m, 0, q);
+  s.on_message(m, out, 2 * kSec);
+  Bytes referral = DnsBuilder(7, flags::qr)
+                       .question("www.example.lab", 1)
+                       .ns(DnsBuilder::authority, "lab", "ns1.lab", 300)
+                       .addr(DnsBuilder::additional, "ns1.lab", "203.0.113.10", 300)
+                       .build();
+  s.on_message(held(udp_frame({"198.51.100.1", "192.0.2.53", 53, 40000}, referral)), out, 2 * kSec);
+  std::vector<Msg> ms = split(out);
+  EXPECT_EQ(count(ms, MsgType::flow_mod), 1u);
+  EXPECT_EQ(count(ms, MsgType::packet_out), 0u);  // not before the flow is in place
+  m.clear();
+  of::encode_empty(m, ms.back().h.xid, MsgType::barrier_reply);
+  s.on_message(m, out, 2 * kSec);
+  s.tick(out, 2 * kSec + 1'000'000);
+  EXPECT_EQ(count(split(out), MsgType::packet_out), 0u);  // the switch's cache is still settling
+  EXPECT_TRUE(s.releases_pending());
+  s.tick(out, 2 * kSec + 20'000'000);
+  ms = split(out);
+  ASSERT_EQ(count(ms, MsgType::packet_out), 1u);
+  of::PacketOut po;
+  ASSERT_EQ(of::decode(first(ms, MsgType::packet_out)->bytes, po), of::Status::ok);
+  EXPECT_EQ(po.in_port, 2u);
+  ASSERT_EQ(po.actions.size(), 1u);
+  EXPECT_EQ(po.actions[0].port, of::port::normal);
+  EXPECT_FALSE(s.releases_pending());
+  // A response that teaches nothing goes straight on.
+  Bytes answer = DnsBuilder(8, flags::qr).question("x.lab", 1).addr(DnsBuilder::answer, "x.lab", "203.0.113.80", 60).build();
+  s.on_message(held(udp_frame({"203.0.113.10", "192.0.2.53", 53, 40001}, answer)), out, 3 * kSec);
+  EXPECT_EQ(count(split(out), MsgType::packet_out), 1u);
 }
 
 TEST_F(Switch, DropLogCopiesBecomeEventsWithTheClientAndTheQuery) {

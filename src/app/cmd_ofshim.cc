@@ -17,6 +17,7 @@
 
 #include "app/common.hh"
 #include "app/drop_log.hh"
+#include "core/learn_session.hh"
 #include "core/snapshot.hh"
 #include "ctl/config_yaml.hh"
 #include "ctl/metrics.hh"
@@ -102,26 +103,13 @@ size_t load_snapshot(Learner& learner, const std::string& path, bool must_exist)
   snapshot::Contents c;
   std::string error;
   if (!snapshot::read_file(path, c, error)) throw Fatal{"snapshot refused: " + error, 1};
-  TimeNs wall = clock_now(CLOCK_REALTIME), offset = wall - clock_now(CLOCK_MONOTONIC);
-  size_t n = 0;
-  for (Provenance p : c.entries) {
-    if (p.expires <= wall) continue;
-    snapshot::shift_clock(p, -offset);
-    n += learner.restore(p);
-  }
-  return n;
+  TimeNs wall = clock_now(CLOCK_REALTIME);
+  return restore_snapshot(learner, c.entries, wall, wall - clock_now(CLOCK_MONOTONIC));
 }
 
 bool save_snapshot(const Learner& learner, const std::string& path, std::string& error) {
-  TimeNs offset = clock_now(CLOCK_REALTIME) - clock_now(CLOCK_MONOTONIC);
-  snapshot::Contents c;
-  c.taken_at = clock_now(CLOCK_REALTIME);
-  learner.for_each_learned([&](const Provenance& p) {
-    Provenance q = p;
-    snapshot::shift_clock(q, offset);
-    c.entries.push_back(std::move(q));
-  });
-  return snapshot::write_file(path, c, error);
+  TimeNs wall = clock_now(CLOCK_REALTIME);
+  return snapshot::write_file(path, snapshot_of(learner, wall, wall - clock_now(CLOCK_MONOTONIC)), error);
 }
 
 }  // namespace

@@ -52,6 +52,27 @@ void LearnSession::feed(pkt::LinkType link, TimeNs time, std::span<const std::by
   }, wire_length);
 }
 
+size_t restore_snapshot(Learner& learner, const std::vector<Provenance>& entries, TimeNs wall_now, TimeNs offset) {
+  size_t n = 0;
+  for (Provenance p : entries) {
+    if (p.expires <= wall_now) continue;
+    snapshot::shift_clock(p, -offset);
+    n += learner.restore(p);
+  }
+  return n;
+}
+
+snapshot::Contents snapshot_of(const Learner& learner, TimeNs wall_now, TimeNs offset) {
+  snapshot::Contents c;
+  c.taken_at = wall_now;
+  learner.for_each_learned([&](const Provenance& p) {
+    Provenance q = p;
+    snapshot::shift_clock(q, offset);
+    c.entries.push_back(std::move(q));
+  });
+  return c;
+}
+
 void LearnSession::finish(TimeNs time) {
   last_time_ = std::max(last_time_, time);
   learner_.housekeeping(last_time_);

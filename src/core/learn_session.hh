@@ -9,6 +9,7 @@
 
 #include "core/dns_extract.hh"
 #include "core/learner.hh"
+#include "core/snapshot.hh"
 
 namespace nsgate {
 
@@ -39,6 +40,14 @@ class LearnSession {
   TimeNs last_housekeeping_ = 0;
   TimeNs last_time_ = 0;
 };
+
+// Snapshots hold wall-clock times; a live learner runs on its own clock.
+// `offset` = wall clock - learner clock (0 when the learner runs on packet
+// times). Entries already expired at `wall_now` are skipped; returns how
+// many the learner took.
+size_t restore_snapshot(Learner& learner, const std::vector<Provenance>& entries, TimeNs wall_now, TimeNs offset);
+// The learner's learned entries on the wall clock, taken at `wall_now`.
+snapshot::Contents snapshot_of(const Learner& learner, TimeNs wall_now, TimeNs offset);
 
 // Builds the context of a message from its packet: the QR bit says which
 // end is the client.

@@ -423,14 +423,9 @@ bool Dataplane::init(std::string& error) {
 }
 
 size_t Dataplane::load(const std::vector<Provenance>& entries) {
-  size_t n = 0;
+  // On packet time nothing counts as expired yet: the capture's clock decides.
   TimeNs now_wall = opts_.packet_time ? 0 : clock_ns(CLOCK_REALTIME);
-  for (Provenance p : entries) {
-    if (!opts_.packet_time && p.expires <= now_wall) continue;
-    snapshot::shift_clock(p, -wall_offset_);
-    n += learner_->restore(p);
-  }
-  return n;
+  return restore_snapshot(*learner_, entries, now_wall, wall_offset_);
 }
 
 bool Dataplane::start(std::string& error) {
@@ -563,13 +558,7 @@ void Dataplane::learner_main() {
 }
 
 void Dataplane::write_snapshot(const std::string& path) {
-  snapshot::Contents c;
-  c.taken_at = now() + wall_offset_;
-  learner_->for_each_learned([&](const Provenance& p) {
-    Provenance q = p;
-    snapshot::shift_clock(q, wall_offset_);
-    c.entries.push_back(std::move(q));
-  });
+  snapshot::Contents c = snapshot_of(*learner_, now() + wall_offset_, wall_offset_);
   std::string error;
   bool ok = snapshot::write_file(path, c, error);
   std::lock_guard<std::mutex> lock(snap_mu_);

@@ -130,11 +130,7 @@ int cmd_ofshim(Args& args) {
   if (connect) config.openflow.connect = *connect;
   if (connect) config.openflow.listen.clear();
   if (learn_from) config.openflow.learn_from = *learn_from;
-  if (mode) {
-    if (*mode == "enforce") config.mode = Mode::enforce;
-    else if (*mode == "monitor") config.mode = Mode::monitor;
-    else throw Fatal{"--mode must be enforce or monitor"};
-  }
+  apply_mode_option(config, mode);
   if (auto errs = validate(config); !errs.empty()) {
     std::string text = "invalid settings:";
     for (const auto& e : errs) text += "\n  " + e.to_string();

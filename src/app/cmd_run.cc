@@ -297,11 +297,7 @@ int cmd_replay(Args& args) {
   if (format != "table" && format != "json") throw Fatal{"--format must be table or json"};
   if (!args.positional().empty()) throw Fatal{"unexpected arguments (see nsgate --help)"};
   Config config = load_config(conf_path);
-  if (mode) {
-    if (*mode == "enforce") config.mode = Mode::enforce;
-    else if (*mode == "monitor") config.mode = Mode::monitor;
-    else throw Fatal{"--mode must be enforce or monitor"};
-  }
+  apply_mode_option(config, mode);
 
   // Count the traffic first: replay ends when every frame was judged.
   uint64_t frames = 0;

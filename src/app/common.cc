@@ -145,6 +145,13 @@ Config load_config(const std::optional<std::string>& path) {
   return r.config;
 }
 
+void apply_mode_option(Config& config, const std::optional<std::string>& mode) {
+  if (!mode) return;
+  if (*mode == "enforce") config.mode = Mode::enforce;
+  else if (*mode == "monitor") config.mode = Mode::monitor;
+  else throw Fatal{"--mode must be enforce or monitor"};
+}
+
 void seed_learner(Learner& learner, const Config& config) {
   std::vector<RootHint> hints;
   if (config.root_hints.empty()) {

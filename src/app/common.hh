@@ -55,6 +55,8 @@ TimeNs clock_now(clockid_t clock);  // CLOCK_REALTIME or CLOCK_MONOTONIC, in ns
 
 // Loads -c FILE if given (else defaults); invalid files are fatal with every error.
 Config load_config(const std::optional<std::string>& path);
+// --mode enforce|monitor, when given, overrides the configuration's mode.
+void apply_mode_option(Config& config, const std::optional<std::string>& mode);
 // Adds root hints (from the config's file or built in) and static allows.
 void seed_learner(Learner& learner, const Config& config);
 

@@ -70,28 +70,27 @@ OfSession::OfSession(const Config& config, Learner& learner, RecordingTable& tab
       events_(std::move(events)),
       log_(std::move(log)) {}
 
-void OfSession::on_connect(of::Buffer& out, TimeNs now) {
-  state_ = State::hello;
-  bundles_ = true;
-  fatal_.clear();
-  connected_at_ = last_rx_ = last_echo_ = now;
+void OfSession::reset(State state) {
+  state_ = state;
+  held_.clear();  // responses from a switch that is gone
   in_flight_.clear();
   installed_.clear();
   stats_.flows_installed = 0;
-  stats_.connected = 1;
+  stats_.connected = state != State::closed;
   stats_.ready = 0;
+}
+
+void OfSession::on_connect(of::Buffer& out, TimeNs now) {
+  reset(State::hello);
+  bundles_ = true;
+  fatal_.clear();
+  connected_at_ = last_rx_ = last_echo_ = now;
   ++stats_.connects;
   of::encode_hello(out, next_xid());
 }
 
 void OfSession::on_disconnect() {
-  state_ = State::closed;
-  held_.clear();  // the switch that sent them is gone
-  in_flight_.clear();
-  installed_.clear();
-  stats_.flows_installed = 0;
-  stats_.connected = 0;
-  stats_.ready = 0;
+  reset(State::closed);
   ++stats_.disconnects;
 }
 

@@ -125,6 +125,8 @@ class OfSession {
   };
 
   uint32_t next_xid() { return ++xid_; }
+  // Forgets everything about the switch's flows (a new or lost connection).
+  void reset(State state);
   void open_batch(of::Buffer& out, Batch& batch, size_t expected_flows);
   void send_flow(of::Buffer& out, const of::FlowMod& f, Batch& batch, const IpAddress* a);
   void send_barrier(of::Buffer& out, Batch batch);

@@ -53,22 +53,25 @@ const Msg* first(const std::vector<Msg>& ms, MsgType t) {
   return nullptr;
 }
 
-Config Switch_config_with_hold() {
-  Config c;
-  c.openflow.inside_port = 1;
-  c.openflow.hold_responses = true;
-  return c;
-}
-
 // A session over a learner that trusts one lab root server.
 class Switch : public ::testing::Test {
  protected:
   Switch() : table(1024), learner(config().learning, table) {
     learner.add_anchor(ip("198.51.100.1"), "a.root.");
     learner.add_static(config().static_allow[0]);
-    session = std::make_unique<ctl::OfSession>(config(), learner, table,
+    open(config());
+  }
+  // A fresh session with `c` over the same learner.
+  void open(const Config& c) {
+    session = std::make_unique<ctl::OfSession>(c, learner, table,
                                                [this](const QueryEvent& ev) { events.push_back(ev); },
                                                [this](const std::string& s) { log.push_back(s); });
+  }
+  // Connects, reconciles an empty switch and waits for the sync's barrier.
+  void sync(TimeNs at) {
+    dump_reply(handshake(at), {}, at);
+    barrier_reply(split(out).back().h.xid, at);
+    ASSERT_TRUE(session->ready());
   }
   static Config config() {
     Config c;
@@ -197,10 +200,7 @@ TEST_F(Switch, ARefusedBundleFallsBackToSingleFlowModsAndStillRemovesTheOldGener
 }
 
 TEST_F(Switch, AReferralCopiedToNsgateInstallsAFlowForTheGlueAddress) {
-  uint32_t dump = handshake(1 * kSec);
-  dump_reply(dump, {}, 1 * kSec);
-  barrier_reply(split(out).back().h.xid, 1 * kSec);
-  ASSERT_TRUE(session->ready());
+  sync(1 * kSec);
   of::FlowPlan plan = of::FlowPlan::from(config(), 1);
   uint8_t learn_table = plan.stage(of::Stage::learn_copy);
   Endpoints q{"192.0.2.53", "198.51.100.1", 40000, 53}, r{"198.51.100.1", "192.0.2.53", 53, 40000};
@@ -227,9 +227,7 @@ TEST_F(Switch, AReferralCopiedToNsgateInstallsAFlowForTheGlueAddress) {
 }
 
 TEST_F(Switch, FlowsLongerThanTheTimeoutFieldAreReAddedBeforeTheyRunOut) {
-  uint32_t dump = handshake(1 * kSec);
-  dump_reply(dump, {}, 1 * kSec);
-  barrier_reply(split(out).back().h.xid, 1 * kSec);
+  sync(1 * kSec);
   uint8_t learn_table = of::FlowPlan::from(config(), 1).stage(of::Stage::learn_copy);
   Endpoints q{"192.0.2.53", "198.51.100.1", 40000, 53}, r{"198.51.100.1", "192.0.2.53", 53, 40000};
   feed(packet_in(learn_table, udp_frame(q, DnsBuilder(7).question("www.example.lab", 1).build())), 2 * kSec);
@@ -262,68 +260,35 @@ TEST_F(Switch, FlowsLongerThanTheTimeoutFieldAreReAddedBeforeTheyRunOut) {
   EXPECT_EQ(session->stats().flows_refreshed, 1u);
 }
 
-TEST(HeldResponses, AResponseThatTaughtWaitsForItsFlowsAndTheSwitchCacheToSettle) {
-  Config c = Switch_config_with_hold();
-  ctl::RecordingTable table(64);
-  Learner learner(c.learning, table);
-  learner.add_anchor(ip("198.51.100.1"), "a.root.");
-  ctl::OfSession s(c, learner, table, [](const QueryEvent&) {}, [](const std::string&) {});
-  Buffer out;
-  s.on_connect(out, kSec);
-  Buffer m;
-  of::encode_hello(m, 1);
-  s.on_message(m, out, kSec);
-  m.clear();
-  of::FeaturesReply f;
-  f.n_tables = 254;
-  of::encode(m, 2, f);
-  s.on_message(m, out, kSec);
-  uint32_t dump = first(split(out), MsgType::multipart_request)->h.xid;
-  m.clear();
-  of::encode_flow_stats_reply(m, dump, {}, false);
-  s.on_message(m, out, kSec);
-  m.clear();
-  of::encode_empty(m, split(out).back().h.xid, MsgType::barrier_reply);
-  s.on_message(m, out, kSec);
-  ASSERT_TRUE(s.ready());
+// With hold_responses, responses reach nsgate from the classify table.
+class HeldSwitch : public Switch {
+ protected:
+  HeldSwitch() {
+    Config c = config();
+    c.openflow.hold_responses = true;
+    open(c);
+  }
+};
 
-  auto held = [](const Bytes& frame) {
-    of::PacketIn p;
-    p.reason = 1;
-    p.table = 0;  // the classify table: a held response
-    p.total_len = static_cast<uint16_t>(frame.size());
-    p.match.in_port = 2;
-    p.data = frame;
-    Buffer b;
-    of::encode(b, 0, p);
-    return b;
-  };
+TEST_F(HeldSwitch, AResponseThatTaughtWaitsForItsFlowsAndTheSwitchCacheToSettle) {
+  sync(kSec);
   // The query is copied from the judge table's learning copy (table 2).
-  of::PacketIn q;
-  q.reason = 1;
-  q.table = 2;
-  Bytes qf = udp_frame({"192.0.2.53", "198.51.100.1", 40000, 53}, DnsBuilder(7).question("www.example.lab", 1).build());
-  q.total_len = static_cast<uint16_t>(qf.size());
-  q.data = qf;
-  m.clear();
-  of::encode(m, 0, q);
-  s.on_message(m, out, 2 * kSec);
+  feed(packet_in(2, udp_frame({"192.0.2.53", "198.51.100.1", 40000, 53},
+                               DnsBuilder(7).question("www.example.lab", 1).build())), 2 * kSec);
   Bytes referral = DnsBuilder(7, flags::qr)
                        .question("www.example.lab", 1)
                        .ns(DnsBuilder::authority, "lab", "ns1.lab", 300)
                        .addr(DnsBuilder::additional, "ns1.lab", "203.0.113.10", 300)
                        .build();
-  s.on_message(held(udp_frame({"198.51.100.1", "192.0.2.53", 53, 40000}, referral)), out, 2 * kSec);
+  feed(packet_in(0, udp_frame({"198.51.100.1", "192.0.2.53", 53, 40000}, referral)), 2 * kSec);
   std::vector<Msg> ms = split(out);
   EXPECT_EQ(count(ms, MsgType::flow_mod), 1u);
   EXPECT_EQ(count(ms, MsgType::packet_out), 0u);  // not before the flow is in place
-  m.clear();
-  of::encode_empty(m, ms.back().h.xid, MsgType::barrier_reply);
-  s.on_message(m, out, 2 * kSec);
-  s.tick(out, 2 * kSec + 1'000'000);
+  barrier_reply(ms.back().h.xid, 2 * kSec);
+  session->tick(out, 2 * kSec + 1'000'000);
   EXPECT_EQ(count(split(out), MsgType::packet_out), 0u);  // the switch's cache is still settling
-  EXPECT_TRUE(s.releases_pending());
-  s.tick(out, 2 * kSec + 20'000'000);
+  EXPECT_TRUE(session->releases_pending());
+  session->tick(out, 2 * kSec + 20'000'000);
   ms = split(out);
   ASSERT_EQ(count(ms, MsgType::packet_out), 1u);
   of::PacketOut po;
@@ -331,10 +296,10 @@ TEST(HeldResponses, AResponseThatTaughtWaitsForItsFlowsAndTheSwitchCacheToSettle
   EXPECT_EQ(po.in_port, 2u);
   ASSERT_EQ(po.actions.size(), 1u);
   EXPECT_EQ(po.actions[0].port, of::port::normal);
-  EXPECT_FALSE(s.releases_pending());
+  EXPECT_FALSE(session->releases_pending());
   // A response that teaches nothing goes straight on.
   Bytes answer = DnsBuilder(8, flags::qr).question("x.lab", 1).addr(DnsBuilder::answer, "x.lab", "203.0.113.80", 60).build();
-  s.on_message(held(udp_frame({"203.0.113.10", "192.0.2.53", 53, 40001}, answer)), out, 3 * kSec);
+  feed(packet_in(0, udp_frame({"203.0.113.10", "192.0.2.53", 53, 40001}, answer)), 3 * kSec);
   EXPECT_EQ(count(split(out), MsgType::packet_out), 1u);
 }
 

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#pragma once
+
+// An open-addressing hash map for small, trivially comparable keys: one
+// array of entries, linear probing, deletion by backward shift (no
+// tombstones, so lookups stay short under insert/erase churn).
+//
+// Why not std::unordered_map: the learner does several index lookups, an
+// insert and an erase for every DNS response; with a node per entry, the
+// allocations and pointer chasing were most of `nsgate learn`'s time
+// (perf on tools/bench/learn).
+//
+// Contract: single-threaded. Pointers returned by find/try_emplace are valid
+// until the next insert or erase. The hash is mixed with a per-map random
+// seed so that attacker-chosen keys (spoofed addresses, query ids) cannot be
+// lined up to collide in the low bits that pick a bucket.
+
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <utility>
+#include <vector>
+
+namespace nsgate {
+
+namespace flat_map_detail {
+inline uint64_t mix(uint64_t x) {  // splitmix64 finaliser: every input bit reaches the low bits
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+inline uint64_t random_seed() {
+  std::random_device rd;
+  return uint64_t{rd()} << 32 | rd();
+}
+}  // namespace flat_map_detail
+
+template <class K, class V, class Hash>
+class FlatMap {
+ public:
+  FlatMap() : seed_(flat_map_detail::random_seed()) { rehash(16); }
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+  V* find(const K& k) {
+    for (size_t i = bucket(k);; i = (i + 1) & mask_) {
+      if (!used_[i]) return nullptr;
+      if (entries_[i].first == k) return &entries_[i].second;
+    }
+  }
+  const V* find(const K& k) const { return const_cast<FlatMap*>(this)->find(k); }
+
+  // The value for `k`, default-constructed and inserted if absent; `second`
+  // tells whether it was inserted.
+  std::pair<V*, bool> try_emplace(const K& k) {
+    if ((size_ + 1) * 4 > (mask_ + 1) * 3) rehash((mask_ + 1) * 2);  // load factor <= 3/4
+    size_t i = bucket(k);
+    for (; used_[i]; i = (i + 1) & mask_)
+      if (entries_[i].first == k) return {&entries_[i].second, false};
+    used_[i] = 1;
+    entries_[i].first = k;
+    entries_[i].second = V{};
+    ++size_;
+    return {&entries_[i].second, true};
+  }
+
+  bool erase(const K& k) {
+    for (size_t i = bucket(k);; i = (i + 1) & mask_) {
+      if (!used_[i]) return false;
+      if (entries_[i].first == k) {
+        erase_at(i);
+        return true;
+      }
+    }
+  }
+
+  // Erases every entry for which pred(key, value&) returns true. pred is
+  // called exactly once per entry and may modify the value.
+  template <class Pred>
+  size_t erase_if(Pred pred) {
+    std::vector<K> doomed;
+    for (size_t i = 0; i <= mask_; ++i)
+      if (used_[i] && pred(std::as_const(entries_[i].first), entries_[i].second)) doomed.push_back(entries_[i].first);
+    for (const K& k : doomed) erase(k);
+    return doomed.size();
+  }
+
+  // fn(key, value) for every entry, in no particular order.
+  template <class Fn>
+  void for_each(Fn fn) const {
+    for (size_t i = 0; i <= mask_; ++i)
+      if (used_[i]) fn(entries_[i].first, entries_[i].second);
+  }
+
+  void clear() {
+    size_ = 0;
+    rehash(16);
+  }
+
+ private:
+  size_t bucket(const K& k) const { return flat_map_detail::mix(Hash{}(k) ^ seed_) & mask_; }
+
+  // Backward shift: pull later members of the probe run into the hole so
+  // that every entry stays reachable from its bucket without tombstones.
+  void erase_at(size_t hole) {
+    for (size_t j = (hole + 1) & mask_; used_[j]; j = (j + 1) & mask_) {
+      size_t home = bucket(entries_[j].first);
+      // Movable when its home is not cyclically inside (hole, j].
+      if (((j - home) & mask_) >= ((j - hole) & mask_)) {
+        entries_[hole] = std::move(entries_[j]);
+        hole = j;
+      }
+    }
+    used_[hole] = 0;
+    entries_[hole].second = V{};  // release what the value owned
+    --size_;
+  }
+
+  void rehash(size_t buckets) {
+    std::vector<std::pair<K, V>> old_entries(buckets);
+    std::vector<uint8_t> old_used(buckets, 0);
+    old_entries.swap(entries_);
+    old_used.swap(used_);
+    mask_ = buckets - 1;
+    size_ = 0;
+    for (size_t i = 0; i < old_used.size(); ++i) {
+      if (!old_used[i]) continue;
+      size_t j = bucket(old_entries[i].first);
+      while (used_[j]) j = (j + 1) & mask_;
+      used_[j] = 1;
+      entries_[j] = std::move(old_entries[i]);
+      ++size_;
+    }
+  }
+
+  uint64_t seed_;
+  std::vector<std::pair<K, V>> entries_;
+  std::vector<uint8_t> used_;
+  size_t mask_ = 0;
+  size_t size_ = 0;
+};
+
+}  // namespace nsgate

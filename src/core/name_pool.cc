@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "core/name_pool.hh"
+
+#include <cstring>
+#include <random>
+
+namespace nsgate {
+
+NamePool::NamePool() {
+  std::random_device rd;
+  seed_ = uint64_t{rd()} << 32 | rd();
+}
+
+uint64_t NamePool::hash(std::string_view w) const {
+  // Eight bytes at a time (the tail zero-padded), each step a multiply and
+  // a fold; the length and the per-pool seed go in first.
+  uint64_t h = seed_ ^ (w.size() * 0x9e3779b97f4a7c15ull);
+  for (size_t at = 0; at < w.size(); at += 8) {
+    uint64_t chunk = 0;
+    std::memcpy(&chunk, w.data() + at, std::min<size_t>(8, w.size() - at));
+    h = (h ^ chunk) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  h *= 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 29);
+}
+
+NamePool::Id NamePool::find(std::string_view wire) const {
+  uint64_t h = hash(wire);
+  size_t mask = buckets_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    const Bucket& b = buckets_[i];
+    if (b.id == kNone) return kNone;
+    if (b.hash == h && entries_[b.id].wire == wire) return b.id;
+  }
+}
+
+void NamePool::grow() {
+  std::vector<Bucket> old(buckets_.size() * 2);
+  old.swap(buckets_);
+  size_t mask = buckets_.size() - 1;
+  for (const Bucket& b : old) {
+    if (b.id == kNone) continue;
+    size_t i = b.hash & mask;
+    while (buckets_[i].id != kNone) i = (i + 1) & mask;
+    buckets_[i] = b;
+  }
+}
+
+NamePool::Id NamePool::acquire(const DnsName& n) {
+  std::string_view wire = wire_view(n);
+  if (Id id = find(wire); id != kNone) {
+    ++entries_[id].refs;
+    return id;
+  }
+  if ((size_ + 1) * 4 > buckets_.size() * 3) grow();  // load factor <= 3/4
+  Id id;
+  if (!free_.empty()) {
+    id = free_.back();
+    free_.pop_back();
+  } else {
+    id = static_cast<Id>(entries_.size());
+    entries_.emplace_back();
+  }
+  Entry& e = entries_[id];
+  e.wire.assign(wire);
+  e.text = n.to_string();
+  e.refs = 1;
+  uint64_t h = hash(wire);
+  size_t mask = buckets_.size() - 1;
+  size_t i = h & mask;
+  while (buckets_[i].id != kNone) i = (i + 1) & mask;
+  buckets_[i] = Bucket{h, id};
+  ++size_;
+  return id;
+}
+
+NamePool::Id NamePool::acquire(Id id) {
+  if (id != kNone) ++entries_[id].refs;
+  return id;
+}
+
+void NamePool::release(Id id) {
+  if (id == kNone) return;
+  Entry& e = entries_[id];
+  if (--e.refs > 0) return;
+  // Remove the bucket by backward shift: later members of its probe run
+  // whose home is not inside (hole, j] move into the hole.
+  size_t mask = buckets_.size() - 1;
+  size_t hole = hash(e.wire) & mask;
+  while (buckets_[hole].id != id) hole = (hole + 1) & mask;
+  for (size_t j = (hole + 1) & mask; buckets_[j].id != kNone; j = (j + 1) & mask) {
+    size_t home = buckets_[j].hash & mask;
+    if (((j - home) & mask) >= ((j - hole) & mask)) {
+      buckets_[hole] = buckets_[j];
+      hole = j;
+    }
+  }
+  buckets_[hole] = Bucket{};
+  --size_;
+  e.wire.clear();
+  e.text.clear();
+  free_.push_back(id);
+}
+
+const std::string& NamePool::text(Id id) const {
+  static const std::string none;
+  return id == kNone ? none : entries_[id].text;
+}
+
+DnsName NamePool::name(Id id) const {
+  DnsName n;
+  if (id == kNone) return n;
+  const std::string& w = entries_[id].wire;
+  // The wire form was a valid DnsName when interned: rebuild it label by label.
+  for (size_t at = 0; at < w.size() && w[at] != 0; at += 1 + static_cast<uint8_t>(w[at]))
+    n.append_label(reinterpret_cast<const uint8_t*>(w.data()) + at + 1, static_cast<uint8_t>(w[at]));
+  return n;
+}
+
+}  // namespace nsgate

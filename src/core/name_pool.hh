@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#pragma once
+
+// Interned domain names with reference counts. The learner's records share
+// a few zone and NS names, and every record learned from one response shares
+// its query name: holding a 4-byte id instead of strings makes the index keys
+// fixed-size and a record copy free of allocation.
+//
+// Contract: single-threaded (the learner's thread). An id stays valid, and
+// names the same name, while it holds a reference.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/dns_name.hh"
+
+namespace nsgate {
+
+class NamePool {
+ public:
+  NamePool();
+  using Id = uint32_t;
+  static constexpr Id kNone = UINT32_MAX;
+
+  // Interns `n` if needed and takes a reference.
+  Id acquire(const DnsName& n);
+  // Takes another reference to an id already held (kNone is ignored).
+  Id acquire(Id id);
+  // Drops a reference; the name is forgotten when none is left.
+  void release(Id id);
+
+  // The id of an interned name given its wire form, or kNone.
+  Id find(std::string_view wire) const;
+  Id find(const DnsName& n) const { return find(wire_view(n)); }
+
+  // Presentation form ("example.com."); "" for kNone.
+  const std::string& text(Id id) const;
+  DnsName name(Id id) const;
+  size_t size() const { return size_; }
+
+  static std::string_view wire_view(const DnsName& n) {
+    return {reinterpret_cast<const char*>(n.wire()), n.wire_size()};
+  }
+
+ private:
+  struct Entry {
+    std::string wire;
+    std::string text;
+    uint32_t refs = 0;
+  };
+  // The index: open addressing with linear probing over (hash, id); equal
+  // hashes are told apart by comparing the wire form, so a collision costs
+  // a probe, never a wrong answer. The hash is keyed per pool.
+  struct Bucket {
+    uint64_t hash = 0;
+    Id id = kNone;  // kNone: empty
+  };
+  uint64_t hash(std::string_view wire) const;
+  void grow();
+
+  std::vector<Entry> entries_;
+  std::vector<Id> free_;
+  std::vector<Bucket> buckets_ = std::vector<Bucket>(64);
+  size_t size_ = 0;
+  uint64_t seed_;
+};
+
+}  // namespace nsgate

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The learner's containers (FlatMap, NamePool) against the standard library
+// as oracle, and address text against inet_ntop.
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <unordered_map>
+
+#include "core/dns_name.hh"
+#include "core/flat_map.hh"
+#include "core/ip_address.hh"
+#include "core/name_pool.hh"
+
+namespace nsgate {
+namespace {
+
+// A hash with only four values: every key collides, so probe runs are long
+// and wrap around the array, which is what backward-shift deletion must get
+// right.
+struct FourValues {
+  size_t operator()(uint32_t k) const noexcept { return k % 4; }
+};
+struct Identity {
+  size_t operator()(uint32_t k) const noexcept { return k; }
+};
+
+template <class Hash>
+void agrees_with_unordered_map_under_churn(uint32_t key_range, int steps) {
+  FlatMap<uint32_t, uint64_t, Hash> m;
+  std::unordered_map<uint32_t, uint64_t> oracle;
+  std::mt19937 rng(7);
+  for (int step = 0; step < steps; ++step) {
+    uint32_t k = rng() % key_range;
+    switch (rng() % 4) {
+      case 0:
+      case 1: {
+        auto [v, inserted] = m.try_emplace(k);
+        EXPECT_EQ(inserted, !oracle.contains(k)) << "step " << step;
+        *v = step;
+        oracle[k] = step;
+        break;
+      }
+      case 2:
+        EXPECT_EQ(m.erase(k), oracle.erase(k) == 1) << "step " << step;
+        break;
+      default: {
+        const uint64_t* v = m.find(k);
+        auto it = oracle.find(k);
+        ASSERT_EQ(v != nullptr, it != oracle.end()) << "step " << step;
+        if (v) EXPECT_EQ(*v, it->second);
+      }
+    }
+    ASSERT_EQ(m.size(), oracle.size());
+  }
+  // Every oracle entry is reachable, and nothing else is there.
+  for (const auto& [k, v] : oracle) {
+    const uint64_t* found = m.find(k);
+    ASSERT_NE(found, nullptr) << k;
+    EXPECT_EQ(*found, v);
+  }
+  size_t seen = 0;
+  m.for_each([&](uint32_t k, uint64_t v) {
+    ++seen;
+    EXPECT_EQ(oracle.at(k), v);
+  });
+  EXPECT_EQ(seen, oracle.size());
+}
+
+TEST(FlatMap, AgreesWithUnorderedMapUnderInsertEraseChurn) {
+  agrees_with_unordered_map_under_churn<Identity>(5000, 200000);
+}
+
+TEST(FlatMap, AgreesWithUnorderedMapWhenEveryKeyCollides) {
+  agrees_with_unordered_map_under_churn<FourValues>(300, 20000);
+}
+
+TEST(FlatMap, EraseIfCallsThePredicateOnceAndKeepsTheRestReachable) {
+  FlatMap<uint32_t, int, FourValues> m;
+  for (uint32_t k = 0; k < 200; ++k) *m.try_emplace(k).first = 0;
+  size_t erased = m.erase_if([](uint32_t k, int& calls) {
+    ++calls;
+    return k % 3 == 0;
+  });
+  EXPECT_EQ(erased, 67u);
+  EXPECT_EQ(m.size(), 133u);
+  for (uint32_t k = 0; k < 200; ++k) {
+    const int* v = m.find(k);
+    if (k % 3 == 0) {
+      EXPECT_EQ(v, nullptr) << k;
+    } else {
+      ASSERT_NE(v, nullptr) << k;
+      EXPECT_EQ(*v, 1) << k;
+    }
+  }
+}
+
+TEST(FlatMap, ErasedValuesReleaseWhatTheyOwn) {
+  FlatMap<uint32_t, std::vector<int>, Identity> m;
+  m.try_emplace(1).first->assign(1000, 7);
+  m.erase(1);
+  auto [v, inserted] = m.try_emplace(1);
+  EXPECT_TRUE(inserted);
+  EXPECT_TRUE(v->empty());
+}
+
+DnsName name(const std::string& s) {
+  DnsName n;
+  EXPECT_TRUE(DnsName::from_text(s, n)) << s;
+  return n;
+}
+
+TEST(NamePool, InternsCaseInsensitivelyAndForgetsAtTheLastRelease) {
+  NamePool pool;
+  NamePool::Id a = pool.acquire(name("NS1.Example.LAB"));
+  NamePool::Id b = pool.acquire(name("ns1.example.lab."));
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(pool.text(a), "ns1.example.lab.");
+  EXPECT_EQ(pool.find(name("ns1.EXAMPLE.lab")), a);
+  EXPECT_TRUE(pool.name(a) == name("ns1.example.lab"));
+  pool.release(a);
+  EXPECT_EQ(pool.find(name("ns1.example.lab")), a) << "one reference is left";
+  pool.release(b);
+  EXPECT_EQ(pool.find(name("ns1.example.lab")), NamePool::kNone);
+  EXPECT_EQ(pool.size(), 0u);
+  EXPECT_EQ(pool.text(NamePool::kNone), "");
+}
+
+TEST(NamePool, AgreesWithAMapOfCountsUnderChurn) {
+  NamePool pool;
+  std::map<std::string, std::pair<NamePool::Id, int>> oracle;  // text -> (id, refs)
+  std::mt19937 rng(11);
+  for (int step = 0; step < 50000; ++step) {
+    std::string text = "n" + std::to_string(rng() % 700) + (rng() % 2 ? ".zone.lab." : ".lab.");
+    auto it = oracle.find(text);
+    if (rng() % 3 != 0 || it == oracle.end()) {
+      NamePool::Id id = pool.acquire(name(text));
+      if (it != oracle.end()) {
+        EXPECT_EQ(id, it->second.first) << text;
+        ++it->second.second;
+      } else {
+        for (const auto& [other, held] : oracle) ASSERT_NE(held.first, id) << "id of " << other << " reused";
+        oracle[text] = {id, 1};
+      }
+    } else {
+      pool.release(it->second.first);
+      if (--it->second.second == 0) oracle.erase(it);
+    }
+    ASSERT_EQ(pool.size(), oracle.size());
+  }
+  for (const auto& [text, held] : oracle) {
+    EXPECT_EQ(pool.find(name(text)), held.first) << text;
+    EXPECT_EQ(pool.text(held.first), text);
+  }
+}
+
+TEST(IpAddress, TextMatchesInetNtopForEveryIpv4Shape) {
+  std::mt19937 rng(3);
+  std::vector<uint32_t> samples = {0, 0xffffffffu, 0x0a000001u, 0xc0000201u, 0x64000a09u, 0x01020304u};
+  for (int i = 0; i < 10000; ++i) samples.push_back(rng());
+  for (uint32_t v : samples) {
+    char expected[INET_ADDRSTRLEN];
+    uint32_t net = htonl(v);
+    ASSERT_NE(inet_ntop(AF_INET, &net, expected, sizeof expected), nullptr);
+    EXPECT_EQ(IpAddress::v4(v).to_string(), expected);
+  }
+}
+
+}  // namespace
+}  // namespace nsgate

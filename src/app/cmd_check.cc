@@ -58,7 +58,7 @@ int cmd_check(Args& args) {
     if (!addr) throw Fatal{"'" + text + "' is not an IPv4 or IPv6 address"};
     AllowAnswer a = learner.lookup(*addr, at);
     std::string reason, detail;
-    const Provenance* p = a.provenance;
+    const Provenance* p = a.provenance ? &*a.provenance : nullptr;
     if (a.allowed) {
       reason = to_string(a.kind);
       detail = describe_allow(a);

@@ -129,15 +129,11 @@ void register_run_telemetry(dp::Dataplane& d, DropLog& log, const std::string& s
       out->emplace_back("verdict", ans.allowed ? "pass" : "block");
       out->emplace_back("reason", ans.allowed ? to_string(ans.kind) : "unknown");
       if (ans.allowed) {
-        AllowAnswer wall = ans;
-        Provenance shifted;
         if (ans.provenance && ans.kind == EntryKind::learned) {
-          shifted = *ans.provenance;  // the learner keeps monotonic times
-          shifted.expires += offset;
-          shifted.response_time += offset;
-          wall.provenance = &shifted;
+          ans.provenance->expires += offset;  // the learner keeps monotonic times
+          ans.provenance->response_time += offset;
         }
-        out->emplace_back("detail", describe_allow(wall));
+        out->emplace_back("detail", describe_allow(ans));
       }
     });
     if (!ok) r.strings.emplace_back("error", "the learner did not answer within 2 s");

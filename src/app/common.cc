@@ -125,7 +125,7 @@ int for_each_frame(const std::string& cmd, const std::vector<std::string>& captu
 }
 
 std::string describe_allow(const AllowAnswer& a) {
-  const Provenance* p = a.provenance;
+  const std::optional<Provenance>& p = a.provenance;
   if (!a.static_prefix.empty()) return "in static_allow " + a.static_prefix;
   if (!p) return to_string(a.kind);
   if (a.kind == EntryKind::anchor) return "root hint " + p->ns;

@@ -86,14 +86,36 @@ void Learner::count(LearnEvent e, Explanation* ex, ExplainItem* item) {
   }
 }
 
-const std::string& Learner::index_key(const IpAddress& a, const uint8_t* wire, size_t len) {
-  key_.assign(reinterpret_cast<const char*>(a.bytes().data()), 16);
-  key_.append(reinterpret_cast<const char*>(wire), len);
-  return key_;
+size_t Learner::ZoneKeyHash::operator()(const ZoneKey& k) const noexcept {
+  return IpAddressHash{}(k.address) ^ (uint64_t{k.zone} * 0x9e3779b97f4a7c15ull);
 }
 
-// Stores a provenance record and links it into every index.
-uint32_t Learner::add_slot(Provenance p, const DnsName& zone) {
+uint32_t& Learner::zone_count(NameId zone) {
+  if (zone >= zone_counts_.size()) zone_counts_.resize(zone + 1, 0);
+  return zone_counts_[zone];
+}
+
+void Learner::link_ns(const Slot& s) {
+  auto& known = *by_ns_.try_emplace(s.ns).first;
+  auto it = std::find_if(known.begin(), known.end(), [&](const NsAddress& n) { return n.address == s.address; });
+  if (it == known.end()) it = known.insert(known.end(), NsAddress{s.address, 0, 0});
+  ++it->refs;
+  it->addr_ttl = s.addr_ttl;
+}
+
+void Learner::unlink_ns(const Slot& s) {
+  auto* known = by_ns_.find(s.ns);
+  if (!known) return;
+  for (auto it = known->begin(); it != known->end(); ++it) {
+    if (it->address == s.address && --it->refs == 0) {
+      known->erase(it);
+      break;
+    }
+  }
+  if (known->empty()) by_ns_.erase(s.ns);
+}
+
+uint32_t Learner::add_slot(Slot slot) {
   uint32_t id;
   if (!free_slots_.empty()) {
     id = free_slots_.back();
@@ -103,87 +125,136 @@ uint32_t Learner::add_slot(Provenance p, const DnsName& zone) {
     id = static_cast<uint32_t>(slots_.size() - 1);
   }
   Slot& s = slots_[id];
-  s.p = std::move(p);
-  s.zone_wire.assign(reinterpret_cast<const char*>(zone.wire()), zone.wire_size());
+  uint32_t generation = s.generation + 1;
+  s = std::move(slot);
   s.live = true;
-  by_address_[s.p.address].push_back(id);
-  if (s.p.kind == EntryKind::static_allow && s.p.zone.empty()) return id;  // teaches nothing
-  slot_index_[index_key(s.p.address, zone.wire(), zone.wire_size())] = id;
-  if (s.p.kind != EntryKind::learned) return id;
-  ++zone_counts_[s.p.zone];
-  auto& known = by_ns_[s.p.ns];
-  auto it = std::find_if(known.begin(), known.end(), [&](const NsAddress& n) { return n.address == s.p.address; });
-  if (it == known.end()) it = known.insert(known.end(), NsAddress{s.p.address, 0, 0});
-  ++it->refs;
-  it->addr_ttl = s.p.addr_ttl;
+  s.generation = generation;
+  AddressSlots& at = *by_address_.try_emplace(s.address).first;
+  at.ids.push_back(id);
+  if (s.kind == EntryKind::anchor) {
+    at.pinned = id;
+  } else if (s.kind == EntryKind::static_allow) {
+    if (at.pinned == kNoSlot || slots_[at.pinned].kind != EntryKind::anchor) at.pinned = id;
+  } else {
+    ++at.learned;
+    if (at.latest == kNoSlot || s.expires > slots_[at.latest].expires) at.latest = id;
+  }
+  if (s.zone == kNoName) return id;  // a static allow without a zone teaches nothing
+  *slot_index_.try_emplace(ZoneKey{s.address, s.zone}).first = id;
+  if (s.kind != EntryKind::learned) return id;
+  ++zone_count(s.zone);
+  link_ns(s);
+  if (s.expires != kNeverExpires) expiry_.push(ExpiryItem{s.expires, id, s.generation});
   return id;
 }
 
-// Unlinks a record from every index and frees it. The caller syncs the table.
+void Learner::find_latest(AddressSlots& at) const {
+  at.latest = kNoSlot;
+  for (uint32_t id : at.ids)
+    if (slots_[id].kind == EntryKind::learned && (at.latest == kNoSlot || slots_[id].expires > slots_[at.latest].expires))
+      at.latest = id;
+}
+
+void Learner::set_expiry(uint32_t id, TimeNs expires) {
+  Slot& s = slots_[id];
+  TimeNs before = s.expires;
+  s.expires = expires;
+  if (expires != before) expiry_.push(ExpiryItem{expires, id, s.generation});
+  AddressSlots* at = by_address_.find(s.address);  // a live slot's address is always indexed
+  if (!at) return;
+  if (at->latest == kNoSlot || expires > slots_[at->latest].expires)
+    at->latest = id;
+  else if (at->latest == id && expires < before)
+    find_latest(*at);
+}
+
 void Learner::remove_slot(uint32_t id) {
   Slot& s = slots_[id];
-  const IpAddress a = s.p.address;
-  if (auto it = by_address_.find(a); it != by_address_.end()) {
-    auto& v = it->second;
-    v.erase(std::remove(v.begin(), v.end(), id), v.end());
-    if (v.empty()) by_address_.erase(it);
-  }
-  if (auto it = slot_index_.find(index_key(a, reinterpret_cast<const uint8_t*>(s.zone_wire.data()),
-                                           s.zone_wire.size()));
-      it != slot_index_.end() && it->second == id)
-    slot_index_.erase(it);
-  if (s.p.kind == EntryKind::learned) {
-    if (auto zc = zone_counts_.find(s.p.zone); zc != zone_counts_.end() && --zc->second == 0)
-      zone_counts_.erase(zc);
-    if (auto ns = by_ns_.find(s.p.ns); ns != by_ns_.end()) {
-      auto& known = ns->second;
-      for (auto it = known.begin(); it != known.end(); ++it) {
-        if (it->address == a && --it->refs == 0) {
-          known.erase(it);
-          break;
-        }
+  if (AddressSlots* at = by_address_.find(s.address)) {
+    std::erase(at->ids, id);
+    if (at->ids.empty()) {
+      by_address_.erase(s.address);
+    } else {
+      if (s.kind == EntryKind::learned) --at->learned;
+      if (at->latest == id) find_latest(*at);
+      if (at->pinned == id) {
+        at->pinned = kNoSlot;
+        for (uint32_t other : at->ids)
+          if (slots_[other].kind == EntryKind::anchor ||
+              (slots_[other].kind == EntryKind::static_allow && at->pinned == kNoSlot))
+            at->pinned = other;
       }
-      if (known.empty()) by_ns_.erase(ns);
     }
   }
+  if (s.zone != kNoName) {
+    ZoneKey key{s.address, s.zone};
+    if (uint32_t* indexed = slot_index_.find(key); indexed && *indexed == id) slot_index_.erase(key);
+    if (s.kind == EntryKind::learned) {
+      --zone_count(s.zone);
+      unlink_ns(s);
+    }
+  }
+  names_.release(s.zone);
+  names_.release(s.ns);
+  names_.release(s.query_name);
+  uint32_t generation = s.generation;
   s = Slot{};
+  s.generation = generation;
   free_slots_.push_back(id);
 }
 
-void Learner::add_anchor(const IpAddress& a, const std::string& ns_name) {
-  if (auto it = by_address_.find(a); it != by_address_.end())
-    for (uint32_t id : it->second)
-      if (slots_[id].p.kind == EntryKind::anchor) return;
+Provenance Learner::provenance(const Slot& s) const {
   Provenance p;
-  p.address = a;
-  p.kind = EntryKind::anchor;
-  p.zone = ".";
-  p.ns = ns_name;
-  p.expires = kNeverExpires;
-  add_slot(std::move(p), DnsName{});
+  p.address = s.address;
+  p.kind = s.kind;
+  p.zone = names_.text(s.zone);
+  p.ns = names_.text(s.ns);
+  p.ns_ttl = s.ns_ttl;
+  p.addr_ttl = s.addr_ttl;
+  p.expires = s.expires;
+  p.query_time = s.query_time;
+  p.query_id = s.query_id;
+  p.query_name = names_.text(s.query_name);
+  p.response_time = s.response_time;
+  p.server = s.server;
+  p.note = s.note;
+  return p;
+}
+
+void Learner::add_anchor(const IpAddress& a, const std::string& ns_name) {
+  if (const AddressSlots* at = by_address_.find(a); at && at->pinned != kNoSlot &&
+                                                    slots_[at->pinned].kind == EntryKind::anchor)
+    return;
+  Slot s;
+  s.address = a;
+  s.kind = EntryKind::anchor;
+  s.zone = names_.acquire(DnsName{});
+  if (DnsName ns; DnsName::from_text(ns_name, ns)) s.ns = names_.acquire(ns);
+  s.expires = kNeverExpires;
+  add_slot(std::move(s));
   ++anchors_;
   sync_table(a);
 }
 
-void Learner::add_static(const StaticAllow& s) {
+void Learner::add_static(const StaticAllow& st) {
   DnsName zone;
-  bool teaches = !s.zone.empty() && DnsName::from_text(s.zone, zone);
-  bool host = s.prefix.length == (s.prefix.address.is_v4() ? 32 : 128);
+  bool teaches = !st.zone.empty() && DnsName::from_text(st.zone, zone);
+  bool host = st.prefix.length == (st.prefix.address.is_v4() ? 32 : 128);
   if (!host) {
-    statics_.push_back(s);
+    statics_.push_back(st);
     static_zones_.push_back(zone);
     if (!teaches) statics_.back().zone.clear();
     return;
   }
   ++host_statics_;
-  Provenance p;
-  p.address = s.prefix.address;
-  p.kind = EntryKind::static_allow;
-  p.zone = teaches ? zone.to_string() : "";
-  p.note = s.note;
-  p.expires = kNeverExpires;
-  add_slot(std::move(p), zone);
-  sync_table(s.prefix.address);
+  Slot s;
+  s.address = st.prefix.address;
+  s.kind = EntryKind::static_allow;
+  if (teaches) s.zone = names_.acquire(zone);
+  s.note = st.note;
+  s.expires = kNeverExpires;
+  add_slot(std::move(s));
+  sync_table(st.prefix.address);
 }
 
 void Learner::replace_statics(const std::vector<StaticAllow>& statics) {
@@ -191,9 +262,9 @@ void Learner::replace_statics(const std::vector<StaticAllow>& statics) {
   static_zones_.clear();
   std::vector<uint32_t> doomed;
   for (uint32_t id = 0; id < slots_.size(); ++id)
-    if (slots_[id].live && slots_[id].p.kind == EntryKind::static_allow) doomed.push_back(id);
+    if (slots_[id].live && slots_[id].kind == EntryKind::static_allow) doomed.push_back(id);
   for (uint32_t id : doomed) {
-    IpAddress a = slots_[id].p.address;
+    IpAddress a = slots_[id].address;
     remove_slot(id);
     sync_table(a);
   }
@@ -263,7 +334,7 @@ void Learner::on_query(const QueryRecord& q) {
       return;
     }
   }
-  queries_[QueryKey{q.client, q.server, q.client_port, q.server_port, q.id, q.qtype, q.qname_hash}] = q.time;
+  *queries_.try_emplace(QueryKey{q.client, q.server, q.client_port, q.server_port, q.id, q.qtype, q.qname_hash}).first = q.time;
 }
 
 bool Learner::allowed(const IpAddress& server, TimeNs now) const {
@@ -273,23 +344,29 @@ bool Learner::allowed(const IpAddress& server, TimeNs now) const {
 }
 
 bool Learner::teaches(const IpAddress& server, TimeNs now) const {
-  if (auto it = by_address_.find(server); it != by_address_.end())
-    for (uint32_t id : it->second)
-      if (!slots_[id].p.zone.empty() && slots_[id].p.expires > now) return true;
+  if (const AddressSlots* at = by_address_.find(server)) {
+    // Every learned slot has a zone: the one that expires last tells.
+    if (at->latest != kNoSlot && slots_[at->latest].expires > now) return true;
+    if (at->pinned != kNoSlot)
+      for (uint32_t id : at->ids)
+        if (slots_[id].kind != EntryKind::learned && slots_[id].zone != kNoName) return true;
+  }
   return std::any_of(statics_.begin(), statics_.end(), [&](const StaticAllow& s) {
     return !s.zone.empty() && s.prefix.contains(server);
   });
 }
 
-bool Learner::serves(const IpAddress& server, const DnsName& owner, TimeNs now) {
-  // The owner's ancestors, itself first, are the tails of its wire form.
+bool Learner::serves(const IpAddress& server, const DnsName& owner, TimeNs now) const {
+  // The owner's ancestors, itself first, are the tails of its wire form; a
+  // tail that was never interned is no zone of anything.
   const uint8_t* w = owner.wire();
-  size_t at = 0;
-  for (;;) {
-    auto it = slot_index_.find(index_key(server, w + at, owner.wire_size() - at));
-    if (it != slot_index_.end() && slots_[it->second].p.expires > now) return true;
+  for (size_t at = 0;; at += 1 + w[at]) {
+    NameId zone = names_.find({reinterpret_cast<const char*>(w + at), owner.wire_size() - at});
+    if (zone != kNoName) {
+      const uint32_t* id = slot_index_.find(ZoneKey{server, zone});
+      if (id && slots_[*id].expires > now) return true;
+    }
     if (w[at] == 0) break;
-    at += 1 + w[at];
   }
   for (size_t i = 0; i < statics_.size(); ++i) {
     if (!statics_[i].zone.empty() && statics_[i].prefix.contains(server) &&
@@ -314,19 +391,23 @@ void Learner::on_response(const DnsContext& ctx, const dns::Header& h, const dns
   from.response_time = ctx.time;
   from.server = ctx.server;
   from.query_id = h.id;
-  // The provenance's query name, built only when something is learned.
+  // The provenance's query name, interned only when something is learned;
+  // this function's reference is dropped on the way out.
+  struct Drop {
+    NamePool& pool;
+    NameId& id;
+    ~Drop() { pool.release(id); }
+  } drop_query_name{names_, from.query_name};
   auto info = [&]() -> const ResponseInfo& {
-    if (from.query_name.empty()) from.query_name = q.name.to_string();
+    if (from.query_name == kNoName) from.query_name = names_.acquire(q.name);
     return from;
   };
   QueryKey key{ctx.client, ctx.server, ctx.client_port, ctx.server_port, h.id, q.qtype, name_hash(q.name)};
-  auto qit = queries_.find(key);
-  bool matched = qit != queries_.end() &&
-                 ctx.time - qit->second <= seconds_to_ns(settings_.query_match_window_s) &&
-                 qit->second <= ctx.time;
+  const TimeNs* asked = queries_.find(key);
+  bool matched = asked && ctx.time - *asked <= seconds_to_ns(settings_.query_match_window_s) && *asked <= ctx.time;
   if (matched) {
-    from.query_time = qit->second;
-    queries_.erase(qit);
+    from.query_time = *asked;
+    queries_.erase(key);
   } else if (settings_.require_query_match) {
     return refuse(LearnEvent::unmatched_response);
   }
@@ -363,9 +444,11 @@ void Learner::on_response(const DnsContext& ctx, const dns::Header& h, const dns
     bool is_target = false;
     for (const NsRecord& n : ns_records)
       if (n.accepted && n.target == a.owner) is_target = true;
-    auto pending = pending_.empty() ? pending_.end() : pending_.find(a.owner);
-    bool in_zone = (is_target || pending != pending_.end()) && serves(ctx.server, a.owner, ctx.time);
-    bool awaited = pending != pending_.end() && in_zone;
+    std::vector<PendingNs>* pending = nullptr;
+    if (!pending_.empty())
+      if (NameId target = names_.find(a.owner); target != kNoName) pending = pending_.find(target);
+    bool in_zone = (is_target || pending) && serves(ctx.server, a.owner, ctx.time);
+    bool awaited = pending && in_zone;
 
     if (!is_target && !awaited) {
       count(a.section == dns::Section::answer ? LearnEvent::answer_not_delegation
@@ -381,24 +464,24 @@ void Learner::on_response(const DnsContext& ctx, const dns::Header& h, const dns
       count(*bad, ex, &item);
       continue;
     }
-    const std::string owner = a.owner.to_string();
     // Glue: learn for every accepted delegation naming this target.
     for (size_t i = 0; i < ns_records.size(); ++i) {
       const NsRecord& n = ns_records[i];
       if (!n.accepted || !(n.target == a.owner)) continue;
       ns_has_address[i] = true;
       if (ex) item.zone = n.owner.to_string();
-      LearnEvent e = learn(a.address, n.owner, owner, n.ttl, a.ttl, info(), budget);
+      LearnEvent e = learn(a.address, n.owner, a.owner, n.ttl, a.ttl, info(), budget);
       taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
       count(e, ex, &item);
     }
     // An awaited out-of-bailiwick target: its address arrived in time.
     if (awaited) {
-      for (PendingNs& p : pending->second) {
+      for (PendingNs& p : *pending) {  // learn() never inserts into or erases from pending_
         if (p.deadline < ctx.time) continue;
         p.resolved = true;
-        if (ex) item.zone = p.zone.to_string();
-        LearnEvent e = learn(a.address, p.zone, owner, p.ns_ttl, a.ttl, p.from, budget);
+        DnsName zone = names_.name(p.zone);
+        if (ex) item.zone = zone.to_string();
+        LearnEvent e = learn(a.address, zone, a.owner, p.ns_ttl, a.ttl, p.from, budget);
         taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
         count(e, ex, &item);
       }
@@ -410,16 +493,16 @@ void Learner::on_response(const DnsContext& ctx, const dns::Header& h, const dns
     const NsRecord& n = ns_records[i];
     if (!n.accepted || ns_has_address[i]) continue;
     describe_ns(n);
-    std::string target = n.target.to_string();
     std::string zone = ex ? n.owner.to_string() : std::string();
-    if (auto known = by_ns_.find(target); known != by_ns_.end()) {
-      std::vector<NsAddress> addrs = known->second;  // learn() may modify by_ns_
+    NameId target = names_.find(n.target);
+    if (const auto* known = target == kNoName ? nullptr : by_ns_.find(target)) {
+      std::vector<NsAddress> addrs = *known;  // learn() may modify by_ns_
       for (const NsAddress& k : addrs) {
         if (ex) {
-          item.data = target + " " + k.address.to_string();
+          item.data = n.target.to_string() + " " + k.address.to_string();
           item.zone = zone;
         }
-        LearnEvent e = learn(k.address, n.owner, target, n.ttl, k.addr_ttl, info(), budget);
+        LearnEvent e = learn(k.address, n.owner, n.target, n.ttl, k.addr_ttl, info(), budget);
         taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
         count(e, ex, &item);
       }
@@ -429,12 +512,21 @@ void Learner::on_response(const DnsContext& ctx, const dns::Header& h, const dns
       count(LearnEvent::pending_full, ex, &item);
       continue;
     }
-    auto& waiting = pending_[n.target];
-    bool dup = std::any_of(waiting.begin(), waiting.end(),
-                           [&](const PendingNs& p) { return p.zone == n.owner; });
-    if (dup) continue;
-    waiting.push_back(PendingNs{n.owner, n.ttl, ctx.time + seconds_to_ns(settings_.ns_address_window_s),
-                                false, info()});
+    NameId zone_id = names_.find(n.owner);
+    if (target != kNoName && zone_id != kNoName) {
+      if (const auto* waiting = pending_.find(target)) {
+        bool dup = std::any_of(waiting->begin(), waiting->end(),
+                               [&](const PendingNs& p) { return p.zone == zone_id; });
+        if (dup) continue;
+      }
+    }
+    target = names_.acquire(n.target);
+    auto [waiting, fresh] = pending_.try_emplace(target);
+    if (!fresh) names_.release(target);  // the table's key already holds one
+    PendingNs p{names_.acquire(n.owner), n.ttl, ctx.time + seconds_to_ns(settings_.ns_address_window_s), false,
+                info()};
+    names_.acquire(p.from.query_name);
+    waiting->push_back(p);
     ++pending_count_;
     if (ex) item.zone = zone;
     count(LearnEvent::pending, ex, &item);
@@ -442,101 +534,90 @@ void Learner::on_response(const DnsContext& ctx, const dns::Header& h, const dns
   if (taught) ++responses_taught_;
 }
 
-LearnEvent Learner::learn(const IpAddress& a, const DnsName& zone, const std::string& ns,
-                          uint32_t ns_ttl, uint32_t addr_ttl, const ResponseInfo& from,
-                          size_t& new_budget) {
+void Learner::fill(Slot& s, uint32_t ns_ttl, uint32_t addr_ttl, const ResponseInfo& from) {
+  s.ns_ttl = ns_ttl;
+  s.addr_ttl = addr_ttl;
+  s.query_time = from.query_time;
+  s.query_id = from.query_id;
+  NameId qname = names_.acquire(from.query_name);
+  names_.release(s.query_name);
+  s.query_name = qname;
+  s.response_time = from.response_time;
+  s.server = from.server;
+}
+
+LearnEvent Learner::learn(const IpAddress& a, const DnsName& zone, const DnsName& ns, uint32_t ns_ttl,
+                          uint32_t addr_ttl, const ResponseInfo& from, size_t& new_budget) {
   TimeNs expires = from.response_time + TimeNs{rules::lifetime(ns_ttl, addr_ttl, settings_)} * kNsPerSec;
-  auto fill = [&](Provenance& p) {
-    p.ns = ns;
-    p.ns_ttl = ns_ttl;
-    p.addr_ttl = addr_ttl;
-    p.expires = std::max(p.expires, expires);
-    p.query_time = from.query_time;
-    p.query_id = from.query_id;
-    p.query_name = from.query_name;
-    p.response_time = from.response_time;
-    p.server = from.server;
-  };
-  if (auto it = slot_index_.find(index_key(a, zone.wire(), zone.wire_size())); it != slot_index_.end()) {
-    Slot& s = slots_[it->second];
-    if (s.p.kind == EntryKind::learned) {
-      if (s.p.ns != ns) {
+  NameId zone_id = names_.find(zone);
+  if (const uint32_t* indexed = zone_id == kNoName ? nullptr : slot_index_.find(ZoneKey{a, zone_id})) {
+    Slot& s = slots_[*indexed];
+    if (s.kind == EntryKind::learned) {
+      uint32_t id = *indexed;
+      if (names_.find(ns) != s.ns) {
         // The zone now names this address under another NS name: relink.
-        Provenance p = s.p;
-        remove_slot(it->second);
-        fill(p);
-        add_slot(std::move(p), zone);
+        unlink_ns(s);
+        NameId ns_id = names_.acquire(ns);
+        names_.release(s.ns);
+        s.ns = ns_id;
+        fill(s, ns_ttl, addr_ttl, from);
+        link_ns(s);
       } else {
-        fill(s.p);
+        fill(s, ns_ttl, addr_ttl, from);
       }
+      set_expiry(id, std::max(s.expires, expires));
       sync_table(a);
-      expiry_.emplace(std::max(expires, TimeNs{0}), a);
       return LearnEvent::refreshed;
     }
   }
   if (new_budget == 0) return LearnEvent::per_response_cap;
-  std::string zone_text = zone.to_string();
-  if (auto zc = zone_counts_.find(zone_text); zc != zone_counts_.end() && zc->second >= settings_.per_zone_cap)
-    return LearnEvent::per_zone_cap;
-  auto known = by_address_.find(a);
-  if (known == by_address_.end() && table_.size() >= std::min(settings_.capacity, table_.capacity()))
-    return LearnEvent::table_full;
-  if (known != by_address_.end()) {
+  if (zone_id != kNoName && zone_count(zone_id) >= settings_.per_zone_cap) return LearnEvent::per_zone_cap;
+  const AddressSlots* at = by_address_.find(a);
+  if (!at && table_.size() >= std::min(settings_.capacity, table_.capacity())) return LearnEvent::table_full;
+  if (at && at->learned > 0 && at->learned >= settings_.zones_per_address) {
     // Zones per address: replace the learned zone that expires soonest.
-    size_t learned_zones = 0;
-    uint32_t soonest = UINT32_MAX;
-    for (uint32_t id : known->second) {
-      if (slots_[id].p.kind != EntryKind::learned) continue;
-      ++learned_zones;
-      if (soonest == UINT32_MAX || slots_[id].p.expires < slots_[soonest].p.expires) soonest = id;
+    uint32_t soonest = kNoSlot;
+    for (uint32_t id : at->ids) {
+      if (slots_[id].kind != EntryKind::learned) continue;
+      if (soonest == kNoSlot || slots_[id].expires < slots_[soonest].expires) soonest = id;
     }
-    if (learned_zones >= settings_.zones_per_address && soonest != UINT32_MAX) {
-      ++counters_[static_cast<size_t>(LearnEvent::per_address_zone_cap)];
-      remove_slot(soonest);
-    }
+    ++counters_[static_cast<size_t>(LearnEvent::per_address_zone_cap)];
+    remove_slot(soonest);
   }
-  Provenance p;
-  p.address = a;
-  p.kind = EntryKind::learned;
-  p.zone = std::move(zone_text);
-  fill(p);
-  uint32_t id = add_slot(std::move(p), zone);
+  Slot s;
+  s.address = a;
+  s.kind = EntryKind::learned;
+  s.zone = names_.acquire(zone);
+  s.ns = names_.acquire(ns);
+  s.expires = expires;
+  fill(s, ns_ttl, addr_ttl, from);
+  uint32_t id = add_slot(std::move(s));
   --new_budget;
-  sync_table(a);
-  if (!table_.lookup(a, 0)) {
+  if (!sync_table(a)) {
     // The table refused the insert (full): undo so state stays consistent.
     remove_slot(id);
     sync_table(a);
     return LearnEvent::table_full;
   }
-  expiry_.emplace(expires, a);
   return LearnEvent::added;
 }
 
-// Makes the table entry for `a` reflect its slots: anchors and statics win;
-// otherwise the latest expiry of its learned zones.
-void Learner::sync_table(const IpAddress& a) {
-  auto it = by_address_.find(a);
-  if (it == by_address_.end() || it->second.empty()) {
+// Anchors and statics win; otherwise the latest expiry of its learned zones.
+bool Learner::sync_table(const IpAddress& a) {
+  AddressSlots* at = by_address_.find(a);
+  if (!at) {
     table_.erase(a);
-    return;
+    return true;
   }
-  uint32_t pinned = UINT32_MAX, latest = UINT32_MAX;
-  for (uint32_t id : it->second) {
-    const Provenance& p = slots_[id].p;
-    if (p.kind == EntryKind::anchor) {
-      pinned = id;
-      break;
-    }
-    if (p.kind == EntryKind::static_allow)
-      pinned = id;
-    else if (latest == UINT32_MAX || p.expires > slots_[latest].p.expires)
-      latest = id;
-  }
-  if (pinned != UINT32_MAX)
-    table_.upsert(a, TableValue{TableValue::kNever, pinned, slots_[pinned].p.kind});
-  else
-    table_.upsert(a, TableValue{table_seconds(slots_[latest].p.expires), latest, EntryKind::learned});
+  TableValue v = at->pinned != kNoSlot
+                     ? TableValue{TableValue::kNever, at->pinned, slots_[at->pinned].kind}
+                     : TableValue{table_seconds(slots_[at->latest].expires), at->latest, EntryKind::learned};
+  // Most refreshes do not change what the table shows; an rte_hash write
+  // costs more than this check.
+  if (v.pack() == at->synced) return true;
+  if (!table_.upsert(a, v)) return false;
+  at->synced = v.pack();
+  return true;
 }
 
 void Learner::housekeeping(TimeNs now, size_t expiry_budget) {
@@ -544,43 +625,36 @@ void Learner::housekeeping(TimeNs now, size_t expiry_budget) {
   TimeNs window = seconds_to_ns(settings_.query_match_window_s);
   if (now_ - last_query_sweep_ >= window / 2 ||
       (queries_.size() >= settings_.max_tracked_queries && now_ - last_query_sweep_ >= kNsPerSec / 10)) {
-    std::erase_if(queries_, [&](const auto& kv) { return now_ - kv.second > window; });
+    queries_.erase_if([&](const QueryKey&, TimeNs asked) { return now_ - asked > window; });
     last_query_sweep_ = now_;
   }
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    auto& v = it->second;
-    size_t before = v.size();
-    std::erase_if(v, [&](const PendingNs& p) {
-      if (p.deadline >= now_) return false;
-      if (!p.resolved) ++counters_[static_cast<size_t>(LearnEvent::pending_expired)];
+  if (!pending_.empty()) {
+    pending_.erase_if([&](NameId target, std::vector<PendingNs>& waiting) {
+      size_t before = waiting.size();
+      std::erase_if(waiting, [&](const PendingNs& p) {
+        if (p.deadline >= now_) return false;
+        if (!p.resolved) ++counters_[static_cast<size_t>(LearnEvent::pending_expired)];
+        names_.release(p.zone);
+        names_.release(p.from.query_name);
+        return true;
+      });
+      pending_count_ -= before - waiting.size();
+      if (!waiting.empty()) return false;
+      names_.release(target);
       return true;
     });
-    pending_count_ -= before - v.size();
-    it = v.empty() ? pending_.erase(it) : std::next(it);
   }
-  // The sweep: learned addresses whose time has come, a bounded number.
-  for (size_t n = 0; n < expiry_budget && !expiry_.empty() && expiry_.top().first <= now_; ++n) {
-    IpAddress a = expiry_.top().second;
+  // The sweep: learned records whose time has come, a bounded number.
+  for (size_t n = 0; n < expiry_budget && !expiry_.empty() && expiry_.top().when <= now_; ++n) {
+    ExpiryItem item = expiry_.top();
     expiry_.pop();
-    expire_address(a, now_);
-  }
-}
-
-// Frees the learned zones of `a` that have expired; the table entry follows
-// (deleted when nothing is left, kept for anchors and statics).
-void Learner::expire_address(const IpAddress& a, TimeNs now) {
-  auto it = by_address_.find(a);
-  if (it == by_address_.end()) return;
-  std::vector<uint32_t> ids = it->second;
-  bool changed = false;
-  for (uint32_t id : ids) {
-    const Provenance& p = slots_[id].p;
-    if (p.kind != EntryKind::learned || p.expires > now) continue;
+    const Slot& s = slots_[item.slot];
+    if (!s.live || s.generation != item.generation || s.kind != EntryKind::learned || s.expires > now_) continue;
     ++counters_[static_cast<size_t>(LearnEvent::expired)];
-    remove_slot(id);
-    changed = true;
+    IpAddress a = s.address;
+    remove_slot(item.slot);
+    sync_table(a);
   }
-  if (changed) sync_table(a);
 }
 
 AllowAnswer Learner::lookup(const IpAddress& a, TimeNs now) const {
@@ -589,7 +663,7 @@ AllowAnswer Learner::lookup(const IpAddress& a, TimeNs now) const {
     ans.allowed = true;
     ans.kind = v->kind;
     if (v->provenance < slots_.size() && slots_[v->provenance].live)
-      ans.provenance = &slots_[v->provenance].p;
+      ans.provenance = provenance(slots_[v->provenance]);
     return ans;
   }
   for (const StaticAllow& s : statics_) {
@@ -605,30 +679,29 @@ AllowAnswer Learner::lookup(const IpAddress& a, TimeNs now) const {
 
 void Learner::for_each_learned(const std::function<void(const Provenance&)>& fn) const {
   for (const Slot& s : slots_)
-    if (s.live && s.p.kind == EntryKind::learned) fn(s.p);
+    if (s.live && s.kind == EntryKind::learned) fn(provenance(s));
 }
 
 size_t Learner::learned_addresses() const {
   size_t n = 0;
-  for (const auto& [a, ids] : by_address_)
-    if (std::any_of(ids.begin(), ids.end(),
-                    [&](uint32_t id) { return slots_[id].p.kind == EntryKind::learned; }))
-      ++n;
+  by_address_.for_each([&](const IpAddress&, const AddressSlots& at) { n += at.learned > 0; });
   return n;
 }
 
 bool Learner::restore(const Provenance& p) {
-  DnsName zone;
-  if (p.kind != EntryKind::learned || p.expires <= now_ || !DnsName::from_text(p.zone, zone)) return false;
-  ResponseInfo from{p.query_time, p.query_id, p.query_name, p.response_time, p.server};
+  DnsName zone, ns, query_name;
+  if (p.kind != EntryKind::learned || p.expires <= now_ || !DnsName::from_text(p.zone, zone) ||
+      !DnsName::from_text(p.ns, ns))
+    return false;
+  ResponseInfo from{p.query_time, p.query_id, kNoName, p.response_time, p.server};
+  if (DnsName::from_text(p.query_name, query_name)) from.query_name = names_.acquire(query_name);
   size_t budget = 1;
-  LearnEvent e = learn(p.address, zone, p.ns, p.ns_ttl, p.addr_ttl, from, budget);
+  LearnEvent e = learn(p.address, zone, ns, p.ns_ttl, p.addr_ttl, from, budget);
+  names_.release(from.query_name);
   if (e != LearnEvent::added && e != LearnEvent::refreshed) return false;
   // learn() derives the expiry from the TTLs; keep the recorded one instead.
-  if (auto it = slot_index_.find(index_key(p.address, zone.wire(), zone.wire_size())); it != slot_index_.end())
-    slots_[it->second].p.expires = p.expires;
+  if (uint32_t* id = slot_index_.find(ZoneKey{p.address, names_.find(zone)})) set_expiry(*id, p.expires);
   sync_table(p.address);
-  expiry_.emplace(p.expires, p.address);
   return true;
 }
 

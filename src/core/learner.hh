@@ -13,12 +13,13 @@
 #include <queue>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "core/allow_table.hh"
 #include "core/dns_message.hh"
+#include "core/flat_map.hh"
 #include "core/learn_events.hh"
+#include "core/name_pool.hh"
 #include "core/provenance.hh"
 #include "core/settings.hh"
 #include "core/time.hh"
@@ -63,7 +64,7 @@ struct Explanation {
 struct AllowAnswer {
   bool allowed = false;
   EntryKind kind = EntryKind::learned;
-  const Provenance* provenance = nullptr;  // null for CIDR statics; valid until the next write
+  std::optional<Provenance> provenance;  // none for CIDR statics
   std::string static_prefix;               // for CIDR static allows
 };
 
@@ -126,6 +127,10 @@ class Learner {
   uint64_t responses_taught() const { return responses_taught_; }
 
  private:
+  using NameId = NamePool::Id;
+  static constexpr NameId kNoName = NamePool::kNone;
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
+
   struct QueryKey {
     IpAddress client, server;
     uint16_t client_port, server_port, id, qtype;
@@ -137,25 +142,59 @@ class Learner {
   struct QueryKeyHash {
     size_t operator()(const QueryKey& k) const noexcept;
   };
-  // What the provenance of anything learned from one response shares.
+  // What the provenance of anything learned from one response shares. The
+  // query name is a reference held by whoever owns this value.
   struct ResponseInfo {
     TimeNs query_time = 0;
     uint16_t query_id = 0;
-    std::string query_name;
+    NameId query_name = kNoName;
     TimeNs response_time = 0;
     IpAddress server;
   };
+  // An accepted NS whose target had no address yet; owns its name references.
   struct PendingNs {
-    DnsName zone;
+    NameId zone = kNoName;
     uint32_t ns_ttl = 0;
     TimeNs deadline = 0;
     bool resolved = false;
     ResponseInfo from;
   };
+  // One (address, zone) record: the Provenance fields with names interned.
+  // Owns one reference to each of zone, ns and query_name.
   struct Slot {
-    Provenance p;
-    std::string zone_wire;  // the zone in wire form, for the index
+    IpAddress address;
+    IpAddress server;
+    EntryKind kind = EntryKind::learned;
     bool live = false;
+    uint16_t query_id = 0;
+    NameId zone = kNoName;  // kNoName: teaches nothing (a static allow without a zone)
+    NameId ns = kNoName;
+    NameId query_name = kNoName;
+    uint32_t ns_ttl = 0, addr_ttl = 0;
+    uint32_t generation = 0;  // bumped when the slot is reused, for stale expiry items
+    TimeNs expires = 0, query_time = 0, response_time = 0;
+    std::string note;  // statics only
+  };
+  // The slots of one address, and what the table entry needs from them,
+  // kept up to date so that learning and expiry need not walk the slots (a
+  // shared hosting name server serves up to zones_per_address zones).
+  struct AddressSlots {
+    std::vector<uint32_t> ids;  // in the order they were added
+    uint32_t learned = 0;       // how many of ids are learned
+    uint32_t pinned = kNoSlot;  // an anchor (else static) slot: the table shows it, never expiring
+    uint32_t latest = kNoSlot;  // the learned slot that expires last
+    uint64_t synced = 0;        // the packed TableValue last written for it (0: none)
+  };
+  struct ZoneKey {
+    IpAddress address;
+    NameId zone;
+    bool operator==(const ZoneKey&) const = default;
+  };
+  struct ZoneKeyHash {
+    size_t operator()(const ZoneKey& k) const noexcept;
+  };
+  struct IdHash {
+    size_t operator()(NameId id) const noexcept { return id; }
   };
   // An address known to serve as a given NS name, and how many slots say so.
   struct NsAddress {
@@ -181,21 +220,33 @@ class Learner {
   };
   void on_response(const DnsContext& ctx, const dns::Header& h, const dns::Question& q, Explanation* ex);
   void count(LearnEvent e, Explanation* ex = nullptr, ExplainItem* item = nullptr);
-  // Learns `a` for `zone`; returns the event (added, refreshed or a refusal).
-  LearnEvent learn(const IpAddress& a, const DnsName& zone, const std::string& ns, uint32_t ns_ttl,
+  // Learns `a` for `zone` as the address of `ns`; returns the event (added,
+  // refreshed or a refusal).
+  LearnEvent learn(const IpAddress& a, const DnsName& zone, const DnsName& ns, uint32_t ns_ttl,
                    uint32_t addr_ttl, const ResponseInfo& from, size_t& new_budget);
+  void fill(Slot& s, uint32_t ns_ttl, uint32_t addr_ttl, const ResponseInfo& from);
   // Rule 2: the server is allowed (anchor, static or learned, unexpired).
   bool allowed(const IpAddress& server, TimeNs now) const;
   // Rule 2: the server serves some zone (a static allow without one does not).
   bool teaches(const IpAddress& server, TimeNs now) const;
   // Rule 3: the server serves a zone at or above `owner` (walks the owner's
   // ancestors through the index: cost grows with labels, not with zones).
-  bool serves(const IpAddress& server, const DnsName& owner, TimeNs now);
-  const std::string& index_key(const IpAddress& a, const uint8_t* wire, size_t len);
-  uint32_t add_slot(Provenance p, const DnsName& zone);
+  bool serves(const IpAddress& server, const DnsName& owner, TimeNs now) const;
+  // Stores a slot (taking its name references) and links it into every index.
+  uint32_t add_slot(Slot s);
+  // Unlinks a slot from every index, drops its references and frees it. The
+  // caller syncs the table.
   void remove_slot(uint32_t id);
-  void sync_table(const IpAddress& a);
-  void expire_address(const IpAddress& a, TimeNs now);
+  void link_ns(const Slot& s);
+  void unlink_ns(const Slot& s);
+  uint32_t& zone_count(NameId zone);
+  // Sets a learned slot's expiry and keeps its address's `latest` right.
+  void set_expiry(uint32_t id, TimeNs expires);
+  void find_latest(AddressSlots& at) const;
+  Provenance provenance(const Slot& s) const;
+  // Makes the table entry for `a` reflect its slots; false if the table
+  // refused an insert (full).
+  bool sync_table(const IpAddress& a);
 
   LearningSettings settings_;
   AllowTable& table_;
@@ -205,21 +256,25 @@ class Learner {
   std::vector<StaticAllow> statics_;  // CIDR statics (shorter than a host prefix)
   std::vector<DnsName> static_zones_;  // parsed zones of statics_, same order
 
+  NamePool names_;  // declared before everything that holds its ids
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;
-  std::unordered_map<IpAddress, std::vector<uint32_t>, IpAddressHash> by_address_;
-  std::unordered_map<std::string, uint32_t> slot_index_;   // address bytes + zone wire -> slot
-  std::unordered_map<std::string, uint32_t> zone_counts_;  // learned addresses per zone
-  std::unordered_map<std::string, std::vector<NsAddress>> by_ns_;
-  std::string key_;  // reused buffer for index keys
-  // Expiry queue: (expiry, address), earliest first. A refresh pushes a new
-  // item; an item whose address has since been refreshed is skipped.
-  using ExpiryItem = std::pair<TimeNs, IpAddress>;
+  FlatMap<IpAddress, AddressSlots, IpAddressHash> by_address_;
+  FlatMap<ZoneKey, uint32_t, ZoneKeyHash> slot_index_;      // (address, zone) -> slot
+  std::vector<uint32_t> zone_counts_;                       // learned addresses per zone id
+  FlatMap<NameId, std::vector<NsAddress>, IdHash> by_ns_;
+  // Expiry queue, earliest first. A refresh pushes a new item; an item whose
+  // slot has since been refreshed or reused is skipped.
+  struct ExpiryItem {
+    TimeNs when;
+    uint32_t slot, generation;
+    bool operator>(const ExpiryItem& o) const { return when > o.when; }
+  };
   std::priority_queue<ExpiryItem, std::vector<ExpiryItem>, std::greater<>> expiry_;
 
-  std::unordered_map<QueryKey, TimeNs, QueryKeyHash> queries_;
+  FlatMap<QueryKey, TimeNs, QueryKeyHash> queries_;
   TimeNs last_query_sweep_ = 0;
-  std::unordered_map<DnsName, std::vector<PendingNs>, DnsNameHash> pending_;
+  FlatMap<NameId, std::vector<PendingNs>, IdHash> pending_;  // by NS target; owns a reference to it
   std::vector<NsRecord> ns_records_;      // reused for every response
   std::vector<AddrRecord> addr_records_;
   uint64_t hash_key_;

@@ -47,7 +47,7 @@ class Lab {
   }
   bool allowed(const std::string& a) const { return learner.lookup(*IpAddress::parse(a), now).allowed; }
   uint64_t events(LearnEvent e) const { return learner.counters()[static_cast<size_t>(e)]; }
-  const Provenance* provenance(const std::string& a) const {
+  std::optional<Provenance> provenance(const std::string& a) const {
     return learner.lookup(*IpAddress::parse(a), now).provenance;
   }
 

@@ -36,8 +36,8 @@ TEST(LearnerScenario, FullReferralChainFromRootToZoneIsLearned) {
   EXPECT_FALSE(lab.allowed("203.0.113.80"));
   EXPECT_EQ(lab.events(LearnEvent::added), 4u);
   EXPECT_EQ(lab.events(LearnEvent::answer_not_delegation), 1u);
-  const Provenance* p = lab.provenance("203.0.113.10");
-  ASSERT_NE(p, nullptr);
+  std::optional<Provenance> p = lab.provenance("203.0.113.10");
+  ASSERT_TRUE(p.has_value());
   EXPECT_EQ(p->zone, "example.lab.");
   EXPECT_EQ(p->ns, "ns1.example.lab.");
   EXPECT_EQ(p->ns_ttl, 86400u);
@@ -239,8 +239,8 @@ TEST(LearnerScenario, NsWithoutGlueIsLearnedWhenItsAddressArrivesInTheWindow) {
   ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 600);
   lab.exchange("203.0.113.20", 12, "ns.provider.lab", A, ans);
   EXPECT_TRUE(lab.allowed("203.0.113.30"));
-  const Provenance* p = lab.provenance("203.0.113.30");
-  ASSERT_NE(p, nullptr);
+  std::optional<Provenance> p = lab.provenance("203.0.113.30");
+  ASSERT_TRUE(p.has_value());
   EXPECT_EQ(p->zone, "sub.example.lab.");
   EXPECT_EQ(p->ns, "ns.provider.lab.");
   EXPECT_EQ(p->addr_ttl, 600u);
@@ -308,8 +308,8 @@ TEST(LearnerScenario, LifetimeIsTheSmallerTtlPlusGraceAndThenExpires) {
       .ns(S::authority, "lab", "a.nic.lab", 100)
       .addr(S::additional, "a.nic.lab", "198.51.100.9", 50);
   lab.exchange(kRoot, 1, "www.example.lab", A, r);
-  const Provenance* p = lab.provenance("198.51.100.9");
-  ASSERT_NE(p, nullptr);
+  std::optional<Provenance> p = lab.provenance("198.51.100.9");
+  ASSERT_TRUE(p.has_value());
   EXPECT_EQ(p->expires - p->response_time, 80 * kNsPerSec);  // min(100, 50) + 30
   lab.advance_s(79);
   EXPECT_TRUE(lab.allowed("198.51.100.9"));

@@ -61,12 +61,26 @@ uint32_t IpAddress::v4_value() const {
 }
 
 std::string IpAddress::to_string() const {
+  std::string out;
+  append_to(out);
+  return out;
+}
+
+void IpAddress::append_to(std::string& out) const {
+  if (is_v4()) {
+    // Dotted quad by hand: glibc's inet_ntop formats IPv4 with sprintf.
+    for (int i = 12; i < 16; ++i) {
+      unsigned v = bytes_[i];
+      if (v >= 100) out += static_cast<char>('0' + v / 100);
+      if (v >= 10) out += static_cast<char>('0' + v / 10 % 10);
+      out += static_cast<char>('0' + v % 10);
+      if (i < 15) out += '.';
+    }
+    return;
+  }
   char buf[INET6_ADDRSTRLEN];
-  if (is_v4())
-    inet_ntop(AF_INET, bytes_.data() + 12, buf, sizeof buf);
-  else
-    inet_ntop(AF_INET6, bytes_.data(), buf, sizeof buf);
-  return buf;
+  inet_ntop(AF_INET6, bytes_.data(), buf, sizeof buf);
+  out += buf;
 }
 
 std::optional<Prefix> Prefix::parse(std::string_view text, std::string* why) {
@@ -152,11 +166,15 @@ const char* to_string(AddressClass c) {
 }
 
 size_t IpAddressHash::operator()(const IpAddress& a) const noexcept {
-  // FNV-1a over 16 bytes: cheap, and the learner's maps are not exposed to
-  // attacker-chosen collisions beyond what the per-zone caps bound.
-  uint64_t h = 1469598103934665603ull;
-  for (uint8_t c : a.bytes()) h = (h ^ c) * 1099511628211ull;
-  return static_cast<size_t>(h);
+  // Two 64-bit words, each multiplied and folded: a byte-wise FNV loop was
+  // 4% of `nsgate learn`. Maps exposed to chosen addresses (FlatMap) mix in
+  // a per-map seed on top.
+  uint64_t hi, lo;
+  std::memcpy(&hi, a.bytes().data(), 8);
+  std::memcpy(&lo, a.bytes().data() + 8, 8);
+  uint64_t h = (hi ^ 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull;
+  h = (h ^ (h >> 32) ^ lo) * 0xc4ceb9fe1a85ec53ull;
+  return static_cast<size_t>(h ^ (h >> 29));
 }
 
 }  // namespace nsgate

@@ -32,6 +32,8 @@ class IpAddress {
   // Host-order IPv4 value; only meaningful when is_v4().
   uint32_t v4_value() const;
   std::string to_string() const;
+  // Appends the same text as to_string() (bulk output without a temporary).
+  void append_to(std::string& out) const;
 
   auto operator<=>(const IpAddress&) const = default;
 

@@ -2,42 +2,85 @@
 #include "core/format.hh"
 
 #include <cstdio>
-#include <ctime>
 
 namespace nsgate {
+
+namespace {
+
+// Proleptic Gregorian date of a day count since 1970-01-01, by the
+// era/day-of-era method (H. Hinnant, "chrono-Compatible Low-Level Date
+// Algorithms"): exact for any 64-bit day count, no table, no libc.
+struct Date {
+  int64_t year;
+  unsigned month, day;
+};
+Date civil_from_days(int64_t z) {
+  z += 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  auto doe = static_cast<unsigned>(z - era * 146097);                 // [0, 146096]
+  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
+  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // [0, 365]
+  unsigned mp = (5 * doy + 2) / 153;                                    // [0, 11], March first
+  unsigned day = doy - (153 * mp + 2) / 5 + 1;
+  unsigned month = mp < 10 ? mp + 3 : mp - 9;
+  return {static_cast<int64_t>(yoe) + era * 400 + (month <= 2), month, day};
+}
+
+void digits(char* at, unsigned v, int n) {
+  for (int i = n - 1; i >= 0; --i) {
+    at[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+}
+
+}  // namespace
 
 void append_time(std::string& out, TimeNs t) {
   if (t == INT64_MAX) {
     out += "never";
     return;
   }
-  time_t secs = static_cast<time_t>(t / kNsPerSec);
-  long micros = static_cast<long>((t % kNsPerSec) / 1000);
+  // By hand rather than gmtime_r + snprintf: history output formats three
+  // times per row, hundreds of thousands of rows (tools/bench/learn).
+  int64_t secs = t / kNsPerSec;
+  int64_t micros = (t % kNsPerSec) / 1000;
   if (micros < 0) {
     --secs;
     micros += 1'000'000;
   }
-  // History output formats hundreds of thousands of times that mostly share
-  // their second: keep the last second's text (measured: snprintf was 8% of
-  // `nsgate learn`). Thread-local, so callers on any thread are safe.
-  thread_local time_t cached_secs = -1;
-  thread_local char cached[80];  // room for any int year the compiler can imagine
-  thread_local size_t cached_len = 0;
-  if (secs != cached_secs) {
-    struct tm tm {};
-    gmtime_r(&secs, &tm);
-    int n = std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
-                          tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    cached_len = n > 0 ? static_cast<size_t>(n) : 0;
-    cached_secs = secs;
+  int64_t days = secs / 86400, rem = secs % 86400;
+  if (rem < 0) {
+    --days;
+    rem += 86400;
   }
-  out.append(cached, cached_len);
-  char frac[8] = {'.', 0, 0, 0, 0, 0, 0, 'Z'};
-  for (int i = 6; i >= 1; --i) {
-    frac[i] = static_cast<char>('0' + micros % 10);
-    micros /= 10;
+  Date d = civil_from_days(days);
+  if (d.year < 0 || d.year > 9999) {
+    // Outside RFC 3339's four digits (a capture with a bogus clock): printf
+    // prints whatever width it takes.
+    char wide[96];
+    int n = std::snprintf(wide, sizeof wide, "%04lld-%02u-%02uT%02u:%02u:%02u.%06uZ",
+                          static_cast<long long>(d.year), d.month, d.day, static_cast<unsigned>(rem / 3600),
+                          static_cast<unsigned>(rem / 60 % 60), static_cast<unsigned>(rem % 60),
+                          static_cast<unsigned>(micros));
+    out.append(wide, n > 0 ? static_cast<size_t>(n) : 0);
+    return;
   }
-  out.append(frac, sizeof frac);
+  char buf[27];  // YYYY-MM-DDTHH:MM:SS.uuuuuuZ
+  digits(buf, static_cast<unsigned>(d.year), 4);
+  buf[4] = '-';
+  digits(buf + 5, d.month, 2);
+  buf[7] = '-';
+  digits(buf + 8, d.day, 2);
+  buf[10] = 'T';
+  digits(buf + 11, static_cast<unsigned>(rem / 3600), 2);
+  buf[13] = ':';
+  digits(buf + 14, static_cast<unsigned>(rem / 60 % 60), 2);
+  buf[16] = ':';
+  digits(buf + 17, static_cast<unsigned>(rem % 60), 2);
+  buf[19] = '.';
+  digits(buf + 20, static_cast<unsigned>(micros), 6);
+  buf[26] = 'Z';
+  out.append(buf, sizeof buf);
 }
 
 std::string format_time(TimeNs t) {

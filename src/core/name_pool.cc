@@ -64,7 +64,6 @@ NamePool::Id NamePool::acquire(const DnsName& n) {
   }
   Entry& e = entries_[id];
   e.wire.assign(wire);
-  e.text = n.to_string();
   e.refs = 1;
   uint64_t h = hash(wire);
   size_t mask = buckets_.size() - 1;
@@ -105,7 +104,10 @@ void NamePool::release(Id id) {
 
 const std::string& NamePool::text(Id id) const {
   static const std::string none;
-  return id == kNone ? none : entries_[id].text;
+  if (id == kNone) return none;
+  const Entry& e = entries_[id];
+  if (e.text.empty()) e.text = name(id).to_string();
+  return e.text;
 }
 
 DnsName NamePool::name(Id id) const {

@@ -47,7 +47,7 @@ class NamePool {
  private:
   struct Entry {
     std::string wire;
-    std::string text;
+    mutable std::string text;  // built on first use: most query names are never printed
     uint32_t refs = 0;
   };
   // The index: open addressing with linear probing over (hash, id); equal

@@ -3,8 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <ctime>
+#include <random>
+
 #include "core/allow_table.hh"
 #include "core/dns_name.hh"
+#include "core/format.hh"
 #include "core/learner.hh"
 #include "core/root_hints.hh"
 
@@ -15,6 +19,33 @@ DnsName name(const char* s) {
   DnsName n;
   EXPECT_TRUE(DnsName::from_text(s, n)) << s;
   return n;
+}
+
+// Oracle: libc's gmtime_r and snprintf, which format_time used to call.
+std::string libc_time(TimeNs t) {
+  time_t secs = static_cast<time_t>(t / kNsPerSec);
+  long micros = static_cast<long>((t % kNsPerSec) / 1000);
+  if (micros < 0) {
+    --secs;
+    micros += 1'000'000;
+  }
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micros);
+  return buf;
+}
+
+TEST(FormatTime, AgreesWithGmtimeAcrossCenturiesLeapDaysAndNegativeTimes) {
+  std::vector<TimeNs> samples = {0, -1, 1, 951782400LL * kNsPerSec, 951868799LL * kNsPerSec + 999'999'999,
+                                 4107542399LL * kNsPerSec, -2208988800LL * kNsPerSec, 253402300799LL * kNsPerSec,
+                                 253402300800LL * kNsPerSec, -62167219201LL * kNsPerSec};
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 20000; ++i) samples.push_back(static_cast<TimeNs>(rng() % (600'000'000'000ull * kNsPerSec)) -
+                                                    300'000'000'000LL * kNsPerSec);
+  for (TimeNs t : samples) EXPECT_EQ(format_time(t), libc_time(t)) << t;
+  EXPECT_EQ(format_time(INT64_MAX), "never");
 }
 
 TEST(IpAddress, ParsesAndPrintsBothFamilies) {

@@ -549,15 +549,18 @@ void Learner::fill(Slot& s, uint32_t ns_ttl, uint32_t addr_ttl, const ResponseIn
 LearnEvent Learner::learn(const IpAddress& a, const DnsName& zone, const DnsName& ns, uint32_t ns_ttl,
                           uint32_t addr_ttl, const ResponseInfo& from, size_t& new_budget) {
   TimeNs expires = from.response_time + TimeNs{rules::lifetime(ns_ttl, addr_ttl, settings_)} * kNsPerSec;
+  // Looked up once; an id found here is taken with acquire(id), which
+  // only counts (no hashing again).
   NameId zone_id = names_.find(zone);
+  NameId ns_id = names_.find(ns);
   if (const uint32_t* indexed = zone_id == kNoName ? nullptr : slot_index_.find(ZoneKey{a, zone_id})) {
     Slot& s = slots_[*indexed];
     if (s.kind == EntryKind::learned) {
       uint32_t id = *indexed;
-      if (names_.find(ns) != s.ns) {
+      if (ns_id != s.ns) {
         // The zone now names this address under another NS name: relink.
         unlink_ns(s);
-        NameId ns_id = names_.acquire(ns);
+        ns_id = ns_id != kNoName ? names_.acquire(ns_id) : names_.acquire(ns);
         names_.release(s.ns);
         s.ns = ns_id;
         fill(s, ns_ttl, addr_ttl, from);
@@ -583,12 +586,14 @@ LearnEvent Learner::learn(const IpAddress& a, const DnsName& zone, const DnsName
     }
     ++counters_[static_cast<size_t>(LearnEvent::per_address_zone_cap)];
     remove_slot(soonest);
+    zone_id = names_.find(zone);  // the removed slot may have held the last reference
+    ns_id = names_.find(ns);
   }
   Slot s;
   s.address = a;
   s.kind = EntryKind::learned;
-  s.zone = names_.acquire(zone);
-  s.ns = names_.acquire(ns);
+  s.zone = zone_id != kNoName ? names_.acquire(zone_id) : names_.acquire(zone);
+  s.ns = ns_id != kNoName ? names_.acquire(ns_id) : names_.acquire(ns);
   s.expires = expires;
   fill(s, ns_ttl, addr_ttl, from);
   uint32_t id = add_slot(std::move(s));

@@ -196,7 +196,7 @@ void Learner::remove_slot(uint32_t id) {
   }
   names_.release(s.zone);
   names_.release(s.ns);
-  names_.release(s.query_name);
+  query_names_.release(s.query_name);
   uint32_t generation = s.generation;
   s = Slot{};
   s.generation = generation;
@@ -214,7 +214,7 @@ Provenance Learner::provenance(const Slot& s) const {
   p.expires = s.expires;
   p.query_time = s.query_time;
   p.query_id = s.query_id;
-  p.query_name = names_.text(s.query_name);
+  p.query_name = query_names_.text(s.query_name);
   p.response_time = s.response_time;
   p.server = s.server;
   p.note = s.note;
@@ -397,9 +397,9 @@ void Learner::on_response(const DnsContext& ctx, const dns::Header& h, const dns
     NamePool& pool;
     NameId& id;
     ~Drop() { pool.release(id); }
-  } drop_query_name{names_, from.query_name};
+  } drop_query_name{query_names_, from.query_name};
   auto info = [&]() -> const ResponseInfo& {
-    if (from.query_name == kNoName) from.query_name = names_.acquire(q.name);
+    if (from.query_name == kNoName) from.query_name = query_names_.acquire(q.name);
     return from;
   };
   QueryKey key{ctx.client, ctx.server, ctx.client_port, ctx.server_port, h.id, q.qtype, name_hash(q.name)};
@@ -525,7 +525,7 @@ void Learner::on_response(const DnsContext& ctx, const dns::Header& h, const dns
     if (!fresh) names_.release(target);  // the table's key already holds one
     PendingNs p{names_.acquire(n.owner), n.ttl, ctx.time + seconds_to_ns(settings_.ns_address_window_s), false,
                 info()};
-    names_.acquire(p.from.query_name);
+    query_names_.acquire(p.from.query_name);
     waiting->push_back(p);
     ++pending_count_;
     if (ex) item.zone = zone;
@@ -539,8 +539,8 @@ void Learner::fill(Slot& s, uint32_t ns_ttl, uint32_t addr_ttl, const ResponseIn
   s.addr_ttl = addr_ttl;
   s.query_time = from.query_time;
   s.query_id = from.query_id;
-  NameId qname = names_.acquire(from.query_name);
-  names_.release(s.query_name);
+  NameId qname = query_names_.acquire(from.query_name);
+  query_names_.release(s.query_name);
   s.query_name = qname;
   s.response_time = from.response_time;
   s.server = from.server;
@@ -640,7 +640,7 @@ void Learner::housekeeping(TimeNs now, size_t expiry_budget) {
         if (p.deadline >= now_) return false;
         if (!p.resolved) ++counters_[static_cast<size_t>(LearnEvent::pending_expired)];
         names_.release(p.zone);
-        names_.release(p.from.query_name);
+        query_names_.release(p.from.query_name);
         return true;
       });
       pending_count_ -= before - waiting.size();
@@ -699,10 +699,10 @@ bool Learner::restore(const Provenance& p) {
       !DnsName::from_text(p.ns, ns))
     return false;
   ResponseInfo from{p.query_time, p.query_id, kNoName, p.response_time, p.server};
-  if (DnsName::from_text(p.query_name, query_name)) from.query_name = names_.acquire(query_name);
+  if (DnsName::from_text(p.query_name, query_name)) from.query_name = query_names_.acquire(query_name);
   size_t budget = 1;
   LearnEvent e = learn(p.address, zone, ns, p.ns_ttl, p.addr_ttl, from, budget);
-  names_.release(from.query_name);
+  query_names_.release(from.query_name);
   if (e != LearnEvent::added && e != LearnEvent::refreshed) return false;
   // learn() derives the expiry from the TTLs; keep the recorded one instead.
   if (uint32_t* id = slot_index_.find(ZoneKey{p.address, names_.find(zone)})) set_expiry(*id, p.expires);

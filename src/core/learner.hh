@@ -256,7 +256,11 @@ class Learner {
   std::vector<StaticAllow> statics_;  // CIDR statics (shorter than a host prefix)
   std::vector<DnsName> static_zones_;  // parsed zones of statics_, same order
 
-  NamePool names_;  // declared before everything that holds its ids
+  // Declared before everything that holds their ids. Query names (one per
+  // teaching response) have a pool of their own, so that the pool of zone
+  // and NS names that rule 3 searches stays small and cache-resident.
+  NamePool names_;
+  NamePool query_names_;
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;
   FlatMap<IpAddress, AddressSlots, IpAddressHash> by_address_;

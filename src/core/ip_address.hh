@@ -5,6 +5,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <span>
@@ -36,6 +37,14 @@ class IpAddress {
   void append_to(std::string& out) const;
 
   auto operator<=>(const IpAddress&) const = default;
+  // Two word compares: the defaulted one called memcmp, and every key
+  // compare of the learner's maps goes through here (7% of `nsgate learn`).
+  bool operator==(const IpAddress& o) const {
+    uint64_t a[2], b[2];
+    std::memcpy(a, bytes_.data(), 16);
+    std::memcpy(b, o.bytes_.data(), 16);
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0;
+  }
 
  private:
   std::array<uint8_t, 16> bytes_{};

@@ -244,4 +244,28 @@ Fault validate(std::span<const std::byte> message) {
   return Fault::none;
 }
 
+bool read_query(std::span<const std::byte> message, QueryView& out) {
+  if (message.size() < kHeaderSize) return false;
+  const auto* m = reinterpret_cast<const uint8_t*>(message.data());
+  uint16_t flags = static_cast<uint16_t>(m[2] << 8 | m[3]);
+  uint16_t qdcount = static_cast<uint16_t>(m[4] << 8 | m[5]);
+  if ((flags & 0x8000) || ((flags >> 11) & 0xf) != 0 || qdcount != 1) return false;
+  size_t at = kHeaderSize;
+  for (;;) {
+    if (at >= message.size()) return false;
+    uint8_t len = m[at];
+    if (len == 0) break;
+    if (len & 0xc0) return false;  // a pointer here targets the header or itself
+    if (at + 1 + len > message.size()) return false;
+    at += 1 + len;
+    if (at - kHeaderSize + 1 > DnsName::kMaxWire) return false;  // as DnsName::append_label
+  }
+  out.name = m + kHeaderSize;
+  out.name_size = at + 1 - kHeaderSize;
+  if (at + 1 + 4 > message.size()) return false;
+  out.id = static_cast<uint16_t>(m[0] << 8 | m[1]);
+  out.qtype = static_cast<uint16_t>(m[at + 1] << 8 | m[at + 2]);
+  return true;
+}
+
 }  // namespace nsgate::dns

@@ -141,4 +141,16 @@ class Reader {
 // Parses a whole message and reports its first fault (Fault::none when clean).
 Fault validate(std::span<const std::byte> message);
 
+// A standard query's id, type and question name, read in place for the
+// forwarding workers: the name is bounds-checked but not copied (the worker
+// only hashes it). Accepts exactly what Reader::open + Reader::next(Question)
+// accept for a message with QR = 0, opcode 0 and one question; a question
+// at offset 12 can hold no valid compression pointer, so none is followed.
+struct QueryView {
+  uint16_t id = 0, qtype = 0;
+  const uint8_t* name = nullptr;  // wire form, not lower-cased
+  size_t name_size = 0;
+};
+bool read_query(std::span<const std::byte> message, QueryView& out);
+
 }  // namespace nsgate::dns

@@ -68,12 +68,22 @@ size_t Learner::QueryKeyHash::operator()(const QueryKey& k) const noexcept {
 Learner::Learner(const LearningSettings& settings, AllowTable& table)
     : settings_(settings), table_(table), hash_key_(std::random_device{}() | uint64_t{std::random_device{}()} << 32) {}
 
-uint64_t Learner::name_hash(const DnsName& n) const {
-  uint64_t h = hash_key_ ^ n.wire_size();
-  for (size_t at = 0; at < n.wire_size(); at += 8) {
-    uint64_t chunk = 0;
-    std::memcpy(&chunk, n.wire() + at, std::min<size_t>(8, n.wire_size() - at));
-    h = mix64(h ^ chunk);
+uint64_t Learner::name_hash(const DnsName& n) const { return name_hash(n.wire(), n.wire_size()); }
+
+uint64_t Learner::name_hash(const uint8_t* wire, size_t size) const {
+  // Length octets are at most 63, below 'A', so folding every octet in
+  // 'A'..'Z' folds exactly the label characters DnsName lower-cases.
+  uint64_t h = hash_key_ ^ size;
+  for (size_t at = 0; at < size; at += 8) {
+    uint8_t chunk[8] = {};
+    size_t n = std::min<size_t>(8, size - at);
+    for (size_t i = 0; i < n; ++i) {
+      uint8_t c = wire[at + i];
+      chunk[i] = (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + 32) : c;
+    }
+    uint64_t word;
+    std::memcpy(&word, chunk, 8);
+    h = mix64(h ^ word);
   }
   return h;
 }

@@ -101,6 +101,9 @@ class Learner {
   // Keyed hash of a question name for QueryRecord. Thread-safe: the key is
   // fixed at construction.
   uint64_t name_hash(const DnsName& n) const;
+  // The same hash of a name's wire form as found in a message (ASCII
+  // letters are folded here, so it equals name_hash of the parsed name).
+  uint64_t name_hash(const uint8_t* wire, size_t size) const;
 
   // Bounded periodic work: expires tracked queries, pending NS targets and
   // at most `expiry_budget` learned addresses (the sweep of the table).

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "core/allow_table.hh"
 #include "core/dns_message.hh"
+#include "core/learner.hh"
 #include "support/builder.hh"
 
 namespace nsgate::testing {
@@ -199,6 +203,55 @@ TEST(DnsMessage, EveryPrefixOfAValidMessageFailsCleanly) {
     Fault f = dns::validate(std::span<const std::byte>(m).first(n));
     EXPECT_EQ(dns::kind_of(f), dns::ErrorKind::truncated) << "prefix " << n << ": " << dns::to_string(f);
   }
+}
+
+// The workers' in-place query reader against the Reader it stands in for:
+// same acceptance, same id and type, and a name hash equal to the learner's
+// hash of the parsed (lower-cased) name, on real-looking queries and on
+// random corruptions of them.
+TEST(DnsMessage, ReadQueryAcceptsExactlyWhatTheReaderAcceptsAndHashesTheSameName) {
+  MapAllowTable table(16);
+  Learner learner(LearningSettings{}, table);
+  std::vector<Bytes> seeds = {
+      DnsBuilder(0x1234, 0).question("www.Example.LAB", 1).build(),
+      DnsBuilder(7, 0).question("a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.example.lab", 28).build(),
+      DnsBuilder(9, 0).question(".", 2).build(),
+      DnsBuilder(11, 0).question(std::string(63, 'Q') + "." + std::string(63, 'r') + ".lab", 16).build(),
+  };
+  std::mt19937 rng(17);
+  size_t accepted = 0, refused = 0;
+  for (int round = 0; round < 40000; ++round) {
+    Bytes m = seeds[round % seeds.size()];
+    int edits = round < 4 ? 0 : 1 + static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits; ++e) {
+      switch (rng() % 4) {
+        case 0: m[rng() % m.size()] = std::byte(rng() & 0xff); break;                      // any byte
+        case 1: m.resize(rng() % (m.size() + 1)); break;                                   // truncated
+        case 2: if (m.size() > 12) m[12 + rng() % (m.size() - 12)] = std::byte(0xc0); break;  // a pointer
+        default: if (m.size() > 3) m[2] = std::byte(rng() & 0xff); break;                   // flags
+      }
+      if (m.empty()) break;
+    }
+    dns::Reader r(m);
+    dns::Header h;
+    dns::Question q;
+    bool slow = r.open(h) == Fault::none && !h.qr() && h.opcode() == 0 && h.qdcount == 1 &&
+                r.next(q) == Fault::none;
+    dns::QueryView v;
+    bool fast = dns::read_query(m, v);
+    ASSERT_EQ(fast, slow) << "round " << round;
+    if (!fast) {
+      ++refused;
+      continue;
+    }
+    ++accepted;
+    EXPECT_EQ(v.id, h.id);
+    EXPECT_EQ(v.qtype, q.qtype);
+    EXPECT_EQ(v.name_size, q.name.wire_size());
+    EXPECT_EQ(learner.name_hash(v.name, v.name_size), learner.name_hash(q.name)) << q.name.to_string();
+  }
+  EXPECT_GT(accepted, 1000u);  // both outcomes were exercised
+  EXPECT_GT(refused, 1000u);
 }
 
 }  // namespace

@@ -9,7 +9,7 @@ namespace {
 
 // Proleptic Gregorian date of a day count since 1970-01-01, by the
 // era/day-of-era method (H. Hinnant, "chrono-Compatible Low-Level Date
-// Algorithms"): exact for any 64-bit day count, no table, no libc.
+// Algorithms"): exact, no table, no libc.
 struct Date {
   int64_t year;
   unsigned month, day;
@@ -53,18 +53,7 @@ void append_time(std::string& out, TimeNs t) {
     --days;
     rem += 86400;
   }
-  Date d = civil_from_days(days);
-  if (d.year < 0 || d.year > 9999) {
-    // Outside RFC 3339's four digits (a capture with a bogus clock): printf
-    // prints whatever width it takes.
-    char wide[96];
-    int n = std::snprintf(wide, sizeof wide, "%04lld-%02u-%02uT%02u:%02u:%02u.%06uZ",
-                          static_cast<long long>(d.year), d.month, d.day, static_cast<unsigned>(rem / 3600),
-                          static_cast<unsigned>(rem / 60 % 60), static_cast<unsigned>(rem % 60),
-                          static_cast<unsigned>(micros));
-    out.append(wide, n > 0 ? static_cast<size_t>(n) : 0);
-    return;
-  }
+  Date d = civil_from_days(days);  // 64-bit nanoseconds span 1677..2262: four-digit years
   char buf[27];  // YYYY-MM-DDTHH:MM:SS.uuuuuuZ
   digits(buf, static_cast<unsigned>(d.year), 4);
   buf[4] = '-';

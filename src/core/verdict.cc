@@ -32,10 +32,6 @@ Policy Policy::from(const Config& c) {
   return p;
 }
 
-bool Policy::is_dns_port(uint16_t port) const {
-  return std::find(dns_ports.begin(), dns_ports.end(), port) != dns_ports.end();
-}
-
 bool Policy::trusted(const IpAddress& a) const {
   return std::any_of(trusted_sources.begin(), trusted_sources.end(),
                      [&](const Prefix& p) { return p.contains(a); });

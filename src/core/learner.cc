@@ -292,7 +292,13 @@ dns::Fault Learner::on_message(const DnsContext& ctx, std::span<const std::byte>
   if (f == dns::Fault::none && h.qdcount >= 1) f = r.next(q);
   if (!h.qr()) {
     if (f == dns::Fault::none && h.opcode() == 0 && h.qdcount == 1) on_query(ctx, h, q);
-    return f == dns::Fault::none ? dns::validate(msg) : f;
+    // The rest of the message, for the parse-error counts (what
+    // dns::validate does, without reading the header and question again).
+    dns::Question more;
+    while (f == dns::Fault::none && r.more_questions()) f = r.next(more);
+    dns::Record rr;
+    while (f == dns::Fault::none && r.more_records()) f = r.next(rr);
+    return f;
   }
   ++responses_seen_;
   // Rule 5: a fragment is never parsed (its tail is elsewhere, and

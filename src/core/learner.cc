@@ -284,34 +284,40 @@ void Learner::replace_statics(const std::vector<StaticAllow>& statics) {
 
 dns::Fault Learner::on_message(const DnsContext& ctx, std::span<const std::byte> msg,
                                Explanation* ex) {
-  now_ = std::max(now_, ctx.time);
+  parse(ctx, msg, scratch_);
+  apply(ctx, scratch_, ex);
+  return scratch_.fault;
+}
+
+dns::Fault Learner::parse(const DnsContext& ctx, std::span<const std::byte> msg, ParsedMessage& out) const {
+  out.ns.clear();
+  out.addresses.clear();
+  out.standard_query = false;
   dns::Reader r(msg);
-  dns::Header h;
-  dns::Question q;
+  dns::Header& h = out.header;
+  h = dns::Header{};
   dns::Fault f = r.open(h);
-  if (f == dns::Fault::none && h.qdcount >= 1) f = r.next(q);
+  if (f == dns::Fault::none && h.qdcount >= 1) f = r.next(out.question);
   if (!h.qr()) {
-    if (f == dns::Fault::none && h.opcode() == 0 && h.qdcount == 1) on_query(ctx, h, q);
+    out.kind = ParsedMessage::Kind::query;
+    out.standard_query = f == dns::Fault::none && h.opcode() == 0 && h.qdcount == 1;
+    if (out.standard_query) out.qname_hash = name_hash(out.question.name);
     // The rest of the message, for the parse-error counts (what
     // dns::validate does, without reading the header and question again).
     dns::Question more;
     while (f == dns::Fault::none && r.more_questions()) f = r.next(more);
     dns::Record rr;
     while (f == dns::Fault::none && r.more_records()) f = r.next(rr);
-    return f;
+    return out.fault = f;
   }
-  ++responses_seen_;
   // Rule 5: a fragment is never parsed (its tail is elsewhere, and
   // fragments are how off-path attackers inject records).
   if (ctx.fragment) {
-    if (ex) ex->refused = LearnEvent::fragment;
-    count(LearnEvent::fragment);
-    return dns::Fault::none;
+    out.kind = ParsedMessage::Kind::fragment;
+    return out.fault = dns::Fault::none;
   }
   // Rule 5: the whole message must parse before any record counts. One
   // pass collects what learning needs while it checks the rest.
-  ns_records_.clear();
-  addr_records_.clear();
   dns::Question extra;
   while (f == dns::Fault::none && r.more_questions()) f = r.next(extra);
   dns::Record rr;
@@ -319,22 +325,42 @@ dns::Fault Learner::on_message(const DnsContext& ctx, std::span<const std::byte>
     f = r.next(rr);
     if (f != dns::Fault::none) break;
     if (rr.rtype == dns::type::NS && rr.section != dns::Section::additional)
-      ns_records_.push_back({rr.section, rr.owner, rr.target, rr.ttl});
+      out.ns.push_back({rr.section, rr.owner, rr.target, rr.ttl});
     else if (rr.is_address())
-      addr_records_.push_back({rr.section, rr.owner, rr.address, rr.rtype, rr.ttl});
+      out.addresses.push_back({rr.section, rr.owner, rr.address, rr.rtype, rr.ttl});
   }
   if (f != dns::Fault::none) {
-    if (ex) ex->refused = LearnEvent::malformed;
-    count(LearnEvent::malformed);
-    return f;
+    out.kind = ParsedMessage::Kind::malformed;
+    return out.fault = f;
   }
-  on_response(ctx, h, q, ex);
-  return dns::Fault::none;
+  out.kind = ParsedMessage::Kind::response;
+  out.qname_hash = name_hash(out.question.name);
+  return out.fault = dns::Fault::none;
 }
 
-void Learner::on_query(const DnsContext& ctx, const dns::Header& h, const dns::Question& q) {
-  on_query(QueryRecord{ctx.client, ctx.server, ctx.client_port, ctx.server_port, h.id, q.qtype, name_hash(q.name),
-                       ctx.time});
+void Learner::apply(const DnsContext& ctx, ParsedMessage& m, Explanation* ex) {
+  now_ = std::max(now_, ctx.time);
+  switch (m.kind) {
+    case ParsedMessage::Kind::query:
+      if (m.standard_query)
+        on_query(QueryRecord{ctx.client, ctx.server, ctx.client_port, ctx.server_port, m.header.id,
+                             m.question.qtype, m.qname_hash, ctx.time});
+      return;
+    case ParsedMessage::Kind::fragment:
+      ++responses_seen_;
+      if (ex) ex->refused = LearnEvent::fragment;
+      count(LearnEvent::fragment);
+      return;
+    case ParsedMessage::Kind::malformed:
+      ++responses_seen_;
+      if (ex) ex->refused = LearnEvent::malformed;
+      count(LearnEvent::malformed);
+      return;
+    case ParsedMessage::Kind::response:
+      ++responses_seen_;
+      on_response(ctx, m, ex);
+      return;
+  }
 }
 
 void Learner::on_query(const QueryRecord& q) {
@@ -392,8 +418,9 @@ bool Learner::serves(const IpAddress& server, const DnsName& owner, TimeNs now) 
   return false;
 }
 
-void Learner::on_response(const DnsContext& ctx, const dns::Header& h, const dns::Question& q,
-                          Explanation* ex) {
+void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* ex) {
+  const dns::Header& h = m.header;
+  const dns::Question& q = m.question;
   auto refuse = [&](LearnEvent e) {
     if (ex) ex->refused = e;
     count(e);
@@ -418,7 +445,7 @@ void Learner::on_response(const DnsContext& ctx, const dns::Header& h, const dns
     if (from.query_name == kNoName) from.query_name = query_names_.acquire(q.name);
     return from;
   };
-  QueryKey key{ctx.client, ctx.server, ctx.client_port, ctx.server_port, h.id, q.qtype, name_hash(q.name)};
+  QueryKey key{ctx.client, ctx.server, ctx.client_port, ctx.server_port, h.id, q.qtype, m.qname_hash};
   const TimeNs* asked = queries_.find(key);
   bool matched = asked && ctx.time - *asked <= seconds_to_ns(settings_.query_match_window_s) && *asked <= ctx.time;
   if (matched) {
@@ -432,8 +459,8 @@ void Learner::on_response(const DnsContext& ctx, const dns::Header& h, const dns
   if (!allowed(ctx.server, ctx.time)) return refuse(LearnEvent::source_not_allowed);
   if (!teaches(ctx.server, ctx.time)) return refuse(LearnEvent::source_teaches_nothing);
 
-  std::vector<NsRecord>& ns_records = ns_records_;
-  const std::vector<AddrRecord>& addr_records = addr_records_;
+  std::vector<NsRecord>& ns_records = m.ns;
+  const std::vector<AddrRecord>& addr_records = m.addresses;
 
   // Explanations are built only for --explain; count() records them.
   ExplainItem item;

@@ -46,6 +46,40 @@ struct QueryRecord {
 };
 static_assert(sizeof(QueryRecord) % 4 == 0, "ring elements are multiples of 4 bytes");
 
+// A DNS message as the learner reads it before learning anything from it
+// (Learner::on_message parses the whole message first: rule 5).
+struct ParsedMessage {
+  enum class Kind : uint8_t {
+    query,      // QR = 0 (also any message whose header did not parse)
+    fragment,   // a response in an IP fragment or cut packet: never parsed further (rule 5)
+    malformed,  // a response that did not parse completely (rule 5)
+    response,
+  };
+  // Records that matter to learning: NS outside the additional section,
+  // and every address record.
+  struct Ns {
+    dns::Section section;
+    DnsName owner, target;
+    uint32_t ttl;
+    bool accepted = false;
+  };
+  struct Address {
+    dns::Section section;
+    DnsName owner;
+    IpAddress address;
+    uint16_t rtype;
+    uint32_t ttl;
+  };
+  Kind kind = Kind::query;
+  dns::Fault fault = dns::Fault::none;  // what on_message returns for it
+  dns::Header header;
+  dns::Question question;
+  bool standard_query = false;  // a query with opcode 0 and one question that parsed
+  uint64_t qname_hash = 0;      // Learner::name_hash of the question name
+  std::vector<Ns> ns;
+  std::vector<Address> addresses;
+};
+
 // `nsgate learn --explain`: what happened to each record of one response.
 struct ExplainItem {
   dns::Section section = dns::Section::answer;
@@ -206,22 +240,13 @@ class Learner {
     uint32_t addr_ttl = 0;
   };
 
-  void on_query(const DnsContext& ctx, const dns::Header& h, const dns::Question& q);
-  // Per-response view of the records that matter to learning.
-  struct NsRecord {
-    dns::Section section;
-    DnsName owner, target;
-    uint32_t ttl;
-    bool accepted = false;
-  };
-  struct AddrRecord {
-    dns::Section section;
-    DnsName owner;
-    IpAddress address;
-    uint16_t rtype;
-    uint32_t ttl;
-  };
-  void on_response(const DnsContext& ctx, const dns::Header& h, const dns::Question& q, Explanation* ex);
+  // on_message in two steps: parse() reads everything rule 5 needs and
+  // touches no learner state; apply() learns (and marks NS records accepted).
+  dns::Fault parse(const DnsContext& ctx, std::span<const std::byte> msg, ParsedMessage& out) const;
+  void apply(const DnsContext& ctx, ParsedMessage& m, Explanation* explain);
+  using NsRecord = ParsedMessage::Ns;
+  using AddrRecord = ParsedMessage::Address;
+  void on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* ex);
   void count(LearnEvent e, Explanation* ex = nullptr, ExplainItem* item = nullptr);
   // Learns `a` for `zone` as the address of `ns`; returns the event (added,
   // refreshed or a refusal).
@@ -282,8 +307,7 @@ class Learner {
   FlatMap<QueryKey, TimeNs, QueryKeyHash> queries_;
   TimeNs last_query_sweep_ = 0;
   FlatMap<NameId, std::vector<PendingNs>, IdHash> pending_;  // by NS target; owns a reference to it
-  std::vector<NsRecord> ns_records_;      // reused for every response
-  std::vector<AddrRecord> addr_records_;
+  ParsedMessage scratch_;  // on_message's, reused for every message
   uint64_t hash_key_;
   size_t pending_count_ = 0;
   TimeNs now_ = 0;

@@ -46,6 +46,7 @@ int cmd_check(Args& args) {
   Learner learner(config.learning, table);
   seed_learner(learner, config);
   std::multimap<IpAddress, const Provenance*> expired;
+  learner.reserve(snap.entries.size());
   for (const Provenance& p : snap.entries) {
     if (p.expires > at)
       learner.restore(p);

@@ -43,6 +43,13 @@ class FlatMap {
   FlatMap() : seed_(flat_map_detail::random_seed()) { rehash(16); }
 
   size_t size() const { return size_; }
+
+  // Makes room for `n` entries without growing on the way (bulk loads).
+  void reserve(size_t n) {
+    size_t buckets = mask_ + 1;
+    while (n * 4 > buckets * 3) buckets *= 2;
+    if (buckets != mask_ + 1) rehash(buckets);
+  }
   bool empty() const { return size_ == 0; }
 
   V* find(const K& k) {

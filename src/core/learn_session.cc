@@ -54,6 +54,7 @@ void LearnSession::feed(pkt::LinkType link, TimeNs time, std::span<const std::by
 
 size_t restore_snapshot(Learner& learner, const std::vector<Provenance>& entries, TimeNs wall_now, TimeNs offset) {
   size_t n = 0;
+  learner.reserve(entries.size());
   for (Provenance p : entries) {
     if (p.expires <= wall_now) continue;
     snapshot::shift_clock(p, -offset);

@@ -590,8 +590,10 @@ void Learner::fill(Slot& s, uint32_t ns_ttl, uint32_t addr_ttl, const ResponseIn
 }
 
 LearnEvent Learner::learn(const IpAddress& a, const DnsName& zone, const DnsName& ns, uint32_t ns_ttl,
-                          uint32_t addr_ttl, const ResponseInfo& from, size_t& new_budget) {
-  TimeNs expires = from.response_time + TimeNs{rules::lifetime(ns_ttl, addr_ttl, settings_)} * kNsPerSec;
+                          uint32_t addr_ttl, const ResponseInfo& from, size_t& new_budget,
+                          std::optional<TimeNs> recorded) {
+  TimeNs expires = recorded ? *recorded
+                            : from.response_time + TimeNs{rules::lifetime(ns_ttl, addr_ttl, settings_)} * kNsPerSec;
   // Looked up once; an id found here is taken with acquire(id), which
   // only counts (no hashing again).
   NameId zone_id = names_.find(zone);
@@ -611,7 +613,7 @@ LearnEvent Learner::learn(const IpAddress& a, const DnsName& zone, const DnsName
       } else {
         fill(s, ns_ttl, addr_ttl, from);
       }
-      set_expiry(id, std::max(s.expires, expires));
+      set_expiry(id, recorded ? *recorded : std::max(s.expires, expires));
       sync_table(a);
       return LearnEvent::refreshed;
     }
@@ -736,6 +738,13 @@ size_t Learner::learned_addresses() const {
   return n;
 }
 
+void Learner::reserve(size_t records) {
+  size_t total = slots_.size() - free_slots_.size() + records;
+  slots_.reserve(total);
+  by_address_.reserve(total);
+  slot_index_.reserve(total);
+}
+
 bool Learner::restore(const Provenance& p) {
   DnsName zone, ns, query_name;
   if (p.kind != EntryKind::learned || p.expires <= now_ || !DnsName::from_text(p.zone, zone) ||
@@ -744,13 +753,9 @@ bool Learner::restore(const Provenance& p) {
   ResponseInfo from{p.query_time, p.query_id, kNoName, p.response_time, p.server};
   if (DnsName::from_text(p.query_name, query_name)) from.query_name = query_names_.acquire(query_name);
   size_t budget = 1;
-  LearnEvent e = learn(p.address, zone, ns, p.ns_ttl, p.addr_ttl, from, budget);
+  LearnEvent e = learn(p.address, zone, ns, p.ns_ttl, p.addr_ttl, from, budget, p.expires);
   query_names_.release(from.query_name);
-  if (e != LearnEvent::added && e != LearnEvent::refreshed) return false;
-  // learn() derives the expiry from the TTLs; keep the recorded one instead.
-  if (uint32_t* id = slot_index_.find(ZoneKey{p.address, names_.find(zone)})) set_expiry(*id, p.expires);
-  sync_table(p.address);
-  return true;
+  return e == LearnEvent::added || e == LearnEvent::refreshed;
 }
 
 }  // namespace nsgate

@@ -140,7 +140,7 @@ class Learner {
   uint64_t name_hash(const uint8_t* wire, size_t size) const;
 
   // Bounded periodic work: expires tracked queries, pending NS targets and
-  // at most `expiry_budget` learned addresses (the sweep of the table).
+  // at most `expiry_budget` items of the expiry queue (the sweep of the table).
   // Call at least once per second of the learner's clock.
   void housekeeping(TimeNs now, size_t expiry_budget = 4096);
 
@@ -150,6 +150,8 @@ class Learner {
   void for_each_learned(const std::function<void(const Provenance&)>& fn) const;
   // Re-inserts a learned record (from a snapshot). False if refused by limits.
   bool restore(const Provenance& p);
+  // Makes room for `records` more learned records (before restoring many).
+  void reserve(size_t records);
 
   const LearnCounters& counters() const { return counters_; }
   size_t learned_addresses() const;
@@ -249,9 +251,11 @@ class Learner {
   void on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* ex);
   void count(LearnEvent e, Explanation* ex = nullptr, ExplainItem* item = nullptr);
   // Learns `a` for `zone` as the address of `ns`; returns the event (added,
-  // refreshed or a refusal).
+  // refreshed or a refusal). The expiry follows from the TTLs, or is
+  // `recorded` (a snapshot's entry keeps the expiry it was saved with).
   LearnEvent learn(const IpAddress& a, const DnsName& zone, const DnsName& ns, uint32_t ns_ttl,
-                   uint32_t addr_ttl, const ResponseInfo& from, size_t& new_budget);
+                   uint32_t addr_ttl, const ResponseInfo& from, size_t& new_budget,
+                   std::optional<TimeNs> recorded = std::nullopt);
   void fill(Slot& s, uint32_t ns_ttl, uint32_t addr_ttl, const ResponseInfo& from);
   // Rule 2: the server is allowed (anchor, static or learned, unexpired).
   bool allowed(const IpAddress& server, TimeNs now) const;

@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 
 namespace nsgate::snapshot {
 
@@ -25,12 +24,17 @@ class Writer {
   void u16(uint16_t v) { u8(static_cast<uint8_t>(v >> 8)), u8(static_cast<uint8_t>(v)); }
   void u32(uint32_t v) { u16(static_cast<uint16_t>(v >> 16)), u16(static_cast<uint16_t>(v)); }
   void u64(uint64_t v) { u32(static_cast<uint32_t>(v >> 32)), u32(static_cast<uint32_t>(v)); }
+  // Strings and addresses go in whole (a snapshot of 1 M entries is
+  // about 100 MB; byte by byte was a fifth of writing one).
   void str(const std::string& s) {
-    u8(static_cast<uint8_t>(std::min<size_t>(s.size(), 255)));
-    for (size_t i = 0; i < std::min<size_t>(s.size(), 255); ++i) u8(static_cast<uint8_t>(s[i]));
+    size_t n = std::min<size_t>(s.size(), 255);
+    u8(static_cast<uint8_t>(n));
+    const auto* b = reinterpret_cast<const std::byte*>(s.data());
+    out_.insert(out_.end(), b, b + n);
   }
   void addr(const IpAddress& a) {
-    for (uint8_t b : a.bytes()) u8(b);
+    const auto* b = reinterpret_cast<const std::byte*>(a.bytes().data());
+    out_.insert(out_.end(), b, b + 16);
   }
 
  private:
@@ -56,14 +60,22 @@ class Reader {
   uint64_t u64() { return uint64_t{u32()} << 32 | u32(); }
   std::string str() {
     size_t n = u8();
-    std::string s;
-    for (size_t i = 0; i < n && ok_; ++i) s += static_cast<char>(u8());
+    if (!ok_ || n > left()) {
+      ok_ = false;
+      return {};
+    }
+    std::string s(reinterpret_cast<const char*>(in_.data() + at_), n);
+    at_ += n;
     return s;
   }
   IpAddress addr() {
-    std::array<std::byte, 16> b{};
-    for (auto& x : b) x = std::byte{u8()};
-    return IpAddress::v6(std::span<const std::byte, 16>(b));
+    if (!ok_ || left() < 16) {
+      ok_ = false;
+      return {};
+    }
+    IpAddress a = IpAddress::v6(std::span<const std::byte, 16>(in_.data() + at_, 16));
+    at_ += 16;
+    return a;
   }
 
  private:
@@ -255,7 +267,16 @@ bool read_file(const std::string& path, Contents& out, std::string& error) {
     error = "cannot open " + path + ": " + std::strerror(errno);
     return false;
   }
-  std::vector<char> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Sized first and read in one call: a character iterator took a tenth
+  // of loading a 1 M-entry snapshot.
+  in.seekg(0, std::ios::end);
+  std::streamoff size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  std::vector<char> raw(size > 0 ? static_cast<size_t>(size) : 0);
+  if (size < 0 || !in.read(raw.data(), static_cast<std::streamsize>(raw.size()))) {
+    error = "cannot read " + path + ": " + std::strerror(errno);
+    return false;
+  }
   std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(raw.data()), raw.size());
   if (!decode(bytes, out, error)) {
     error = path + ": " + error;

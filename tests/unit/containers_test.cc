@@ -33,7 +33,7 @@ void agrees_with_unordered_map_under_churn(uint32_t key_range, int steps) {
   std::unordered_map<uint32_t, uint64_t> oracle;
   std::mt19937 rng(7);
   for (int step = 0; step < steps; ++step) {
-    uint32_t k = rng() % key_range;
+    auto k = static_cast<uint32_t>(rng() % key_range);
     switch (rng() % 4) {
       case 0:
       case 1: {
@@ -50,7 +50,9 @@ void agrees_with_unordered_map_under_churn(uint32_t key_range, int steps) {
         const uint64_t* v = m.find(k);
         auto it = oracle.find(k);
         ASSERT_EQ(v != nullptr, it != oracle.end()) << "step " << step;
-        if (v) EXPECT_EQ(*v, it->second);
+        if (v) {
+          EXPECT_EQ(*v, it->second);
+        }
       }
     }
     ASSERT_EQ(m.size(), oracle.size());
@@ -133,7 +135,9 @@ TEST(NamePool, AgreesWithAMapOfCountsUnderChurn) {
   std::map<std::string, std::pair<NamePool::Id, int>> oracle;  // text -> (id, refs)
   std::mt19937 rng(11);
   for (int step = 0; step < 50000; ++step) {
-    std::string text = "n" + std::to_string(rng() % 700) + (rng() % 2 ? ".zone.lab." : ".lab.");
+    std::string text = "n";
+    text += std::to_string(rng() % 700);
+    text += rng() % 2 ? ".zone.lab." : ".lab.";
     auto it = oracle.find(text);
     if (rng() % 3 != 0 || it == oracle.end()) {
       NamePool::Id id = pool.acquire(name(text));
@@ -159,7 +163,7 @@ TEST(NamePool, AgreesWithAMapOfCountsUnderChurn) {
 TEST(IpAddress, TextMatchesInetNtopForEveryIpv4Shape) {
   std::mt19937 rng(3);
   std::vector<uint32_t> samples = {0, 0xffffffffu, 0x0a000001u, 0xc0000201u, 0x64000a09u, 0x01020304u};
-  for (int i = 0; i < 10000; ++i) samples.push_back(rng());
+  for (int i = 0; i < 10000; ++i) samples.push_back(static_cast<uint32_t>(rng()));
   for (uint32_t v : samples) {
     char expected[INET_ADDRSTRLEN];
     uint32_t net = htonl(v);

@@ -135,26 +135,36 @@ uint32_t crc32(std::span<const std::byte> data) {
 }
 
 std::vector<std::byte> encode(const Contents& c) {
-  std::vector<std::byte> body;
-  Writer bw(body);
-  std::vector<std::byte> rec;
-  for (const Provenance& p : c.entries) {
-    rec.clear();
-    Writer rw(rec);
-    encode_entry(rw, p);
-    bw.u16(static_cast<uint16_t>(rec.size()));
-    body.insert(body.end(), rec.begin(), rec.end());
-  }
+  // Sized first and written in place: growing a 100 MB buffer by doubling,
+  // then copying the body behind the header, was a third of saving 1 M
+  // entries (perf on `nsgate run` stopping).
+  auto str_size = [](const std::string& s) { return 1 + std::min<size_t>(s.size(), 255); };
+  size_t total = kHeaderSize;
+  for (const Provenance& p : c.entries)
+    total += 2 + 16 + 1 + str_size(p.zone) + str_size(p.ns) + 4 + 4 + 8 + 8 + 2 + str_size(p.query_name) + 8 + 16;
   std::vector<std::byte> out;
-  Writer w(out);
+  out.reserve(total);
+  out.resize(kHeaderSize);  // filled in below, once the body's checksum is known
+  Writer bw(out);
+  for (const Provenance& p : c.entries) {
+    size_t at = out.size();
+    bw.u16(0);  // the record's length, patched below
+    encode_entry(bw, p);
+    size_t len = out.size() - at - 2;
+    out[at] = std::byte{static_cast<uint8_t>(len >> 8)};
+    out[at + 1] = std::byte{static_cast<uint8_t>(len)};
+  }
+  std::span<const std::byte> body(out.data() + kHeaderSize, out.size() - kHeaderSize);
+  std::vector<std::byte> header;
+  Writer w(header);
   for (char ch : kMagic) w.u8(static_cast<uint8_t>(ch));
   w.u32(kVersion);
   w.u32(static_cast<uint32_t>(c.entries.size()));
   w.u64(static_cast<uint64_t>(c.taken_at));
   w.u64(body.size());
   w.u32(crc32(body));
-  w.u32(crc32(out));
-  out.insert(out.end(), body.begin(), body.end());
+  w.u32(crc32(header));
+  std::copy(header.begin(), header.end(), out.begin());
   return out;
 }
 

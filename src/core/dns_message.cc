@@ -231,17 +231,19 @@ Fault Reader::read_rdata(Record& rr) {
   }
 }
 
+Fault Reader::check_rest() {
+  Question q;
+  while (more_questions()) next(q);
+  Record rr;
+  while (more_records()) next(rr);
+  return fault_;
+}
+
 Fault validate(std::span<const std::byte> message) {
   Reader r(message);
   Header h;
   if (Fault f = r.open(h); f != Fault::none) return f;
-  Question q;
-  while (r.more_questions())
-    if (Fault f = r.next(q); f != Fault::none) return f;
-  Record rr;
-  while (r.more_records())
-    if (Fault f = r.next(rr); f != Fault::none) return f;
-  return Fault::none;
+  return r.check_rest();
 }
 
 bool read_query(std::span<const std::byte> message, QueryView& out) {

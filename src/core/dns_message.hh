@@ -122,6 +122,9 @@ class Reader {
     return fault_ == Fault::none && questions_left_ == 0 && records_left_total() > 0;
   }
   Fault next(Record& out);
+  // Reads whatever is left (questions, then records) only to check it;
+  // returns the reader's first fault, or Fault::none.
+  Fault check_rest();
   size_t offset() const { return pos_; }
   Fault fault() const { return fault_; }
 

@@ -302,13 +302,7 @@ dns::Fault Learner::parse(const DnsContext& ctx, std::span<const std::byte> msg,
     out.kind = ParsedMessage::Kind::query;
     out.standard_query = f == dns::Fault::none && h.opcode() == 0 && h.qdcount == 1;
     if (out.standard_query) out.qname_hash = name_hash(out.question.name);
-    // The rest of the message, for the parse-error counts (what
-    // dns::validate does, without reading the header and question again).
-    dns::Question more;
-    while (f == dns::Fault::none && r.more_questions()) f = r.next(more);
-    dns::Record rr;
-    while (f == dns::Fault::none && r.more_records()) f = r.next(rr);
-    return out.fault = f;
+    return out.fault = r.check_rest();  // for the parse-error counts
   }
   // Rule 5: a fragment is never parsed (its tail is elsewhere, and
   // fragments are how off-path attackers inject records).

@@ -165,6 +165,13 @@ void Learner::find_latest(AddressSlots& at) const {
       at.latest = id;
 }
 
+void Learner::find_pinned(AddressSlots& at) const {
+  at.pinned = kNoSlot;
+  for (uint32_t id : at.ids)
+    if (slots_[id].kind == EntryKind::anchor || (slots_[id].kind == EntryKind::static_allow && at.pinned == kNoSlot))
+      at.pinned = id;
+}
+
 void Learner::set_expiry(uint32_t id, TimeNs expires) {
   Slot& s = slots_[id];
   TimeNs before = s.expires;
@@ -187,13 +194,7 @@ void Learner::remove_slot(uint32_t id) {
     } else {
       if (s.kind == EntryKind::learned) --at->learned;
       if (at->latest == id) find_latest(*at);
-      if (at->pinned == id) {
-        at->pinned = kNoSlot;
-        for (uint32_t other : at->ids)
-          if (slots_[other].kind == EntryKind::anchor ||
-              (slots_[other].kind == EntryKind::static_allow && at->pinned == kNoSlot))
-            at->pinned = other;
-      }
+      if (at->pinned == id) find_pinned(*at);
     }
   }
   if (s.zone != kNoName) {

@@ -274,7 +274,9 @@ class Learner {
   uint32_t& zone_count(NameId zone);
   // Sets a learned slot's expiry and keeps its address's `latest` right.
   void set_expiry(uint32_t id, TimeNs expires);
+  // Recompute `latest` / `pinned` from the slots (after one of them left).
   void find_latest(AddressSlots& at) const;
+  void find_pinned(AddressSlots& at) const;
   Provenance provenance(const Slot& s) const;
   // Makes the table entry for `a` reflect its slots; false if the table
   // refused an insert (full).

@@ -474,12 +474,6 @@ void Dataplane::learner_main() {
   TimeNs last_housekeeping = 0;
   for (;;) {
     unsigned got = 0;
-    // Queries first: a response handed over now was answered after them.
-    for (auto& w : workers_) {
-      unsigned n = rte_ring_dequeue_burst_elem(w->queries, records, sizeof(QueryRecord), 256, nullptr);
-      for (unsigned i = 0; i < n; ++i) learner_->on_query(records[i]);
-      got += n;
-    }
     auto learn_from = [&](Worker& w, rte_mbuf* m) {
       TimeNs fallback = opts_.packet_time ? 0 : clock_ns(CLOCK_MONOTONIC);
       const LearnCounters& lc = learner_->counters();
@@ -495,28 +489,33 @@ void Dataplane::learner_main() {
         ++delay_.log2_us[b];
       }
     };
-    for (auto& w : workers_) {
-      unsigned n = rte_ring_dequeue_burst(w->to_learner, reinterpret_cast<void**>(objs), 64, nullptr);
+    // Query records and handed-over packets (TCP segments, response copies).
+    auto take_queries = [&](Worker& w) {
+      unsigned n = rte_ring_dequeue_burst_elem(w.queries, records, sizeof(QueryRecord), 256, nullptr);
+      for (unsigned i = 0; i < n; ++i) learner_->on_query(records[i]);
+      got += n;
+    };
+    auto take_packets = [&](Worker& w) {
+      rte_mbuf* m[64];
+      unsigned n = rte_ring_dequeue_burst(w.to_learner, reinterpret_cast<void**>(m), 64, nullptr);
       for (unsigned i = 0; i < n; ++i) {
-        learn_from(*w, objs[i]);
-        rte_pktmbuf_free(objs[i]);
+        learn_from(w, m[i]);
+        rte_pktmbuf_free(m[i]);
       }
       got += n;
+    };
+    // Queries first: a response handed over now was answered after them.
+    for (auto& w : workers_) take_queries(*w);
+    for (auto& w : workers_) {
+      take_packets(*w);
       // Held responses: the table knows what they teach; now they may go in.
       // The worker enqueued each one after the query it answers; take the
       // queries (and TCP segments) that arrived meanwhile first, or the
       // response would look unsolicited.
-      n = rte_ring_dequeue_burst(w->held, reinterpret_cast<void**>(objs), 64, nullptr);
+      unsigned n = rte_ring_dequeue_burst(w->held, reinterpret_cast<void**>(objs), 64, nullptr);
       if (n) {
-        unsigned nq = rte_ring_dequeue_burst_elem(w->queries, records, sizeof(QueryRecord), 256, nullptr);
-        for (unsigned i = 0; i < nq; ++i) learner_->on_query(records[i]);
-        rte_mbuf* segs[64];
-        unsigned ns = rte_ring_dequeue_burst(w->to_learner, reinterpret_cast<void**>(segs), 64, nullptr);
-        for (unsigned i = 0; i < ns; ++i) {
-          learn_from(*w, segs[i]);
-          rte_pktmbuf_free(segs[i]);
-        }
-        got += nq + ns;
+        take_queries(*w);
+        take_packets(*w);
       }
       for (unsigned i = 0; i < n; ++i) learn_from(*w, objs[i]);
       unsigned back = rte_ring_enqueue_burst(w->release, reinterpret_cast<void* const*>(objs), n, nullptr);

@@ -17,6 +17,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <tuple>
 #include <random>
 #include <utility>
 #include <vector>
@@ -41,10 +43,20 @@ template <class K, class V, class Hash>
 class FlatMap {
  public:
   FlatMap() : seed_(flat_map_detail::random_seed()) { rehash(16); }
+  ~FlatMap() {
+    for (size_t i = 0; i <= mask_; ++i)
+      if (used_[i]) std::destroy_at(&entries_[i]);
+    std::allocator<Entry>().deallocate(entries_, mask_ + 1);
+  }
+  FlatMap(const FlatMap&) = delete;
+  FlatMap& operator=(const FlatMap&) = delete;
 
   size_t size() const { return size_; }
 
-  // Makes room for `n` entries without growing on the way (bulk loads).
+  // Makes room for `n` entries without growing on the way (bulk loads, or a
+  // bound reserved up front). Buckets hold entries only once used, so the
+  // memory of a large reservation is touched, and becomes resident, as the
+  // map fills.
   void reserve(size_t n) {
     size_t buckets = mask_ + 1;
     while (n * 4 > buckets * 3) buckets *= 2;
@@ -68,8 +80,7 @@ class FlatMap {
     for (; used_[i]; i = (i + 1) & mask_)
       if (entries_[i].first == k) return {&entries_[i].second, false};
     used_[i] = 1;
-    entries_[i].first = k;
-    entries_[i].second = V{};
+    std::construct_at(&entries_[i], std::piecewise_construct, std::forward_as_tuple(k), std::forward_as_tuple());
     ++size_;
     return {&entries_[i].second, true};
   }
@@ -95,16 +106,29 @@ class FlatMap {
     return doomed.size();
   }
 
+  // erase_if over at most `buckets` buckets from `cursor` on, for sweeps
+  // spread over many calls (a live learner must not stop for a whole map).
+  // Advances `cursor`; returns true when it wrapped to 0 (a pass is done).
+  // Unlike erase_if, an entry may be seen twice or not at all in a pass (a
+  // deletion shifts entries backwards, a rehash moves them): pred must not
+  // mind, and the next pass catches what this one missed.
+  template <class Pred>
+  bool erase_if_slice(size_t& cursor, size_t buckets, Pred pred) {
+    if (cursor > mask_) cursor = 0;
+    size_t end = buckets > mask_ + 1 - cursor ? mask_ + 1 : cursor + buckets;
+    doomed_.clear();
+    for (size_t i = cursor; i < end; ++i)
+      if (used_[i] && pred(std::as_const(entries_[i].first), entries_[i].second)) doomed_.push_back(entries_[i].first);
+    for (const K& k : doomed_) erase(k);
+    cursor = end > mask_ ? 0 : end;
+    return cursor == 0;
+  }
+
   // fn(key, value) for every entry, in no particular order.
   template <class Fn>
   void for_each(Fn fn) const {
     for (size_t i = 0; i <= mask_; ++i)
       if (used_[i]) fn(entries_[i].first, entries_[i].second);
-  }
-
-  void clear() {
-    size_ = 0;
-    rehash(16);
   }
 
  private:
@@ -113,38 +137,42 @@ class FlatMap {
   // Backward shift: pull later members of the probe run into the hole so
   // that every entry stays reachable from its bucket without tombstones.
   void erase_at(size_t hole) {
+    std::destroy_at(&entries_[hole]);
     for (size_t j = (hole + 1) & mask_; used_[j]; j = (j + 1) & mask_) {
       size_t home = bucket(entries_[j].first);
       // Movable when its home is not cyclically inside (hole, j].
       if (((j - home) & mask_) >= ((j - hole) & mask_)) {
-        entries_[hole] = std::move(entries_[j]);
+        std::construct_at(&entries_[hole], std::move(entries_[j]));
+        std::destroy_at(&entries_[j]);
         hole = j;
       }
     }
     used_[hole] = 0;
-    entries_[hole].second = V{};  // release what the value owned
     --size_;
   }
 
   void rehash(size_t buckets) {
-    std::vector<std::pair<K, V>> old_entries(buckets);
+    Entry* old_entries = entries_;
     std::vector<uint8_t> old_used(buckets, 0);
-    old_entries.swap(entries_);
     old_used.swap(used_);
+    entries_ = std::allocator<Entry>().allocate(buckets);
     mask_ = buckets - 1;
-    size_ = 0;
     for (size_t i = 0; i < old_used.size(); ++i) {
       if (!old_used[i]) continue;
       size_t j = bucket(old_entries[i].first);
       while (used_[j]) j = (j + 1) & mask_;
       used_[j] = 1;
-      entries_[j] = std::move(old_entries[i]);
-      ++size_;
+      std::construct_at(&entries_[j], std::move(old_entries[i]));
+      std::destroy_at(&old_entries[i]);
     }
+    if (old_entries) std::allocator<Entry>().deallocate(old_entries, old_used.size());
   }
 
+  using Entry = std::pair<K, V>;
   uint64_t seed_;
-  std::vector<std::pair<K, V>> entries_;
+  std::vector<K> doomed_;  // erase_if_slice's, kept to spare an allocation per call
+  // Constructed only where used_ is set: see reserve().
+  Entry* entries_ = nullptr;
   std::vector<uint8_t> used_;
   size_t mask_ = 0;
   size_t size_ = 0;

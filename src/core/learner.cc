@@ -668,10 +668,21 @@ bool Learner::sync_table(const IpAddress& a) {
 void Learner::housekeeping(TimeNs now, size_t expiry_budget) {
   now_ = std::max(now_, now);
   TimeNs window = seconds_to_ns(settings_.query_match_window_s);
-  if (now_ - last_query_sweep_ >= window / 2 ||
-      (queries_.size() >= settings_.max_tracked_queries && now_ - last_query_sweep_ >= kNsPerSec / 10)) {
-    queries_.erase_if([&](const QueryKey&, TimeNs asked) { return now_ - asked > window; });
+  if (!query_sweep_running_ && (now_ - last_query_sweep_ >= window / 2 ||
+                                 (queries_.size() >= settings_.max_tracked_queries &&
+                                  now_ - last_query_sweep_ >= kNsPerSec / 10))) {
+    query_sweep_running_ = true;
+    query_sweep_cursor_ = 0;
     last_query_sweep_ = now_;
+  }
+  if (query_sweep_running_) {
+    auto old = [&](const QueryKey&, TimeNs asked) { return now_ - asked > window; };
+    if (query_sweep_budget_ == SIZE_MAX) {
+      queries_.erase_if(old);
+      query_sweep_running_ = false;
+    } else {
+      query_sweep_running_ = !queries_.erase_if_slice(query_sweep_cursor_, query_sweep_budget_, old);
+    }
   }
   if (!pending_.empty()) {
     pending_.erase_if([&](NameId target, std::vector<PendingNs>& waiting) {
@@ -738,6 +749,13 @@ void Learner::reserve(size_t records) {
   slots_.reserve(total);
   by_address_.reserve(total);
   slot_index_.reserve(total);
+  by_ns_.reserve(total);
+  // One item per record, and one more per refresh until the stale one's
+  // time comes: twice the records is room for a refresh of each.
+  expiry_.reserve(2 * total);
+  // At most a zone and an NS name per record; usually far fewer (shared).
+  names_.reserve(names_.size() + 2 * records);
+  zone_counts_.reserve(names_.size() + 2 * records);
 }
 
 bool Learner::restore(const Provenance& p) {

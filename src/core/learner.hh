@@ -143,6 +143,11 @@ class Learner {
   // at most `expiry_budget` items of the expiry queue (the sweep of the table).
   // Call at least once per second of the learner's clock.
   void housekeeping(TimeNs now, size_t expiry_budget = 4096);
+  // A live learner (the appliance's) must never stop for long: each
+  // housekeeping call then walks at most `query_buckets` buckets of the
+  // tracked queries, a sweep going on over as many calls as it takes.
+  // Default: each sweep walks the whole map at once.
+  void bound_query_sweep(size_t query_buckets) { query_sweep_budget_ = query_buckets; }
 
   AllowAnswer lookup(const IpAddress& a, TimeNs now) const;
 
@@ -150,8 +155,12 @@ class Learner {
   void for_each_learned(const std::function<void(const Provenance&)>& fn) const;
   // Re-inserts a learned record (from a snapshot). False if refused by limits.
   bool restore(const Provenance& p);
-  // Makes room for `records` more learned records (before restoring many).
+  // Makes room for `records` more learned records (before restoring many,
+  // or once for the table's capacity so that nothing grows, and stalls for
+  // a rehash, while the appliance learns).
   void reserve(size_t records);
+  // Makes room for learning.max_tracked_queries tracked queries.
+  void reserve_queries() { queries_.reserve(settings_.max_tracked_queries); }
 
   const LearnCounters& counters() const { return counters_; }
   size_t learned_addresses() const;
@@ -308,10 +317,16 @@ class Learner {
     uint32_t slot, generation;
     bool operator>(const ExpiryItem& o) const { return when > o.when; }
   };
-  std::priority_queue<ExpiryItem, std::vector<ExpiryItem>, std::greater<>> expiry_;
+  struct ExpiryQueue : std::priority_queue<ExpiryItem, std::vector<ExpiryItem>, std::greater<>> {
+    void reserve(size_t n) { c.reserve(n); }
+  };
+  ExpiryQueue expiry_;
 
   FlatMap<QueryKey, TimeNs, QueryKeyHash> queries_;
   TimeNs last_query_sweep_ = 0;
+  size_t query_sweep_budget_ = SIZE_MAX;
+  size_t query_sweep_cursor_ = 0;
+  bool query_sweep_running_ = false;
   FlatMap<NameId, std::vector<PendingNs>, IdHash> pending_;  // by NS target; owns a reference to it
   ParsedMessage scratch_;  // on_message's, reused for every message
   uint64_t hash_key_;

@@ -35,6 +35,11 @@ NamePool::Id NamePool::find(std::string_view wire) const {
   }
 }
 
+void NamePool::reserve(size_t names) {
+  entries_.reserve(names);
+  while (names * 4 > buckets_.size() * 3) grow();
+}
+
 void NamePool::grow() {
   std::vector<Bucket> old(buckets_.size() * 2);
   old.swap(buckets_);

@@ -39,6 +39,8 @@ class NamePool {
   const std::string& text(Id id) const;
   DnsName name(Id id) const;
   size_t size() const { return size_; }
+  // Makes room for `names` names in all without growing (no rehash later).
+  void reserve(size_t names);
 
   static std::string_view wire_view(const DnsName& n) {
     return {reinterpret_cast<const char*>(n.wire()), n.wire_size()};

@@ -99,6 +99,68 @@ TEST(FlatMap, EraseIfCallsThePredicateOnceAndKeepsTheRestReachable) {
   }
 }
 
+// Sweeps in slices interleaved with inserts and erases (a live learner's
+// query sweep): once a pass is done with no churn during it, exactly the
+// entries the predicate condemns are gone, and a slice never loses one it
+// keeps.
+template <class Hash>
+void sliced_sweeps_agree_with_the_oracle(uint32_t key_range, size_t slice) {
+  FlatMap<uint32_t, uint64_t, Hash> m;
+  std::unordered_map<uint32_t, uint64_t> oracle;
+  std::mt19937 rng(5);
+  size_t cursor = 0;
+  uint64_t limit = 0;  // condemns values below it
+  auto old = [&](uint32_t, uint64_t v) { return v < limit; };
+  for (int step = 0; step < 40000; ++step) {
+    auto k = static_cast<uint32_t>(rng() % key_range);
+    if (rng() % 3) {
+      *m.try_emplace(k).first = static_cast<uint64_t>(step);
+      oracle[k] = static_cast<uint64_t>(step);
+    } else {
+      m.erase(k);
+      oracle.erase(k);
+    }
+    if (step % 97 == 0) {
+      limit = static_cast<uint64_t>(step > 500 ? step - 500 : 0);
+      m.erase_if_slice(cursor, slice, old);
+      std::erase_if(oracle, [&](const auto& kv) { return kv.second < limit && !m.find(kv.first); });
+    }
+    // What the map holds is what the oracle holds (a slice may leave
+    // condemned entries for later, never drop kept ones).
+    ASSERT_EQ(m.size(), oracle.size()) << "step " << step;
+  }
+  // Passes without churn: an entry shifted behind the cursor waits for the
+  // next pass, so a few passes leave nothing condemned.
+  for (int pass = 0; pass < 20; ++pass)
+    while (!m.erase_if_slice(cursor, slice, old)) {
+    }
+  std::erase_if(oracle, [&](const auto& kv) { return kv.second < limit; });
+  ASSERT_EQ(m.size(), oracle.size());
+  for (const auto& [k, v] : oracle) {
+    const uint64_t* found = m.find(k);
+    ASSERT_NE(found, nullptr) << k;
+    EXPECT_EQ(*found, v);
+  }
+}
+
+TEST(FlatMap, SlicedSweepsForgetOnlyWhatThePredicateCondemns) {
+  sliced_sweeps_agree_with_the_oracle<Identity>(5000, 300);
+}
+
+TEST(FlatMap, SlicedSweepsForgetOnlyWhatThePredicateCondemnsWhenEveryKeyCollides) {
+  sliced_sweeps_agree_with_the_oracle<FourValues>(300, 7);
+}
+
+TEST(FlatMap, ASliceReportsTheEndOfAPass) {
+  FlatMap<uint32_t, int, Identity> m;
+  m.reserve(100);  // 256 buckets
+  size_t cursor = 0;
+  int slices = 1;
+  while (!m.erase_if_slice(cursor, 100, [](uint32_t, int) { return false; })) ++slices;
+  EXPECT_EQ(slices, 3) << "256 buckets: slices of 100, 100 and 56";
+  EXPECT_EQ(cursor, 0u);
+}
+
 TEST(FlatMap, ErasedValuesReleaseWhatTheyOwn) {
   FlatMap<uint32_t, std::vector<int>, Identity> m;
   m.try_emplace(1).first->assign(1000, 7);
@@ -158,6 +220,19 @@ TEST(NamePool, AgreesWithAMapOfCountsUnderChurn) {
     EXPECT_EQ(pool.find(name(text)), held.first) << text;
     EXPECT_EQ(pool.text(held.first), text);
   }
+}
+
+TEST(NamePool, ReservingKeepsEveryNameAndId) {
+  NamePool pool;
+  std::vector<NamePool::Id> ids;
+  for (int i = 0; i < 100; ++i) ids.push_back(pool.acquire(name("n" + std::to_string(i) + ".lab")));
+  pool.reserve(100000);
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(pool.find(name("n" + std::to_string(i) + ".lab")), ids[static_cast<size_t>(i)]);
+  }
+  for (int i = 100; i < 5000; ++i) pool.acquire(name("n" + std::to_string(i) + ".lab"));
+  EXPECT_EQ(pool.size(), 5000u);
+  EXPECT_EQ(pool.text(ids[42]), "n42.lab.");
 }
 
 TEST(IpAddress, TextMatchesInetNtopForEveryIpv4Shape) {

@@ -212,6 +212,10 @@ uint16_t Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, bool fo
     }
     if (forward) out[no++] = rx[i];
   }
+  // Queries before the responses held behind them: the learner may take a
+  // held response the moment it is enqueued, and its query (often in the
+  // same burst) must be there by then, or the response looks unsolicited.
+  hand_off(learn, nl);
   if (nh) {
     TimeNs t = clock_ns(CLOCK_MONOTONIC);
     for (unsigned i = 0; i < nh; ++i) *RTE_MBUF_DYNFIELD(hold_now[i], d.handoff_offset_, TimeNs*) = t;
@@ -219,14 +223,15 @@ uint16_t Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, bool fo
     counters.add(Counter::held, done);
     // The learner is behind: forward the rest now and learn from copies.
     counters.add(Counter::hold_full, nh - done);
+    nl = 0;
     for (unsigned i = done; i < nh; ++i) {
       rte_mbuf_refcnt_update(hold_now[i], 1);
       learn[nl++] = hold_now[i];
       out[no++] = hold_now[i];
     }
+    hand_off(learn, nl);
   }
   if (forward) tx(d.inside_.id, out, no, Counter::tx_inside);
-  hand_off(learn, nl);
   return n;
 }
 

@@ -8,7 +8,11 @@
 #include <rte_mbuf_dyn.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -26,6 +30,15 @@ constexpr uint16_t kBurst = 32;
 constexpr unsigned kRingSize = 4096;
 constexpr unsigned kHoldRing = 1024;
 constexpr uint16_t kRxDesc = 1024, kTxDesc = 1024;
+// The learner thread's housekeeping: every millisecond, at most this many
+// expiries (table deletions, ~1 us each) and tracked-query buckets, so that
+// no call holds up learning for more than a fraction of a millisecond,
+// while up to 256 k expiries/s and a full 1 M-query sweep per ~0.1 s fit.
+constexpr TimeNs kHousekeepingNs = 1'000'000;
+constexpr size_t kExpiryBudget = 256;
+constexpr size_t kQuerySweepBuckets = 16384;
+constexpr int kLearnerNice = -10;
+constexpr TimeNs kLearnerSpinNs = 1'000'000;
 // net_pcap stamps mbufs with the capture's time in microseconds.
 constexpr TimeNs kTimestampUnitNs = 1000;
 
@@ -395,6 +408,13 @@ bool Dataplane::init(std::string& error) {
   table_ = RteAllowTable::create("nsgate_table", capacity, workers, error);
   if (!table_) return false;
   learner_ = std::make_unique<Learner>(c.learning, *table_);
+  // Everything the learner indexes is sized for its bounds now: growing a
+  // large map later is a rehash that stops learning for tens of
+  // milliseconds (measured: 0.5 s learn-to-enforce delays in
+  // tools/bench/forward while a 1 M-entry table grew).
+  learner_->reserve(c.learning.capacity);
+  learner_->reserve_queries();
+  learner_->bound_query_sweep(kQuerySweepBuckets);
   session_ = std::make_unique<LearnSession>(*learner_, c.dns_ports);
   for (unsigned i = 0; i < workers; ++i) {
     auto w = std::make_unique<Worker>();
@@ -474,9 +494,16 @@ void Dataplane::stop() {
 }
 
 void Dataplane::learner_main() {
+  pthread_setname_np(pthread_self(), "nsgate-learner");
+  // The learner shares its core with the control thread, which drains the
+  // drop log events as fast as the workers make them under a flood. A
+  // higher weight lets the learner go first when both have work (it trims
+  // the tail of the learn-to-enforce delay in tools/bench/forward). Needs
+  // CAP_SYS_NICE; without it the learner runs at the default weight.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kLearnerNice);
   rte_mbuf* objs[64];
   static thread_local QueryRecord records[256];
-  TimeNs last_housekeeping = 0;
+  TimeNs last_housekeeping = 0, last_publish = 0, last_work = 0;
   for (;;) {
     unsigned got = 0;
     auto learn_from = [&](Worker& w, rte_mbuf* m) {
@@ -529,9 +556,12 @@ void Dataplane::learner_main() {
       got += n;
     }
     TimeNs t = now();
-    if (t - last_housekeeping >= kNsPerSec / 10 || got == 0) {
-      learner_->housekeeping(t);
+    if (t - last_housekeeping >= kHousekeepingNs || got == 0) {
+      learner_->housekeeping(t, kExpiryBudget);
       last_housekeeping = t;
+    }
+    if (t - last_publish >= kNsPerSec / 10 || got == 0) {
+      last_publish = t;
       std::lock_guard<std::mutex> lock(learn_mu_);
       learn_copy_ = learner_->counters();
       delay_copy_ = delay_;
@@ -552,10 +582,20 @@ void Dataplane::learner_main() {
       path.swap(snap_request_);
     }
     if (!path.empty()) write_snapshot(path);
-    if (got == 0) {
+    if (got) {
+      last_work = clock_ns(CLOCK_MONOTONIC);
+    } else {
       if (learner_stop_.load()) break;
-      timespec pause{0, 20'000};
-      nanosleep(&pause, nullptr);
+      // Idle: yield for a while before sleeping. Waking from a sleep took
+      // up to milliseconds on a busy (or virtual) machine, and a response
+      // waiting for the learner waits that long; a yield lets the control
+      // thread run but keeps the learner on the core.
+      if (clock_ns(CLOCK_MONOTONIC) - last_work < kLearnerSpinNs) {
+        sched_yield();
+      } else {
+        timespec pause{0, 20'000};
+        nanosleep(&pause, nullptr);
+      }
     }
   }
 }

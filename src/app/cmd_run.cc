@@ -274,8 +274,11 @@ int cmd_run(Args& args) {
                static_cast<unsigned long long>(lc[static_cast<size_t>(LearnEvent::refreshed)]));
   dp::LearnDelay ld = d.learn_delay();
   if (ld.count)
-    std::fprintf(stderr, "learn-to-enforce delay: %llu responses, mean %.1f us, p99 < %.0f us, max %.1f us\n",
+    std::fprintf(stderr,
+                 "learn-to-enforce delay: %llu responses, mean %.1f us, p50 < %.0f us, p90 < %.0f us, p99 < %.0f us, "
+                 "max %.1f us\n",
                  static_cast<unsigned long long>(ld.count), static_cast<double>(ld.total) / static_cast<double>(ld.count) / 1e3,
+                 static_cast<double>(ld.percentile(0.5)) / 1e3, static_cast<double>(ld.percentile(0.9)) / 1e3,
                  static_cast<double>(ld.percentile(0.99)) / 1e3, static_cast<double>(ld.max) / 1e3);
   return status;
 }

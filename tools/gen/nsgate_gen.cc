@@ -7,6 +7,7 @@
 //        nsgate-gen paper OUTDIR
 //        nsgate-gen bench OUT.pcap [--mb N]
 //        nsgate-gen forward-mix OUT.pcap OUT.snap FRAMES LEARNED
+//        nsgate-gen learn-feed OUT.pcap EXCHANGES FILLER
 
 #include <cstdio>
 #include <cstring>
@@ -389,6 +390,46 @@ void bench(const std::string& path, uint64_t mb) {
               static_cast<unsigned long long>(w.frames()), static_cast<double>(w.bytes()) / 1e6);
 }
 
+// The forwarding benchmark's learning load, replayed once on the outside
+// port: `exchanges` root referrals, each for a zone of its own with eight
+// name servers and their glue (six AAAA, each address new; two A from
+// 198.51.100.0/24, which repeat), every one after its query and followed by
+// `filler` inbound non-DNS frames. The filler paces the learning: the port
+// is read as fast as the worker polls, so the DNS share sets the offered
+// rate. TTLs are 2 s, so with min_ttl 1 and grace 0 the sweeper expires
+// what was learned while the run goes on.
+void learn_feed(const std::string& path, size_t exchanges, size_t filler) {
+  Writer w(path);
+  const std::string res = "192.0.2.53", root = "198.41.0.4";
+  // Built once: ACKs from a web server to clients, all alike but the port.
+  std::vector<Bytes> fill;
+  for (uint16_t k = 0; k < 16; ++k)
+    fill.push_back(tcp_frame({"203.0.113.200", "192.0.2." + std::to_string(10 + k), 443, static_cast<uint16_t>(40000 + k)},
+                             1000u + k, 0x10, {}));
+  for (size_t x = 0; x < exchanges; ++x) {
+    auto id = static_cast<uint16_t>(x + 1);
+    auto port = static_cast<uint16_t>(1024 + x % 64000);
+    std::string zone = "f" + std::to_string(x) + ".feed";
+    std::string q = "www." + zone;
+    DnsBuilder ref(id, flags::qr);
+    ref.question(q, A);
+    for (int n = 0; n < 8; ++n) ref.ns(S::authority, zone, "ns" + std::to_string(n) + "." + zone, 2);
+    for (int n = 0; n < 8; ++n) {
+      char addr[48];
+      if (n < 6)
+        std::snprintf(addr, sizeof addr, "2001:db8:f00d:%x:%x::%x", static_cast<unsigned>(x >> 16),
+                      static_cast<unsigned>(x & 0xffff), n + 1);
+      else
+        std::snprintf(addr, sizeof addr, "198.51.100.%u", static_cast<unsigned>(1 + (2 * x + n) % 254));
+      ref.addr(S::additional, "ns" + std::to_string(n) + "." + zone, addr, 2);
+    }
+    w.exchange(res, port, root, id, q, A, ref);
+    for (size_t f = 0; f < filler; ++f) w.frame(fill[f % fill.size()]);
+  }
+  std::printf("nsgate-gen: wrote %s (%llu frames, %zu referrals, %.1f MB)\n", path.c_str(),
+              static_cast<unsigned long long>(w.frames()), exchanges, static_cast<double>(w.bytes()) / 1e6);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -398,6 +439,10 @@ int main(int argc, char** argv) {
   }
   if (argc >= 6 && !std::strcmp(argv[1], "forward-mix")) {
     forward_mix(argv[2], argv[3], std::strtoull(argv[4], nullptr, 10), std::strtoull(argv[5], nullptr, 10));
+    return 0;
+  }
+  if (argc >= 5 && !std::strcmp(argv[1], "learn-feed")) {
+    learn_feed(argv[2], std::strtoull(argv[3], nullptr, 10), std::strtoull(argv[4], nullptr, 10));
     return 0;
   }
   if (argc >= 3 && !std::strcmp(argv[1], "replay-cases")) {

@@ -9,7 +9,6 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 #include <pthread.h>
-#include <sched.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,7 +37,6 @@ constexpr TimeNs kHousekeepingNs = 1'000'000;
 constexpr size_t kExpiryBudget = 256;
 constexpr size_t kQuerySweepBuckets = 16384;
 constexpr int kLearnerNice = -10;
-constexpr TimeNs kLearnerSpinNs = 1'000'000;
 // net_pcap stamps mbufs with the capture's time in microseconds.
 constexpr TimeNs kTimestampUnitNs = 1000;
 
@@ -503,7 +501,7 @@ void Dataplane::learner_main() {
   setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kLearnerNice);
   rte_mbuf* objs[64];
   static thread_local QueryRecord records[256];
-  TimeNs last_housekeeping = 0, last_publish = 0, last_work = 0;
+  TimeNs last_housekeeping = 0, last_publish = 0;
   for (;;) {
     unsigned got = 0;
     auto learn_from = [&](Worker& w, rte_mbuf* m) {
@@ -582,20 +580,13 @@ void Dataplane::learner_main() {
       path.swap(snap_request_);
     }
     if (!path.empty()) write_snapshot(path);
-    if (got) {
-      last_work = clock_ns(CLOCK_MONOTONIC);
-    } else {
+    if (got == 0) {
       if (learner_stop_.load()) break;
-      // Idle: yield for a while before sleeping. Waking from a sleep took
-      // up to milliseconds on a busy (or virtual) machine, and a response
-      // waiting for the learner waits that long; a yield lets the control
-      // thread run but keeps the learner on the core.
-      if (clock_ns(CLOCK_MONOTONIC) - last_work < kLearnerSpinNs) {
-        sched_yield();
-      } else {
-        timespec pause{0, 20'000};
-        nanosleep(&pause, nullptr);
-      }
+      // Not a spin: a busy learner core cost the worker on the other core
+      // 15-20 % of its forwarding rate here (yield or pause loops alike,
+      // tools/bench/forward), for a shorter tail of the learn-to-enforce delay.
+      timespec pause{0, 20'000};
+      nanosleep(&pause, nullptr);
     }
   }
 }

@@ -72,18 +72,28 @@ uint64_t Learner::name_hash(const DnsName& n) const { return name_hash(n.wire(),
 
 uint64_t Learner::name_hash(const uint8_t* wire, size_t size) const {
   // Length octets are at most 63, below 'A', so folding every octet in
-  // 'A'..'Z' folds exactly the label characters DnsName lower-cases.
+  // 'A'..'Z' folds exactly the label characters DnsName lower-cases. Eight
+  // octets at a time (the tail zero-padded): the worker hashes every query
+  // it hands over.
+  auto fold = [](uint64_t x) {
+    constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t low7 = x & ~highs;
+    // Per octet, the high bit of: >= 'A', > 'Z' (both on the low 7 bits,
+    // so no carry crosses octets), and not an octet >= 0x80.
+    uint64_t upper = (low7 + (0x80 - 'A') * ones) & ~(low7 + (0x80 - 'Z' - 1) * ones) & ~x & highs;
+    return x | upper >> 2;  // 0x80 >> 2 == 0x20, the case bit
+  };
   uint64_t h = hash_key_ ^ size;
-  for (size_t at = 0; at < size; at += 8) {
-    uint8_t chunk[8] = {};
-    size_t n = std::min<size_t>(8, size - at);
-    for (size_t i = 0; i < n; ++i) {
-      uint8_t c = wire[at + i];
-      chunk[i] = (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + 32) : c;
-    }
+  size_t at = 0;
+  for (; at + 8 <= size; at += 8) {
     uint64_t word;
-    std::memcpy(&word, chunk, 8);
-    h = mix64(h ^ word);
+    std::memcpy(&word, wire + at, 8);
+    h = mix64(h ^ fold(word));
+  }
+  if (at < size) {
+    uint64_t word = 0;
+    std::memcpy(&word, wire + at, size - at);
+    h = mix64(h ^ fold(word));
   }
   return h;
 }

@@ -15,18 +15,28 @@ uint64_t NamePool::hash(std::string_view w) const {
   // Eight bytes at a time (the tail zero-padded), each step a multiply and
   // a fold; the length and the per-pool seed go in first.
   uint64_t h = seed_ ^ (w.size() * 0x9e3779b97f4a7c15ull);
-  for (size_t at = 0; at < w.size(); at += 8) {
-    uint64_t chunk = 0;
-    std::memcpy(&chunk, w.data() + at, std::min<size_t>(8, w.size() - at));
+  auto step = [&h](uint64_t chunk) {
     h = (h ^ chunk) * 0xff51afd7ed558ccdull;
     h ^= h >> 32;
+  };
+  size_t at = 0;
+  for (; at + 8 <= w.size(); at += 8) {  // fixed-size copies compile to plain loads
+    uint64_t chunk;
+    std::memcpy(&chunk, w.data() + at, 8);
+    step(chunk);
+  }
+  if (at < w.size()) {
+    uint64_t chunk = 0;
+    std::memcpy(&chunk, w.data() + at, w.size() - at);
+    step(chunk);
   }
   h *= 0xc4ceb9fe1a85ec53ull;
   return h ^ (h >> 29);
 }
 
-NamePool::Id NamePool::find(std::string_view wire) const {
-  uint64_t h = hash(wire);
+NamePool::Id NamePool::find(std::string_view wire) const { return find(wire, hash(wire)); }
+
+NamePool::Id NamePool::find(std::string_view wire, uint64_t h) const {
   size_t mask = buckets_.size() - 1;
   for (size_t i = h & mask;; i = (i + 1) & mask) {
     const Bucket& b = buckets_[i];
@@ -54,7 +64,8 @@ void NamePool::grow() {
 
 NamePool::Id NamePool::acquire(const DnsName& n) {
   std::string_view wire = wire_view(n);
-  if (Id id = find(wire); id != kNone) {
+  uint64_t h = hash(wire);
+  if (Id id = find(wire, h); id != kNone) {
     ++entries_[id].refs;
     return id;
   }
@@ -70,7 +81,7 @@ NamePool::Id NamePool::acquire(const DnsName& n) {
   Entry& e = entries_[id];
   e.wire.assign(wire);
   e.refs = 1;
-  uint64_t h = hash(wire);
+  e.hash = h;
   size_t mask = buckets_.size() - 1;
   size_t i = h & mask;
   while (buckets_[i].id != kNone) i = (i + 1) & mask;
@@ -91,7 +102,7 @@ void NamePool::release(Id id) {
   // Remove the bucket by backward shift: later members of its probe run
   // whose home is not inside (hole, j] move into the hole.
   size_t mask = buckets_.size() - 1;
-  size_t hole = hash(e.wire) & mask;
+  size_t hole = e.hash & mask;
   while (buckets_[hole].id != id) hole = (hole + 1) & mask;
   for (size_t j = (hole + 1) & mask; buckets_[j].id != kNone; j = (j + 1) & mask) {
     size_t home = buckets_[j].hash & mask;

@@ -51,6 +51,7 @@ class NamePool {
     std::string wire;
     mutable std::string text;  // built on first use: most query names are never printed
     uint32_t refs = 0;
+    uint64_t hash = 0;  // of wire: release() finds its bucket without hashing again
   };
   // The index: open addressing with linear probing over (hash, id); equal
   // hashes are told apart by comparing the wire form, so a collision costs
@@ -60,6 +61,7 @@ class NamePool {
     Id id = kNone;  // kNone: empty
   };
   uint64_t hash(std::string_view wire) const;
+  Id find(std::string_view wire, uint64_t h) const;
   void grow();
 
   std::vector<Entry> entries_;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <random>
 
 #include "core/allow_table.hh"
@@ -252,6 +254,31 @@ TEST(DnsMessage, ReadQueryAcceptsExactlyWhatTheReaderAcceptsAndHashesTheSameName
   }
   EXPECT_GT(accepted, 1000u);  // both outcomes were exercised
   EXPECT_GT(refused, 1000u);
+}
+
+TEST(NameHash, FoldsExactlyTheAsciiCapitalsAtEveryPositionAndLength) {
+  // The oracle: the byte lower-cased if in 'A'..'Z'. Every byte must hash
+  // like its lower-cased form (no capital missed), and the 230 distinct
+  // lower-cased forms must give 230 hashes (nothing else folded).
+  MapAllowTable table(16);
+  Learner learner(LearningSettings{}, table);
+  for (size_t size : {1u, 7u, 8u, 9u, 16u, 23u}) {
+    for (size_t at = 0; at < size; ++at) {
+      std::map<uint64_t, int> hashes;  // hash -> the lower-cased byte that gave it
+      for (int b = 0; b < 256; ++b) {
+        std::vector<uint8_t> v(size, 'x'), lower(size, 'x');
+        v[at] = static_cast<uint8_t>(b);
+        int folded = b >= 'A' && b <= 'Z' ? b + 32 : b;
+        lower[at] = static_cast<uint8_t>(folded);
+        uint64_t h = learner.name_hash(v.data(), size);
+        ASSERT_EQ(h, learner.name_hash(lower.data(), size)) << "size " << size << " at " << at << " byte " << b;
+        auto [it, fresh] = hashes.emplace(h, folded);
+        ASSERT_TRUE(fresh || it->second == folded)
+            << "size " << size << " at " << at << ": bytes " << it->second << " and " << b << " hash alike";
+      }
+      EXPECT_EQ(hashes.size(), 230u);
+    }
+  }
 }
 
 }  // namespace

@@ -22,6 +22,18 @@ void fill_event(QueryEvent& ev, const pkt::Packet& p, bool tcp_framed) {
     if (msg.size() < 2) return;
     msg = msg.subspan(2);
   }
+  // The usual query, read in place (a worker builds an event for every
+  // query it drops); anything else through the Reader, which also takes
+  // several questions or other opcodes. Either way the name is kept as
+  // DnsName keeps it: lower-cased.
+  if (dns::QueryView v; dns::read_query(msg, v)) {
+    ev.dns_id = v.id;
+    ev.qtype = v.qtype;
+    ev.qname_len = static_cast<uint8_t>(v.name_size);
+    for (size_t i = 0; i < v.name_size; ++i)
+      ev.qname[i] = v.name[i] >= 'A' && v.name[i] <= 'Z' ? static_cast<uint8_t>(v.name[i] + 32) : v.name[i];
+    return;
+  }
   dns::Reader r(msg);
   dns::Header h;
   if (r.open(h) != dns::Fault::none) return;

@@ -8,6 +8,7 @@
 #include "core/allow_table.hh"
 #include "core/dns_message.hh"
 #include "core/learner.hh"
+#include "core/query_event.hh"
 #include "support/builder.hh"
 
 namespace nsgate::testing {
@@ -242,6 +243,31 @@ TEST(DnsMessage, ReadQueryAcceptsExactlyWhatTheReaderAcceptsAndHashesTheSameName
     dns::QueryView v;
     bool fast = dns::read_query(m, v);
     ASSERT_EQ(fast, slow) << "round " << round;
+    // A dropped query's event (read in place when read_query can) carries
+    // what the Reader finds: id once the header reads, type and the
+    // lower-cased name once the first question does.
+    {
+      QueryEvent ev;
+      pkt::Packet p;
+      p.payload = m;
+      fill_event(ev, p, false);
+      uint16_t want_id = 0, want_type = 0;
+      std::vector<uint8_t> want_name;
+      dns::Reader r2(m);
+      dns::Header h2;
+      dns::Question q2;
+      if (r2.open(h2) == Fault::none) {
+        want_id = h2.id;
+        if (h2.qdcount > 0 && r2.next(q2) == Fault::none) {
+          want_type = q2.qtype;
+          want_name.assign(q2.name.wire(), q2.name.wire() + q2.name.wire_size());
+        }
+      }
+      EXPECT_EQ(ev.dns_id, want_id) << "round " << round;
+      EXPECT_EQ(ev.qtype, want_type) << "round " << round;
+      ASSERT_EQ(ev.qname_len, want_name.size()) << "round " << round;
+      EXPECT_TRUE(std::equal(want_name.begin(), want_name.end(), ev.qname)) << "round " << round;
+    }
     if (!fast) {
       ++refused;
       continue;

@@ -63,15 +63,26 @@ size_t restore_snapshot(Learner& learner, const std::vector<Provenance>& entries
   return n;
 }
 
-snapshot::Contents snapshot_of(const Learner& learner, TimeNs wall_now, TimeNs offset) {
+namespace {
+template <class ForEach>
+snapshot::Contents contents(ForEach for_each, TimeNs wall_now, TimeNs offset) {
   snapshot::Contents c;
   c.taken_at = wall_now;
-  learner.for_each_learned([&](const Provenance& p) {
+  for_each([&](const Provenance& p) {
     Provenance q = p;
     snapshot::shift_clock(q, offset);
     c.entries.push_back(std::move(q));
   });
   return c;
+}
+}  // namespace
+
+snapshot::Contents snapshot_of(const Learner& learner, TimeNs wall_now, TimeNs offset) {
+  return contents([&](const auto& fn) { learner.for_each_learned(fn); }, wall_now, offset);
+}
+
+snapshot::Contents snapshot_of(const Learner::Frozen& frozen, TimeNs wall_now, TimeNs offset) {
+  return contents([&](const auto& fn) { frozen.for_each(fn); }, wall_now, offset);
 }
 
 void LearnSession::finish(TimeNs time) {

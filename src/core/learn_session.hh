@@ -48,6 +48,8 @@ class LearnSession {
 size_t restore_snapshot(Learner& learner, const std::vector<Provenance>& entries, TimeNs wall_now, TimeNs offset);
 // The learner's learned entries on the wall clock, taken at `wall_now`.
 snapshot::Contents snapshot_of(const Learner& learner, TimeNs wall_now, TimeNs offset);
+// The same from a frozen copy (Learner::freeze), on any thread.
+snapshot::Contents snapshot_of(const Learner::Frozen& frozen, TimeNs wall_now, TimeNs offset);
 
 // Builds the context of a message from its packet: the QR bit says which
 // end is the client.

@@ -224,22 +224,64 @@ void Learner::remove_slot(uint32_t id) {
   free_slots_.push_back(id);
 }
 
-Provenance Learner::provenance(const Slot& s) const {
+template <class NameText, class QueryNameText>
+Provenance Learner::provenance(const Slot& s, NameText name, QueryNameText query_name) {
   Provenance p;
   p.address = s.address;
   p.kind = s.kind;
-  p.zone = names_.text(s.zone);
-  p.ns = names_.text(s.ns);
+  p.zone = name(s.zone);
+  p.ns = name(s.ns);
   p.ns_ttl = s.ns_ttl;
   p.addr_ttl = s.addr_ttl;
   p.expires = s.expires;
   p.query_time = s.query_time;
   p.query_id = s.query_id;
-  p.query_name = query_names_.text(s.query_name);
+  p.query_name = query_name(s.query_name);
   p.response_time = s.response_time;
   p.server = s.server;
   p.note = s.note;
   return p;
+}
+
+Provenance Learner::provenance(const Slot& s) const {
+  return provenance(s, [this](NameId id) { return names_.text(id); },
+                    [this](NameId id) { return query_names_.text(id); });
+}
+
+Learner::Frozen Learner::freeze() const {
+  Frozen f;
+  freeze(f);
+  return f;
+}
+
+void Learner::freeze(Frozen& f) const {
+  f.slots_.clear();
+  f.slots_.reserve(slots_.size() - free_slots_.size());
+  for (const Slot& s : slots_)
+    if (s.live && s.kind == EntryKind::learned) f.slots_.push_back(s);
+  f.names_.copy(names_);
+  f.query_names_.copy(query_names_);
+}
+
+void Learner::Frozen::Names::copy(const NamePool& pool) {
+  wire.clear();
+  end.resize(pool.id_limit());
+  for (size_t id = 0; id < end.size(); ++id) {
+    wire += pool.wire(static_cast<NameId>(id));
+    end[id] = static_cast<uint32_t>(wire.size());
+  }
+}
+
+std::string Learner::Frozen::Names::text(NameId id) const {
+  if (id == kNoName || id >= end.size()) return "";
+  uint32_t begin = id == 0 ? 0 : end[id - 1];
+  return NamePool::text_of(std::string_view(wire).substr(begin, end[id] - begin));
+}
+
+void Learner::Frozen::for_each(const std::function<void(const Provenance&)>& fn) const {
+  for (const Slot& s : slots_)
+    fn(Learner::provenance(s, [this](NameId id) { return names_.text(id); },
+                           [this](NameId id) { return query_names_.text(id); }));
 }
 
 void Learner::add_anchor(const IpAddress& a, const std::string& ns_name) {

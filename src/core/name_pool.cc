@@ -122,18 +122,22 @@ const std::string& NamePool::text(Id id) const {
   static const std::string none;
   if (id == kNone) return none;
   const Entry& e = entries_[id];
-  if (e.text.empty()) e.text = name(id).to_string();
+  if (e.text.empty()) e.text = text_of(e.wire);
   return e.text;
 }
 
-DnsName NamePool::name(Id id) const {
+namespace {
+// The wire form was a valid DnsName when interned: rebuild it label by label.
+DnsName name_of(std::string_view w) {
   DnsName n;
-  if (id == kNone) return n;
-  const std::string& w = entries_[id].wire;
-  // The wire form was a valid DnsName when interned: rebuild it label by label.
   for (size_t at = 0; at < w.size() && w[at] != 0; at += 1 + static_cast<uint8_t>(w[at]))
     n.append_label(reinterpret_cast<const uint8_t*>(w.data()) + at + 1, static_cast<uint8_t>(w[at]));
   return n;
 }
+}  // namespace
+
+DnsName NamePool::name(Id id) const { return id == kNone ? DnsName{} : name_of(entries_[id].wire); }
+
+std::string NamePool::text_of(std::string_view wire) { return name_of(wire).to_string(); }
 
 }  // namespace nsgate

@@ -38,6 +38,12 @@ class NamePool {
   // Presentation form ("example.com."); "" for kNone.
   const std::string& text(Id id) const;
   DnsName name(Id id) const;
+  // The wire form of an interned name ("" for kNone or a released id), and
+  // one past the highest id ever handed out: for copying the pool cheaply.
+  std::string_view wire(Id id) const { return id < entries_.size() ? std::string_view(entries_[id].wire) : ""; }
+  size_t id_limit() const { return entries_.size(); }
+  // Presentation form of a wire form this pool (or a copy of it) interned.
+  static std::string text_of(std::string_view wire);
   size_t size() const { return size_; }
   // Makes room for `names` names in all without growing (no rehash later).
   void reserve(size_t names);

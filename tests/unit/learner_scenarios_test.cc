@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/learn_session.hh"
+#include "core/snapshot.hh"
 #include "lab.hh"
 
 namespace nsgate::testing {
@@ -427,6 +429,33 @@ TEST(LearnerScenario, TcpResponseInOneByteSegmentsTeachesTheSameAsWhole) {
   EXPECT_EQ(whole.size(), 3u);
   EXPECT_EQ(run(1), whole);
   EXPECT_EQ(run(7), whole);
+}
+
+// A snapshot is built from a frozen copy on another thread while the
+// learner goes on: the copy must not see what happens after it was taken,
+// even when every name it refers to is released and its id reused.
+TEST(LearnerScenario, FrozenCopyKeepsTheRecordsAsTheyWereWhenTaken) {
+  Lab lab;
+  walk_example_lab(lab);
+  snapshot::Contents before = snapshot_of(lab.learner, lab.now, 0);
+  ASSERT_EQ(before.entries.size(), 4u);
+  Learner::Frozen frozen = lab.learner.freeze();
+  EXPECT_EQ(frozen.size(), 4u);
+
+  // Everything expires (its names are released), then other zones are
+  // learned under new names that take the freed ids.
+  lab.advance_s(3 * 86400);
+  EXPECT_FALSE(lab.allowed("203.0.113.10"));
+  DnsBuilder other(9, flags::qr);
+  other.question("www.other.test", A)
+      .ns(S::authority, "test", "a.nic.test", 172800)
+      .addr(S::additional, "a.nic.test", "198.51.100.77", 172800);
+  lab.exchange(kRoot, 9, "www.other.test", A, other);
+  EXPECT_TRUE(lab.allowed("198.51.100.77"));
+
+  snapshot::Contents after = snapshot_of(frozen, lab.now - 3 * 86400 * kNsPerSec - 20'000'000, 0);
+  after.taken_at = before.taken_at;
+  EXPECT_EQ(snapshot::encode(after), snapshot::encode(before)) << "the frozen copy changed";
 }
 
 TEST(LearnerScenario, StaticAllowWithoutZoneIsAllowedButTeachesNothing) {

@@ -161,6 +161,9 @@ class Dataplane {
   mutable std::mutex snap_mu_;
   std::string snap_request_, snap_error_;
   std::atomic<uint64_t> snapshots_written_{0};
+  std::thread snap_writer_;  // started by the learner thread, joined by it or stop()
+  std::unique_ptr<Learner::Frozen> frozen_;  // the copy it writes, reused
+  std::atomic<bool> snap_writing_{false};
   mutable std::mutex learn_mu_;  // guards learn counter copies
   LearnCounters learn_copy_{};
   LearnDelay delay_copy_;

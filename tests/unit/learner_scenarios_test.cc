@@ -458,6 +458,34 @@ TEST(LearnerScenario, FrozenCopyKeepsTheRecordsAsTheyWereWhenTaken) {
   EXPECT_EQ(snapshot::encode(after), snapshot::encode(before)) << "the frozen copy changed";
 }
 
+// The data path hands queries over as records (the worker parsed them and
+// hashed the name): each must match its response exactly as the query
+// message would.
+TEST(LearnerScenario, QueriesHandedOverAsRecordsMatchTheirResponses) {
+  Lab lab;
+  DnsName qname;
+  ASSERT_TRUE(DnsName::from_text("www.example.lab", qname));
+  std::vector<QueryRecord> batch;
+  for (uint16_t k = 0; k < 40; ++k) {
+    QueryRecord r{*IpAddress::parse(kResolver), *IpAddress::parse(kRoot), static_cast<uint16_t>(kResolverPort + k),
+                  53, static_cast<uint16_t>(100 + k), A, lab.learner.name_hash(qname), lab.now};
+    batch.push_back(r);
+  }
+  for (const QueryRecord& r : batch) lab.learner.on_query(r);
+  EXPECT_EQ(lab.learner.tracked_queries(), 40u);
+  lab.advance_ms(20);
+  // Three of them are answered.
+  for (uint16_t k : {0, 8, 39})
+    lab.respond(kRoot, root_referral_for_lab(static_cast<uint16_t>(100 + k), "www.example.lab"), kResolver,
+                static_cast<uint16_t>(kResolverPort + k));
+  EXPECT_EQ(lab.events(LearnEvent::unmatched_response), 0u);
+  EXPECT_TRUE(lab.allowed("198.51.100.1"));
+  EXPECT_EQ(lab.learner.tracked_queries(), 37u) << "a matched query is used up";
+  // A response whose query record said another id stays unsolicited.
+  lab.respond(kRoot, root_referral_for_lab(99, "www.example.lab"), kResolver, kResolverPort);
+  EXPECT_EQ(lab.events(LearnEvent::unmatched_response), 1u);
+}
+
 TEST(LearnerScenario, StaticAllowWithoutZoneIsAllowedButTeachesNothing) {
   Lab lab;
   lab.learner.add_static({*Prefix::parse("8.8.4.4"), "public resolver", ""});

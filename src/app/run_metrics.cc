@@ -2,6 +2,7 @@
 #include "app/run_metrics.hh"
 
 #include <ctime>
+#include <limits>
 
 namespace nsgate::app {
 
@@ -72,6 +73,21 @@ std::vector<MetricFamilyData> run_metrics(const dp::Dataplane& d, const ControlS
   auto delay = family("nsgate_learn_to_enforce_seconds_max", "Longest delay from a worker receiving a teaching response to the table update", false);
   delay.samples.push_back(sample(static_cast<double>(ld.max) / 1e9));
   out.push_back(std::move(delay));
+  // The same delays by power-of-two microseconds (the learner's own buckets).
+  auto delays = family("nsgate_learn_to_enforce_seconds",
+                       "Delay from a worker receiving a teaching response to the table update", false);
+  MetricHistogram h;
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b < ld.log2_us.size(); ++b) {
+    cumulative += ld.log2_us[b];
+    bool last = b + 1 == ld.log2_us.size();  // also holds everything longer
+    h.buckets.emplace_back(last ? std::numeric_limits<double>::infinity() : static_cast<double>(uint64_t{1} << b) / 1e6,
+                           cumulative);
+  }
+  h.count = ld.count;
+  h.sum = static_cast<double>(ld.total) / 1e9;
+  delays.histogram = std::move(h);
+  out.push_back(std::move(delays));
 
   auto pkts = family("nsgate_port_packets_total", "Packets per port and direction (device statistics)", true);
   auto bytes = family("nsgate_port_bytes_total", "Bytes per port and direction (device statistics)", true);

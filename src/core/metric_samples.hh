@@ -6,6 +6,8 @@
 // turns them into Prometheus families. Names follow Prometheus conventions
 // (nsgate_ prefix, _total counters, base units, bounded label values).
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,10 +19,19 @@ struct MetricSample {
   double value = 0;
 };
 
+// A histogram with one series: cumulative counts by upper bound (ascending;
+// the last bound is +infinity), their sum and count.
+struct MetricHistogram {
+  std::vector<std::pair<double, uint64_t>> buckets;
+  double sum = 0;
+  uint64_t count = 0;
+};
+
 struct MetricFamilyData {
   std::string name, help;
-  bool counter = true;  // false: gauge
+  bool counter = true;  // false: gauge (unless histogram is set)
   std::vector<MetricSample> samples;
+  std::optional<MetricHistogram> histogram;  // set: a histogram, samples unused
 };
 
 }  // namespace nsgate

@@ -18,6 +18,15 @@ class Collector : public prometheus::Collectable {
       fam.name = f.name;
       fam.help = f.help;
       fam.type = f.counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
+      if (f.histogram) {
+        fam.type = prometheus::MetricType::Histogram;
+        prometheus::ClientMetric m;
+        m.histogram.sample_count = f.histogram->count;
+        m.histogram.sample_sum = f.histogram->sum;
+        for (const auto& [bound, cumulative] : f.histogram->buckets)
+          m.histogram.bucket.push_back({cumulative, bound});
+        fam.metric.push_back(std::move(m));
+      }
       for (const MetricSample& s : f.samples) {
         prometheus::ClientMetric m;
         for (const auto& [k, v] : s.labels) m.label.push_back({k, v});

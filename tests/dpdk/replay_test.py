@@ -160,6 +160,12 @@ metrics: {{listen: "127.0.0.1:{metrics_port}"}}
     assert values["nsgate_rx_inside_total"] == 3, body
     assert values['nsgate_verdicts_total{verdict="drop_unknown"}'] >= 1, body
     assert values['nsgate_learn_events_total{event="added"}'] >= 2, body
+    # The learn-to-enforce histogram: every teaching response counted once,
+    # buckets cumulative up to +Inf.
+    buckets = [v for k, v in values.items() if k.startswith("nsgate_learn_to_enforce_seconds_bucket")]
+    assert values["nsgate_learn_to_enforce_seconds_count"] >= 1, body
+    assert buckets == sorted(buckets) and buckets[-1] == values["nsgate_learn_to_enforce_seconds_count"], body
+    assert values['nsgate_learn_to_enforce_seconds_bucket{le="+Inf"}'] == buckets[-1], body
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err

@@ -485,6 +485,13 @@ void Dataplane::stop() {
   learner_stop_ = true;
   if (learner_thread_.joinable()) learner_thread_.join();
   if (snap_writer_.joinable()) snap_writer_.join();
+  // Responses the learner released after the workers stopped are still
+  // owed to the inside: send them on each worker's queue (now unused)
+  // before the ports stop.
+  for (auto& w : workers_)
+    if (inside_.started)
+      while (w->release_burst() > 0) {
+      }
   for (Port* p : {&inside_, &outside_, &mirror_, &drop_port_}) {
     if (!p->started) continue;
     rte_eth_dev_stop(p->id);
@@ -505,6 +512,10 @@ void Dataplane::learner_main() {
   static thread_local QueryRecord records[256];
   TimeNs last_housekeeping = 0, last_publish = 0;
   for (;;) {
+    // Read before the rings: an empty pass that began after the workers
+    // stopped has seen their last packets (one that began before may have
+    // missed responses they held at the very end).
+    bool stopping = learner_stop_.load();
     unsigned got = 0;
     auto learn_from = [&](Worker& w, rte_mbuf* m) {
       TimeNs fallback = opts_.packet_time ? 0 : clock_ns(CLOCK_MONOTONIC);
@@ -583,7 +594,7 @@ void Dataplane::learner_main() {
     }
     if (!path.empty()) write_snapshot(path);
     if (got == 0) {
-      if (learner_stop_.load()) break;
+      if (stopping) break;
       // Not a spin: a busy learner core cost the worker on the other core
       // 15-20 % of its forwarding rate here (yield or pause loops alike,
       // tools/bench/forward), for a shorter tail of the learn-to-enforce delay.

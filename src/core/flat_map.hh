@@ -99,11 +99,7 @@ class FlatMap {
   // called exactly once per entry and may modify the value.
   template <class Pred>
   size_t erase_if(Pred pred) {
-    std::vector<K> doomed;
-    for (size_t i = 0; i <= mask_; ++i)
-      if (used_[i] && pred(std::as_const(entries_[i].first), entries_[i].second)) doomed.push_back(entries_[i].first);
-    for (const K& k : doomed) erase(k);
-    return doomed.size();
+    return erase_in(0, mask_ + 1, pred);
   }
 
   // erase_if over at most `buckets` buckets from `cursor` on, for sweeps
@@ -116,10 +112,7 @@ class FlatMap {
   bool erase_if_slice(size_t& cursor, size_t buckets, Pred pred) {
     if (cursor > mask_) cursor = 0;
     size_t end = buckets > mask_ + 1 - cursor ? mask_ + 1 : cursor + buckets;
-    doomed_.clear();
-    for (size_t i = cursor; i < end; ++i)
-      if (used_[i] && pred(std::as_const(entries_[i].first), entries_[i].second)) doomed_.push_back(entries_[i].first);
-    for (const K& k : doomed_) erase(k);
+    erase_in(cursor, end, pred);
     cursor = end > mask_ ? 0 : end;
     return cursor == 0;
   }
@@ -133,6 +126,17 @@ class FlatMap {
 
  private:
   size_t bucket(const K& k) const { return flat_map_detail::mix(Hash{}(k) ^ seed_) & mask_; }
+
+  // Buckets [begin, end): the keys pred condemns are collected first and
+  // erased after, so that no backward shift moves an entry under the scan.
+  template <class Pred>
+  size_t erase_in(size_t begin, size_t end, Pred& pred) {
+    doomed_.clear();
+    for (size_t i = begin; i < end; ++i)
+      if (used_[i] && pred(std::as_const(entries_[i].first), entries_[i].second)) doomed_.push_back(entries_[i].first);
+    for (const K& k : doomed_) erase(k);
+    return doomed_.size();
+  }
 
   // Backward shift: pull later members of the probe run into the hole so
   // that every entry stays reachable from its bucket without tombstones.
@@ -170,7 +174,7 @@ class FlatMap {
 
   using Entry = std::pair<K, V>;
   uint64_t seed_;
-  std::vector<K> doomed_;  // erase_if_slice's, kept to spare an allocation per call
+  std::vector<K> doomed_;  // erase_in's, kept to spare an allocation per call
   // Constructed only where used_ is set: see reserve().
   Entry* entries_ = nullptr;
   std::vector<uint8_t> used_;

@@ -728,13 +728,9 @@ void Learner::housekeeping(TimeNs now, size_t expiry_budget) {
     last_query_sweep_ = now_;
   }
   if (query_sweep_running_) {
-    auto old = [&](const QueryKey&, TimeNs asked) { return now_ - asked > window; };
-    if (query_sweep_budget_ == SIZE_MAX) {
-      queries_.erase_if(old);
-      query_sweep_running_ = false;
-    } else {
-      query_sweep_running_ = !queries_.erase_if_slice(query_sweep_cursor_, query_sweep_budget_, old);
-    }
+    // Unbounded (the default), one slice is the whole map: the pass ends here.
+    query_sweep_running_ = !queries_.erase_if_slice(query_sweep_cursor_, query_sweep_budget_,
+                                                    [&](const QueryKey&, TimeNs asked) { return now_ - asked > window; });
   }
   if (!pending_.empty()) {
     pending_.erase_if([&](NameId target, std::vector<PendingNs>& waiting) {

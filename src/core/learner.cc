@@ -248,12 +248,6 @@ Provenance Learner::provenance(const Slot& s) const {
                     [this](NameId id) { return query_names_.text(id); });
 }
 
-Learner::Frozen Learner::freeze() const {
-  Frozen f;
-  freeze(f);
-  return f;
-}
-
 void Learner::freeze(Frozen& f) const {
   f.slots_.clear();
   f.slots_.reserve(slots_.size() - free_slots_.size());

@@ -155,13 +155,11 @@ class Learner {
   void for_each_learned(const std::function<void(const Provenance&)>& fn) const;
 
   class Frozen;
-  // A copy of the learned records for a snapshot, taken in one pass that
+  // Copies the learned records into `into` for a snapshot, in one pass that
   // builds no text, so that the learner can go on while another thread
   // turns the copy into provenance records and writes them (built and
   // written in place, a snapshot of 1 M entries held learning up for 5 s).
-  Frozen freeze() const;
-  // The same into `into`, reusing its memory (the next snapshot's copy
-  // then touches no fresh pages).
+  // Reuses `into`'s memory: the next snapshot's copy touches no fresh pages.
   void freeze(Frozen& into) const;
   // Re-inserts a learned record (from a snapshot). False if refused by limits.
   bool restore(const Provenance& p);

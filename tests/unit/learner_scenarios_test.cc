@@ -439,7 +439,8 @@ TEST(LearnerScenario, FrozenCopyKeepsTheRecordsAsTheyWereWhenTaken) {
   walk_example_lab(lab);
   snapshot::Contents before = snapshot_of(lab.learner, lab.now, 0);
   ASSERT_EQ(before.entries.size(), 4u);
-  Learner::Frozen frozen = lab.learner.freeze();
+  Learner::Frozen frozen;
+  lab.learner.freeze(frozen);
   EXPECT_EQ(frozen.size(), 4u);
 
   // Everything expires (its names are released), then other zones are

@@ -5,17 +5,13 @@
 
 namespace nsgate {
 
-namespace {
-uint8_t lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + 32) : c; }
-}  // namespace
-
 bool DnsName::append_label(const uint8_t* data, size_t len) {
   if (len == 0 || len > kMaxLabel) return false;
   // size_ counts the terminating root octet; the new label adds 1 + len.
   if (size_ + 1 + len > kMaxWire) return false;
   size_t at = size_ - 1;
   wire_[at] = static_cast<uint8_t>(len);
-  for (size_t i = 0; i < len; ++i) wire_[at + 1 + i] = lower(data[i]);
+  for (size_t i = 0; i < len; ++i) wire_[at + 1 + i] = dns_lower(data[i]);
   size_ += 1 + len;
   wire_[size_ - 1] = 0;
   ++labels_;

@@ -8,6 +8,10 @@
 
 namespace nsgate {
 
+// The octet as a DnsName stores it: ASCII capitals lower-cased (RFC 4343),
+// everything else as it is.
+inline uint8_t dns_lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + 32) : c; }
+
 // A domain name in uncompressed wire form, lower-cased (DNS names compare
 // case-insensitively, RFC 4343), held inline: parsing never allocates.
 // Invariant: the wire form is a valid sequence of labels ending in the root

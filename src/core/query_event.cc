@@ -30,8 +30,7 @@ void fill_event(QueryEvent& ev, const pkt::Packet& p, bool tcp_framed) {
     ev.dns_id = v.id;
     ev.qtype = v.qtype;
     ev.qname_len = static_cast<uint8_t>(v.name_size);
-    for (size_t i = 0; i < v.name_size; ++i)
-      ev.qname[i] = v.name[i] >= 'A' && v.name[i] <= 'Z' ? static_cast<uint8_t>(v.name[i] + 32) : v.name[i];
+    for (size_t i = 0; i < v.name_size; ++i) ev.qname[i] = dns_lower(v.name[i]);
     return;
   }
   dns::Reader r(msg);

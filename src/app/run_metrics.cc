@@ -81,7 +81,7 @@ std::vector<MetricFamilyData> run_metrics(const dp::Dataplane& d, const ControlS
   for (size_t b = 0; b < ld.log2_us.size(); ++b) {
     cumulative += ld.log2_us[b];
     bool last = b + 1 == ld.log2_us.size();  // also holds everything longer
-    h.buckets.emplace_back(last ? std::numeric_limits<double>::infinity() : static_cast<double>(uint64_t{1} << b) / 1e6,
+    h.buckets.emplace_back(last ? std::numeric_limits<double>::infinity() : static_cast<double>(dp::LearnDelay::bound(b)) / 1e9,
                            cumulative);
   }
   h.count = ld.count;

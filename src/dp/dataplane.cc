@@ -523,13 +523,7 @@ void Dataplane::learner_main() {
       uint64_t before = lc[static_cast<size_t>(LearnEvent::added)] + lc[static_cast<size_t>(LearnEvent::refreshed)];
       session_->feed(pkt::LinkType::ethernet, w.packet_ns(m, fallback), frame_of(m));
       if (lc[static_cast<size_t>(LearnEvent::added)] + lc[static_cast<size_t>(LearnEvent::refreshed)] != before) {
-        TimeNs d = clock_ns(CLOCK_MONOTONIC) - *RTE_MBUF_DYNFIELD(m, handoff_offset_, const TimeNs*);
-        ++delay_.count;
-        delay_.total += d;
-        delay_.max = std::max(delay_.max, d);
-        size_t b = 0;
-        while (b + 1 < delay_.log2_us.size() && (TimeNs{1} << b) * 1000 <= d) ++b;
-        ++delay_.log2_us[b];
+        delay_.record(clock_ns(CLOCK_MONOTONIC) - *RTE_MBUF_DYNFIELD(m, handoff_offset_, const TimeNs*));
       }
     };
     // Query records and handed-over packets (TCP segments, response copies).
@@ -715,12 +709,21 @@ std::vector<PortStats> Dataplane::port_stats() const {
   return out;
 }
 
+void LearnDelay::record(TimeNs d) {
+  ++count;
+  total += d;
+  max = std::max(max, d);
+  size_t b = 0;
+  while (b + 1 < log2_us.size() && bound(b) <= d) ++b;
+  ++log2_us[b];
+}
+
 TimeNs LearnDelay::percentile(double p) const {
   uint64_t want = static_cast<uint64_t>(p * static_cast<double>(count));
   uint64_t seen = 0;
   for (size_t b = 0; b < log2_us.size(); ++b) {
     seen += log2_us[b];
-    if (seen > want || seen == count) return (TimeNs{1} << b) * 1000;
+    if (seen > want || seen == count) return bound(b);
   }
   return max;
 }

@@ -51,7 +51,9 @@ struct DataplaneOptions {
 struct LearnDelay {
   uint64_t count = 0;
   TimeNs total = 0, max = 0;
-  std::array<uint64_t, 24> log2_us{};  // bucket b: delay < 2^b microseconds
+  std::array<uint64_t, 24> log2_us{};  // bucket b: delay < bound(b); the last holds all longer ones
+  static TimeNs bound(size_t b) { return (TimeNs{1} << b) * 1000; }  // 2^b microseconds
+  void record(TimeNs d);
   TimeNs percentile(double p) const;  // upper bound of the bucket holding p
 };
 

@@ -34,7 +34,7 @@ namespace {
 void say(const std::string& s) { std::fprintf(stderr, "nsgate ofshim: %s\n", s.c_str()); }
 
 MetricFamilyData family(std::string name, std::string help, bool counter, double v) {
-  return MetricFamilyData{std::move(name), std::move(help), counter, {MetricSample{{}, v}}};
+  return MetricFamilyData{std::move(name), std::move(help), counter, {MetricSample{{}, v}}, std::nullopt};
 }
 
 // Counters the learner publishes for the exporter threads (copied by the
@@ -54,11 +54,11 @@ std::vector<MetricFamilyData> shim_metrics(const ctl::SessionStats& s, LearnerVi
   out.push_back(std::move(info));
   {
     std::lock_guard<std::mutex> lock(lv.mu);
-    MetricFamilyData learn{"nsgate_learn_events_total", "Learner results by event: added, refreshed, and each refusal rule", true, {}};
+    MetricFamilyData learn{"nsgate_learn_events_total", "Learner results by event: added, refreshed, and each refusal rule", true, {}, std::nullopt};
     for (size_t i = 0; i < kLearnEventCount; ++i)
       learn.samples.push_back({{{"event", to_string(static_cast<LearnEvent>(i))}}, d(lv.counters[i])});
     out.push_back(std::move(learn));
-    MetricFamilyData entries{"nsgate_table_entries", "Addresses in the TTL table, by kind", false, {}};
+    MetricFamilyData entries{"nsgate_table_entries", "Addresses in the TTL table, by kind", false, {}, std::nullopt};
     const char* kinds[] = {"anchor", "static", "learned"};
     for (size_t i = 0; i < 3; ++i) entries.samples.push_back({{{"kind", kinds[i]}}, d(lv.entries[i])});
     out.push_back(std::move(entries));
@@ -74,20 +74,20 @@ std::vector<MetricFamilyData> shim_metrics(const ctl::SessionStats& s, LearnerVi
   out.push_back(family("nsgate_openflow_stale_flows_removed_total", "Allow flows for addresses no longer allowed, removed at reconciliation", true, d(s.stale_flows_removed)));
   out.push_back(family("nsgate_openflow_switch_errors_total", "OFPT_ERROR messages from the switch", true, d(s.switch_errors)));
   out.push_back(family("nsgate_openflow_reconcile_seconds", "Duration of the last full reconciliation", false, static_cast<double>(s.last_reconcile_ns.load()) / 1e9));
-  MetricFamilyData pin{"nsgate_openflow_packet_ins_total", "Packet-ins by purpose (learning copy, drop-log copy, other)", true, {}};
+  MetricFamilyData pin{"nsgate_openflow_packet_ins_total", "Packet-ins by purpose (learning copy, drop-log copy, other)", true, {}, std::nullopt};
   pin.samples.push_back({{{"copy", "learn"}}, d(s.packet_in_learn)});
   pin.samples.push_back({{{"copy", "drop_log"}}, d(s.packet_in_log)});
   pin.samples.push_back({{{"copy", "held_response"}}, d(s.packet_in_held)});
   pin.samples.push_back({{{"copy", "other"}}, d(s.packet_in_other)});
   out.push_back(std::move(pin));
-  MetricFamilyData bad{"nsgate_openflow_malformed_total", "Messages from the switch refused by the decoder, by reason", true, {}};
+  MetricFamilyData bad{"nsgate_openflow_malformed_total", "Messages from the switch refused by the decoder, by reason", true, {}, std::nullopt};
   for (size_t i = 1; i < of::kStatusCount; ++i)
     bad.samples.push_back({{{"reason", of::to_string(static_cast<of::Status>(i))}}, d(s.malformed[i])});
   out.push_back(std::move(bad));
   out.push_back(family("nsgate_drop_log_lines_total", "Lines written to the drop log", true, d(c.drop_log_written)));
   out.push_back(family("nsgate_drop_log_suppressed_total", "Drop log lines held back by the per-source rate limit", true, d(c.drop_log_suppressed)));
   out.push_back(family("nsgate_blocked_sources_new_total", "Inside hosts blocked (or alerted) that the drop log had not seen recently: likely newly infected", true, d(c.new_blocked_sources)));
-  MetricFamilyData reloads{"nsgate_reloads_total", "Configuration reloads (SIGHUP), by result", true, {}};
+  MetricFamilyData reloads{"nsgate_reloads_total", "Configuration reloads (SIGHUP), by result", true, {}, std::nullopt};
   reloads.samples.push_back({{{"result", "ok"}}, d(c.reloads_ok)});
   reloads.samples.push_back({{{"result", "error"}}, d(c.reloads_failed)});
   out.push_back(std::move(reloads));

@@ -8,7 +8,7 @@ namespace nsgate::app {
 
 namespace {
 MetricFamilyData family(std::string name, std::string help, bool counter) {
-  return MetricFamilyData{std::move(name), std::move(help), counter, {}};
+  return MetricFamilyData{std::move(name), std::move(help), counter, {}, std::nullopt};
 }
 MetricSample sample(double v, std::vector<std::pair<std::string, std::string>> labels = {}) {
   return MetricSample{std::move(labels), v};

@@ -476,7 +476,7 @@ TEST(LearnerScenario, QueriesHandedOverAsRecordsMatchTheirResponses) {
   EXPECT_EQ(lab.learner.tracked_queries(), 40u);
   lab.advance_ms(20);
   // Three of them are answered.
-  for (uint16_t k : {0, 8, 39})
+  for (int k : {0, 8, 39})
     lab.respond(kRoot, root_referral_for_lab(static_cast<uint16_t>(100 + k), "www.example.lab"), kResolver,
                 static_cast<uint16_t>(kResolverPort + k));
   EXPECT_EQ(lab.events(LearnEvent::unmatched_response), 0u);

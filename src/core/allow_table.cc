@@ -14,26 +14,25 @@ const char* to_string(EntryKind k) {
 }
 
 std::optional<TableValue> MapAllowTable::lookup(const IpAddress& a, uint32_t now_s) const {
-  auto it = map_.find(a);
-  if (it == map_.end() || it->second.expired_at(now_s)) return std::nullopt;
-  return it->second;
+  const TableValue* v = map_.find(a);
+  if (!v || v->expired_at(now_s)) return std::nullopt;
+  return *v;
 }
 
 bool MapAllowTable::upsert(const IpAddress& a, TableValue v) {
-  auto it = map_.find(a);
-  if (it != map_.end()) {
-    it->second = v;
+  if (TableValue* held = map_.find(a)) {
+    *held = v;
     return true;
   }
   if (map_.size() >= capacity_) return false;
-  map_.emplace(a, v);
+  *map_.try_emplace(a).first = v;
   return true;
 }
 
-bool MapAllowTable::erase(const IpAddress& a) { return map_.erase(a) > 0; }
+bool MapAllowTable::erase(const IpAddress& a) { return map_.erase(a); }
 
 void MapAllowTable::for_each(const std::function<void(const IpAddress&, TableValue)>& fn) const {
-  for (const auto& [a, v] : map_) fn(a, v);
+  map_.for_each([&fn](const IpAddress& a, const TableValue& v) { fn(a, v); });
 }
 
 }  // namespace nsgate

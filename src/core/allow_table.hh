@@ -4,8 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <unordered_map>
-
+#include "core/flat_map.hh"
 #include "core/ip_address.hh"
 
 namespace nsgate {
@@ -51,7 +50,9 @@ class AllowTable {
   virtual void for_each(const std::function<void(const IpAddress&, TableValue)>& fn) const = 0;
 };
 
-// A plain single-threaded table for tests and tools that need no DPDK.
+// A plain single-threaded table for the offline tools (`learn`, `check`),
+// which have no concurrent readers, and for tests: no DPDK, and no price
+// for lock-free reads nobody makes.
 class MapAllowTable final : public AllowTable {
  public:
   explicit MapAllowTable(size_t capacity) : capacity_(capacity) {}
@@ -64,7 +65,7 @@ class MapAllowTable final : public AllowTable {
 
  private:
   size_t capacity_;
-  std::unordered_map<IpAddress, TableValue, IpAddressHash> map_;
+  FlatMap<IpAddress, TableValue, IpAddressHash> map_;
 };
 
 }  // namespace nsgate

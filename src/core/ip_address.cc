@@ -68,14 +68,18 @@ std::string IpAddress::to_string() const {
 
 void IpAddress::append_to(std::string& out) const {
   if (is_v4()) {
-    // Dotted quad by hand: glibc's inet_ntop formats IPv4 with sprintf.
+    // Dotted quad by hand (glibc's inet_ntop formats IPv4 with sprintf),
+    // into a buffer appended once.
+    char buf[16];
+    size_t n = 0;
     for (int i = 12; i < 16; ++i) {
       unsigned v = bytes_[i];
-      if (v >= 100) out += static_cast<char>('0' + v / 100);
-      if (v >= 10) out += static_cast<char>('0' + v / 10 % 10);
-      out += static_cast<char>('0' + v % 10);
-      if (i < 15) out += '.';
+      if (v >= 100) buf[n++] = static_cast<char>('0' + v / 100);
+      if (v >= 10) buf[n++] = static_cast<char>('0' + v / 10 % 10);
+      buf[n++] = static_cast<char>('0' + v % 10);
+      if (i < 15) buf[n++] = '.';
     }
+    out.append(buf, n);
     return;
   }
   char buf[INET6_ADDRSTRLEN];

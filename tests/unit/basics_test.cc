@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+
 #include <ctime>
+#include <map>
 #include <random>
 
 #include "core/allow_table.hh"
@@ -57,6 +60,75 @@ TEST(IpAddress, ParsesAndPrintsBothFamilies) {
   EXPECT_FALSE(IpAddress::parse("192.0.2.256"));
   EXPECT_FALSE(IpAddress::parse("example"));
   EXPECT_FALSE(IpAddress::parse(""));
+}
+
+TEST(IpAddress, PrintsWhatInetNtopPrints) {
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 20000; ++i) {
+    uint64_t r = rng();
+    std::array<std::byte, 16> b6;
+    for (size_t k = 0; k < 16; ++k) b6[k] = std::byte(rng() >> (k % 2 ? 40 : 8));
+    if (i % 3 == 0) std::fill(b6.begin() + 4, b6.begin() + 12, std::byte{0});  // runs of zeros for "::"
+    uint32_t v4 = static_cast<uint32_t>(r >> (i % 4 * 8));  // small octets too
+    char want[INET6_ADDRSTRLEN];
+    uint32_t net = htonl(v4);
+    ASSERT_TRUE(inet_ntop(AF_INET, &net, want, sizeof want));
+    EXPECT_EQ(IpAddress::v4(v4).to_string(), want);
+    ASSERT_TRUE(inet_ntop(AF_INET6, b6.data(), want, sizeof want));
+    EXPECT_EQ(IpAddress::v6(b6).to_string(), want);
+  }
+}
+
+// A JSON string decoder for the test: the escapes append_json_string may
+// write, anything else in the output is a failure.
+std::optional<std::string> json_unquote(const std::string& q) {
+  if (q.size() < 2 || q.front() != '"' || q.back() != '"') return std::nullopt;
+  std::string out;
+  for (size_t i = 1; i + 1 < q.size(); ++i) {
+    auto c = static_cast<unsigned char>(q[i]);
+    if (c < 0x20 || c >= 0x7f || c == '"') return std::nullopt;  // must have been escaped
+    if (c != '\\') {
+      out += q[i];
+      continue;
+    }
+    if (++i + 1 >= q.size()) return std::nullopt;
+    switch (q[i]) {
+      case '"': out += '"'; break;
+      case '\\': out += '\\'; break;
+      case 'n': out += '\n'; break;
+      case 't': out += '\t'; break;
+      case 'r': out += '\r'; break;
+      case 'u': {
+        if (i + 4 >= q.size() - 1 || q.compare(i + 1, 2, "00") != 0) return std::nullopt;
+        out += static_cast<char>(std::stoi(q.substr(i + 3, 2), nullptr, 16));
+        i += 4;
+        break;
+      }
+      default: return std::nullopt;
+    }
+  }
+  return out;
+}
+
+TEST(JsonString, EveryByteRoundTripsAndNothingUnescapedLeaks) {
+  std::mt19937 rng(3);
+  std::vector<std::string> inputs = {"", "example.com.", "a\"b", "back\\slash", "tab\tnl\ncr\r"};
+  std::string all;
+  for (int c = 0; c < 256; ++c) all += static_cast<char>(c);
+  inputs.push_back(all);
+  for (int i = 0; i < 5000; ++i) {
+    std::string s(rng() % 40, '\0');
+    for (char& ch : s) ch = static_cast<char>(rng() % 4 ? 'a' + rng() % 26 : rng() % 256);
+    inputs.push_back(s);
+  }
+  for (const std::string& s : inputs) {
+    std::string prefix = "x";
+    std::string out = prefix;
+    append_json_string(out, s);
+    ASSERT_EQ(out.substr(0, 1), prefix);
+    EXPECT_EQ(json_unquote(out.substr(1)), s);
+    EXPECT_EQ(json_string(s), out.substr(1));
+  }
 }
 
 TEST(Prefix, RejectsHostBitsAndBadLengths) {
@@ -192,6 +264,34 @@ TEST(MapAllowTable, ExpiredEntriesAreNotFound) {
   EXPECT_TRUE(t.erase(a));
   EXPECT_FALSE(t.erase(a));
   EXPECT_EQ(t.size(), 1u);
+}
+
+TEST(MapAllowTable, AgreesWithAStdMapUnderRandomUpsertsAndErasesAndRefusesBeyondCapacity) {
+  constexpr size_t kCapacity = 300;
+  MapAllowTable t(kCapacity);
+  std::map<IpAddress, TableValue> oracle;
+  std::mt19937 rng(8);
+  size_t refused = 0;
+  for (int i = 0; i < 50000; ++i) {
+    IpAddress a = i % 2 ? IpAddress::v4(static_cast<uint32_t>(0xc0000200u + rng() % 400))
+                        : *IpAddress::parse("2001:db8::" + std::to_string(rng() % 400));
+    TableValue v{static_cast<uint32_t>(rng()), static_cast<uint32_t>(rng() & 0xffffff), EntryKind::learned};
+    if (rng() % 3 == 0) {
+      EXPECT_EQ(t.erase(a), oracle.erase(a) == 1);
+    } else if (oracle.count(a) || oracle.size() < kCapacity) {
+      EXPECT_TRUE(t.upsert(a, v));
+      oracle[a] = v;
+    } else {
+      EXPECT_FALSE(t.upsert(a, v)) << "full: a new address is refused";
+      ++refused;
+    }
+    ASSERT_EQ(t.size(), oracle.size());
+  }
+  EXPECT_GT(refused, 0u);
+  std::map<IpAddress, TableValue> seen;
+  t.for_each([&](const IpAddress& a, TableValue v) { EXPECT_TRUE(seen.emplace(a, v).second); });
+  EXPECT_EQ(seen, oracle);
+  for (const auto& [a, v] : oracle) EXPECT_EQ(t.lookup(a, 0), v.expired_at(0) ? std::nullopt : std::optional(v));
 }
 
 TEST(TableValue, PacksIntoSixtyFourBitsAndBack) {

@@ -210,7 +210,7 @@ int cmd_learn(Args& args) {
   session.finish(session.last_time());
 
   std::vector<Provenance> learned;
-  learner.for_each_learned([&](const Provenance& p) { learned.push_back(p); });
+  learner.for_each_learned([&](Provenance&& p) { learned.push_back(std::move(p)); });
   // Sorted through an index: moving whole records (four strings each) was
   // most of the sort's time.
   std::vector<uint32_t> order(learned.size());

@@ -68,10 +68,9 @@ template <class ForEach>
 snapshot::Contents contents(ForEach for_each, TimeNs wall_now, TimeNs offset) {
   snapshot::Contents c;
   c.taken_at = wall_now;
-  for_each([&](const Provenance& p) {
-    Provenance q = p;
-    snapshot::shift_clock(q, offset);
-    c.entries.push_back(std::move(q));
+  for_each([&](Provenance&& p) {
+    snapshot::shift_clock(p, offset);
+    c.entries.push_back(std::move(p));
   });
   return c;
 }

@@ -272,7 +272,7 @@ std::string Learner::Frozen::Names::text(NameId id) const {
   return NamePool::text_of(std::string_view(wire).substr(begin, end[id] - begin));
 }
 
-void Learner::Frozen::for_each(const std::function<void(const Provenance&)>& fn) const {
+void Learner::Frozen::for_each(const std::function<void(Provenance&&)>& fn) const {
   for (const Slot& s : slots_)
     fn(Learner::provenance(s, [this](NameId id) { return names_.text(id); },
                            [this](NameId id) { return query_names_.text(id); }));
@@ -775,7 +775,7 @@ AllowAnswer Learner::lookup(const IpAddress& a, TimeNs now) const {
   return ans;
 }
 
-void Learner::for_each_learned(const std::function<void(const Provenance&)>& fn) const {
+void Learner::for_each_learned(const std::function<void(Provenance&&)>& fn) const {
   for (const Slot& s : slots_)
     if (s.live && s.kind == EntryKind::learned) fn(provenance(s));
 }

@@ -151,8 +151,9 @@ class Learner {
 
   AllowAnswer lookup(const IpAddress& a, TimeNs now) const;
 
-  // Learned (not anchor/static) provenance records, for history and snapshots.
-  void for_each_learned(const std::function<void(const Provenance&)>& fn) const;
+  // Learned (not anchor/static) provenance records, for history and
+  // snapshots; each is built for the call, so `fn` may keep it by moving.
+  void for_each_learned(const std::function<void(Provenance&&)>& fn) const;
 
   class Frozen;
   // Copies the learned records into `into` for a snapshot, in one pass that
@@ -354,7 +355,7 @@ class Learner::Frozen {
  public:
   size_t size() const { return slots_.size(); }
   // fn(provenance) for every learned record the copy holds.
-  void for_each(const std::function<void(const Provenance&)>& fn) const;
+  void for_each(const std::function<void(Provenance&&)>& fn) const;
 
  private:
   friend class Learner;

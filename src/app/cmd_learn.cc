@@ -206,7 +206,9 @@ int cmd_learn(Args& args) {
     sink = [&](const DnsMessageEvent& ev, const DnsContext& ctx, const Explanation& ex) {
       print_explain(ev, ctx, ex, text_out);
     };
-  LearnSession session(learner, config.dns_ports, sink);
+  // Two threads unless explaining: reading and parsing beside learning
+  // (tools/bench/learn); the explanations need each message's packet.
+  LearnSession session(learner, config.dns_ports, sink, /*pipelined=*/true);
 
   int status = for_each_frame("learn", captures, [&](pkt::LinkType link, const io::Frame& f) {
                  session.feed(link, f.time, f.data, f.wire_length);

@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "core/learn_session.hh"
 
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+
 namespace nsgate {
 
 uint64_t LearnStats::parse_errors(dns::ErrorKind k) const {
@@ -32,18 +38,152 @@ DnsContext context_of(const DnsMessageEvent& ev) {
   return c;
 }
 
-LearnSession::LearnSession(Learner& learner, std::vector<uint16_t> dns_ports, ExplainSink explain)
-    : learner_(learner), extractor_(std::move(dns_ports)), explain_(std::move(explain)) {}
+// The hand-over between the reading thread (feed) and the applying thread:
+// batches of steps, filled in input order, applied in the same order.
+// Batches are reused, so a step's parsed message keeps its vectors' memory.
+class LearnSession::Pipeline {
+ public:
+  struct Step {
+    bool housekeeping = false;  // else a parsed message
+    TimeNs time = 0;            // housekeeping's time
+    DnsContext ctx;
+    ParsedMessage parsed;
+  };
+
+  explicit Pipeline(Learner& learner) : learner_(learner) {
+    for (auto& b : batches_) {
+      b.steps.resize(kSteps);
+      free_.push_back(&b);
+    }
+    applier_ = std::thread([this] { apply_loop(); });
+  }
+  ~Pipeline() { close(); }
+
+  // The next step to fill (reading thread); waits while every batch is
+  // queued or being applied.
+  Step& next() {
+    if (!filling_ || filling_->used == kSteps) {
+      submit();
+      std::unique_lock lock(mu_);
+      to_reader_.wait(lock, [this] { return !free_.empty(); });
+      filling_ = free_.front();
+      free_.pop_front();
+    }
+    return filling_->steps[filling_->used++];
+  }
+
+  // Applies everything filled so far and stops the applying thread.
+  void close() {
+    if (!applier_.joinable()) return;
+    submit();
+    {
+      std::lock_guard lock(mu_);
+      closing_ = true;
+    }
+    to_applier_.notify_one();
+    applier_.join();
+  }
+  std::exception_ptr error() const { return error_; }
+
+ private:
+  // 8 x 1024 steps: enough that neither thread waits on the other's
+  // jitter, few enough to stay in the caches (a step is ~400 bytes).
+  static constexpr size_t kSteps = 1024, kBatches = 8;
+  struct Batch {
+    std::vector<Step> steps;
+    size_t used = 0;
+  };
+
+  void submit() {
+    if (!filling_ || filling_->used == 0) return;
+    {
+      std::lock_guard lock(mu_);
+      queued_.push_back(filling_);
+    }
+    filling_ = nullptr;
+    to_applier_.notify_one();
+  }
+
+  void apply_loop() {
+    for (;;) {
+      Batch* b;
+      {
+        std::unique_lock lock(mu_);
+        to_applier_.wait(lock, [this] { return !queued_.empty() || closing_; });
+        if (queued_.empty()) return;
+        b = queued_.front();
+        queued_.pop_front();
+      }
+      // After a failure the rest is only recycled: the reader must not
+      // wait forever for a batch, and finish() reports the failure.
+      if (!error_) {
+        try {
+          for (size_t i = 0; i < b->used; ++i) {
+            Step& s = b->steps[i];
+            if (s.housekeeping)
+              learner_.housekeeping(s.time);
+            else
+              learner_.apply(s.ctx, s.parsed, nullptr);
+          }
+        } catch (...) {
+          error_ = std::current_exception();
+        }
+      }
+      b->used = 0;
+      {
+        std::lock_guard lock(mu_);
+        free_.push_back(b);
+      }
+      to_reader_.notify_one();
+    }
+  }
+
+  Learner& learner_;
+  std::array<Batch, kBatches> batches_;
+  Batch* filling_ = nullptr;  // reading thread only
+  std::mutex mu_;
+  std::condition_variable to_applier_, to_reader_;
+  std::deque<Batch*> queued_, free_;
+  bool closing_ = false;
+  std::exception_ptr error_;  // written by the applying thread, read after join
+  std::thread applier_;
+};
+
+LearnSession::LearnSession(Learner& learner, std::vector<uint16_t> dns_ports, ExplainSink explain,
+                           bool pipelined)
+    : learner_(learner), extractor_(std::move(dns_ports)), explain_(std::move(explain)) {
+  if (pipelined && !explain_) pipeline_ = std::make_unique<Pipeline>(learner_);
+}
+
+LearnSession::~LearnSession() = default;  // the pipeline joins its thread first
+
+void LearnSession::housekeeping(TimeNs time) {
+  if (!pipeline_) {
+    learner_.housekeeping(time);
+    return;
+  }
+  Pipeline::Step& s = pipeline_->next();
+  s.housekeeping = true;
+  s.time = time;
+}
 
 void LearnSession::feed(pkt::LinkType link, TimeNs time, std::span<const std::byte> frame,
                         size_t wire_length) {
   last_time_ = std::max(last_time_, time);
   if (last_time_ - last_housekeeping_ >= kNsPerSec) {
-    learner_.housekeeping(last_time_);
+    housekeeping(last_time_);
     last_housekeeping_ = last_time_;
   }
   extractor_.feed(link, time, frame, [&](const DnsMessageEvent& ev) {
     DnsContext ctx = context_of(ev);
+    if (pipeline_) {
+      // on_message's two halves, split across the threads.
+      Pipeline::Step& s = pipeline_->next();
+      s.housekeeping = false;
+      s.ctx = ctx;
+      ++stats_.parse_faults[static_cast<size_t>(learner_.parse(ctx, ev.message, s.parsed))];
+      return;
+    }
     bool response = ev.message.size() > 2 && (std::to_integer<uint8_t>(ev.message[2]) & 0x80);
     Explanation ex;
     dns::Fault f = learner_.on_message(ctx, ev.message, explain_ && response ? &ex : nullptr);
@@ -85,6 +225,12 @@ snapshot::Contents snapshot_of(const Learner::Frozen& frozen, TimeNs wall_now, T
 }
 
 void LearnSession::finish(TimeNs time) {
+  if (pipeline_) {
+    pipeline_->close();
+    std::exception_ptr error = pipeline_->error();
+    pipeline_.reset();
+    if (error) std::rethrow_exception(error);
+  }
   last_time_ = std::max(last_time_, time);
   learner_.housekeeping(last_time_);
 }

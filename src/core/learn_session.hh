@@ -6,6 +6,7 @@
 
 #include <array>
 #include <functional>
+#include <memory>
 
 #include "core/dns_extract.hh"
 #include "core/learner.hh"
@@ -23,9 +24,19 @@ class LearnSession {
   // Called after each response with what happened to it (only if set).
   using ExplainSink = std::function<void(const DnsMessageEvent&, const DnsContext&, const Explanation&)>;
 
-  LearnSession(Learner& learner, std::vector<uint16_t> dns_ports, ExplainSink explain = {});
+  // Pipelined (ignored with an explain sink): feed() reads, extracts and
+  // parses on the caller's thread while a second thread applies the parsed
+  // messages to the learner, in input order and with the housekeeping at
+  // the same points, so the result is the one-thread result. The learner
+  // belongs to that thread until finish() returns: touch it only after.
+  LearnSession(Learner& learner, std::vector<uint16_t> dns_ports, ExplainSink explain = {},
+               bool pipelined = false);
+  ~LearnSession();
+  LearnSession(const LearnSession&) = delete;
+  LearnSession& operator=(const LearnSession&) = delete;
   void feed(pkt::LinkType link, TimeNs time, std::span<const std::byte> frame, size_t wire_length = 0);
-  // Runs housekeeping at `time` (end of input).
+  // Applies everything fed so far, then runs housekeeping at `time` (end of
+  // input). Rethrows what the applying thread threw, if anything.
   void finish(TimeNs time);
 
   const ExtractStats& extract_stats() const { return extractor_.stats(); }
@@ -33,7 +44,11 @@ class LearnSession {
   TimeNs last_time() const { return last_time_; }
 
  private:
+  class Pipeline;
+  void housekeeping(TimeNs time);
+
   Learner& learner_;
+  std::unique_ptr<Pipeline> pipeline_;
   DnsExtractor extractor_;
   ExplainSink explain_;
   LearnStats stats_;

@@ -130,6 +130,12 @@ class Learner {
   // Offers one DNS message (query or response). Returns the parser's fault
   // (Fault::none when the message parsed cleanly). `explain` may be null.
   dns::Fault on_message(const DnsContext& ctx, std::span<const std::byte> msg, Explanation* explain);
+  // on_message in two steps. parse() reads everything rule 5 needs and
+  // touches no learner state (only what construction fixed), so it may run
+  // on another thread while this one applies earlier messages; apply()
+  // learns from `m` (marking NS records accepted), as on_message would.
+  dns::Fault parse(const DnsContext& ctx, std::span<const std::byte> msg, ParsedMessage& out) const;
+  void apply(const DnsContext& ctx, ParsedMessage& m, Explanation* explain);
   // A query another thread parsed (see QueryRecord); same as a query message.
   void on_query(const QueryRecord& q);
   // Keyed hash of a question name for QueryRecord. Thread-safe: the key is
@@ -260,10 +266,6 @@ class Learner {
     uint32_t addr_ttl = 0;
   };
 
-  // on_message in two steps: parse() reads everything rule 5 needs and
-  // touches no learner state; apply() learns (and marks NS records accepted).
-  dns::Fault parse(const DnsContext& ctx, std::span<const std::byte> msg, ParsedMessage& out) const;
-  void apply(const DnsContext& ctx, ParsedMessage& m, Explanation* explain);
   using NsRecord = ParsedMessage::Ns;
   using AddrRecord = ParsedMessage::Address;
   void on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* ex);

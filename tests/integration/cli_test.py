@@ -145,6 +145,25 @@ def real_referral_capture_teaches_the_net_delegation():
     assert len(net) == 26, sorted(net)  # 13 servers, IPv4 and IPv6
 
 
+def learn_with_and_without_explain_gives_one_history():
+    # Without --explain, learn reads and learns on two threads; with it, on
+    # one. Same history and summary, on every shared capture together and on
+    # a generated capture big enough to keep both threads busy.
+    shared = sorted(os.path.join(d, f) for d, _, fs in os.walk(PCAPS) for f in fs
+                    if f.endswith((".pcap", ".pcapng")) and "_tshark" not in d)
+    bench = os.path.join(tmp, "bench.pcap")
+    subprocess.run([GEN, "bench", bench, "--mb", "5"], check=True, capture_output=True)
+    # (The shared captures span years: what they teach has expired by the
+    # end, so their history is empty and the summaries tell.)
+    for inputs, rows in ((shared, 0), ([bench], 1000)):
+        two = run("learn", "--format", "json", "--no-query-match", *inputs, ok=False)
+        one = run("learn", "--format", "json", "--no-query-match", "--explain", *inputs, ok=False)
+        assert two.returncode == one.returncode, (two.returncode, one.returncode)
+        assert two.stdout == one.stdout and two.stdout.count("\n") >= rows, (len(two.stdout), len(one.stdout))
+        summary = lambda err: err[err.index("summary:"):]
+        assert summary(two.stderr) == summary(one.stderr), (summary(two.stderr), summary(one.stderr))
+
+
 def decode_prints_one_object_per_message():
     out = run("decode", "--format", "json", demo).stdout.splitlines()
     assert len(out) == 20, len(out)

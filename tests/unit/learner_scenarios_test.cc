@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+
 #include "core/learn_session.hh"
 #include "core/snapshot.hh"
 #include "lab.hh"
@@ -520,6 +523,101 @@ TEST(LearnerScenario, OutOfBailiwickTargetWithKnownAddressIsLearnedForTheNewZone
       .addr(S::additional, "ns.deep.other.lab", "203.0.113.50", 3600);
   lab.exchange("203.0.113.10", 31, "www.deep.other.lab", A, sub);
   EXPECT_TRUE(lab.allowed("203.0.113.50"));
+}
+
+// A random world of referrals (glue in and out of bailiwick, NS without glue
+// answered later, repeated and foreign owners, unknown servers, short TTLs
+// so that housekeeping expires things) fed to two sessions: one thread,
+// and pipelined. The oracle is the one-thread session; everything either
+// learner or session reports must be equal.
+TEST(LearnSession, PipelinedLearnsExactlyWhatOneThreadLearns) {
+  LearningSettings settings;
+  settings.min_ttl_s = 1;
+  settings.grace_s = 0;
+  std::vector<Bytes> frames;
+  std::vector<TimeNs> times;
+  std::mt19937 rng(21);
+  TimeNs now = TimeNs{1'700'000'000} * kNsPerSec;
+  std::vector<std::string> servers = {kRoot};
+  auto frame = [&](const Bytes& f) {
+    frames.push_back(f);
+    times.push_back(now);
+  };
+  for (int k = 0; k < 6000; ++k) {
+    // Mostly the root or a recently named server (TTLs are seconds), some unknown.
+    unsigned pick = rng() % 10;
+    std::string server = pick < 3   ? std::string(kRoot)
+                         : pick < 9 ? servers[servers.size() - 1 - rng() % std::min<size_t>(20, servers.size())]
+                                    : std::string("203.0.113.9");
+    std::string zone = "z" + std::to_string(rng() % 300) + (rng() % 2 ? ".lab" : ".sub.lab");
+    std::string qname = "www." + zone;
+    auto id = static_cast<uint16_t>(k);
+    frame(udp_frame({kResolver, server, kResolverPort, 53}, DnsBuilder(id).question(qname, 1).build()));
+    now += 2'000'000;
+    DnsBuilder r(id, flags::qr);
+    r.question(qname, 1);
+    std::string owner = rng() % 8 ? zone : "elsewhere.lab";
+    int nsc = 1 + static_cast<int>(rng() % 3);
+    for (int i = 0; i < nsc; ++i) {
+      bool foreign = rng() % 4 == 0;
+      std::string target = foreign ? "ns" + std::to_string(rng() % 50) + ".host.lab" : "ns" + std::to_string(i) + "." + zone;
+      auto ttl = static_cast<uint32_t>(1 + rng() % 5);
+      r.ns(DnsBuilder::authority, owner, target, ttl);
+      if (rng() % 3) {
+        std::string a = "198.51.100." + std::to_string(1 + rng() % 250);
+        r.addr(DnsBuilder::additional, target, a, static_cast<uint32_t>(1 + rng() % 5));
+        if (rng() % 2) servers.push_back(a);
+      }
+    }
+    frame(udp_frame({server, kResolver, 53, kResolverPort}, r.build()));
+    if (rng() % 5 == 0) {  // an answer for an NS name that came without glue
+      std::string target = "ns" + std::to_string(rng() % 50) + ".host.lab";
+      auto aid = static_cast<uint16_t>(k + 30000);
+      frame(udp_frame({kResolver, servers[0], kResolverPort, 53}, DnsBuilder(aid).question(target, 1).build()));
+      DnsBuilder ans(aid, flags::qr);
+      ans.question(target, 1).addr(DnsBuilder::answer, target, "203.0.113." + std::to_string(1 + rng() % 250), 3);
+      frame(udp_frame({servers[0], kResolver, 53, kResolverPort}, ans.build()));
+    }
+    now += static_cast<TimeNs>(rng() % 400) * 1'000'000;
+    if (servers.size() > 400) servers.erase(servers.begin() + 1, servers.begin() + 200);
+  }
+  struct Run {
+    MapAllowTable table{100000};
+    Learner learner;
+    LearnSession session;
+    Run(const LearningSettings& s, bool pipelined)
+        : learner(s, table), session(learner, {53}, {}, pipelined) {
+      for (const RootHint& h : builtin_root_hints()) learner.add_anchor(h.address, h.name);
+    }
+  };
+  Run one(settings, false), two(settings, true);
+  for (size_t i = 0; i < frames.size(); ++i) {
+    one.session.feed(pkt::LinkType::ethernet, times[i], frames[i]);
+    two.session.feed(pkt::LinkType::ethernet, times[i], frames[i]);
+  }
+  one.session.finish(one.session.last_time());
+  two.session.finish(two.session.last_time());
+  auto history = [](const Learner& l) {
+    std::vector<std::string> rows;
+    l.for_each_learned([&](Provenance&& p) {
+      rows.push_back(p.address.to_string() + " " + p.zone + " " + p.ns + " " + std::to_string(p.expires) + " " +
+                     std::to_string(p.ns_ttl) + " " + std::to_string(p.addr_ttl) + " " + p.query_name + " " +
+                     std::to_string(p.query_time) + " " + std::to_string(p.response_time) + " " +
+                     p.server.to_string());
+    });
+    std::sort(rows.begin(), rows.end());
+    return rows;
+  };
+  EXPECT_GT(one.learner.counters()[static_cast<size_t>(LearnEvent::added)], 1000u);
+  EXPECT_GT(one.learner.counters()[static_cast<size_t>(LearnEvent::expired)], 500u) << "housekeeping must matter here";
+  EXPECT_GT(one.learner.counters()[static_cast<size_t>(LearnEvent::source_not_allowed)], 100u);
+  EXPECT_EQ(history(one.learner), history(two.learner));
+  EXPECT_EQ(one.learner.counters(), two.learner.counters());
+  EXPECT_EQ(one.learner.queries_seen(), two.learner.queries_seen());
+  EXPECT_EQ(one.learner.responses_taught(), two.learner.responses_taught());
+  EXPECT_EQ(one.learner.tracked_queries(), two.learner.tracked_queries());
+  EXPECT_EQ(one.session.stats().parse_faults, two.session.stats().parse_faults);
+  EXPECT_EQ(one.session.extract_stats().frames, two.session.extract_stats().frames);
 }
 
 }  // namespace

@@ -351,6 +351,7 @@ class Learner {
   TimeNs now_ = 0;
 
   uint64_t queries_seen_ = 0, responses_seen_ = 0, responses_taught_ = 0;
+  uint64_t slots_removed_ = 0;  // ever: tells on_response its serves() answers still hold
 };
 
 class Learner::Frozen {

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "app/common.hh"
@@ -22,53 +24,68 @@ enum class Format { table, json, csv };
 
 std::string ttl_string(TimeNs t) { return t == 0 ? "-" : format_time(t); }
 
+// One history row per line as JSON, appended to `buf`.
+void append_json_rows(const std::vector<Provenance>& learned, std::span<const uint32_t> rows, std::string& buf) {
+  for (uint32_t i : rows) {
+    const Provenance& p = learned[i];
+    buf += "{\"address\":\"";
+    p.address.append_to(buf);
+    buf += "\",\"family\":";
+    buf += p.address.is_v4() ? '4' : '6';
+    buf += ",\"zone\":";
+    append_json_string(buf, p.zone);
+    buf += ",\"ns\":";
+    append_json_string(buf, p.ns);
+    buf += ",\"ns_ttl\":";
+    buf += std::to_string(p.ns_ttl);
+    buf += ",\"addr_ttl\":";
+    buf += std::to_string(p.addr_ttl);
+    buf += ",\"expires\":\"";
+    append_time(buf, p.expires);
+    buf += "\",\"query_time\":";
+    if (p.query_time) {
+      buf += '"';
+      append_time(buf, p.query_time);
+      buf += '"';
+    } else {
+      buf += "null";
+    }
+    buf += ",\"query_id\":";
+    buf += std::to_string(p.query_id);
+    buf += ",\"query_name\":";
+    append_json_string(buf, p.query_name);
+    buf += ",\"response_time\":\"";
+    append_time(buf, p.response_time);
+    buf += "\",\"server\":\"";
+    p.server.append_to(buf);
+    buf += "\"}\n";
+  }
+}
+
 // Rows are learned[order[0]], learned[order[1]], ...
 void print_history(const std::vector<Provenance>& learned, const std::vector<uint32_t>& order, Format f,
                    FILE* out) {
   if (f == Format::json) {
-    // One buffer, written in large pieces: printf with temporary strings per
-    // field was a fifth of `nsgate learn` (tools/bench/learn).
-    std::string buf;
-    buf.reserve(1 << 20);
-    for (uint32_t i : order) {
-      const Provenance& p = learned[i];
-      buf += "{\"address\":\"";
-      p.address.append_to(buf);
-      buf += "\",\"family\":";
-      buf += p.address.is_v4() ? '4' : '6';
-      buf += ",\"zone\":";
-      append_json_string(buf, p.zone);
-      buf += ",\"ns\":";
-      append_json_string(buf, p.ns);
-      buf += ",\"ns_ttl\":";
-      buf += std::to_string(p.ns_ttl);
-      buf += ",\"addr_ttl\":";
-      buf += std::to_string(p.addr_ttl);
-      buf += ",\"expires\":\"";
-      append_time(buf, p.expires);
-      buf += "\",\"query_time\":";
-      if (p.query_time) {
-        buf += '"';
-        append_time(buf, p.query_time);
-        buf += '"';
-      } else {
-        buf += "null";
-      }
-      buf += ",\"query_id\":";
-      buf += std::to_string(p.query_id);
-      buf += ",\"query_name\":";
-      append_json_string(buf, p.query_name);
-      buf += ",\"response_time\":\"";
-      append_time(buf, p.response_time);
-      buf += "\",\"server\":\"";
-      p.server.append_to(buf);
-      buf += "\"}\n";
-      if (buf.size() >= (1 << 20) - 4096) {
-        std::fwrite(buf.data(), 1, buf.size(), out);
-        buf.clear();
-      }
+    // Formatted in pairs of chunks, the second on another thread, written
+    // in order: formatting was most of printing (tools/bench/learn), and
+    // the records are only read here. Buffers are reused from pair to pair.
+    constexpr size_t kChunk = 4096;
+    std::string first, second;
+    std::span<const uint32_t> rest(order);
+    while (!rest.empty()) {
+      std::span<const uint32_t> a = rest.first(std::min(kChunk, rest.size()));
+      rest = rest.subspan(a.size());
+      std::span<const uint32_t> b = rest.first(std::min(kChunk, rest.size()));
+      rest = rest.subspan(b.size());
+      first.clear();
+      second.clear();
+      std::thread other;
+      if (!b.empty()) other = std::thread([&] { append_json_rows(learned, b, second); });
+      append_json_rows(learned, a, first);
+      if (other.joinable()) other.join();
+      std::fwrite(first.data(), 1, first.size(), out);
+      std::fwrite(second.data(), 1, second.size(), out);
     }
-    std::fwrite(buf.data(), 1, buf.size(), out);
     return;
   }
   const char* cols[] = {"address", "family", "zone",       "ns",         "ns_ttl",        "addr_ttl",
@@ -217,17 +234,23 @@ int cmd_learn(Args& args) {
 
   std::vector<Provenance> learned;
   learner.for_each_learned([&](Provenance&& p) { learned.push_back(std::move(p)); });
-  // Sorted through an index: moving whole records (four strings each) was
-  // most of the sort's time.
-  std::vector<uint32_t> order(learned.size());
-  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
-    const Provenance& a = learned[x];
-    const Provenance& b = learned[y];
+  // Sorted as compact keys, the records looked up only to break a tie:
+  // moving whole records (four strings each), or reaching into them for
+  // every comparison, was most of the sort's time.
+  struct SortKey {
+    TimeNs response_time;
+    IpAddress address;
+    uint32_t index;
+  };
+  std::vector<SortKey> keys(learned.size());
+  for (uint32_t i = 0; i < keys.size(); ++i) keys[i] = {learned[i].response_time, learned[i].address, i};
+  std::sort(keys.begin(), keys.end(), [&](const SortKey& a, const SortKey& b) {
     if (a.response_time != b.response_time) return a.response_time < b.response_time;
     if (a.address != b.address) return a.address < b.address;
-    return a.zone < b.zone;
+    return learned[a.index].zone < learned[b.index].zone;
   });
+  std::vector<uint32_t> order(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) order[i] = keys[i].index;
   // Printed and saved through the index: a sorted copy of 250 k records
   // was 50 MB more to fault in (tools/bench/learn).
   print_history(learned, order, format, stdout);

@@ -70,32 +70,42 @@ bool DnsName::is_at_or_below(const DnsName& zone) const {
 }
 
 std::string DnsName::to_string() const {
-  if (labels_ == 0) return ".";
   std::string s;
-  size_t at = 0;
-  while (wire_[at] != 0) {
-    size_t len = wire_[at];
-    for (size_t i = 1; i <= len; ++i) {
-      uint8_t c = wire_[at + i];
+  s.reserve(size_);
+  append_text(s, {wire_.data(), size_});
+  return s;
+}
+
+void DnsName::append_text(std::string& out, std::span<const uint8_t> wire) {
+  if (wire.empty() || wire[0] == 0) {
+    out += '.';
+    return;
+  }
+  // Plain runs appended whole: names are printed for every history row,
+  // and a character at a time was most of building them (tools/bench/learn).
+  for (size_t at = 0; at < wire.size() && wire[at] != 0; at += 1 + wire[at]) {
+    size_t len = wire[at];
+    if (at + 1 + len > wire.size()) return;
+    const char* label = reinterpret_cast<const char*>(wire.data() + at + 1);
+    size_t run = 0;
+    for (size_t i = 0; i < len; ++i) {
+      auto c = static_cast<uint8_t>(label[i]);
+      bool plain = c >= 0x21 && c <= 0x7e && c != '.' && c != '\\';
+      if (plain) continue;
+      out.append(label + run, i - run);
+      run = i + 1;
       if (c == '.' || c == '\\') {
-        s += '\\';
-        s += static_cast<char>(c);
-      } else if (c < 0x21 || c > 0x7e) {
-        char esc[5];
-        esc[0] = '\\';
-        esc[1] = static_cast<char>('0' + c / 100);
-        esc[2] = static_cast<char>('0' + (c / 10) % 10);
-        esc[3] = static_cast<char>('0' + c % 10);
-        esc[4] = 0;
-        s += esc;
+        out += '\\';
+        out += static_cast<char>(c);
       } else {
-        s += static_cast<char>(c);
+        char esc[4] = {'\\', static_cast<char>('0' + c / 100), static_cast<char>('0' + (c / 10) % 10),
+                       static_cast<char>('0' + c % 10)};
+        out.append(esc, 4);
       }
     }
-    s += '.';
-    at += 1 + len;
+    out.append(label + run, len - run);
+    out += '.';
   }
-  return s;
 }
 
 size_t DnsNameHash::operator()(const DnsName& n) const noexcept {

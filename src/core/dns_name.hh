@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -44,6 +45,10 @@ class DnsName {
 
   // Presentation form with trailing dot; non-printable octets escaped as \DDD.
   std::string to_string() const;
+  // Appends the presentation form of a wire form (as wire() holds it:
+  // labels, then the root octet) to `out`: what to_string() gives for that
+  // name. Stops at a label that would run past the end.
+  static void append_text(std::string& out, std::span<const uint8_t> wire);
 
  private:
   // Only the first size_ octets are meaningful. Left uninitialised on

@@ -138,6 +138,11 @@ DnsName name_of(std::string_view w) {
 
 DnsName NamePool::name(Id id) const { return id == kNone ? DnsName{} : name_of(entries_[id].wire); }
 
-std::string NamePool::text_of(std::string_view wire) { return name_of(wire).to_string(); }
+std::string NamePool::text_of(std::string_view wire) {
+  std::string out;
+  out.reserve(wire.size());
+  DnsName::append_text(out, {reinterpret_cast<const uint8_t*>(wire.data()), wire.size()});
+  return out;
+}
 
 }  // namespace nsgate

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 
+#include <cstdio>
 #include <ctime>
 #include <map>
 #include <random>
@@ -13,6 +14,7 @@
 #include "core/dns_name.hh"
 #include "core/format.hh"
 #include "core/learner.hh"
+#include "core/name_pool.hh"
 #include "core/root_hints.hh"
 
 namespace nsgate {
@@ -196,6 +198,50 @@ TEST(DnsName, EscapesRoundTrip) {
   ASSERT_TRUE(DnsName::from_text("a\\.b.c\\032d.lab", n));
   EXPECT_EQ(n.label_count(), 3);
   EXPECT_EQ(n.to_string(), "a\\.b.c\\032d.lab.");
+}
+
+// The presentation form as RFC 1035 §5.1 spells it, a character at a time:
+// the reference for DnsName::to_string and NamePool::text_of.
+std::string reference_text(const DnsName& n) {
+  if (n.is_root()) return ".";
+  std::string s;
+  const uint8_t* w = n.wire();
+  for (size_t at = 0; w[at] != 0; at += 1 + w[at]) {
+    for (size_t i = 1; i <= w[at]; ++i) {
+      uint8_t c = w[at + i];
+      char buf[8];
+      if (c == '.' || c == '\\')
+        std::snprintf(buf, sizeof buf, "\\%c", c);
+      else if (c < 0x21 || c > 0x7e)
+        std::snprintf(buf, sizeof buf, "\\%03u", c);
+      else
+        std::snprintf(buf, sizeof buf, "%c", c);
+      s += buf;
+    }
+    s += '.';
+  }
+  return s;
+}
+
+TEST(DnsName, PresentationFormMatchesTheReferenceForAnyOctets) {
+  std::mt19937 rng(17);
+  for (int k = 0; k < 20000; ++k) {
+    DnsName n;
+    int labels = static_cast<int>(rng() % 6);
+    for (int l = 0; l < labels; ++l) {
+      uint8_t label[63];
+      size_t len = 1 + rng() % (k % 5 == 0 ? 63 : 12);
+      for (size_t i = 0; i < len; ++i)
+        label[i] = static_cast<uint8_t>(rng() % 3 ? 'a' + rng() % 26 : rng() % 256);
+      if (!n.append_label(label, len)) break;
+    }
+    std::string want = reference_text(n);
+    EXPECT_EQ(n.to_string(), want);
+    EXPECT_EQ(NamePool::text_of(NamePool::wire_view(n)), want);
+    DnsName back;
+    ASSERT_TRUE(DnsName::from_text(want, back)) << want;
+    EXPECT_EQ(back, n) << want;
+  }
 }
 
 TEST(LearnRules, BailiwickAcceptsOwnersAtOrBelowAServedZone) {

@@ -232,8 +232,7 @@ int cmd_learn(Args& args) {
                }) ? 1 : 0;
   session.finish(session.last_time());
 
-  std::vector<Provenance> learned;
-  learner.for_each_learned([&](Provenance&& p) { learned.push_back(std::move(p)); });
+  std::vector<Provenance> learned = learner.learned_records(2);
   // Sorted as compact keys, the records looked up only to break a tie:
   // moving whole records (four strings each), or reaching into them for
   // every comparison, was most of the sort's time.

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <thread>
 
 #include "core/x_names.hh"
 
@@ -794,6 +795,35 @@ AllowAnswer Learner::lookup(const IpAddress& a, TimeNs now) const {
 void Learner::for_each_learned(const std::function<void(Provenance&&)>& fn) const {
   for (const Slot& s : slots_)
     if (s.live && s.kind == EntryKind::learned) fn(provenance(s));
+}
+
+std::vector<Provenance> Learner::learned_records(unsigned threads) const {
+  threads = std::max(1u, threads);
+  auto learned = [](const Slot& s) { return s.live && s.kind == EntryKind::learned; };
+  // Counted first, so that each thread fills its own range of one vector
+  // (concatenating parts moved every record once more).
+  std::vector<size_t> begin(threads + 1, 0), offset(threads + 1, 0);
+  for (unsigned t = 0; t <= threads; ++t) begin[t] = slots_.size() * t / threads;
+  for (unsigned t = 0; t < threads; ++t)
+    offset[t + 1] = offset[t] + static_cast<size_t>(std::count_if(slots_.begin() + static_cast<ptrdiff_t>(begin[t]),
+                                                                  slots_.begin() + static_cast<ptrdiff_t>(begin[t + 1]),
+                                                                  learned));
+  std::vector<Provenance> out(offset[threads]);
+  auto text = [](const NamePool& pool, NameId id) {
+    return id == kNoName ? std::string() : NamePool::text_of(pool.wire(id));
+  };
+  auto build = [&](unsigned t) {
+    size_t at = offset[t];
+    for (size_t i = begin[t]; i < begin[t + 1]; ++i)
+      if (learned(slots_[i]))
+        out[at++] = provenance(slots_[i], [&](NameId id) { return text(names_, id); },
+                               [&](NameId id) { return text(query_names_, id); });
+  };
+  std::vector<std::thread> helpers;
+  for (unsigned t = 1; t < threads; ++t) helpers.emplace_back(build, t);
+  build(0);
+  for (std::thread& h : helpers) h.join();
+  return out;
 }
 
 size_t Learner::learned_addresses() const {

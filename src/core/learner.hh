@@ -160,6 +160,11 @@ class Learner {
   // Learned (not anchor/static) provenance records, for history and
   // snapshots; each is built for the call, so `fn` may keep it by moving.
   void for_each_learned(const std::function<void(Provenance&&)>& fn) const;
+  // The same records, in the same order, built on `threads` threads: names
+  // are formatted from their wire forms (no shared text cache), so the
+  // threads write nothing they share. No other thread may change this
+  // learner meanwhile.
+  std::vector<Provenance> learned_records(unsigned threads = 1) const;
 
   class Frozen;
   // Copies the learned records into `into` for a snapshot, in one pass that

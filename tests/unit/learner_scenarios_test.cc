@@ -561,11 +561,13 @@ TEST(LearnSession, PipelinedLearnsExactlyWhatOneThreadLearns) {
     for (int i = 0; i < nsc; ++i) {
       bool foreign = rng() % 4 == 0;
       std::string target = foreign ? "ns" + std::to_string(rng() % 50) + ".host.lab" : "ns" + std::to_string(i) + "." + zone;
-      auto ttl = static_cast<uint32_t>(1 + rng() % 5);
+      // Seconds, so that housekeeping expires much; the last referrals live
+      // on, so that records are left at the end.
+      auto ttl = k >= 5000 ? 3600u : static_cast<uint32_t>(1 + rng() % 5);
       r.ns(DnsBuilder::authority, owner, target, ttl);
       if (rng() % 3) {
         std::string a = "198.51.100." + std::to_string(1 + rng() % 250);
-        r.addr(DnsBuilder::additional, target, a, static_cast<uint32_t>(1 + rng() % 5));
+        r.addr(DnsBuilder::additional, target, a, k >= 5000 ? 3600u : static_cast<uint32_t>(1 + rng() % 5));
         if (rng() % 2) servers.push_back(a);
       }
     }
@@ -597,17 +599,28 @@ TEST(LearnSession, PipelinedLearnsExactlyWhatOneThreadLearns) {
   }
   one.session.finish(one.session.last_time());
   two.session.finish(two.session.last_time());
-  auto history = [](const Learner& l) {
+  auto row = [](const Provenance& p) {
+    return p.address.to_string() + " " + p.zone + " " + p.ns + " " + std::to_string(p.expires) + " " +
+           std::to_string(p.ns_ttl) + " " + std::to_string(p.addr_ttl) + " " + p.query_name + " " +
+           std::to_string(p.query_id) + " " + std::to_string(p.query_time) + " " +
+           std::to_string(p.response_time) + " " + p.server.to_string();
+  };
+  auto history = [&](const Learner& l) {
     std::vector<std::string> rows;
-    l.for_each_learned([&](Provenance&& p) {
-      rows.push_back(p.address.to_string() + " " + p.zone + " " + p.ns + " " + std::to_string(p.expires) + " " +
-                     std::to_string(p.ns_ttl) + " " + std::to_string(p.addr_ttl) + " " + p.query_name + " " +
-                     std::to_string(p.query_time) + " " + std::to_string(p.response_time) + " " +
-                     p.server.to_string());
-    });
+    l.for_each_learned([&](Provenance&& p) { rows.push_back(row(p)); });
     std::sort(rows.begin(), rows.end());
     return rows;
   };
+  // learned_records on any number of threads: the same records in the same
+  // order as for_each_learned.
+  std::vector<std::string> in_order;
+  two.learner.for_each_learned([&](Provenance&& p) { in_order.push_back(row(p)); });
+  EXPECT_GT(in_order.size(), 20u) << "records left at the end to compare";
+  for (unsigned threads : {1u, 2u, 3u, 7u}) {
+    std::vector<std::string> got;
+    for (const Provenance& p : two.learner.learned_records(threads)) got.push_back(row(p));
+    EXPECT_EQ(got, in_order) << threads << " threads";
+  }
   EXPECT_GT(one.learner.counters()[static_cast<size_t>(LearnEvent::added)], 1000u);
   EXPECT_GT(one.learner.counters()[static_cast<size_t>(LearnEvent::expired)], 500u) << "housekeeping must matter here";
   EXPECT_GT(one.learner.counters()[static_cast<size_t>(LearnEvent::source_not_allowed)], 100u);

@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -80,7 +81,13 @@ void print_history(const std::vector<Provenance>& learned, const std::vector<uin
       first.clear();
       second.clear();
       std::thread other;
-      if (!b.empty()) other = std::thread([&] { append_json_rows(learned, b, second); });
+      if (!b.empty()) {
+        try {
+          other = std::thread([&] { append_json_rows(learned, b, second); });
+        } catch (const std::system_error&) {
+          append_json_rows(learned, b, second);  // no thread to be had: format it here
+        }
+      }
       append_json_rows(learned, a, first);
       if (other.joinable()) other.join();
       std::fwrite(first.data(), 1, first.size(), out);

@@ -5,6 +5,7 @@
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 namespace nsgate {
@@ -152,7 +153,13 @@ class LearnSession::Pipeline {
 LearnSession::LearnSession(Learner& learner, std::vector<uint16_t> dns_ports, ExplainSink explain,
                            bool pipelined)
     : learner_(learner), extractor_(std::move(dns_ports)), explain_(std::move(explain)) {
-  if (pipelined && !explain_) pipeline_ = std::make_unique<Pipeline>(learner_);
+  if (pipelined && !explain_) {
+    try {
+      pipeline_ = std::make_unique<Pipeline>(learner_);
+    } catch (const std::system_error&) {
+      // No thread to be had (resource limits): one thread gives the same result.
+    }
+  }
 }
 
 LearnSession::~LearnSession() = default;  // the pipeline joins its thread first

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <system_error>
 #include <thread>
 
 #include "core/x_names.hh"
@@ -820,7 +821,13 @@ std::vector<Provenance> Learner::learned_records(unsigned threads) const {
                                [&](NameId id) { return text(query_names_, id); });
   };
   std::vector<std::thread> helpers;
-  for (unsigned t = 1; t < threads; ++t) helpers.emplace_back(build, t);
+  for (unsigned t = 1; t < threads; ++t) {
+    try {
+      helpers.emplace_back(build, t);
+    } catch (const std::system_error&) {
+      build(t);  // no thread to be had: this one builds that part too
+    }
+  }
   build(0);
   for (std::thread& h : helpers) h.join();
   return out;

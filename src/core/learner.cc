@@ -120,7 +120,10 @@ uint32_t& Learner::zone_count(NameId zone) {
 void Learner::link_ns(const Slot& s) {
   auto& known = *by_ns_.try_emplace(s.ns).first;
   auto it = std::find_if(known.begin(), known.end(), [&](const NsAddress& n) { return n.address == s.address; });
-  if (it == known.end()) it = known.insert(known.end(), NsAddress{s.address, 0, 0});
+  if (it == known.end()) {
+    known.push_back(NsAddress{s.address, 0, 0});
+    it = known.end() - 1;
+  }
   ++it->refs;
   it->addr_ttl = s.addr_ttl;
 }
@@ -201,7 +204,7 @@ void Learner::remove_slot(uint32_t id) {
   ++slots_removed_;
   Slot& s = slots_[id];
   if (AddressSlots* at = by_address_.find(s.address)) {
-    std::erase(at->ids, id);
+    at->ids.remove(id);
     if (at->ids.empty()) {
       by_address_.erase(s.address);
     } else {
@@ -598,7 +601,7 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
     std::string zone = ex ? n.owner.to_string() : std::string();
     NameId target = names_.find(n.target);
     if (const auto* known = target == kNoName ? nullptr : by_ns_.find(target)) {
-      std::vector<NsAddress> addrs = *known;  // learn() may modify by_ns_
+      SmallVec<NsAddress, 1> addrs = *known;  // learn() may modify by_ns_
       for (const NsAddress& k : addrs) {
         if (ex) {
           item.data = n.target.to_string() + " " + k.address.to_string();

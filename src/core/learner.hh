@@ -22,6 +22,7 @@
 #include "core/name_pool.hh"
 #include "core/provenance.hh"
 #include "core/settings.hh"
+#include "core/small_vec.hh"
 #include "core/time.hh"
 
 namespace nsgate {
@@ -247,7 +248,7 @@ class Learner {
   // kept up to date so that learning and expiry need not walk the slots (a
   // shared hosting name server serves up to zones_per_address zones).
   struct AddressSlots {
-    std::vector<uint32_t> ids;  // in the order they were added
+    SmallVec<uint32_t, 2> ids;  // in the order they were added
     uint32_t learned = 0;       // how many of ids are learned
     uint32_t pinned = kNoSlot;  // an anchor (else static) slot: the table shows it, never expiring
     uint32_t latest = kNoSlot;  // the learned slot that expires last
@@ -327,7 +328,7 @@ class Learner {
   FlatMap<IpAddress, AddressSlots, IpAddressHash> by_address_;
   FlatMap<ZoneKey, uint32_t, ZoneKeyHash> slot_index_;      // (address, zone) -> slot
   std::vector<uint32_t> zone_counts_;                       // learned addresses per zone id
-  FlatMap<NameId, std::vector<NsAddress>, IdHash> by_ns_;
+  FlatMap<NameId, SmallVec<NsAddress, 1>, IdHash> by_ns_;  // mostly one address per NS name
   // Expiry queue, earliest first. A refresh pushes a new item; an item whose
   // slot has since been refreshed or reused is skipped.
   struct ExpiryItem {

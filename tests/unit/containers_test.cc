@@ -8,11 +8,14 @@
 #include <map>
 #include <random>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "core/dns_name.hh"
 #include "core/flat_map.hh"
 #include "core/ip_address.hh"
 #include "core/name_pool.hh"
+#include "core/small_vec.hh"
 
 namespace nsgate {
 namespace {
@@ -174,6 +177,83 @@ DnsName name(const std::string& s) {
   DnsName n;
   EXPECT_TRUE(DnsName::from_text(s, n)) << s;
   return n;
+}
+
+// SmallVec against std::vector: every operation on a pool of vectors, so
+// that copies and moves go between vectors in place and on the heap.
+template <class T, uint32_t N, class Make>
+void small_vec_agrees_with_vector(Make make) {
+  constexpr size_t kPool = 8;
+  std::vector<SmallVec<T, N>> small(kPool);
+  std::vector<std::vector<T>> oracle(kPool);
+  std::mt19937 rng(31);
+  for (int step = 0; step < 200000; ++step) {
+    size_t a = rng() % kPool, b = rng() % kPool;
+    switch (rng() % 8) {
+      case 0: case 1: case 2: {  // push
+        T v = make(static_cast<uint32_t>(rng() % 6));
+        small[a].push_back(v);
+        oracle[a].push_back(v);
+        break;
+      }
+      case 3:  // erase at a position
+        if (!oracle[a].empty()) {
+          size_t i = rng() % oracle[a].size();
+          small[a].erase(small[a].begin() + i);
+          oracle[a].erase(oracle[a].begin() + static_cast<ptrdiff_t>(i));
+        }
+        break;
+      case 4: {  // remove every equal element
+        T v = make(static_cast<uint32_t>(rng() % 6));
+        size_t want = std::erase(oracle[a], v);
+        ASSERT_EQ(small[a].remove(v), want);
+        break;
+      }
+      case 5:  // copy-assign
+        small[a] = small[b];
+        oracle[a] = oracle[b];
+        break;
+      case 6:  // move-assign (the source is left empty), or move-construct
+        if (a != b) {
+          if (rng() % 2) {
+            small[a] = std::move(small[b]);
+          } else {
+            small[a].~SmallVec();
+            new (&small[a]) SmallVec<T, N>(std::move(small[b]));
+          }
+          oracle[a] = std::move(oracle[b]);
+          oracle[b].clear();
+          ASSERT_TRUE(small[b].empty());
+        }
+        break;
+      case 7:  // copy-construct, then keep using both
+        if (a != b) {
+          small[a].~SmallVec();
+          new (&small[a]) SmallVec<T, N>(small[b]);
+          oracle[a] = oracle[b];
+        }
+        break;
+    }
+    if (oracle[a].size() > 40) {  // keep sizes moving across the in-place bound
+      small[a] = SmallVec<T, N>();
+      oracle[a].clear();
+    }
+    for (size_t k : {a, b}) {
+      ASSERT_EQ(small[k].size(), oracle[k].size());
+      ASSERT_TRUE(std::equal(small[k].begin(), small[k].end(), oracle[k].begin())) << "step " << step;
+    }
+  }
+}
+
+struct Pair {
+  IpAddress address;
+  uint32_t refs = 0, ttl = 0;
+  bool operator==(const Pair&) const = default;
+};
+
+TEST(SmallVec, AgreesWithVectorInPlaceAndOnTheHeap) {
+  small_vec_agrees_with_vector<uint32_t, 2>([](uint32_t x) { return x; });
+  small_vec_agrees_with_vector<Pair, 1>([](uint32_t x) { return Pair{IpAddress::v4(0xc0000200u + x), x, 7}; });
 }
 
 TEST(NamePool, InternsCaseInsensitivelyAndForgetsAtTheLastRelease) {

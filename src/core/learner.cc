@@ -258,7 +258,7 @@ void Learner::freeze(Frozen& f) const {
   f.slots_.clear();
   f.slots_.reserve(slots_.size() - free_slots_.size());
   for (const Slot& s : slots_)
-    if (s.live && s.kind == EntryKind::learned) f.slots_.push_back(s);
+    if (s.learned()) f.slots_.push_back(s);
   f.names_.copy(names_);
   f.query_names_.copy(query_names_);
 }
@@ -798,12 +798,11 @@ AllowAnswer Learner::lookup(const IpAddress& a, TimeNs now) const {
 
 void Learner::for_each_learned(const std::function<void(Provenance&&)>& fn) const {
   for (const Slot& s : slots_)
-    if (s.live && s.kind == EntryKind::learned) fn(provenance(s));
+    if (s.learned()) fn(provenance(s));
 }
 
 std::vector<Provenance> Learner::learned_records(unsigned threads) const {
   threads = std::max(1u, threads);
-  auto learned = [](const Slot& s) { return s.live && s.kind == EntryKind::learned; };
   // Counted first, so that each thread fills its own range of one vector
   // (concatenating parts moved every record once more).
   std::vector<size_t> begin(threads + 1, 0), offset(threads + 1, 0);
@@ -811,17 +810,12 @@ std::vector<Provenance> Learner::learned_records(unsigned threads) const {
   for (unsigned t = 0; t < threads; ++t)
     offset[t + 1] = offset[t] + static_cast<size_t>(std::count_if(slots_.begin() + static_cast<ptrdiff_t>(begin[t]),
                                                                   slots_.begin() + static_cast<ptrdiff_t>(begin[t + 1]),
-                                                                  learned));
+                                                                  [](const Slot& s) { return s.learned(); }));
   std::vector<Provenance> out(offset[threads]);
-  auto text = [](const NamePool& pool, NameId id) {
-    return id == kNoName ? std::string() : NamePool::text_of(pool.wire(id));
-  };
   auto build = [&](unsigned t) {
     size_t at = offset[t];
     for (size_t i = begin[t]; i < begin[t + 1]; ++i)
-      if (learned(slots_[i]))
-        out[at++] = provenance(slots_[i], [&](NameId id) { return text(names_, id); },
-                               [&](NameId id) { return text(query_names_, id); });
+      if (slots_[i].learned()) out[at++] = provenance(slots_[i]);
   };
   std::vector<std::thread> helpers;
   for (unsigned t = 1; t < threads; ++t) {

@@ -161,10 +161,8 @@ class Learner {
   // Learned (not anchor/static) provenance records, for history and
   // snapshots; each is built for the call, so `fn` may keep it by moving.
   void for_each_learned(const std::function<void(Provenance&&)>& fn) const;
-  // The same records, in the same order, built on `threads` threads: names
-  // are formatted from their wire forms (no shared text cache), so the
-  // threads write nothing they share. No other thread may change this
-  // learner meanwhile.
+  // The same records, in the same order, built on `threads` threads (they
+  // only read the learner). No other thread may change it meanwhile.
   std::vector<Provenance> learned_records(unsigned threads = 1) const;
 
   class Frozen;
@@ -243,6 +241,7 @@ class Learner {
     uint32_t generation = 0;  // bumped when the slot is reused, for stale expiry items
     TimeNs expires = 0, query_time = 0, response_time = 0;
     std::string note;  // statics only
+    bool learned() const { return live && kind == EntryKind::learned; }  // what history and snapshots hold
   };
   // The slots of one address, and what the table entry needs from them,
   // kept up to date so that learning and expiry need not walk the slots (a

@@ -114,17 +114,10 @@ void NamePool::release(Id id) {
   buckets_[hole] = Bucket{};
   --size_;
   e.wire.clear();
-  e.text.clear();
   free_.push_back(id);
 }
 
-const std::string& NamePool::text(Id id) const {
-  static const std::string none;
-  if (id == kNone) return none;
-  const Entry& e = entries_[id];
-  if (e.text.empty()) e.text = text_of(e.wire);
-  return e.text;
-}
+std::string NamePool::text(Id id) const { return id == kNone ? std::string() : text_of(entries_[id].wire); }
 
 namespace {
 // The wire form was a valid DnsName when interned: rebuild it label by label.

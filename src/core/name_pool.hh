@@ -6,8 +6,9 @@
 // its query name: holding a 4-byte id instead of strings makes the index keys
 // fixed-size and a record copy free of allocation.
 //
-// Contract: single-threaded (the learner's thread). An id stays valid, and
-// names the same name, while it holds a reference.
+// Contract: changed by one thread (the learner's); the const members may be
+// called from others while it does not. An id stays valid, and names the
+// same name, while it holds a reference.
 
 #include <cstdint>
 #include <string>
@@ -35,8 +36,10 @@ class NamePool {
   Id find(std::string_view wire) const;
   Id find(const DnsName& n) const { return find(wire_view(n)); }
 
-  // Presentation form ("example.com."); "" for kNone.
-  const std::string& text(Id id) const;
+  // Presentation form ("example.com."); "" for kNone. Built on each call
+  // from the wire form (no cache), so any thread may call it while no
+  // thread changes the pool.
+  std::string text(Id id) const;
   DnsName name(Id id) const;
   // The wire form of an interned name ("" for kNone or a released id), and
   // one past the highest id ever handed out: for copying the pool cheaply.
@@ -55,7 +58,6 @@ class NamePool {
  private:
   struct Entry {
     std::string wire;
-    mutable std::string text;  // built on first use: most query names are never printed
     uint32_t refs = 0;
     uint64_t hash = 0;  // of wire: release() finds its bucket without hashing again
   };

@@ -620,8 +620,10 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
     NameId zone_id = names_.find(n.owner);
     if (target != kNoName && zone_id != kNoName) {
       if (const auto* waiting = pending_.find(target)) {
+        // A wait that has ended (still held until housekeeping) no longer
+        // waits: the repeated referral starts a new one.
         bool dup = std::any_of(waiting->begin(), waiting->end(),
-                               [&](const PendingNs& p) { return p.zone == zone_id; });
+                               [&](const PendingNs& p) { return p.zone == zone_id && p.deadline >= ctx.time; });
         if (dup) continue;
       }
     }

@@ -267,6 +267,35 @@ TEST(LearnerScenario, NsWithoutGlueIsDroppedWhenItsAddressArrivesLate) {
   EXPECT_EQ(lab.events(LearnEvent::answer_not_delegation), 2u);
 }
 
+TEST(LearnerScenario, RepeatedNsWithoutGlueWaitsAgainOnceItsFirstWaitEnded) {
+  Lab lab;
+  walk_example_lab(lab);
+  DnsBuilder tld(11, flags::qr);
+  tld.question("ns.provider.lab", A)
+      .ns(S::authority, "provider.lab", "ns1.provider.lab", 86400)
+      .addr(S::additional, "ns1.provider.lab", "203.0.113.20", 86400);
+  lab.exchange("198.51.100.1", 11, "ns.provider.lab", A, tld);
+  auto referral = [](uint16_t id) {
+    DnsBuilder ref(id, flags::qr);
+    ref.question("www.sub.example.lab", A).ns(S::authority, "sub.example.lab", "ns.provider.lab", 3600);
+    return ref;
+  };
+  lab.exchange("203.0.113.10", 12, "www.sub.example.lab", A, referral(12));
+  // Housekeeping runs at the first frame a second after the last one: here,
+  // while the first wait is on; the next runs only after the repeat below,
+  // so the ended wait is still held when the referral comes again.
+  lab.advance_ms(1100);
+  lab.query("203.0.113.10", 13, "unrelated.example.lab", A);
+  lab.advance_ms(950);  // the first 2 s wait has ended
+  lab.exchange("203.0.113.10", 14, "www.sub.example.lab", A, referral(14));
+  EXPECT_EQ(lab.events(LearnEvent::pending), 2u) << "an ended wait must not count as one still waiting";
+  lab.advance_ms(100);
+  DnsBuilder ans(15, flags::qr | flags::aa);
+  ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 600);
+  lab.exchange("203.0.113.20", 15, "ns.provider.lab", A, ans);
+  EXPECT_TRUE(lab.allowed("203.0.113.30"));
+}
+
 TEST(LearnerScenario, AddressAnswerFromAServerOutsideTheNamesZoneDoesNotResolveAPendingNs) {
   Lab lab;
   walk_example_lab(lab);

@@ -72,6 +72,9 @@ class LearnSession::Pipeline {
     }
     return filling_->steps[filling_->used++];
   }
+  // Takes back the step next() just gave (it turned out to have nothing
+  // for the applying thread).
+  void retract() { --filling_->used; }
 
   // Applies everything filled so far and stops the applying thread.
   void close() {
@@ -122,7 +125,7 @@ class LearnSession::Pipeline {
           for (size_t i = 0; i < b->used; ++i) {
             Step& s = b->steps[i];
             if (s.housekeeping)
-              learner_.housekeeping(s.time);
+              learner_.expire(s.time);
             else
               learner_.apply(s.ctx, s.parsed, nullptr);
           }
@@ -169,6 +172,7 @@ void LearnSession::housekeeping(TimeNs time) {
     learner_.housekeeping(time);
     return;
   }
+  learner_.sweep_queries(time);
   Pipeline::Step& s = pipeline_->next();
   s.housekeeping = true;
   s.time = time;
@@ -184,11 +188,14 @@ void LearnSession::feed(pkt::LinkType link, TimeNs time, std::span<const std::by
   extractor_.feed(link, time, frame, [&](const DnsMessageEvent& ev) {
     DnsContext ctx = context_of(ev);
     if (pipeline_) {
-      // on_message's two halves, split across the threads.
+      // on_message's steps split across the threads: parse and track
+      // here, apply there (a query has nothing left to apply).
       Pipeline::Step& s = pipeline_->next();
       s.housekeeping = false;
       s.ctx = ctx;
       ++stats_.parse_faults[static_cast<size_t>(learner_.parse(ctx, ev.message, s.parsed))];
+      learner_.track(ctx, s.parsed);
+      if (s.parsed.kind == ParsedMessage::Kind::query) pipeline_->retract();
       return;
     }
     bool response = ev.message.size() > 2 && (std::to_integer<uint8_t>(ev.message[2]) & 0x80);

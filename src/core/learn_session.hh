@@ -24,11 +24,12 @@ class LearnSession {
   // Called after each response with what happened to it (only if set).
   using ExplainSink = std::function<void(const DnsMessageEvent&, const DnsContext&, const Explanation&)>;
 
-  // Pipelined (ignored with an explain sink): feed() reads, extracts and
-  // parses on the caller's thread while a second thread applies the parsed
-  // messages to the learner, in input order and with the housekeeping at
-  // the same points, so the result is the one-thread result. The learner
-  // belongs to that thread until finish() returns: touch it only after.
+  // Pipelined (ignored with an explain sink): feed() reads, extracts,
+  // parses and matches responses with queries (Learner::track) on the
+  // caller's thread while a second thread applies the parsed responses to
+  // the learner, in input order and with the housekeeping at the same
+  // points, so the result is the one-thread result. The learner belongs to
+  // those threads until finish() returns: touch it only after.
   LearnSession(Learner& learner, std::vector<uint16_t> dns_ports, ExplainSink explain = {},
                bool pipelined = false);
   ~LearnSession();

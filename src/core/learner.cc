@@ -59,16 +59,8 @@ uint64_t mix64(uint64_t x) {  // splitmix64 finaliser
 }
 }  // namespace
 
-size_t Learner::QueryKeyHash::operator()(const QueryKey& k) const noexcept {
-  uint64_t h = k.qname_hash;
-  h = mix64(h ^ IpAddressHash{}(k.client));
-  h = mix64(h ^ IpAddressHash{}(k.server));
-  h = mix64(h ^ (uint64_t{k.client_port} << 48 | uint64_t{k.server_port} << 32 | uint64_t{k.id} << 16 | k.qtype));
-  return static_cast<size_t>(h);
-}
-
 Learner::Learner(const LearningSettings& settings, AllowTable& table)
-    : settings_(settings), table_(table), hash_key_(std::random_device{}() | uint64_t{std::random_device{}()} << 32) {}
+    : settings_(settings), table_(table), tracker_(settings), hash_key_(std::random_device{}() | uint64_t{std::random_device{}()} << 32) {}
 
 uint64_t Learner::name_hash(const DnsName& n) const { return name_hash(n.wire(), n.wire_size()); }
 
@@ -338,8 +330,35 @@ void Learner::replace_statics(const std::vector<StaticAllow>& statics) {
 dns::Fault Learner::on_message(const DnsContext& ctx, std::span<const std::byte> msg,
                                Explanation* ex) {
   parse(ctx, msg, scratch_);
+  track(ctx, scratch_);
   apply(ctx, scratch_, ex);
   return scratch_.fault;
+}
+
+namespace {
+// What on_response refuses before rule 1, so that such a response does not
+// use up its query.
+bool standard_answer(const dns::Header& h) { return h.opcode() == 0 && h.qdcount == 1 && !h.tc() && h.rcode() == 0; }
+}  // namespace
+
+void Learner::track(const DnsContext& ctx, ParsedMessage& m) {
+  tracker_.advance(ctx.time);
+  m.asked.reset();
+  if (m.kind == ParsedMessage::Kind::query) {
+    if (m.standard_query)
+      tracker_.add(QueryRecord{ctx.client, ctx.server, ctx.client_port, ctx.server_port, m.header.id,
+                               m.question.qtype, m.qname_hash, ctx.time});
+    return;
+  }
+  if (m.kind == ParsedMessage::Kind::response && standard_answer(m.header))
+    m.asked = tracker_.take(QueryRecord{ctx.client, ctx.server, ctx.client_port, ctx.server_port, m.header.id,
+                                        m.question.qtype, m.qname_hash, ctx.time});
+}
+
+LearnCounters Learner::counters() const {
+  LearnCounters c = counters_;
+  c[static_cast<size_t>(LearnEvent::query_untracked)] += tracker_.untracked();
+  return c;
 }
 
 dns::Fault Learner::parse(const DnsContext& ctx, std::span<const std::byte> msg, ParsedMessage& out) const {
@@ -389,10 +408,7 @@ void Learner::apply(const DnsContext& ctx, ParsedMessage& m, Explanation* ex) {
   now_ = std::max(now_, ctx.time);
   switch (m.kind) {
     case ParsedMessage::Kind::query:
-      if (m.standard_query)
-        on_query(QueryRecord{ctx.client, ctx.server, ctx.client_port, ctx.server_port, m.header.id,
-                             m.question.qtype, m.qname_hash, ctx.time});
-      return;
+      return;  // track() did what there is to do
     case ParsedMessage::Kind::fragment:
       ++responses_seen_;
       if (ex) ex->refused = LearnEvent::fragment;
@@ -408,22 +424,6 @@ void Learner::apply(const DnsContext& ctx, ParsedMessage& m, Explanation* ex) {
       on_response(ctx, m, ex);
       return;
   }
-}
-
-void Learner::on_query(const QueryRecord& q) {
-  ++queries_seen_;
-  now_ = std::max(now_, q.time);
-  if (queries_.size() >= settings_.max_tracked_queries) {
-    // Full: sweep old queries at most every 100 ms (a sweep walks the whole
-    // map; a flood of unanswered queries must not make every insert do it),
-    // otherwise leave this one untracked.
-    if (now_ - last_query_sweep_ >= kNsPerSec / 10) housekeeping(now_, 0);
-    if (queries_.size() >= settings_.max_tracked_queries) {
-      count(LearnEvent::query_untracked);
-      return;
-    }
-  }
-  *queries_.try_emplace(QueryKey{q.client, q.server, q.client_port, q.server_port, q.id, q.qtype, q.qname_hash}).first = q.time;
 }
 
 bool Learner::allowed(const IpAddress& server, TimeNs now) const {
@@ -492,12 +492,8 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
     if (from.query_name == kNoName) from.query_name = query_names_.acquire(q.name);
     return from;
   };
-  QueryKey key{ctx.client, ctx.server, ctx.client_port, ctx.server_port, h.id, q.qtype, m.qname_hash};
-  const TimeNs* asked = queries_.find(key);
-  bool matched = asked && ctx.time - *asked <= seconds_to_ns(settings_.query_match_window_s) && *asked <= ctx.time;
-  if (matched) {
-    from.query_time = *asked;
-    queries_.erase(key);
+  if (m.asked) {
+    from.query_time = *m.asked;
   } else if (settings_.require_query_match) {
     return refuse(LearnEvent::unmatched_response);
   }
@@ -734,21 +730,8 @@ bool Learner::sync_table(const IpAddress& a) {
   return true;
 }
 
-void Learner::housekeeping(TimeNs now, size_t expiry_budget) {
+void Learner::expire(TimeNs now, size_t expiry_budget) {
   now_ = std::max(now_, now);
-  TimeNs window = seconds_to_ns(settings_.query_match_window_s);
-  if (!query_sweep_running_ && (now_ - last_query_sweep_ >= window / 2 ||
-                                 (queries_.size() >= settings_.max_tracked_queries &&
-                                  now_ - last_query_sweep_ >= kNsPerSec / 10))) {
-    query_sweep_running_ = true;
-    query_sweep_cursor_ = 0;
-    last_query_sweep_ = now_;
-  }
-  if (query_sweep_running_) {
-    // Unbounded (the default), one slice is the whole map: the pass ends here.
-    query_sweep_running_ = !queries_.erase_if_slice(query_sweep_cursor_, query_sweep_budget_,
-                                                    [&](const QueryKey&, TimeNs asked) { return now_ - asked > window; });
-  }
   if (!pending_.empty()) {
     pending_.erase_if([&](NameId target, std::vector<PendingNs>& waiting) {
       size_t before = waiting.size();

@@ -21,6 +21,7 @@
 #include "core/learn_events.hh"
 #include "core/name_pool.hh"
 #include "core/provenance.hh"
+#include "core/query_tracker.hh"
 #include "core/settings.hh"
 #include "core/small_vec.hh"
 #include "core/time.hh"
@@ -36,16 +37,6 @@ struct DnsContext {
   bool fragment = false;
   TimeNs time = 0;
 };
-
-// An outbound query reduced to what response matching needs (rule 1), so a
-// forwarding worker can hand it over as 64 bytes instead of the packet.
-struct QueryRecord {
-  IpAddress client, server;
-  uint16_t client_port = 0, server_port = 0, id = 0, qtype = 0;
-  uint64_t qname_hash = 0;  // Learner::name_hash of the question name
-  TimeNs time = 0;
-};
-static_assert(sizeof(QueryRecord) % 4 == 0, "ring elements are multiples of 4 bytes");
 
 // A DNS message as the learner reads it before learning anything from it
 // (Learner::on_message parses the whole message first: rule 5).
@@ -77,6 +68,9 @@ struct ParsedMessage {
   dns::Question question;
   bool standard_query = false;  // a query with opcode 0 and one question that parsed
   uint64_t qname_hash = 0;      // Learner::name_hash of the question name
+  // Rule 1, decided by Learner::track(): when the query this response
+  // answers was sent (none: unsolicited, or too late).
+  std::optional<TimeNs> asked;
   std::vector<Ns> ns;
   std::vector<Address> addresses;
 };
@@ -124,21 +118,29 @@ class Learner {
   // matched by lookup(). A static allow with a zone may teach for that zone.
   void add_static(const StaticAllow& s);
   // Replaces the learning limits (hot reload). Entries are kept.
-  void set_settings(const LearningSettings& s) { settings_ = s; }
+  void set_settings(const LearningSettings& s) {
+    settings_ = s;
+    tracker_.set_settings(s);
+  }
   // Replaces every static allow (hot reload); learned entries are kept.
   void replace_statics(const std::vector<StaticAllow>& statics);
 
   // Offers one DNS message (query or response). Returns the parser's fault
   // (Fault::none when the message parsed cleanly). `explain` may be null.
   dns::Fault on_message(const DnsContext& ctx, std::span<const std::byte> msg, Explanation* explain);
-  // on_message in two steps. parse() reads everything rule 5 needs and
-  // touches no learner state (only what construction fixed), so it may run
-  // on another thread while this one applies earlier messages; apply()
-  // learns from `m` (marking NS records accepted), as on_message would.
+  // on_message in three steps, in this order for each message. parse()
+  // reads everything rule 5 needs and touches no learner state (only what
+  // construction fixed). track() is rule 1: it remembers a query, or
+  // matches a response with its query (m.asked), and touches only the
+  // query tracker. apply() learns from `m` (marking NS records accepted)
+  // and touches everything but the tracker; a query needs no apply().
+  // So parse and track may run on one thread while apply runs on another,
+  // each thread taking the messages in input order.
   dns::Fault parse(const DnsContext& ctx, std::span<const std::byte> msg, ParsedMessage& out) const;
+  void track(const DnsContext& ctx, ParsedMessage& m);
   void apply(const DnsContext& ctx, ParsedMessage& m, Explanation* explain);
   // A query another thread parsed (see QueryRecord); same as a query message.
-  void on_query(const QueryRecord& q);
+  void on_query(const QueryRecord& q) { tracker_.add(q); }
   // Keyed hash of a question name for QueryRecord. Thread-safe: the key is
   // fixed at construction.
   uint64_t name_hash(const DnsName& n) const;
@@ -148,13 +150,21 @@ class Learner {
 
   // Bounded periodic work: expires tracked queries, pending NS targets and
   // at most `expiry_budget` items of the expiry queue (the sweep of the table).
-  // Call at least once per second of the learner's clock.
-  void housekeeping(TimeNs now, size_t expiry_budget = 4096);
+  // Call at least once per second of the learner's clock. It is the two
+  // halves below, for callers that split the steps over threads like
+  // track() and apply(): sweep_queries() on track()'s thread, expire() on
+  // apply()'s.
+  void housekeeping(TimeNs now, size_t expiry_budget = 4096) {
+    sweep_queries(now);
+    expire(now, expiry_budget);
+  }
+  void sweep_queries(TimeNs now) { tracker_.sweep(now); }
+  void expire(TimeNs now, size_t expiry_budget = 4096);
   // A live learner (the appliance's) must never stop for long: each
   // housekeeping call then walks at most `query_buckets` buckets of the
   // tracked queries, a sweep going on over as many calls as it takes.
   // Default: each sweep walks the whole map at once.
-  void bound_query_sweep(size_t query_buckets) { query_sweep_budget_ = query_buckets; }
+  void bound_query_sweep(size_t query_buckets) { tracker_.bound_sweep(query_buckets); }
 
   AllowAnswer lookup(const IpAddress& a, TimeNs now) const;
 
@@ -179,16 +189,16 @@ class Learner {
   // a rehash, while the appliance learns).
   void reserve(size_t records);
   // Makes room for learning.max_tracked_queries tracked queries.
-  void reserve_queries() { queries_.reserve(settings_.max_tracked_queries); }
+  void reserve_queries() { tracker_.reserve(); }
 
-  const LearnCounters& counters() const { return counters_; }
+  LearnCounters counters() const;
   size_t learned_addresses() const;
   size_t anchors() const { return anchors_; }
   size_t statics() const { return statics_.size() + host_statics_; }
   size_t host_statics() const { return host_statics_; }
-  size_t tracked_queries() const { return queries_.size(); }
+  size_t tracked_queries() const { return tracker_.size(); }
   size_t pending_targets() const { return pending_.size(); }
-  uint64_t queries_seen() const { return queries_seen_; }
+  uint64_t queries_seen() const { return tracker_.seen(); }
 
   uint64_t responses_seen() const { return responses_seen_; }
   uint64_t responses_taught() const { return responses_taught_; }
@@ -198,17 +208,6 @@ class Learner {
   static constexpr NameId kNoName = NamePool::kNone;
   static constexpr uint32_t kNoSlot = UINT32_MAX;
 
-  struct QueryKey {
-    IpAddress client, server;
-    uint16_t client_port, server_port, id, qtype;
-    // Keyed hash of the lower-cased question name: no allocation per query,
-    // and the per-process key keeps collisions from being precomputed.
-    uint64_t qname_hash;
-    bool operator==(const QueryKey&) const = default;
-  };
-  struct QueryKeyHash {
-    size_t operator()(const QueryKey& k) const noexcept;
-  };
   // What the provenance of anything learned from one response shares. The
   // query name is a reference held by whoever owns this value.
   struct ResponseInfo {
@@ -340,11 +339,7 @@ class Learner {
   };
   ExpiryQueue expiry_;
 
-  FlatMap<QueryKey, TimeNs, QueryKeyHash> queries_;
-  TimeNs last_query_sweep_ = 0;
-  size_t query_sweep_budget_ = SIZE_MAX;
-  size_t query_sweep_cursor_ = 0;
-  bool query_sweep_running_ = false;
+  QueryTracker tracker_;
   FlatMap<NameId, std::vector<PendingNs>, IdHash> pending_;  // by NS target; owns a reference to it
   ParsedMessage scratch_;  // on_message's, reused for every message
   // Workers read it for every query they hand over (name_hash) while this
@@ -355,7 +350,7 @@ class Learner {
   alignas(64) size_t pending_count_ = 0;
   TimeNs now_ = 0;
 
-  uint64_t queries_seen_ = 0, responses_seen_ = 0, responses_taught_ = 0;
+  uint64_t responses_seen_ = 0, responses_taught_ = 0;
   uint64_t slots_removed_ = 0;  // ever: tells on_response its serves() answers still hold
 };
 

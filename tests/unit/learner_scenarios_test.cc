@@ -574,7 +574,7 @@ TEST(LearnSession, PipelinedLearnsExactlyWhatOneThreadLearns) {
   };
   for (int k = 0; k < 6000; ++k) {
     // Mostly the root or a recently named server (TTLs are seconds), some unknown.
-    unsigned pick = rng() % 10;
+    unsigned pick = static_cast<unsigned>(rng() % 10);
     std::string server = pick < 3   ? std::string(kRoot)
                          : pick < 9 ? servers[servers.size() - 1 - rng() % std::min<size_t>(20, servers.size())]
                                     : std::string("203.0.113.9");

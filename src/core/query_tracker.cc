@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "core/query_tracker.hh"
+
+#include <cmath>
+
+namespace nsgate {
+
+namespace {
+uint64_t mix64(uint64_t x) {  // splitmix64 finaliser
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+}  // namespace
+
+size_t QueryTracker::KeyHash::operator()(const Key& k) const noexcept {
+  uint64_t h = k.qname_hash;
+  h = mix64(h ^ IpAddressHash{}(k.client));
+  h = mix64(h ^ IpAddressHash{}(k.server));
+  h = mix64(h ^ (uint64_t{k.client_port} << 48 | uint64_t{k.server_port} << 32 | uint64_t{k.id} << 16 | k.qtype));
+  return static_cast<size_t>(h);
+}
+
+TimeNs QueryTracker::window() const {
+  return static_cast<TimeNs>(std::llround(settings_.query_match_window_s * 1e9));
+}
+
+void QueryTracker::add(const QueryRecord& q) {
+  ++seen_;
+  advance(q.time);
+  if (queries_.size() >= settings_.max_tracked_queries) {
+    // A sweep walks the whole map: a flood of unanswered queries must not
+    // make every insert do it.
+    if (now_ - last_sweep_ >= kNsPerSec / 10) sweep(now_);
+    if (queries_.size() >= settings_.max_tracked_queries) {
+      ++untracked_;
+      return;
+    }
+  }
+  *queries_.try_emplace(key_of(q)).first = q.time;
+}
+
+std::optional<TimeNs> QueryTracker::take(const QueryRecord& response) {
+  Key key = key_of(response);
+  const TimeNs* asked = queries_.find(key);
+  if (!asked || *asked > response.time || response.time - *asked > window()) return std::nullopt;
+  TimeNs t = *asked;
+  queries_.erase(key);
+  return t;
+}
+
+void QueryTracker::sweep(TimeNs now) {
+  advance(now);
+  TimeNs w = window();
+  if (!sweep_running_ && (now_ - last_sweep_ >= w / 2 ||
+                          (queries_.size() >= settings_.max_tracked_queries && now_ - last_sweep_ >= kNsPerSec / 10))) {
+    sweep_running_ = true;
+    sweep_cursor_ = 0;
+    last_sweep_ = now_;
+  }
+  if (sweep_running_) {
+    // Unbounded (the default), one slice is the whole map: the pass ends here.
+    sweep_running_ = !queries_.erase_if_slice(sweep_cursor_, sweep_budget_,
+                                              [&](const Key&, TimeNs asked) { return now_ - asked > w; });
+  }
+}
+
+}  // namespace nsgate

@@ -48,6 +48,9 @@ class AllowTable {
   virtual size_t capacity() const = 0;
   // Every entry, expired or not, in no particular order. Writer thread only.
   virtual void for_each(const std::function<void(const IpAddress&, TableValue)>& fn) const = 0;
+  // A hint that `a` is looked up or written soon (same thread as that
+  // call); changes nothing. Tables that cannot use it ignore it.
+  virtual void prefetch(const IpAddress&) const {}
 };
 
 // A plain single-threaded table for the offline tools (`learn`, `check`),
@@ -62,6 +65,7 @@ class MapAllowTable final : public AllowTable {
   size_t size() const override { return map_.size(); }
   size_t capacity() const override { return capacity_; }
   void for_each(const std::function<void(const IpAddress&, TableValue)>& fn) const override;
+  void prefetch(const IpAddress& a) const override { map_.prefetch(a); }
 
  private:
   size_t capacity_;

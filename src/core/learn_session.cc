@@ -124,6 +124,8 @@ class LearnSession::Pipeline {
         try {
           for (size_t i = 0; i < b->used; ++i) {
             Step& s = b->steps[i];
+            if (i + 1 < b->used && !b->steps[i + 1].housekeeping)
+              learner_.prefetch(b->steps[i + 1].ctx, b->steps[i + 1].parsed);
             if (s.housekeeping)
               learner_.expire(s.time);
             else

@@ -355,6 +355,30 @@ void Learner::track(const DnsContext& ctx, ParsedMessage& m) {
                                         m.question.qtype, m.qname_hash, ctx.time});
 }
 
+void Learner::prefetch(const DnsContext& ctx, const ParsedMessage& m) const {
+  // What on_response refuses before any index lookup needs nothing.
+  if (m.kind != ParsedMessage::Kind::response || (!m.asked && settings_.require_query_match)) return;
+  table_.prefetch(ctx.server);  // rule 2
+  by_address_.prefetch(ctx.server);
+  const DnsName* last_owner = nullptr;
+  for (const NsRecord& n : m.ns) {
+    // Rule 3 looks up the owner's ancestors (the root's bucket stays cached).
+    if (!last_owner || !(n.owner == *last_owner)) {
+      const uint8_t* w = n.owner.wire();
+      for (size_t at = 0; w[at] != 0; at += 1 + w[at])
+        names_.prefetch({reinterpret_cast<const char*>(w + at), n.owner.wire_size() - at});
+      last_owner = &n.owner;
+    }
+    names_.prefetch(NamePool::wire_view(n.target));
+  }
+  for (const AddrRecord& a : m.addresses) {
+    if (!pending_.empty()) names_.prefetch(NamePool::wire_view(a.owner));
+    if (a.section == dns::Section::answer) continue;  // glue is what gets learned
+    by_address_.prefetch(a.address);
+    table_.prefetch(a.address);
+  }
+}
+
 LearnCounters Learner::counters() const {
   LearnCounters c = counters_;
   c[static_cast<size_t>(LearnEvent::query_untracked)] += tracker_.untracked();

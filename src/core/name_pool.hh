@@ -35,6 +35,8 @@ class NamePool {
   // The id of an interned name given its wire form, or kNone.
   Id find(std::string_view wire) const;
   Id find(const DnsName& n) const { return find(wire_view(n)); }
+  // A hint that `wire` is looked up soon: starts loading its bucket.
+  void prefetch(std::string_view wire) const { __builtin_prefetch(&buckets_[hash(wire) & (buckets_.size() - 1)]); }
 
   // Presentation form ("example.com."); "" for kNone. Built on each call
   // from the wire form (no cache), so any thread may call it while no

@@ -12,7 +12,7 @@ bool DnsName::append_label(const uint8_t* data, size_t len) {
   size_t at = size_ - 1;
   wire_[at] = static_cast<uint8_t>(len);
   for (size_t i = 0; i < len; ++i) wire_[at + 1 + i] = dns_lower(data[i]);
-  size_ += 1 + len;
+  size_ = static_cast<uint8_t>(size_ + 1 + len);
   wire_[size_ - 1] = 0;
   ++labels_;
   return true;

@@ -98,6 +98,14 @@ class LearnSession::Pipeline {
     size_t used = 0;
   };
 
+  static constexpr size_t kStepsAhead = 8, kRecordsAhead = 4;
+  static void prefetch_records(const ParsedMessage& m) {
+    // A record's name starts in its first cache line; a referral has
+    // up to 13 NS and about as many addresses.
+    for (size_t k = 0; k < m.ns.size() && k < 16; ++k) __builtin_prefetch(&m.ns[k]);
+    for (size_t k = 0; k < m.addresses.size() && k < 16; ++k) __builtin_prefetch(&m.addresses[k]);
+  }
+
   void submit() {
     if (!filling_ || filling_->used == 0) return;
     {
@@ -124,6 +132,11 @@ class LearnSession::Pipeline {
         try {
           for (size_t i = 0; i < b->used; ++i) {
             Step& s = b->steps[i];
+            // The steps were written on the other core: start fetching them
+            // ahead (the step, then its records), and the index buckets of
+            // the next one (Learner::prefetch reads its records).
+            if (i + kStepsAhead < b->used) __builtin_prefetch(&b->steps[i + kStepsAhead]);
+            if (i + kRecordsAhead < b->used) prefetch_records(b->steps[i + kRecordsAhead].parsed);
             if (i + 1 < b->used && !b->steps[i + 1].housekeeping)
               learner_.prefetch(b->steps[i + 1].ctx, b->steps[i + 1].parsed);
             if (s.housekeeping)

@@ -196,6 +196,7 @@ class Learner {
   // Makes room for learning.max_tracked_queries tracked queries.
   void reserve_queries() { tracker_.reserve(); }
 
+  // A copy: the tracker counts the queries it could not track.
   LearnCounters counters() const;
   size_t learned_addresses() const;
   size_t anchors() const { return anchors_; }

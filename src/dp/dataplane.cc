@@ -531,10 +531,10 @@ void Dataplane::learner_main() {
     unsigned got = 0;
     auto learn_from = [&](Worker& w, rte_mbuf* m) {
       TimeNs fallback = opts_.packet_time ? 0 : clock_ns(CLOCK_MONOTONIC);
-      const LearnCounters& lc = learner_->counters();
-      uint64_t before = lc[static_cast<size_t>(LearnEvent::added)] + lc[static_cast<size_t>(LearnEvent::refreshed)];
+      // A response that added or refreshed an entry: the time it took.
+      uint64_t before = learner_->responses_taught();
       session_->feed(pkt::LinkType::ethernet, w.packet_ns(m, fallback), frame_of(m));
-      if (lc[static_cast<size_t>(LearnEvent::added)] + lc[static_cast<size_t>(LearnEvent::refreshed)] != before) {
+      if (learner_->responses_taught() != before) {
         delay_.record(clock_ns(CLOCK_MONOTONIC) - *RTE_MBUF_DYNFIELD(m, handoff_offset_, const TimeNs*));
       }
     };

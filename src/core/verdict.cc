@@ -54,6 +54,58 @@ std::optional<Verdict> classify(pkt::DecodeResult r, const pkt::Packet& p, const
   return std::nullopt;
 }
 
+namespace {
+uint16_t be16(const uint8_t* b) { return static_cast<uint16_t>(b[0] << 8 | b[1]); }
+
+// decode_l4's checks on a whole, unfragmented datagram, and classify's
+// port test: the transport `l4` (bounded by the IP lengths) of `proto`.
+std::optional<Verdict> quick_transport(const uint8_t* l4, size_t size, uint8_t proto, const Policy& policy) {
+  if (proto == pkt::kProtoUdp) {
+    if (size < 8) return std::nullopt;
+    size_t len = be16(l4 + 4);
+    if (len < 8 || len > size) return std::nullopt;
+  } else if (proto == pkt::kProtoTcp) {
+    if (size < 20) return std::nullopt;
+    size_t off = size_t{l4[12] >> 4} * 4;
+    if (off < 20 || off > size) return std::nullopt;
+  } else {
+    return Verdict::forward_not_dns;  // no ports: not DNS whatever it is
+  }
+  if (policy.is_dns_port(be16(l4 + 2))) return std::nullopt;
+  return Verdict::forward_not_dns;
+}
+}  // namespace
+
+std::optional<Verdict> quick_verdict(std::span<const std::byte> frame, const Policy& policy) {
+  const auto* f = reinterpret_cast<const uint8_t*>(frame.data());
+  size_t size = frame.size();
+  if (size < 14) return std::nullopt;
+  uint16_t type = be16(f + 12);
+  const uint8_t* ip = f + 14;
+  size_t room = size - 14;
+  if (type == 0x0800) {
+    if (room < 20 || (ip[0] >> 4) != 4) return std::nullopt;
+    size_t ihl = size_t{ip[0] & 0x0fu} * 4;
+    size_t total = be16(ip + 2);
+    if (ihl < 20 || total < ihl || total > room) return std::nullopt;
+    if (be16(ip + 6) & 0x3fff) return std::nullopt;  // MF or an offset: a fragment
+    return quick_transport(ip + ihl, total - ihl, ip[9], policy);
+  }
+  if (type == 0x86dd) {
+    if (room < 40 || (ip[0] >> 4) != 6) return std::nullopt;
+    size_t plen = be16(ip + 4);
+    if (plen == 0 || 40 + plen > room) return std::nullopt;
+    switch (uint8_t next = ip[6]) {
+      case 0: case 43: case 44: case 51: case 60:  // extension headers: decode() walks them
+        return std::nullopt;
+      default:
+        return quick_transport(ip + 40, plen, next, policy);
+    }
+  }
+  if (type == 0x8100 || type == 0x88a8 || type == 0x9100) return std::nullopt;  // tagged
+  return Verdict::forward_not_ip;
+}
+
 Verdict judge(const pkt::Packet& p, const std::optional<TableValue>& entry, const Policy& policy) {
   if (entry) {
     switch (entry->kind) {

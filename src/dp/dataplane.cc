@@ -120,6 +120,12 @@ uint16_t Dataplane::Worker::inside_burst(TimeNs now) {
   unsigned nq = 0;
   for (uint16_t i = 0; i < n; ++i) {
     when[i] = packet_ns(rx[i], now);
+    // Most frames are not DNS: judged in place (pk[i] is then left as it
+    // is; only queries read it below).
+    if (auto v = quick_verdict(frame_of(rx[i]), policy)) {
+      verdict[i] = *v;
+      continue;
+    }
     pkt::DecodeResult r = pkt::decode(pkt::LinkType::ethernet, frame_of(rx[i]), pk[i]);
     if (auto v = classify(r, pk[i], policy)) {
       verdict[i] = *v;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "core/query_event.hh"
 #include "core/verdict.hh"
 #include "support/builder.hh"
@@ -39,6 +41,63 @@ Bytes query_to(const char* src, const char* dst, uint16_t dport = 53) {
 TEST(Verdict, NonDnsTrafficIsForwardedWithoutLookingAtTheTable) {
   auto j = decode(query_to("192.0.2.10", "203.0.113.66", 443));
   EXPECT_EQ(classify(j.r, j.p, policy()), Verdict::forward_not_dns);
+}
+
+// The oracle is the full path: decode() then classify(). On frames of every
+// kind, mangled at random, the quick verdict may decline but never differs.
+TEST(Verdict, QuickVerdictAgreesWithDecodeAndClassifyOrDeclines) {
+  std::mt19937_64 rng(20261127);
+  Policy pol = policy();
+  pol.dns_ports = {53, 853};
+  const uint16_t ports[] = {53, 853, 443, 80, 5353, 0, 65535};
+  const char* v4[] = {"192.0.2.10", "203.0.113.66"};
+  const char* v6[] = {"2001:db8::10", "2001:db8::66"};
+  size_t answered = 0, plain = 0, plain_answered = 0, trials = 40000;
+  for (size_t t = 0; t < trials; ++t) {
+    bool ipv6 = rng() % 3 == 0;
+    Endpoints e{ipv6 ? v6[0] : v4[0], ipv6 ? v6[1] : v4[1], static_cast<uint16_t>(40000 + rng() % 100),
+                ports[rng() % std::size(ports)]};
+    Bytes payload(rng() % 64);
+    for (auto& b : payload) b = static_cast<std::byte>(rng());
+    Bytes f = rng() % 2 ? udp_frame(e, payload, rng() % 8 == 0 ? 7 : -1)
+                        : tcp_frame(e, static_cast<uint32_t>(rng()), pkt::tcp_flag::ack, payload);
+    bool mangled = rng() % 4 != 0;
+    if (mangled && rng() % 2) {
+      // The fields the quick path reads: protocol / next header (extension
+      // headers, fragments, no ports) and the IPv4 fragment field.
+      const uint8_t protos[] = {0, 1, 6, 17, 43, 44, 51, 59, 60};
+      f[ipv6 ? 20 : 23] = static_cast<std::byte>(protos[rng() % std::size(protos)]);
+      if (!ipv6 && rng() % 2) {
+        const uint16_t frag[] = {0x2000, 0x0001, 0x4000, 0x0100, static_cast<uint16_t>(rng())};
+        uint16_t v = frag[rng() % std::size(frag)];
+        f[20] = static_cast<std::byte>(v >> 8);
+        f[21] = static_cast<std::byte>(v);
+      }
+    }
+    if (mangled && rng() % 2) {
+      // Flip header octets (types, lengths, versions, flags, protocols),
+      // or cut the frame short, or both.
+      for (int k = static_cast<int>(rng() % 4); k >= 0; --k)
+        f[rng() % std::min<size_t>(f.size(), 80)] = static_cast<std::byte>(rng() % 3 == 0 ? 0 : rng());
+      if (rng() % 3 == 0) f.resize(rng() % (f.size() + 1));
+    }
+    pkt::Packet p;
+    pkt::DecodeResult r = pkt::decode(pkt::LinkType::ethernet, f, p);
+    std::optional<Verdict> full = classify(r, p, pol);
+    std::optional<Verdict> quick = quick_verdict(f, pol);
+    if (quick) {
+      ++answered;
+      ASSERT_TRUE(full.has_value()) << "trial " << t << ": quick " << to_string(*quick) << ", full path: a query";
+      ASSERT_EQ(*quick, *full) << "trial " << t;
+    }
+    if (!mangled && r == pkt::DecodeResult::ok && !p.vlan_tags && !pol.is_dns_port(p.dport)) {
+      ++plain;
+      plain_answered += quick.has_value();
+    }
+  }
+  EXPECT_GT(plain, trials / 10);
+  EXPECT_EQ(plain_answered, plain) << "every plain, untagged non-DNS frame takes the quick path";
+  EXPECT_GT(answered, trials / 4);
 }
 
 TEST(Verdict, QueriesFromTrustedResolversPassWhateverTheDestination) {

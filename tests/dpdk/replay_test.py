@@ -151,34 +151,41 @@ drop_log: {{path: {drops}}}
 metrics: {{listen: "127.0.0.1:{metrics_port}"}}
 """)
     proc = subprocess.Popen([NSGATE, "run", "-c", cfg], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)
-    # A scrape while running: promtool accepts it, and the counters are there.
-    body = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
-    lint = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, text=True)
-    assert lint.returncode == 0, lint.stdout + lint.stderr
-    values = {l.split(" ")[0]: float(l.split(" ")[1]) for l in body.splitlines() if l and not l.startswith("#")}
-    assert values["nsgate_rx_inside_total"] == 3, body
-    assert values['nsgate_verdicts_total{verdict="drop_unknown"}'] >= 1, body
-    assert values['nsgate_learn_events_total{event="added"}'] >= 2, body
-    # The learn-to-enforce histogram: every teaching response counted once,
-    # buckets cumulative up to +Inf.
-    buckets = [v for k, v in values.items() if k.startswith("nsgate_learn_to_enforce_seconds_bucket")]
-    assert values["nsgate_learn_to_enforce_seconds_count"] >= 1, body
-    assert buckets == sorted(buckets) and buckets[-1] == values["nsgate_learn_to_enforce_seconds_count"], body
-    assert values['nsgate_learn_to_enforce_seconds_bucket{le="+Inf"}'] == buckets[-1], body
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
-    assert "snapshot written" in err, err
-    p = subprocess.run([NSGATE, "check", "--snapshot", snap, "192.26.92.31", "192.5.6.30", "8.8.8.8"],
-                       capture_output=True, text=True)
-    lines = p.stdout.splitlines()
-    assert lines[0].startswith("192.26.92.31 pass learned") and lines[1].startswith("192.5.6.30 pass learned"), lines
-    assert lines[2].startswith("8.8.8.8 block"), lines
-    # The traffic raced the mirror: 8.8.8.8 is unknown either way, so it is in the drop log.
-    log = [json.loads(l) for l in open(drops)]
-    assert any(e["dest_ip"] == "8.8.8.8" and e["event_type"] == "drop" and e["dns"]["rrname"] == "www.google.com."
-               for e in log), log
+    try:
+        time.sleep(3)
+        # A scrape while running: promtool accepts it, and the counters are there.
+        body = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+        lint = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, text=True)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+        values = {l.split(" ")[0]: float(l.split(" ")[1]) for l in body.splitlines() if l and not l.startswith("#")}
+        assert values["nsgate_rx_inside_total"] == 3, body
+        assert values['nsgate_verdicts_total{verdict="drop_unknown"}'] >= 1, body
+        assert values['nsgate_learn_events_total{event="added"}'] >= 2, body
+        # The learn-to-enforce histogram: every teaching response counted once,
+        # buckets cumulative up to +Inf.
+        buckets = [v for k, v in values.items() if k.startswith("nsgate_learn_to_enforce_seconds_bucket")]
+        assert values["nsgate_learn_to_enforce_seconds_count"] >= 1, body
+        assert buckets == sorted(buckets) and buckets[-1] == values["nsgate_learn_to_enforce_seconds_count"], body
+        assert values['nsgate_learn_to_enforce_seconds_bucket{le="+Inf"}'] == buckets[-1], body
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert "snapshot written" in err, err
+        p = subprocess.run([NSGATE, "check", "--snapshot", snap, "192.26.92.31", "192.5.6.30", "8.8.8.8"],
+                           capture_output=True, text=True)
+        lines = p.stdout.splitlines()
+        assert lines[0].startswith("192.26.92.31 pass learned") and lines[1].startswith("192.5.6.30 pass learned"), lines
+        assert lines[2].startswith("8.8.8.8 block"), lines
+        # The traffic raced the mirror: 8.8.8.8 is unknown either way, so it is in the drop log.
+        log = [json.loads(l) for l in open(drops)]
+        assert any(e["dest_ip"] == "8.8.8.8" and e["event_type"] == "drop" and e["dns"]["rrname"] == "www.google.com."
+                   for e in log), log
+    finally:
+        # A failed check must not leave the appliance running (it polls
+        # its ports on both cores until killed).
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def startup_errors_name_what_to_fix():

@@ -7,6 +7,7 @@ scrape of `nsgate run` on virtual devices).
 
 usage: deploy_test.py NSGATE SOURCE_DIR
 """
+import atexit
 import json
 import os
 import re
@@ -53,6 +54,18 @@ metrics: {{listen: "127.0.0.1:{port}"}}
 snapshot: {{path: {tmp}/t.snap, interval: 1}}
 """)
 proc = subprocess.Popen([NSGATE, "run", "-c", cfg], stderr=subprocess.PIPE, text=True)
+children = [proc]
+
+
+@atexit.register
+def stop_children():
+    # Whatever failed on the way, nothing keeps running after the test.
+    for c in children:
+        if c.poll() is None:
+            c.kill()
+            c.wait()
+
+
 body = ""
 for _ in range(50):
     try:
@@ -76,6 +89,7 @@ scrape_configs:
 prom = subprocess.Popen(["prometheus", f"--config.file={prom_cfg}", f"--storage.tsdb.path={tmp}/tsdb",
                          f"--web.listen-address=127.0.0.1:{prom_port}"],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+children.append(prom)
 value = None
 deadline = time.time() + 30
 while time.time() < deadline and value is None:

@@ -23,16 +23,11 @@
 #include <utility>
 #include <vector>
 
+#include "core/mix.hh"
+
 namespace nsgate {
 
 namespace flat_map_detail {
-inline uint64_t mix(uint64_t x) {  // splitmix64 finaliser: every input bit reaches the low bits
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 inline uint64_t random_seed() {
   std::random_device rd;
   return uint64_t{rd()} << 32 | rd();
@@ -132,7 +127,7 @@ class FlatMap {
   }
 
  private:
-  size_t bucket(const K& k) const { return flat_map_detail::mix(Hash{}(k) ^ seed_) & mask_; }
+  size_t bucket(const K& k) const { return mix64(Hash{}(k) ^ seed_) & mask_; }
 
   // Buckets [begin, end): the keys pred condemns are collected first and
   // erased after, so that no backward shift moves an entry under the scan.

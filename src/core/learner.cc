@@ -8,6 +8,7 @@
 #include <system_error>
 #include <thread>
 
+#include "core/mix.hh"
 #include "core/x_names.hh"
 
 namespace nsgate {
@@ -49,15 +50,6 @@ uint32_t lifetime(uint32_t ns_ttl, uint32_t addr_ttl, const LearningSettings& s)
 
 }  // namespace rules
 
-namespace {
-uint64_t mix64(uint64_t x) {  // splitmix64 finaliser
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-}  // namespace
 
 Learner::Learner(const LearningSettings& settings, AllowTable& table)
     : settings_(settings), table_(table), tracker_(settings), hash_key_(std::random_device{}() | uint64_t{std::random_device{}()} << 32) {}

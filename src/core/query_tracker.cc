@@ -3,17 +3,10 @@
 
 #include <cmath>
 
+#include "core/mix.hh"
+
 namespace nsgate {
 
-namespace {
-uint64_t mix64(uint64_t x) {  // splitmix64 finaliser
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-}  // namespace
 
 size_t QueryTracker::KeyHash::operator()(const Key& k) const noexcept {
   uint64_t h = k.qname_hash;

@@ -28,6 +28,7 @@ class DnsName {
   // Copies only the octets in use (see wire_).
   DnsName(const DnsName& o) noexcept : size_(o.size_), labels_(o.labels_) { copy_wire(o); }
   DnsName& operator=(const DnsName& o) noexcept {
+    if (this == &o) return *this;  // memcpy must not copy onto itself
     size_ = o.size_;
     labels_ = o.labels_;
     copy_wire(o);

@@ -66,7 +66,7 @@ std::optional<Verdict> quick_transport(const uint8_t* l4, size_t size, uint8_t p
     if (len < 8 || len > size) return std::nullopt;
   } else if (proto == pkt::kProtoTcp) {
     if (size < 20) return std::nullopt;
-    size_t off = size_t{l4[12] >> 4} * 4;
+    size_t off = (size_t{l4[12]} >> 4) * 4;
     if (off < 20 || off > size) return std::nullopt;
   } else {
     return Verdict::forward_not_dns;  // no ports: not DNS whatever it is

@@ -210,7 +210,7 @@ void LearnSession::feed(pkt::LinkType link, TimeNs time, std::span<const std::by
       s.ctx = ctx;
       ++stats_.parse_faults[static_cast<size_t>(learner_.parse(ctx, ev.message, s.parsed))];
       learner_.track(ctx, s.parsed);
-      if (s.parsed.kind == ParsedMessage::Kind::query) pipeline_->retract();
+      if (s.parsed.kind == ParsedMessage::Kind::query && !s.parsed.tracker_swept) pipeline_->retract();
       return;
     }
     bool response = ev.message.size() > 2 && (std::to_integer<uint8_t>(ev.message[2]) & 0x80);

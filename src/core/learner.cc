@@ -336,10 +336,11 @@ bool standard_answer(const dns::Header& h) { return h.opcode() == 0 && h.qdcount
 void Learner::track(const DnsContext& ctx, ParsedMessage& m) {
   tracker_.advance(ctx.time);
   m.asked.reset();
+  m.tracker_swept = false;
   if (m.kind == ParsedMessage::Kind::query) {
     if (m.standard_query)
-      tracker_.add(QueryRecord{ctx.client, ctx.server, ctx.client_port, ctx.server_port, m.header.id,
-                               m.question.qtype, m.qname_hash, ctx.time});
+      m.tracker_swept = tracker_.add(QueryRecord{ctx.client, ctx.server, ctx.client_port, ctx.server_port,
+                                                 m.header.id, m.question.qtype, m.qname_hash, ctx.time});
     return;
   }
   if (m.kind == ParsedMessage::Kind::response && standard_answer(m.header))
@@ -369,6 +370,13 @@ void Learner::prefetch(const DnsContext& ctx, const ParsedMessage& m) const {
     by_address_.prefetch(a.address);
     table_.prefetch(a.address);
   }
+}
+
+void Learner::on_query(const QueryRecord& q) {
+  now_ = std::max(now_, q.time);
+  // The tracker was full and swept: ended NS waits go too (what is left of
+  // housekeeping without table expiries).
+  if (tracker_.add(q)) expire(now_, 0);
 }
 
 LearnCounters Learner::counters() const {
@@ -424,7 +432,8 @@ void Learner::apply(const DnsContext& ctx, ParsedMessage& m, Explanation* ex) {
   now_ = std::max(now_, ctx.time);
   switch (m.kind) {
     case ParsedMessage::Kind::query:
-      return;  // track() did what there is to do
+      if (m.tracker_swept) expire(now_, 0);  // as on_query
+      return;
     case ParsedMessage::Kind::fragment:
       ++responses_seen_;
       if (ex) ex->refused = LearnEvent::fragment;

@@ -71,6 +71,10 @@ struct ParsedMessage {
   // Rule 1, decided by Learner::track(): when the query this response
   // answers was sent (none: unsolicited, or too late).
   std::optional<TimeNs> asked;
+  // A query that found the tracker full and made it sweep: apply() then
+  // expires ended NS waits too, as housekeeping would (so a query does need
+  // apply() in that case).
+  bool tracker_swept = false;
   std::vector<Ns> ns;
   std::vector<Address> addresses;
 };
@@ -133,7 +137,8 @@ class Learner {
   // construction fixed). track() is rule 1: it remembers a query, or
   // matches a response with its query (m.asked), and touches only the
   // query tracker. apply() learns from `m` (marking NS records accepted)
-  // and touches everything but the tracker; a query needs no apply().
+  // and touches everything but the tracker; a query needs apply() only
+  // when m.tracker_swept.
   // So parse and track may run on one thread while apply runs on another,
   // each thread taking the messages in input order.
   dns::Fault parse(const DnsContext& ctx, std::span<const std::byte> msg, ParsedMessage& out) const;
@@ -145,7 +150,7 @@ class Learner {
   // apply()'s thread.
   void prefetch(const DnsContext& ctx, const ParsedMessage& m) const;
   // A query another thread parsed (see QueryRecord); same as a query message.
-  void on_query(const QueryRecord& q) { tracker_.add(q); }
+  void on_query(const QueryRecord& q);
   // Keyed hash of a question name for QueryRecord. Thread-safe: the key is
   // fixed at construction.
   uint64_t name_hash(const DnsName& n) const;

@@ -20,19 +20,24 @@ TimeNs QueryTracker::window() const {
   return static_cast<TimeNs>(std::llround(settings_.query_match_window_s * 1e9));
 }
 
-void QueryTracker::add(const QueryRecord& q) {
+bool QueryTracker::add(const QueryRecord& q) {
   ++seen_;
   advance(q.time);
+  bool swept = false;
   if (queries_.size() >= settings_.max_tracked_queries) {
     // A sweep walks the whole map: a flood of unanswered queries must not
     // make every insert do it.
-    if (now_ - last_sweep_ >= kNsPerSec / 10) sweep(now_);
+    if (now_ - last_sweep_ >= kNsPerSec / 10) {
+      sweep(now_);
+      swept = true;
+    }
     if (queries_.size() >= settings_.max_tracked_queries) {
       ++untracked_;
-      return;
+      return swept;
     }
   }
   *queries_.try_emplace(key_of(q)).first = q.time;
+  return swept;
 }
 
 std::optional<TimeNs> QueryTracker::take(const QueryRecord& response) {

@@ -46,8 +46,9 @@ class QueryTracker {
   // Remembers a query. When the map is full, old queries are swept (at most
   // every 100 ms); if it is still full the query stays untracked (counted):
   // evicting old ones instead would let a flood of queries push out the
-  // ones real responses answer.
-  void add(const QueryRecord& q);
+  // ones real responses answer. True when it swept: the owner then does
+  // the rest of its housekeeping that is due (Learner::on_query).
+  bool add(const QueryRecord& q);
   // The time of the query a response answers, if it was seen no longer than
   // the match window before `response.time`; the query is used up. The
   // response's record has its server as `server` and its client as `client`.

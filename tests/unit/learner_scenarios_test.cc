@@ -438,6 +438,57 @@ TEST(LearnerScenario, QueryTableFullLeavesNewQueriesUntrackedInsteadOfEvictingOl
   EXPECT_TRUE(lab.allowed("198.51.100.1"));
 }
 
+TEST(LearnerScenario, SweepOfAFullQueryTableAlsoEndsNsWaitsThatRanOut) {
+  LearningSettings s;
+  s.max_tracked_queries = 3;
+  s.max_pending_ns = 1;
+  s.query_match_window_s = 1.0;
+  Lab lab(s);
+  walk_example_lab(lab);
+  auto glueless = [](uint16_t id, const std::string& zone, const std::string& ns) {
+    DnsBuilder ref(id, flags::qr);
+    ref.question("www." + zone, A).ns(S::authority, zone, ns, 3600);
+    return ref;
+  };
+  lab.exchange("203.0.113.10", 12, "www.sub.example.lab", A, glueless(12, "sub.example.lab", "ns.provider.lab"));
+  ASSERT_EQ(lab.events(LearnEvent::pending), 1u);
+  lab.advance_ms(1300);
+  lab.query("203.0.113.10", 13, "unanswered.example.lab", A);  // housekeeping runs here; the wait goes on
+  lab.advance_ms(730);  // the 2 s wait has run out; the next housekeeping is 0.27 s away
+  lab.query("203.0.113.10", 14, "unanswered2.example.lab", A);
+  lab.query("203.0.113.10", 15, "www.sub2.example.lab", A);  // the table is full now
+  lab.advance_ms(10);
+  lab.query("203.0.113.10", 16, "more.example.lab", A);  // full: swept, and so are waits that ran out
+  EXPECT_EQ(lab.events(LearnEvent::query_untracked), 1u);
+  EXPECT_EQ(lab.events(LearnEvent::pending_expired), 1u);
+  lab.advance_ms(10);
+  lab.respond("203.0.113.10", glueless(15, "sub2.example.lab", "ns.other.lab"));
+  EXPECT_EQ(lab.events(LearnEvent::pending), 2u) << "the one place for a wait is free again";
+  EXPECT_EQ(lab.events(LearnEvent::pending_full), 0u);
+}
+
+TEST(LearnerScenario, QueryRecordsMoveTheLearnersClock) {
+  // The appliance on packet time hands queries over as records and runs
+  // housekeeping at the last frame the learner itself read: a later query
+  // record is a later time all the same.
+  LearningSettings s;
+  s.grace_s = 0;
+  s.min_ttl_s = 5;
+  Lab lab(s);
+  DnsBuilder r(1, flags::qr);
+  r.question("www.example.lab", A)
+      .ns(S::authority, "lab", "a.nic.lab", 5)
+      .addr(S::additional, "a.nic.lab", "198.51.100.9", 5);
+  lab.exchange(kRoot, 1, "www.example.lab", A, r);
+  ASSERT_TRUE(lab.allowed("198.51.100.9"));
+  DnsName qname;
+  ASSERT_TRUE(DnsName::from_text("later.example.lab", qname));
+  lab.learner.on_query(QueryRecord{*IpAddress::parse(kResolver), *IpAddress::parse(kRoot), kResolverPort, 53, 2, A,
+                                   lab.learner.name_hash(qname), lab.now + 10 * kNsPerSec});
+  lab.learner.housekeeping(lab.now);
+  EXPECT_EQ(lab.events(LearnEvent::expired), 1u);
+}
+
 TEST(LearnerScenario, TcpResponseInOneByteSegmentsTeachesTheSameAsWhole) {
   auto run = [](size_t segment) {
     Lab lab;

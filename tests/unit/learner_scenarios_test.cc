@@ -17,6 +17,15 @@ namespace {
 using S = DnsBuilder;
 constexpr uint16_t A = 1, NS = 2, AAAA = 28;
 
+// A root referral to lab. naming one server, a.nic.lab at 198.51.100.9.
+DnsBuilder one_server_referral(uint16_t id, uint32_t ns_ttl, uint32_t addr_ttl) {
+  DnsBuilder r(id, flags::qr);
+  r.question("www.example.lab", A)
+      .ns(S::authority, "lab", "a.nic.lab", ns_ttl)
+      .addr(S::additional, "a.nic.lab", "198.51.100.9", addr_ttl);
+  return r;
+}
+
 // Root -> lab. -> example.lab. -> answer, as a resolver walks it.
 void walk_example_lab(Lab& lab) {
   lab.exchange(kRoot, 1, "www.example.lab", A, root_referral_for_lab(1, "www.example.lab"));
@@ -337,11 +346,7 @@ TEST(LearnerScenario, LifetimeIsTheSmallerTtlPlusGraceAndThenExpires) {
   s.grace_s = 30;
   s.min_ttl_s = 10;
   Lab lab(s);
-  DnsBuilder r(1, flags::qr);
-  r.question("www.example.lab", A)
-      .ns(S::authority, "lab", "a.nic.lab", 100)
-      .addr(S::additional, "a.nic.lab", "198.51.100.9", 50);
-  lab.exchange(kRoot, 1, "www.example.lab", A, r);
+  lab.exchange(kRoot, 1, "www.example.lab", A, one_server_referral(1, 100, 50));
   std::optional<Provenance> p = lab.provenance("198.51.100.9");
   ASSERT_TRUE(p.has_value());
   EXPECT_EQ(p->expires - p->response_time, 80 * kNsPerSec);  // min(100, 50) + 30
@@ -376,16 +381,9 @@ TEST(LearnerScenario, RelearningRefreshesTheExpiry) {
   s.grace_s = 0;
   s.min_ttl_s = 1;
   Lab lab(s);
-  auto ref = [](uint16_t id) {
-    DnsBuilder r(id, flags::qr);
-    r.question("www.example.lab", A)
-        .ns(S::authority, "lab", "a.nic.lab", 100)
-        .addr(S::additional, "a.nic.lab", "198.51.100.9", 100);
-    return r;
-  };
-  lab.exchange(kRoot, 1, "www.example.lab", A, ref(1));
+  lab.exchange(kRoot, 1, "www.example.lab", A, one_server_referral(1, 100, 100));
   lab.advance_s(90);
-  lab.exchange(kRoot, 2, "www.example.lab", A, ref(2));
+  lab.exchange(kRoot, 2, "www.example.lab", A, one_server_referral(2, 100, 100));
   lab.advance_s(90);
   EXPECT_TRUE(lab.allowed("198.51.100.9"));
   EXPECT_EQ(lab.events(LearnEvent::refreshed), 1u);
@@ -475,11 +473,7 @@ TEST(LearnerScenario, QueryRecordsMoveTheLearnersClock) {
   s.grace_s = 0;
   s.min_ttl_s = 5;
   Lab lab(s);
-  DnsBuilder r(1, flags::qr);
-  r.question("www.example.lab", A)
-      .ns(S::authority, "lab", "a.nic.lab", 5)
-      .addr(S::additional, "a.nic.lab", "198.51.100.9", 5);
-  lab.exchange(kRoot, 1, "www.example.lab", A, r);
+  lab.exchange(kRoot, 1, "www.example.lab", A, one_server_referral(1, 5, 5));
   ASSERT_TRUE(lab.allowed("198.51.100.9"));
   DnsName qname;
   ASSERT_TRUE(DnsName::from_text("later.example.lab", qname));

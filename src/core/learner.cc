@@ -2,7 +2,6 @@
 #include "core/learner.hh"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <random>
 #include <system_error>
@@ -16,9 +15,6 @@ namespace nsgate {
 NSGATE_DEFINE_NAMES(LearnEvent, NSGATE_LEARN_EVENTS)
 
 namespace {
-
-TimeNs seconds_to_ns(double s) { return static_cast<TimeNs>(std::llround(s * 1e9)); }
-
 
 std::string address_data(const IpAddress& a) { return a.to_string(); }
 

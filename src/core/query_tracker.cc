@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "core/query_tracker.hh"
 
-#include <cmath>
-
 #include "core/mix.hh"
 
 namespace nsgate {
@@ -17,7 +15,7 @@ size_t QueryTracker::KeyHash::operator()(const Key& k) const noexcept {
 }
 
 TimeNs QueryTracker::window() const {
-  return static_cast<TimeNs>(std::llround(settings_.query_match_window_s * 1e9));
+  return seconds_to_ns(settings_.query_match_window_s);
 }
 
 bool QueryTracker::add(const QueryRecord& q) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 namespace nsgate {
@@ -9,6 +10,9 @@ namespace nsgate {
 // monotonic clock live. The learner never mixes the two.
 using TimeNs = int64_t;
 inline constexpr TimeNs kNsPerSec = 1'000'000'000;
+
+// A duration from the configuration (seconds, fractions allowed).
+inline TimeNs seconds_to_ns(double s) { return static_cast<TimeNs>(std::llround(s * 1e9)); }
 
 // Whole seconds for the table, rounded up so that an entry never expires early.
 inline uint32_t table_seconds(TimeNs t) {

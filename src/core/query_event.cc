@@ -15,6 +15,10 @@ void fill_event(QueryEvent& ev, const pkt::Packet& p, bool tcp_framed) {
   ev.sport = p.sport;
   ev.dport = p.dport;
   ev.proto = p.proto;
+  // Events are filled in slots earlier events used: reset what a payload
+  // without a readable question would leave alone.
+  ev.dns_id = 0;
+  ev.qtype = 0;
   ev.qname_len = 0;
   std::span<const std::byte> msg = p.payload;
   if (tcp_framed) {

@@ -166,6 +166,20 @@ TEST(QueryEvent, UnreadableQuestionLeavesTheNameEmpty) {
   EXPECT_EQ(qname_text(ev), "");
 }
 
+TEST(QueryEvent, AReusedEventKeepsNothingOfTheQueryBefore) {
+  // Workers fill events in ring slots that earlier events used.
+  auto good = decode(query_to("192.0.2.10", "203.0.113.66"));
+  auto bad = decode(udp_frame({"192.0.2.10", "203.0.113.66", 40000, 53}, Bytes{std::byte(1), std::byte(2)}));
+  QueryEvent ev;
+  fill_event(ev, good.p, false);
+  ASSERT_EQ(ev.dns_id, 7);
+  ASSERT_NE(ev.qtype, 0);
+  fill_event(ev, bad.p, false);
+  EXPECT_EQ(ev.dns_id, 0);
+  EXPECT_EQ(ev.qtype, 0);
+  EXPECT_EQ(ev.qname_len, 0);
+}
+
 TEST(RateLimiter, BurstThenRateAndSuppressedCountsAreReported) {
   RateLimiter rl(2.0, 3.0);
   auto a = *IpAddress::parse("192.0.2.10"), b = *IpAddress::parse("192.0.2.11");

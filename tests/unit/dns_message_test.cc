@@ -307,5 +307,31 @@ TEST(NameHash, FoldsExactlyTheAsciiCapitalsAtEveryPositionAndLength) {
   }
 }
 
+TEST(NameHash, DependsOnlyOnTheNamesOwnOctets) {
+  // The tail is read with a load that may start before it: the octets
+  // around the name (hashed already, or not the name's at all) must not
+  // leak into the hash.
+  MapAllowTable table(16);
+  Learner learner(LearningSettings{}, table);
+  std::mt19937 rng(5);
+  for (size_t size = 1; size <= 40; ++size) {
+    std::vector<uint8_t> name(size);
+    for (auto& b : name) b = static_cast<uint8_t>('a' + rng() % 26);
+    uint64_t alone = learner.name_hash(name.data(), size);
+    for (int trial = 0; trial < 8; ++trial) {
+      std::vector<uint8_t> framed(size + 16);
+      for (auto& b : framed) b = static_cast<uint8_t>(rng());
+      std::copy(name.begin(), name.end(), framed.begin() + 8);
+      ASSERT_EQ(learner.name_hash(framed.data() + 8, size), alone) << "size " << size;
+    }
+    // ... and every octet of it counts.
+    for (size_t at = 0; at < size; ++at) {
+      std::vector<uint8_t> other = name;
+      other[at] = other[at] == 'q' ? 'r' : 'q';
+      EXPECT_NE(learner.name_hash(other.data(), size), alone) << "size " << size << " at " << at;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace nsgate::testing

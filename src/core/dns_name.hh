@@ -14,6 +14,16 @@ namespace nsgate {
 // everything else as it is.
 inline uint8_t dns_lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + 32) : c; }
 
+// dns_lower on each of the eight octets of `x` at once.
+inline uint64_t dns_lower8(uint64_t x) {
+  constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  uint64_t low7 = x & ~highs;
+  // Per octet, the high bit of: >= 'A', > 'Z' (both on the low 7 bits, so
+  // no carry crosses octets), and not an octet >= 0x80.
+  uint64_t upper = (low7 + (0x80 - 'A') * ones) & ~(low7 + (0x80 - 'Z' - 1) * ones) & ~x & highs;
+  return x | upper >> 2;  // 0x80 >> 2 == 0x20, the case bit
+}
+
 // A domain name in uncompressed wire form, lower-cased (DNS names compare
 // case-insensitively, RFC 4343), held inline: parsing never allocates.
 // Invariant: the wire form is a valid sequence of labels ending in the root

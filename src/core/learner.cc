@@ -54,24 +54,16 @@ Learner::Learner(const LearningSettings& settings, AllowTable& table)
 uint64_t Learner::name_hash(const DnsName& n) const { return name_hash(n.wire(), n.wire_size()); }
 
 uint64_t Learner::name_hash(const uint8_t* wire, size_t size) const {
-  // Length octets are at most 63, below 'A', so folding every octet in
-  // 'A'..'Z' folds exactly the label characters DnsName lower-cases. Eight
-  // octets at a time (the tail zero-padded): the worker hashes every query
-  // it hands over.
-  auto fold = [](uint64_t x) {
-    constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    uint64_t low7 = x & ~highs;
-    // Per octet, the high bit of: >= 'A', > 'Z' (both on the low 7 bits,
-    // so no carry crosses octets), and not an octet >= 0x80.
-    uint64_t upper = (low7 + (0x80 - 'A') * ones) & ~(low7 + (0x80 - 'Z' - 1) * ones) & ~x & highs;
-    return x | upper >> 2;  // 0x80 >> 2 == 0x20, the case bit
-  };
+  // Length octets are at most 63, below 'A', so lower-casing every octet
+  // lower-cases exactly the label characters DnsName does. Eight octets at
+  // a time (the tail zero-padded): the worker hashes every query it hands
+  // over.
   uint64_t h = hash_key_ ^ size;
   size_t at = 0;
   for (; at + 8 <= size; at += 8) {
     uint64_t word;
     std::memcpy(&word, wire + at, 8);
-    h = mix64(h ^ fold(word));
+    h = mix64(h ^ dns_lower8(word));
   }
   if (at < size) {
     // The last 1-7 octets, zero-padded, as a copy of them into a zeroed
@@ -90,7 +82,7 @@ uint64_t Learner::name_hash(const uint8_t* wire, size_t size) const {
     } else {
       std::memcpy(&word, wire + at, tail);
     }
-    h = mix64(h ^ fold(word));
+    h = mix64(h ^ dns_lower8(word));
   }
   return h;
 }

@@ -282,6 +282,19 @@ TEST(DnsMessage, ReadQueryAcceptsExactlyWhatTheReaderAcceptsAndHashesTheSameName
   EXPECT_GT(refused, 1000u);
 }
 
+TEST(DnsLower8, LowerCasesEachOctetAsDnsLowerDoesAtEveryPosition) {
+  std::mt19937_64 rng(3);
+  for (int pos = 0; pos < 8; ++pos) {
+    for (int b = 0; b < 256; ++b) {
+      uint64_t x = rng();
+      x = (x & ~(uint64_t{0xff} << (8 * pos))) | uint64_t(b) << (8 * pos);
+      uint64_t want = 0;
+      for (int k = 0; k < 8; ++k) want |= uint64_t{dns_lower(static_cast<uint8_t>(x >> (8 * k)))} << (8 * k);
+      ASSERT_EQ(dns_lower8(x), want) << "octet " << b << " at " << pos;
+    }
+  }
+}
+
 TEST(NameHash, FoldsExactlyTheAsciiCapitalsAtEveryPositionAndLength) {
   // The oracle: the byte lower-cased if in 'A'..'Z'. Every byte must hash
   // like its lower-cased form (no capital missed), and the 230 distinct

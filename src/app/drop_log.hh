@@ -36,7 +36,8 @@ class DropLog {
   ~DropLog();
   DropLog(const DropLog&) = delete;
   DropLog& operator=(const DropLog&) = delete;
-  void set_limits(const DropLogConfig& c) { limiter_ = RateLimiter(c.rate, c.burst); }
+  // A reload: the sources' buckets and suppressed counts carry over.
+  void set_limits(const DropLogConfig& c) { limiter_.set_limits(c.rate, c.burst); }
   // The most blocked sources and destinations, "ADDRESS COUNT".
   std::pair<std::vector<std::string>, std::vector<std::string>> top(size_t n, TimeNs now);
   // Passes are ignored; drops and alerts are counted and written if the

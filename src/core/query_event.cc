@@ -92,7 +92,9 @@ bool RateLimiter::allow(const IpAddress& src, TimeNs now, uint64_t& suppressed) 
   Bucket& b = it->second;
   double elapsed = static_cast<double>(std::max<TimeNs>(0, now - b.last)) / 1e9;
   b.tokens = std::min(burst_, b.tokens + elapsed * rate_);
-  b.last = now;
+  // Events of several workers arrive out of time order: a time already
+  // credited must not be credited again.
+  b.last = std::max(b.last, now);
   if (b.tokens < 1.0) {
     ++b.suppressed;
     suppressed = 0;
@@ -102,6 +104,12 @@ bool RateLimiter::allow(const IpAddress& src, TimeNs now, uint64_t& suppressed) 
   suppressed = b.suppressed;
   b.suppressed = 0;
   return true;
+}
+
+void RateLimiter::set_limits(double rate, double burst) {
+  rate_ = rate;
+  burst_ = burst;
+  for (auto& [src, b] : buckets_) b.tokens = std::min(b.tokens, burst_);
 }
 
 }  // namespace nsgate

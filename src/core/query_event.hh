@@ -58,6 +58,9 @@ class RateLimiter {
   bool allow(const IpAddress& src, TimeNs now, uint64_t& suppressed);
   // Whether `src` has a bucket (was seen recently enough to be remembered).
   bool knows(const IpAddress& src) const { return buckets_.count(src) > 0; }
+  // New limits (a reload), keeping every source's bucket and its count of
+  // suppressed events: tokens above the new burst are cut to it.
+  void set_limits(double rate, double burst);
 
  private:
   struct Bucket {

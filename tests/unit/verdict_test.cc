@@ -221,6 +221,34 @@ TEST(RateLimiter, ASourceSeenAgainIsNoLongerTheOldest) {
   EXPECT_FALSE(rl.allow(a, 3, sup));  // a kept its empty bucket
 }
 
+TEST(RateLimiter, EventsOutOfTimeOrderAreNotCreditedTwice) {
+  // Two workers' events reach the control thread one worker after the
+  // other, so a source's times can step back.
+  RateLimiter rl(1.0, 5.0);
+  auto a = *IpAddress::parse("192.0.2.10");
+  uint64_t sup = 0;
+  TimeNs t = 100 * kNsPerSec;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(rl.allow(a, t, sup));
+  EXPECT_FALSE(rl.allow(a, t - kNsPerSec, sup));  // from the other worker, a second earlier
+  // One second after t earns one token, not two.
+  EXPECT_TRUE(rl.allow(a, t + kNsPerSec, sup));
+  EXPECT_FALSE(rl.allow(a, t + kNsPerSec, sup));
+}
+
+TEST(RateLimiter, NewLimitsKeepTheSourcesAndWhatTheyHadSuppressed) {
+  RateLimiter rl(1.0, 2.0);
+  auto a = *IpAddress::parse("192.0.2.10");
+  uint64_t sup = 0;
+  TimeNs t = 0;
+  for (int i = 0; i < 5; ++i) rl.allow(a, t, sup);  // 2 written, 3 suppressed
+  rl.set_limits(1.0, 1.0);
+  EXPECT_TRUE(rl.knows(a));
+  EXPECT_FALSE(rl.allow(a, t, sup));  // still no token: the reload gave none
+  t += kNsPerSec;
+  EXPECT_TRUE(rl.allow(a, t, sup));
+  EXPECT_EQ(sup, 4u);  // the three before the reload and the one after
+}
+
 }  // namespace
 }  // namespace nsgate::testing
 

@@ -203,7 +203,7 @@ int cmd_run(Args& args) {
                metrics ? config.metrics_listen.c_str() : "(off)");
   auto next_snapshot = std::chrono::steady_clock::now() + std::chrono::duration<double>(config.snapshot_interval_s);
   uint64_t snapshots_seen = 0;
-  std::string last_error;
+  uint64_t failures_seen = 0;
   while (stop_signal == 0) {
     if (d.poll_events([&](const QueryEvent& ev) { log.write(ev); }) == 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -215,11 +215,13 @@ int cmd_run(Args& args) {
       snapshots_seen = d.snapshots_written();
       stats.snapshot_last_success_unix = std::time(nullptr);
     }
-    if (std::string e = d.last_snapshot_error(); !e.empty() && e != last_error) {
-      ++stats.snapshot_failures;
-      std::fprintf(stderr, "nsgate run: %s\n", e.c_str());
+    // Every failed write counts (a full disk fails each time the same way).
+    if (uint64_t failures = d.snapshot_failures(); failures != failures_seen) {
+      stats.snapshot_failures += failures - failures_seen;
+      failures_seen = failures;
+      std::string e = d.last_snapshot_error();  // empty if a later write went well meanwhile
+      std::fprintf(stderr, "nsgate run: %s\n", e.empty() ? "a snapshot write failed" : e.c_str());
     }
-    last_error = d.last_snapshot_error();
     if (reload_requested.exchange(false)) {
       // Parsed and validated here, off the data path; applied only whole.
       ctl::LoadResult r = ctl::load_config_file(*conf_path);

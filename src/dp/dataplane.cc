@@ -668,7 +668,7 @@ void Dataplane::write_snapshot(const std::string& path) {
     bool ok = snapshot::write_file(path, snapshot_of(*frozen_, taken, wall_offset_), error);
     std::lock_guard<std::mutex> lock(snap_mu_);
     snap_error_ = ok ? "" : error;
-    if (ok) ++snapshots_written_;
+    ++(ok ? snapshots_written_ : snapshot_failures_);
     snap_writing_ = false;
   };
   if (!running_) {

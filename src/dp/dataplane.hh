@@ -101,6 +101,7 @@ class Dataplane {
   // Result of the last snapshot the learner wrote (empty = none yet / ok).
   std::string last_snapshot_error() const;
   uint64_t snapshots_written() const { return snapshots_written_.load(); }
+  uint64_t snapshot_failures() const { return snapshot_failures_.load(); }
 
   WorkerCounters totals() const;
   std::vector<PortStats> port_stats() const;
@@ -162,7 +163,7 @@ class Dataplane {
   // Snapshot hand-off between the control thread and the learner thread.
   mutable std::mutex snap_mu_;
   std::string snap_request_, snap_error_;
-  std::atomic<uint64_t> snapshots_written_{0};
+  std::atomic<uint64_t> snapshots_written_{0}, snapshot_failures_{0};
   std::thread snap_writer_;  // started by the learner thread, joined by it or stop()
   std::unique_ptr<Learner::Frozen> frozen_;  // the copy it writes, reused
   std::atomic<bool> snap_writing_{false};

@@ -188,6 +188,38 @@ metrics: {{listen: "127.0.0.1:{metrics_port}"}}
             proc.wait()
 
 
+def every_failed_snapshot_write_is_counted():
+    # The snapshot's folder is a file: every periodic write fails the same way.
+    blocker = write("not-a-folder", "")
+    empty = os.path.join(tmp, "empty.pcap")
+    with open(empty, "wb") as f:
+        f.write(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+    metrics_port = 20000 + (os.getpid() + 1) % 20000
+    cfg = write("failing-snap.yaml", f"""
+ports:
+  inside: net_pcap20,rx_pcap={empty},tx_pcap={tmp}/fs-in-tx.pcap
+  outside: net_pcap21,rx_pcap={empty},tx_pcap={tmp}/fs-out-tx.pcap
+eal: [--no-huge, --no-pci, -m, "512", -l, "0-1", --no-shconf, --file-prefix=nsgate-fs-{os.getpid()}, "--log-level=lib.*:error"]
+snapshot: {{path: {blocker}/run.snap, interval: 1}}
+metrics: {{listen: "127.0.0.1:{metrics_port}"}}
+""")
+    proc = subprocess.Popen([NSGATE, "run", "-c", cfg], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(4.5)
+        body = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+        values = {l.split(" ")[0]: float(l.split(" ")[1]) for l in body.splitlines() if l and not l.startswith("#")}
+        failed_writes = values['nsgate_snapshots_total{result="error"}']
+        assert failed_writes >= 2, f"{failed_writes} failures counted after four 1 s intervals:\n{body}"
+        assert values['nsgate_snapshots_total{result="ok"}'] == 0, body
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert "not-a-folder" in err, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def startup_errors_name_what_to_fix():
     cfg = write("bad.yaml", f"""
 ports: {{inside: net_nothing0, outside: net_nothing1}}
@@ -206,7 +238,7 @@ eal: [--no-huge, --no-pci, -m, "256", -l, "0-1", --no-shconf, --file-prefix=nsga
 for fn in [every_packet_gets_its_verdict_and_counters_match_what_was_sent, monitor_mode_forwards_everything_and_alerts,
            undecodable_packets_are_dropped_when_configured, paper_table_two_is_reproduced,
            snapshot_from_learn_loads_into_replay, run_learns_from_a_mirror_and_saves_its_snapshot_on_sigterm,
-           startup_errors_name_what_to_fix]:
+           every_failed_snapshot_write_is_counted, startup_errors_name_what_to_fix]:
     check(fn)
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed or not passed else 0)

@@ -99,6 +99,7 @@ struct Dataplane::Worker {
   Dataplane* dp = nullptr;
   unsigned index = 0;
   unsigned lcore = 0;
+  bool launched = false;  // running on `lcore` (which may be lcore 0), to be waited for
   rte_ring* to_learner = nullptr;
   rte_ring* queries = nullptr;  // QueryRecord elements: UDP queries, parsed here
   rte_ring* events = nullptr;
@@ -526,6 +527,7 @@ bool Dataplane::start(std::string& error) {
       stop();
       return false;
     }
+    workers_[i]->launched = true;
     ++i;
   }
   running_ = true;
@@ -535,7 +537,10 @@ bool Dataplane::start(std::string& error) {
 void Dataplane::stop() {
   stop_ = true;
   for (auto& w : workers_)
-    if (w->lcore) rte_eal_wait_lcore(w->lcore);
+    if (w->launched) {
+      rte_eal_wait_lcore(w->lcore);
+      w->launched = false;
+    }
   learner_stop_ = true;
   if (learner_thread_.joinable()) learner_thread_.join();
   if (snap_writer_.joinable()) snap_writer_.join();

@@ -724,10 +724,16 @@ size_t Dataplane::poll_events(const std::function<void(const QueryEvent&)>& fn) 
   size_t total = 0;
   for (auto& w : workers_) {
     // Read in place, as the worker wrote them (this thread is the ring's
-    // only consumer; the slots return to the worker at finish).
+    // only consumer; the slots return to the worker at finish). At most a
+    // ring's worth per call: a worker that fills the ring as fast as `fn`
+    // empties it must not keep the caller (signals, snapshots, the other
+    // workers' rings) waiting.
     rte_ring_zc_data zc{};
     unsigned n;
-    while ((n = rte_ring_dequeue_zc_burst_elem_start(w->events, sizeof(QueryEvent), 64, &zc, nullptr)) > 0) {
+    size_t taken = 0;
+    while (taken < opts_.event_ring_size &&
+           (n = rte_ring_dequeue_zc_burst_elem_start(w->events, sizeof(QueryEvent), 64, &zc, nullptr)) > 0) {
+      taken += n;
       for (unsigned i = 0; i < n; ++i)
         fn(i < zc.n1 ? static_cast<const QueryEvent*>(zc.ptr1)[i] : static_cast<const QueryEvent*>(zc.ptr2)[i - zc.n1]);
       rte_ring_dequeue_zc_elem_finish(w->events, n);

@@ -94,7 +94,8 @@ class Dataplane {
   // may then still run later, so it must own (not borrow) what it writes.
   bool run_on_learner(const std::function<void(const Learner&)>& fn, int timeout_ms = 2000);
 
-  // Drains query events (caller's thread). Returns how many were handled.
+  // Drains query events (caller's thread), at most event_ring_size per
+  // worker per call. Returns how many were handled.
   size_t poll_events(const std::function<void(const QueryEvent&)>& fn);
   // Asks the learner thread to write a snapshot to `path`; returns at once.
   void request_snapshot(const std::string& path) ;

@@ -105,6 +105,7 @@ struct Dataplane::Worker {
   rte_ring* events = nullptr;
   rte_ring* held = nullptr;     // responses waiting for the learner (hold_responses)
   rte_ring* release = nullptr;  // ... and back, read: the worker sends them in
+  unsigned packets_due = 0, held_due = 0;  // the learner thread's, per pass: see learner_main
   WorkerCounters counters;
   uint64_t seq = 0;
   // Per-burst scratch, kept here so a burst does not construct them again
@@ -587,37 +588,54 @@ void Dataplane::learner_main() {
     };
     // Query records and handed-over packets (TCP segments, response copies).
     auto take_queries = [&](Worker& w) {
-      unsigned n = rte_ring_dequeue_burst_elem(w.queries, records, sizeof(QueryRecord), 256, nullptr);
-      for (unsigned i = 0; i < n; ++i) learner_->on_query(records[i]);
-      got += n;
-    };
-    auto take_packets = [&](Worker& w) {
-      rte_mbuf* m[64];
-      unsigned n = rte_ring_dequeue_burst(w.to_learner, reinterpret_cast<void**>(m), 64, nullptr);
-      for (unsigned i = 0; i < n; ++i) {
-        learn_from(w, m[i]);
-        rte_pktmbuf_free(m[i]);
+      // Those queued now, not those still coming: a flood of queries must
+      // not keep the learner from the responses.
+      unsigned due = rte_ring_count(w.queries);
+      while (due > 0) {
+        unsigned n = rte_ring_dequeue_burst_elem(w.queries, records, sizeof(QueryRecord), std::min(due, 256u), nullptr);
+        if (n == 0) break;
+        for (unsigned i = 0; i < n; ++i) learner_->on_query(records[i]);
+        due -= n;
+        got += n;
       }
-      got += n;
     };
-    // Queries first: a response handed over now was answered after them.
+    auto take_packets = [&](Worker& w, unsigned due) {
+      rte_mbuf* m[64];
+      while (due > 0) {
+        unsigned n = rte_ring_dequeue_burst(w.to_learner, reinterpret_cast<void**>(m), std::min(due, 64u), nullptr);
+        if (n == 0) break;
+        for (unsigned i = 0; i < n; ++i) {
+          learn_from(w, m[i]);
+          rte_pktmbuf_free(m[i]);
+        }
+        due -= n;
+        got += n;
+      }
+    };
+    // A response (or TCP segment) was handed over after the query it
+    // answers, which may have come in on another worker. So: count what
+    // packets wait now, then take every query queued by then (from all
+    // workers), then those packets and no more — a response taken before
+    // its query would look unsolicited and teach nothing (rule 1).
+    for (auto& w : workers_) {
+      w->packets_due = rte_ring_count(w->to_learner);
+      w->held_due = rte_ring_count(w->held);
+    }
     for (auto& w : workers_) take_queries(*w);
     for (auto& w : workers_) {
-      take_packets(*w);
+      take_packets(*w, w->packets_due);
       // Held responses: the table knows what they teach; now they may go in.
-      // The worker enqueued each one after the query it answers; take the
-      // queries (and TCP segments) that arrived meanwhile first, or the
-      // response would look unsolicited.
-      unsigned n = rte_ring_dequeue_burst(w->held, reinterpret_cast<void**>(objs), 64, nullptr);
-      if (n) {
-        take_queries(*w);
-        take_packets(*w);
+      while (w->held_due > 0) {
+        unsigned n = rte_ring_dequeue_burst(w->held, reinterpret_cast<void**>(objs), std::min(w->held_due, 64u),
+                                            nullptr);
+        if (n == 0) break;
+        w->held_due -= n;
+        for (unsigned i = 0; i < n; ++i) learn_from(*w, objs[i]);
+        unsigned back = rte_ring_enqueue_burst(w->release, reinterpret_cast<void* const*>(objs), n, nullptr);
+        for (unsigned i = back; i < n; ++i) rte_pktmbuf_free(objs[i]);  // cannot happen while workers drain
+        held_lost_ += n - back;
+        got += n;
       }
-      for (unsigned i = 0; i < n; ++i) learn_from(*w, objs[i]);
-      unsigned back = rte_ring_enqueue_burst(w->release, reinterpret_cast<void* const*>(objs), n, nullptr);
-      for (unsigned i = back; i < n; ++i) rte_pktmbuf_free(objs[i]);  // cannot happen while workers drain
-      held_lost_ += n - back;
-      got += n;
     }
     TimeNs t = now();
     if (t - last_housekeeping >= kHousekeepingNs || got == 0) {

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The dataplane driven through ports made of rings (rte_eth_from_rings): the
+// test puts frames on the ports' receive rings, in an order and at moments
+// a capture replay cannot pin down, and reads what the learner made of them.
+
+#include <gtest/gtest.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "dp/dataplane.hh"
+#include "core/root_hints.hh"
+#include "dp/eal.hh"
+#include "support/builder.hh"
+
+namespace nsgate::dp {
+namespace {
+
+using nsgate::testing::Bytes;
+using nsgate::testing::DnsBuilder;
+using nsgate::testing::udp_frame;
+
+constexpr uint16_t kA = 1;
+
+// One port: frames put on `rx` are what the port receives; what the
+// dataplane sends on it lands in `tx`.
+struct RingPort {
+  rte_ring* rx = nullptr;
+  rte_ring* tx = nullptr;
+  std::string name;  // the ethdev's
+
+  explicit RingPort(const std::string& n) {
+    rx = rte_ring_create((n + "_rx").c_str(), 4096, SOCKET_ID_ANY, 0);
+    tx = rte_ring_create((n + "_tx").c_str(), 4096, SOCKET_ID_ANY, 0);
+    EXPECT_TRUE(rx && tx);
+    int id = rte_eth_from_rings(n.c_str(), &rx, 1, &tx, 1, SOCKET_ID_ANY);
+    EXPECT_GE(id, 0);
+    // The device is named after the driver and `n`: what the config names.
+    char device[RTE_ETH_NAME_MAX_LEN] = "";
+    if (id >= 0) rte_eth_dev_get_name_by_port(static_cast<uint16_t>(id), device);
+    name = device;
+  }
+  void put(rte_mempool* pool, const Bytes& frame) const {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    ASSERT_NE(m, nullptr);
+    char* data = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
+    ASSERT_NE(data, nullptr);
+    std::memcpy(data, frame.data(), frame.size());
+    ASSERT_EQ(rte_ring_enqueue(rx, m), 0);
+  }
+  void drain() const {
+    void* m;
+    while (rte_ring_dequeue(tx, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+  }
+};
+
+template <class Pred>
+bool wait_for(Pred done, std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+TEST(Dataplane, AResponseIsLearnedAfterItsQueryEvenBehindABacklogOfQueries) {
+  rte_mempool* pool = rte_pktmbuf_pool_create("test_frames", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  ASSERT_NE(pool, nullptr);
+  RingPort inside("test_inside"), outside("test_outside");
+  DataplaneOptions opts;
+  opts.config.ports.inside = inside.name;
+  opts.config.ports.outside = outside.name;
+  Dataplane d(opts);
+  std::string error;
+  ASSERT_TRUE(d.init(error)) << error;
+  for (const RootHint& h : builtin_root_hints()) d.learner().add_anchor(h.address, h.name);
+  ASSERT_TRUE(d.start(error)) << error;
+
+  // Hold the learner up (a snapshot copy or a reload can, for tens of ms)
+  // while queries pile up in the worker's ring.
+  auto blocked = std::make_shared<std::atomic<bool>>(false);
+  auto released = std::make_shared<std::atomic<bool>>(false);
+  d.run_on_learner(
+      [blocked, released](const Learner&) {
+        blocked->store(true);
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        released->store(true);
+      },
+      0);
+  ASSERT_TRUE(wait_for([&] { return blocked->load(); }));
+
+  // A thousand queries to a root server (they pass: anchors), then the
+  // resolver's query Q, and Q's referral once the worker has sent Q.
+  const char* root = "198.41.0.4";
+  for (uint16_t i = 0; i < 1000; ++i)
+    inside.put(pool, udp_frame({"192.0.2.10", root, static_cast<uint16_t>(20000 + i), 53},
+                               DnsBuilder(i).question("q" + std::to_string(i) + ".other.lab", kA).build()));
+  inside.put(pool, udp_frame({"192.0.2.10", root, 40000, 53}, DnsBuilder(777).question("www.example.lab", kA).build()));
+  ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::rx_inside) == 1001; }));
+  outside.put(pool, udp_frame({root, "192.0.2.10", 53, 40000},
+                              DnsBuilder(777, 0x8000)
+                                  .question("www.example.lab", kA)
+                                  .ns(DnsBuilder::authority, "lab", "ns1.nic.lab", 172800)
+                                  .addr(DnsBuilder::additional, "ns1.nic.lab", "203.0.113.53", 172800)
+                                  .build()));
+  ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::rx_outside) == 1; }));
+  ASSERT_FALSE(released->load()) << "the machine was too slow: the learner resumed before the referral was in";
+
+  auto learned = [&] {
+    LearnCounters c = d.learn_counters();
+    return c[static_cast<size_t>(LearnEvent::added)] + c[static_cast<size_t>(LearnEvent::unmatched_response)] > 0;
+  };
+  ASSERT_TRUE(wait_for(learned));
+  LearnCounters c = d.learn_counters();
+  EXPECT_EQ(c[static_cast<size_t>(LearnEvent::unmatched_response)], 0u);
+  EXPECT_EQ(c[static_cast<size_t>(LearnEvent::added)], 1u);  // ns1.nic.lab's glue
+  d.stop();
+  inside.drain();
+  outside.drain();
+}
+
+}  // namespace
+}  // namespace nsgate::dp
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  std::string err;
+  std::vector<std::string> eal = nsgate::dp::offline_eal_args(512);
+  // offline_eal_args runs on lcore 0 alone: the dataplane needs a worker lcore.
+  eal.back() = "0-1";
+  if (!nsgate::dp::init_eal(eal, err)) {
+    std::fprintf(stderr, "%s\n", err.c_str());
+    return 1;
+  }
+  return RUN_ALL_TESTS();
+}

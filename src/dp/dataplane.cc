@@ -612,15 +612,17 @@ void Dataplane::learner_main() {
         got += n;
       }
     };
-    // A response (or TCP segment) was handed over after the query it
-    // answers, which may have come in on another worker. So: count what
-    // packets wait now, then take every query queued by then (from all
-    // workers), then those packets and no more — a response taken before
-    // its query would look unsolicited and teach nothing (rule 1).
-    for (auto& w : workers_) {
-      w->packets_due = rte_ring_count(w->to_learner);
-      w->held_due = rte_ring_count(w->held);
-    }
+    // A response was handed over after the query it answers, which may
+    // have come in on another worker: a UDP query record (query ring), or a
+    // packet (TCP, or seen on the outside or mirror port) ahead of a held
+    // response. So count backwards along that order — held responses, then
+    // packets, then (in take_queries) query records — and take forwards:
+    // every query record counted, then the packets, then the held
+    // responses. Each count is read after the one before, so it covers
+    // whatever those answer; a response taken before its query would look
+    // unsolicited and teach nothing (rule 1).
+    for (auto& w : workers_) w->held_due = rte_ring_count(w->held);
+    for (auto& w : workers_) w->packets_due = rte_ring_count(w->to_learner);
     for (auto& w : workers_) take_queries(*w);
     for (auto& w : workers_) {
       take_packets(*w, w->packets_due);

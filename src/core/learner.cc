@@ -152,7 +152,12 @@ uint32_t Learner::add_slot(Slot slot) {
     if (at.latest == kNoSlot || s.expires > slots_[at.latest].expires) at.latest = id;
   }
   if (s.zone == kNoName) return id;  // a static allow without a zone teaches nothing
-  *slot_index_.try_emplace(ZoneKey{s.address, s.zone}).first = id;
+  // One slot per (address, zone) is indexed, an anchor or static before a
+  // learned one: it never expires, and a learned slot at a root hint's
+  // address (every priming response makes one) must not take the hint's
+  // place in serves() and, expiring, its authority with it.
+  auto [indexed, fresh] = slot_index_.try_emplace(ZoneKey{s.address, s.zone});
+  if (fresh || (s.kind != EntryKind::learned && slots_[*indexed].kind == EntryKind::learned)) *indexed = id;
   if (s.kind != EntryKind::learned) return id;
   ++zone_count(s.zone);
   link_ns(s);
@@ -190,6 +195,8 @@ void Learner::set_expiry(uint32_t id, TimeNs expires) {
 void Learner::remove_slot(uint32_t id) {
   ++slots_removed_;
   Slot& s = slots_[id];
+  // Another slot of the same address and zone takes its place in the index.
+  uint32_t successor = kNoSlot;
   if (AddressSlots* at = by_address_.find(s.address)) {
     at->ids.remove(id);
     if (at->ids.empty()) {
@@ -198,11 +205,21 @@ void Learner::remove_slot(uint32_t id) {
       if (s.kind == EntryKind::learned) --at->learned;
       if (at->latest == id) find_latest(*at);
       if (at->pinned == id) find_pinned(*at);
+      if (s.zone != kNoName)
+        for (uint32_t other : at->ids)
+          if (slots_[other].zone == s.zone &&
+              (successor == kNoSlot || slots_[successor].kind == EntryKind::learned))
+            successor = other;
     }
   }
   if (s.zone != kNoName) {
     ZoneKey key{s.address, s.zone};
-    if (uint32_t* indexed = slot_index_.find(key); indexed && *indexed == id) slot_index_.erase(key);
+    if (uint32_t* indexed = slot_index_.find(key); indexed && *indexed == id) {
+      if (successor != kNoSlot)
+        *indexed = successor;
+      else
+        slot_index_.erase(key);
+    }
     if (s.kind == EntryKind::learned) {
       --zone_count(s.zone);
       unlink_ns(s);
@@ -686,25 +703,33 @@ LearnEvent Learner::learn(const IpAddress& a, const DnsName& zone, const DnsName
   // only counts (no hashing again).
   NameId zone_id = names_.find(zone);
   NameId ns_id = names_.find(ns);
+  // This zone's learned slot at this address: the indexed one, or beside
+  // an anchor or static that is indexed in its place.
+  uint32_t known = kNoSlot;
   if (const uint32_t* indexed = zone_id == kNoName ? nullptr : slot_index_.find(ZoneKey{a, zone_id})) {
-    Slot& s = slots_[*indexed];
-    if (s.kind == EntryKind::learned) {
-      uint32_t id = *indexed;
-      if (ns_id != s.ns) {
-        // The zone now names this address under another NS name: relink.
-        unlink_ns(s);
-        ns_id = ns_id != kNoName ? names_.acquire(ns_id) : names_.acquire(ns);
-        names_.release(s.ns);
-        s.ns = ns_id;
-        fill(s, ns_ttl, addr_ttl, from);
-        link_ns(s);
-      } else {
-        fill(s, ns_ttl, addr_ttl, from);
-      }
-      set_expiry(id, recorded ? *recorded : std::max(s.expires, expires));
-      sync_table(a);
-      return LearnEvent::refreshed;
+    if (slots_[*indexed].kind == EntryKind::learned) {
+      known = *indexed;
+    } else if (const AddressSlots* at = by_address_.find(a)) {
+      for (uint32_t other : at->ids)
+        if (slots_[other].kind == EntryKind::learned && slots_[other].zone == zone_id) known = other;
     }
+  }
+  if (known != kNoSlot) {
+    Slot& s = slots_[known];
+    if (ns_id != s.ns) {
+      // The zone now names this address under another NS name: relink.
+      unlink_ns(s);
+      ns_id = ns_id != kNoName ? names_.acquire(ns_id) : names_.acquire(ns);
+      names_.release(s.ns);
+      s.ns = ns_id;
+      fill(s, ns_ttl, addr_ttl, from);
+      link_ns(s);
+    } else {
+      fill(s, ns_ttl, addr_ttl, from);
+    }
+    set_expiry(known, recorded ? *recorded : std::max(s.expires, expires));
+    sync_table(a);
+    return LearnEvent::refreshed;
   }
   if (new_budget == 0) return LearnEvent::per_response_cap;
   if (zone_id != kNoName && zone_count(zone_id) >= settings_.per_zone_cap) return LearnEvent::per_zone_cap;

@@ -39,6 +39,46 @@ void walk_example_lab(Lab& lab) {
   lab.exchange("203.0.113.10", 3, "www.example.lab", A, zone);
 }
 
+TEST(LearnerScenario, PrimingDoesNotCostTheRootHintsTheirAuthorityWhenItsEntriesExpire) {
+  // A resolver's priming query: the root names itself, with glue for the
+  // addresses that are already root hints.
+  Lab lab;
+  DnsBuilder priming(1, flags::qr | flags::aa);
+  priming.question(".", NS)
+      .ns(S::answer, ".", "a.root-servers.net", 518400)
+      .addr(S::additional, "a.root-servers.net", kRoot, 518400);
+  lab.exchange(kRoot, 1, ".", NS, priming);
+  // Past the learned root entry's lifetime (max_ttl + grace), no
+  // re-priming: the hint still serves the root zone.
+  lab.advance_s(172800 + 300 + 60);
+  EXPECT_TRUE(lab.allowed(kRoot));
+  lab.exchange(kRoot, 2, "www.example.lab", A, root_referral_for_lab(2, "www.example.lab"));
+  EXPECT_EQ(lab.events(LearnEvent::ns_out_of_bailiwick), 0u);
+  EXPECT_TRUE(lab.allowed("198.51.100.1"));
+}
+
+TEST(LearnerScenario, AStaticForALearnedZoneAndItsRemovalKeepTheLearnedAuthority) {
+  // 198.51.100.1 learned for lab., then also a static allow for lab.:
+  // referrals refresh the one learned entry, and once the static goes,
+  // the learned entry still makes that server authoritative for lab.
+  Lab lab;
+  lab.exchange(kRoot, 1, "www.example.lab", A, root_referral_for_lab(1, "www.example.lab"));
+  StaticAllow st;
+  st.prefix = *Prefix::parse("198.51.100.1/32");
+  st.zone = "lab.";
+  lab.learner.replace_statics({st});
+  lab.exchange(kRoot, 2, "www.example.lab", A, root_referral_for_lab(2, "www.example.lab"));
+  EXPECT_EQ(lab.events(LearnEvent::added), 3u);  // the first referral's three addresses, once
+  lab.learner.replace_statics({});
+  DnsBuilder tld(3, flags::qr);
+  tld.question("www.example.lab", A)
+      .ns(S::authority, "example.lab", "ns1.example.lab", 86400)
+      .addr(S::additional, "ns1.example.lab", "203.0.113.10", 3600);
+  lab.exchange("198.51.100.1", 3, "www.example.lab", A, tld);
+  EXPECT_EQ(lab.events(LearnEvent::ns_out_of_bailiwick), 0u);
+  EXPECT_TRUE(lab.allowed("203.0.113.10"));
+}
+
 TEST(LearnerScenario, FullReferralChainFromRootToZoneIsLearned) {
   Lab lab;
   walk_example_lab(lab);

@@ -161,7 +161,10 @@ uint32_t Learner::add_slot(Slot slot) {
   if (s.kind != EntryKind::learned) return id;
   ++zone_count(s.zone);
   link_ns(s);
-  if (s.expires != kNeverExpires) expiry_.push(ExpiryItem{s.expires, id, s.generation});
+  if (s.expires != kNeverExpires) {
+    expiry_.push(ExpiryItem{s.expires, id, s.generation});
+    s.queued = s.expires;
+  }
   return id;
 }
 
@@ -183,7 +186,13 @@ void Learner::set_expiry(uint32_t id, TimeNs expires) {
   Slot& s = slots_[id];
   TimeNs before = s.expires;
   s.expires = expires;
-  if (expires != before) expiry_.push(ExpiryItem{expires, id, s.generation});
+  // A later time is followed when the slot's item comes up (expire());
+  // only an earlier one needs an item now. So refreshes, however many,
+  // leave the queue at one item per slot.
+  if (expires < s.queued) {
+    expiry_.push(ExpiryItem{expires, id, s.generation});
+    s.queued = expires;
+  }
   AddressSlots* at = by_address_.find(s.address);  // a live slot's address is always indexed
   if (!at) return;
   if (at->latest == kNoSlot || expires > slots_[at->latest].expires)
@@ -805,8 +814,14 @@ void Learner::expire(TimeNs now, size_t expiry_budget) {
   for (size_t n = 0; n < expiry_budget && !expiry_.empty() && expiry_.top().when <= now_; ++n) {
     ExpiryItem item = expiry_.top();
     expiry_.pop();
-    const Slot& s = slots_[item.slot];
-    if (!s.live || s.generation != item.generation || s.kind != EntryKind::learned || s.expires > now_) continue;
+    Slot& s = slots_[item.slot];
+    if (!s.live || s.generation != item.generation || s.kind != EntryKind::learned || item.when != s.queued)
+      continue;  // the slot was reused or removed, or has an earlier item
+    if (s.expires > now_) {  // refreshed since it was queued: follow it
+      expiry_.push(ExpiryItem{s.expires, item.slot, s.generation});
+      s.queued = s.expires;
+      continue;
+    }
     ++counters_[static_cast<size_t>(LearnEvent::expired)];
     IpAddress a = s.address;
     remove_slot(item.slot);
@@ -880,9 +895,8 @@ void Learner::reserve(size_t records) {
   by_address_.reserve(total);
   slot_index_.reserve(total);
   by_ns_.reserve(total);
-  // One item per record, and one more per refresh until the stale one's
-  // time comes: twice the records is room for a refresh of each.
-  expiry_.reserve(2 * total);
+  // One item per record (refreshes re-queue it when it comes up).
+  expiry_.reserve(total);
   // At most a zone and an NS name per record; usually far fewer (shared).
   names_.reserve(names_.size() + 2 * records);
   zone_counts_.reserve(names_.size() + 2 * records);

@@ -209,6 +209,9 @@ class Learner {
   size_t host_statics() const { return host_statics_; }
   size_t tracked_queries() const { return tracker_.size(); }
   size_t pending_targets() const { return pending_.size(); }
+  // Items in the expiry queue: one per learned slot, plus one for each
+  // time an expiry moved earlier and the later item has not come up yet.
+  size_t expiry_queue_size() const { return expiry_.size(); }
   uint64_t queries_seen() const { return tracker_.seen(); }
 
   uint64_t responses_seen() const { return responses_seen_; }
@@ -249,6 +252,7 @@ class Learner {
     NameId query_name = kNoName;
     uint32_t ns_ttl = 0, addr_ttl = 0;
     uint32_t generation = 0;  // bumped when the slot is reused, for stale expiry items
+    TimeNs queued = 0;        // the time of its item in the expiry queue (learned slots)
     TimeNs expires = 0, query_time = 0, response_time = 0;
     std::string note;  // statics only
     bool learned() const { return live && kind == EntryKind::learned; }  // what history and snapshots hold

@@ -39,6 +39,29 @@ void walk_example_lab(Lab& lab) {
   lab.exchange("203.0.113.10", 3, "www.example.lab", A, zone);
 }
 
+TEST(LearnerScenario, RefreshesKeepOneExpiryItemPerEntryAndTheEntriesStillExpireOnTime) {
+  // An appliance refreshing the same delegations all day must not grow
+  // its expiry queue with every refresh.
+  LearningSettings st;
+  st.grace_s = 0;
+  Lab lab(st);
+  for (uint16_t i = 1; i <= 200; ++i) {
+    lab.exchange(kRoot, i, "www.example.lab", A, root_referral_for_lab(i, "www.example.lab"));
+    lab.advance_s(60);
+  }
+  EXPECT_EQ(lab.events(LearnEvent::added), 3u);
+  EXPECT_EQ(lab.events(LearnEvent::refreshed), 3u * 199);
+  EXPECT_EQ(lab.learner.expiry_queue_size(), 3u);
+  // The last refresh was 60 s ago with TTL 172800: the entries go exactly then.
+  lab.advance_s(172800 - 60 - 1);
+  EXPECT_TRUE(lab.allowed("198.51.100.1"));
+  EXPECT_EQ(lab.events(LearnEvent::expired), 0u);
+  lab.advance_s(2);
+  EXPECT_FALSE(lab.allowed("198.51.100.1"));
+  EXPECT_EQ(lab.events(LearnEvent::expired), 3u);
+  EXPECT_EQ(lab.learner.expiry_queue_size(), 0u);
+}
+
 TEST(LearnerScenario, PrimingDoesNotCostTheRootHintsTheirAuthorityWhenItsEntriesExpire) {
   // A resolver's priming query: the root names itself, with glue for the
   // addresses that are already root hints.

@@ -25,7 +25,7 @@ namespace nsgate {
   X(glue_not_ns_target, "rule 3: address record for a name that no accepted NS names")          \
   X(glue_out_of_bailiwick, "rule 3: glue owner is outside the zones the server serves")         \
   X(answer_not_delegation, "an address answer for a name that no NS named teaches nothing")     \
-  X(unusable_address, "rule 4: unspecified, loopback, multicast, link-local or reserved")       \
+  X(unusable_address, "rule 4: unspecified, loopback, multicast, link-local, reserved or v4-mapped")\
   X(private_address, "rule 4: private-use address and learning.allow_private is off")           \
   X(fragment, "rule 5: the response came in IP fragments or was cut short by the capture")                                        \
   X(malformed, "rule 5: the response did not parse cleanly")                                    \

@@ -619,6 +619,13 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
       count(*bad, ex, &item);
       continue;
     }
+    // An AAAA of an IPv4-mapped address (::ffff:a.b.c.d) would allow that
+    // IPv4 address, which no A record named (IpAddress holds IPv4 in that
+    // form): rule 4, not a usable IPv6 address.
+    if (a.rtype == dns::type::AAAA && a.address.is_v4()) {
+      count(LearnEvent::unusable_address, ex, &item);
+      continue;
+    }
     // Glue: learn for every accepted delegation naming this target.
     for (size_t i = 0; i < ns_records.size(); ++i) {
       const NsRecord& n = ns_records[i];

@@ -62,6 +62,24 @@ TEST(LearnerScenario, RefreshesKeepOneExpiryItemPerEntryAndTheEntriesStillExpire
   EXPECT_EQ(lab.learner.expiry_queue_size(), 0u);
 }
 
+TEST(LearnerScenario, AnAaaaOfAnIpv4MappedAddressAllowsNoIpv4Address) {
+  Lab lab;
+  Bytes mapped(16, std::byte{0});
+  mapped[10] = mapped[11] = std::byte{0xff};
+  mapped[12] = std::byte{198};
+  mapped[13] = std::byte{51};
+  mapped[14] = std::byte{100};
+  mapped[15] = std::byte{7};
+  DnsBuilder r(1, flags::qr);
+  r.question("www.example.lab", A)
+      .ns(S::authority, "lab", "ns1.nic.lab", 172800)
+      .rr(S::additional, "ns1.nic.lab", AAAA, 172800, mapped);
+  lab.exchange(kRoot, 1, "www.example.lab", A, r);
+  EXPECT_FALSE(lab.allowed("198.51.100.7"));
+  EXPECT_EQ(lab.events(LearnEvent::unusable_address), 1u);
+  EXPECT_EQ(lab.events(LearnEvent::added), 0u);
+}
+
 TEST(LearnerScenario, PrimingDoesNotCostTheRootHintsTheirAuthorityWhenItsEntriesExpire) {
   // A resolver's priming query: the root names itself, with glue for the
   // addresses that are already root hints.

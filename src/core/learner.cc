@@ -182,6 +182,18 @@ void Learner::find_pinned(AddressSlots& at) const {
       at.pinned = id;
 }
 
+uint32_t Learner::address_ttl_left(const IpAddress& a, NameId ns, TimeNs now) const {
+  const AddressSlots* at = by_address_.find(a);
+  if (!at) return 0;
+  int64_t most = 0;
+  for (uint32_t id : at->ids) {
+    const Slot& s = slots_[id];
+    if (s.kind != EntryKind::learned || s.ns != ns || s.expires <= now) continue;
+    most = std::max(most, int64_t{s.addr_ttl} - (now - s.response_time) / kNsPerSec);
+  }
+  return static_cast<uint32_t>(most);
+}
+
 void Learner::set_expiry(uint32_t id, TimeNs expires) {
   Slot& s = slots_[id];
   TimeNs before = s.expires;
@@ -660,11 +672,16 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
     if (const auto* known = target == kNoName ? nullptr : by_ns_.find(target)) {
       SmallVec<NsAddress, 1> addrs = *known;  // learn() may modify by_ns_
       for (const NsAddress& k : addrs) {
+        // The resolver holds the address for what is left of its TTL, not
+        // the whole TTL again; once that has run out it asks anew, and that
+        // answer teaches (the wait below).
+        uint32_t left = address_ttl_left(k.address, target, ctx.time);
+        if (left == 0) continue;
         if (ex) {
           item.data = n.target.to_string() + " " + k.address.to_string();
           item.zone = zone;
         }
-        LearnEvent e = learn(k.address, n.owner, n.target, n.ttl, k.addr_ttl, info(), budget);
+        LearnEvent e = learn(k.address, n.owner, n.target, n.ttl, left, info(), budget);
         taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
         count(e, ex, &item);
       }

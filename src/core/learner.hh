@@ -313,6 +313,9 @@ class Learner {
   uint32_t& zone_count(NameId zone);
   // Sets a learned slot's expiry and keeps its address's `latest` right.
   void set_expiry(uint32_t id, TimeNs expires);
+  // What is left at `now` of the address TTL of `ns` at `a`: the most any
+  // learned, unexpired slot naming that NS there has left (0: none).
+  uint32_t address_ttl_left(const IpAddress& a, NameId ns, TimeNs now) const;
   // Recompute `latest` / `pinned` from the slots (after one of them left).
   void find_latest(AddressSlots& at) const;
   void find_pinned(AddressSlots& at) const;

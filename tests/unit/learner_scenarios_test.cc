@@ -680,6 +680,25 @@ TEST(LearnerScenario, OutOfBailiwickTargetWithKnownAddressIsLearnedForTheNewZone
   EXPECT_TRUE(lab.allowed("203.0.113.50"));
 }
 
+TEST(LearnerScenario, AKnownAddressServesANewZoneOnlyForWhatIsLeftOfItsTtl) {
+  LearningSettings st;
+  st.min_ttl_s = 1;
+  st.grace_s = 0;
+  Lab lab(st);
+  walk_example_lab(lab);  // ns1.example.lab at 203.0.113.10, address TTL 3600
+  lab.advance_s(3500);
+  // other.lab. is delegated to ns1.example.lab 3500 s later: the resolver
+  // holds that address for 100 s more, and so does the entry for other.lab.
+  DnsBuilder r(30, flags::qr);
+  r.question("www.other.lab", A).ns(S::authority, "other.lab", "ns1.example.lab", 86400);
+  lab.exchange("198.51.100.1", 30, "www.other.lab", A, r);
+  std::optional<Provenance> p = lab.provenance("203.0.113.10");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_LE(p->expires, lab.now + 100 * kNsPerSec);  // the latest of its two zones
+  lab.advance_s(101);
+  EXPECT_FALSE(lab.allowed("203.0.113.10"));
+}
+
 // A random world of referrals (glue in and out of bailiwick, NS without glue
 // answered later, repeated and foreign owners, unknown servers, short TTLs
 // so that housekeeping expires things) fed to two sessions: one thread,

@@ -112,7 +112,13 @@ void Learner::link_ns(const Slot& s) {
     it = known.end() - 1;
   }
   ++it->refs;
-  it->addr_ttl = s.addr_ttl;
+  it->addr_until = std::max(it->addr_until, s.response_time + TimeNs{s.addr_ttl} * kNsPerSec);
+}
+
+void Learner::note_address_ttl(const Slot& s) {
+  if (auto* known = by_ns_.find(s.ns))
+    for (NsAddress& k : *known)
+      if (k.address == s.address) k.addr_until = std::max(k.addr_until, s.response_time + TimeNs{s.addr_ttl} * kNsPerSec);
 }
 
 void Learner::unlink_ns(const Slot& s) {
@@ -182,18 +188,6 @@ void Learner::find_pinned(AddressSlots& at) const {
       at.pinned = id;
 }
 
-uint32_t Learner::address_ttl_left(const IpAddress& a, NameId ns, TimeNs now) const {
-  const AddressSlots* at = by_address_.find(a);
-  if (!at) return 0;
-  int64_t most = 0;
-  for (uint32_t id : at->ids) {
-    const Slot& s = slots_[id];
-    if (s.kind != EntryKind::learned || s.ns != ns || s.expires <= now) continue;
-    most = std::max(most, int64_t{s.addr_ttl} - (now - s.response_time) / kNsPerSec);
-  }
-  return static_cast<uint32_t>(most);
-}
-
 void Learner::set_expiry(uint32_t id, TimeNs expires) {
   Slot& s = slots_[id];
   TimeNs before = s.expires;
@@ -216,26 +210,19 @@ void Learner::set_expiry(uint32_t id, TimeNs expires) {
 void Learner::remove_slot(uint32_t id) {
   ++slots_removed_;
   Slot& s = slots_[id];
-  // Another slot of the same address and zone takes its place in the index.
-  uint32_t successor = kNoSlot;
-  if (AddressSlots* at = by_address_.find(s.address)) {
-    at->ids.remove(id);
-    if (at->ids.empty()) {
-      by_address_.erase(s.address);
-    } else {
-      if (s.kind == EntryKind::learned) --at->learned;
-      if (at->latest == id) find_latest(*at);
-      if (at->pinned == id) find_pinned(*at);
-      if (s.zone != kNoName)
-        for (uint32_t other : at->ids)
-          if (slots_[other].zone == s.zone &&
-              (successor == kNoSlot || slots_[successor].kind == EntryKind::learned))
-            successor = other;
-    }
-  }
+  AddressSlots* at = by_address_.find(s.address);
   if (s.zone != kNoName) {
     ZoneKey key{s.address, s.zone};
     if (uint32_t* indexed = slot_index_.find(key); indexed && *indexed == id) {
+      // An anchor or static is indexed before a learned slot of its address
+      // and zone (add_slot), which then takes its place; a learned slot
+      // indexed is the only one of its address and zone.
+      uint32_t successor = kNoSlot;
+      if (s.kind != EntryKind::learned && at)
+        for (uint32_t other : at->ids)
+          if (other != id && slots_[other].zone == s.zone &&
+              (successor == kNoSlot || slots_[successor].kind == EntryKind::learned))
+            successor = other;
       if (successor != kNoSlot)
         *indexed = successor;
       else
@@ -244,6 +231,16 @@ void Learner::remove_slot(uint32_t id) {
     if (s.kind == EntryKind::learned) {
       --zone_count(s.zone);
       unlink_ns(s);
+    }
+  }
+  if (at) {
+    at->ids.remove(id);
+    if (at->ids.empty()) {
+      by_address_.erase(s.address);
+    } else {
+      if (s.kind == EntryKind::learned) --at->learned;
+      if (at->latest == id) find_latest(*at);
+      if (at->pinned == id) find_pinned(*at);
     }
   }
   names_.release(s.zone);
@@ -675,8 +672,9 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
         // The resolver holds the address for what is left of its TTL, not
         // the whole TTL again; once that has run out it asks anew, and that
         // answer teaches (the wait below).
-        uint32_t left = address_ttl_left(k.address, target, ctx.time);
-        if (left == 0) continue;
+        if (k.addr_until <= ctx.time) continue;
+        uint32_t left = static_cast<uint32_t>(
+            std::min<TimeNs>((k.addr_until - ctx.time + kNsPerSec - 1) / kNsPerSec, UINT32_MAX));
         if (ex) {
           item.data = n.target.to_string() + " " + k.address.to_string();
           item.zone = zone;
@@ -759,6 +757,7 @@ LearnEvent Learner::learn(const IpAddress& a, const DnsName& zone, const DnsName
       link_ns(s);
     } else {
       fill(s, ns_ttl, addr_ttl, from);
+      note_address_ttl(s);
     }
     set_expiry(known, recorded ? *recorded : std::max(s.expires, expires));
     sync_table(a);

@@ -282,7 +282,7 @@ class Learner {
   struct NsAddress {
     IpAddress address;
     uint32_t refs = 0;
-    uint32_t addr_ttl = 0;
+    TimeNs addr_until = 0;  // when the address TTL runs out: the latest any response gave
   };
 
   using NsRecord = ParsedMessage::Ns;
@@ -313,9 +313,8 @@ class Learner {
   uint32_t& zone_count(NameId zone);
   // Sets a learned slot's expiry and keeps its address's `latest` right.
   void set_expiry(uint32_t id, TimeNs expires);
-  // What is left at `now` of the address TTL of `ns` at `a`: the most any
-  // learned, unexpired slot naming that NS there has left (0: none).
-  uint32_t address_ttl_left(const IpAddress& a, NameId ns, TimeNs now) const;
+  // Extends the (NS name, address) pair's address TTL to what slot `s` was told.
+  void note_address_ttl(const Slot& s);
   // Recompute `latest` / `pinned` from the slots (after one of them left).
   void find_latest(AddressSlots& at) const;
   void find_pinned(AddressSlots& at) const;

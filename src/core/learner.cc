@@ -672,9 +672,12 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
         // The resolver holds the address for what is left of its TTL, not
         // the whole TTL again; once that has run out it asks anew, and that
         // answer teaches (the wait below).
-        if (k.addr_until <= ctx.time) continue;
-        uint32_t left = static_cast<uint32_t>(
-            std::min<TimeNs>((k.addr_until - ctx.time + kNsPerSec - 1) / kNsPerSec, UINT32_MAX));
+        // Whole seconds, rounded down: this slot's own response time plus
+        // them must not reach past addr_until, or referrals repeated within
+        // a second would keep pushing it later.
+        TimeNs left_s = k.addr_until > ctx.time ? (k.addr_until - ctx.time) / kNsPerSec : 0;
+        if (left_s == 0) continue;
+        uint32_t left = static_cast<uint32_t>(std::min<TimeNs>(left_s, UINT32_MAX));
         if (ex) {
           item.data = n.target.to_string() + " " + k.address.to_string();
           item.zone = zone;

@@ -699,6 +699,28 @@ TEST(LearnerScenario, AKnownAddressServesANewZoneOnlyForWhatIsLeftOfItsTtl) {
   EXPECT_FALSE(lab.allowed("203.0.113.10"));
 }
 
+TEST(LearnerScenario, GluelessReferralsRepeatedWithinASecondDoNotKeepAKnownAddressAlive) {
+  // Whole seconds left, rounded: rounding up would move the address's end
+  // later with every referral less than a second after the one before.
+  LearningSettings st;
+  st.min_ttl_s = 1;
+  st.grace_s = 0;
+  Lab lab(st);
+  walk_example_lab(lab);  // ns1.example.lab at 203.0.113.10, address TTL 3600
+  TimeNs address_end = lab.now + 3600 * kNsPerSec;
+  lab.advance_s(3500);
+  lab.advance_ms(300);
+  DnsBuilder r(30, flags::qr);
+  r.question("www.other.lab", A).ns(S::authority, "other.lab", "ns1.example.lab", 86400);
+  for (uint16_t i = 0; lab.now < address_end + 100 * kNsPerSec; ++i) {
+    r = DnsBuilder(static_cast<uint16_t>(100 + i), flags::qr);
+    r.question("www.other.lab", A).ns(S::authority, "other.lab", "ns1.example.lab", 86400);
+    lab.exchange("198.51.100.1", static_cast<uint16_t>(100 + i), "www.other.lab", A, r);
+    lab.advance_ms(480);
+  }
+  EXPECT_FALSE(lab.allowed("203.0.113.10"));
+}
+
 // A random world of referrals (glue in and out of bailiwick, NS without glue
 // answered later, repeated and foreign owners, unknown servers, short TTLs
 // so that housekeeping expires things) fed to two sessions: one thread,

@@ -252,7 +252,7 @@ class Learner {
     NameId query_name = kNoName;
     uint32_t ns_ttl = 0, addr_ttl = 0;
     uint32_t generation = 0;  // bumped when the slot is reused, for stale expiry items
-    TimeNs queued = 0;        // the time of its item in the expiry queue (learned slots)
+    TimeNs queued = kNeverExpires;  // the time of its item in the expiry queue (none: never)
     TimeNs expires = 0, query_time = 0, response_time = 0;
     std::string note;  // statics only
     bool learned() const { return live && kind == EntryKind::learned; }  // what history and snapshots hold

@@ -624,8 +624,8 @@ void Dataplane::learner_main() {
     for (auto& w : workers_) w->held_due = rte_ring_count(w->held);
     for (auto& w : workers_) w->packets_due = rte_ring_count(w->to_learner);
     for (auto& w : workers_) take_queries(*w);
+    for (auto& w : workers_) take_packets(*w, w->packets_due);
     for (auto& w : workers_) {
-      take_packets(*w, w->packets_due);
       // Held responses: the table knows what they teach; now they may go in.
       while (w->held_due > 0) {
         unsigned n = rte_ring_dequeue_burst(w->held, reinterpret_cast<void**>(objs), std::min(w->held_due, 64u),

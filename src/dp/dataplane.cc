@@ -105,7 +105,6 @@ struct Dataplane::Worker {
   rte_ring* events = nullptr;
   rte_ring* held = nullptr;     // responses waiting for the learner (hold_responses)
   rte_ring* release = nullptr;  // ... and back, read: the worker sends them in
-  unsigned packets_due = 0, held_due = 0;  // the learner thread's, per pass: see learner_main
   WorkerCounters counters;
   uint64_t seq = 0;
   // Per-burst scratch, kept here so a burst does not construct them again
@@ -569,6 +568,10 @@ void Dataplane::learner_main() {
   // CAP_SYS_NICE; without it the learner runs at the default weight.
   setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kLearnerNice);
   rte_mbuf* objs[64];
+  // Per pass, what each worker's rings held when counted (see below). Kept
+  // here, not in Worker: the learner writes them every pass, and the
+  // worker reads its ring pointers beside them every burst.
+  std::vector<unsigned> packets_due(workers_.size()), held_due(workers_.size());
   static thread_local QueryRecord records[256];
   TimeNs last_housekeeping = 0, last_publish = 0;
   for (;;) {
@@ -621,19 +624,19 @@ void Dataplane::learner_main() {
     // responses. Each count is read after the one before, so it covers
     // whatever those answer; a response taken before its query would look
     // unsolicited and teach nothing (rule 1).
-    for (auto& w : workers_) w->held_due = rte_ring_count(w->held);
-    for (auto& w : workers_) w->packets_due = rte_ring_count(w->to_learner);
+    for (size_t i = 0; i < workers_.size(); ++i) held_due[i] = rte_ring_count(workers_[i]->held);
+    for (size_t i = 0; i < workers_.size(); ++i) packets_due[i] = rte_ring_count(workers_[i]->to_learner);
     for (auto& w : workers_) take_queries(*w);
-    for (auto& w : workers_) take_packets(*w, w->packets_due);
-    for (auto& w : workers_) {
+    for (size_t i = 0; i < workers_.size(); ++i) take_packets(*workers_[i], packets_due[i]);
+    for (size_t k = 0; k < workers_.size(); ++k) {
+      Worker& w = *workers_[k];
       // Held responses: the table knows what they teach; now they may go in.
-      while (w->held_due > 0) {
-        unsigned n = rte_ring_dequeue_burst(w->held, reinterpret_cast<void**>(objs), std::min(w->held_due, 64u),
-                                            nullptr);
+      for (unsigned due = held_due[k]; due > 0;) {
+        unsigned n = rte_ring_dequeue_burst(w.held, reinterpret_cast<void**>(objs), std::min(due, 64u), nullptr);
         if (n == 0) break;
-        w->held_due -= n;
-        for (unsigned i = 0; i < n; ++i) learn_from(*w, objs[i]);
-        unsigned back = rte_ring_enqueue_burst(w->release, reinterpret_cast<void* const*>(objs), n, nullptr);
+        due -= n;
+        for (unsigned i = 0; i < n; ++i) learn_from(w, objs[i]);
+        unsigned back = rte_ring_enqueue_burst(w.release, reinterpret_cast<void* const*>(objs), n, nullptr);
         for (unsigned i = back; i < n; ++i) rte_pktmbuf_free(objs[i]);  // cannot happen while workers drain
         held_lost_ += n - back;
         got += n;

@@ -112,13 +112,13 @@ void Learner::link_ns(const Slot& s) {
     it = known.end() - 1;
   }
   ++it->refs;
-  it->addr_until = std::max(it->addr_until, s.response_time + TimeNs{s.addr_ttl} * kNsPerSec);
+  it->addr_until = std::max(it->addr_until, address_until(s));
 }
 
 void Learner::note_address_ttl(const Slot& s) {
   if (auto* known = by_ns_.find(s.ns))
     for (NsAddress& k : *known)
-      if (k.address == s.address) k.addr_until = std::max(k.addr_until, s.response_time + TimeNs{s.addr_ttl} * kNsPerSec);
+      if (k.address == s.address) k.addr_until = std::max(k.addr_until, address_until(s));
 }
 
 void Learner::unlink_ns(const Slot& s) {

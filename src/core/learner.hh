@@ -313,6 +313,8 @@ class Learner {
   uint32_t& zone_count(NameId zone);
   // Sets a learned slot's expiry and keeps its address's `latest` right.
   void set_expiry(uint32_t id, TimeNs expires);
+  // When the address TTL slot `s` was told runs out.
+  static TimeNs address_until(const Slot& s) { return s.response_time + TimeNs{s.addr_ttl} * kNsPerSec; }
   // Extends the (NS name, address) pair's address TTL to what slot `s` was told.
   void note_address_ttl(const Slot& s);
   // Recompute `latest` / `pinned` from the slots (after one of them left).

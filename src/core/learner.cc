@@ -28,7 +28,11 @@ bool in_bailiwick(const DnsName& owner, std::span<const DnsName> zones) {
                      [&](const DnsName& z) { return owner.is_at_or_below(z); });
 }
 
-std::optional<LearnEvent> refuse_address(const IpAddress& a, bool allow_private) {
+std::optional<LearnEvent> refuse_address(const IpAddress& a, uint16_t rtype, bool allow_private) {
+  // An AAAA of an IPv4-mapped address (::ffff:a.b.c.d) would allow that
+  // IPv4 address, which no A record named (IpAddress holds IPv4 in that
+  // form): not a usable IPv6 address.
+  if (rtype == dns::type::AAAA && a.is_v4()) return LearnEvent::unusable_address;
   switch (classify(a)) {
     case AddressClass::usable: return std::nullopt;
     case AddressClass::private_use:
@@ -624,15 +628,8 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
       count(LearnEvent::glue_out_of_bailiwick, ex, &item);
       continue;
     }
-    if (auto bad = rules::refuse_address(a.address, settings_.allow_private)) {
+    if (auto bad = rules::refuse_address(a.address, a.rtype, settings_.allow_private)) {
       count(*bad, ex, &item);
-      continue;
-    }
-    // An AAAA of an IPv4-mapped address (::ffff:a.b.c.d) would allow that
-    // IPv4 address, which no A record named (IpAddress holds IPv4 in that
-    // form): rule 4, not a usable IPv6 address.
-    if (a.rtype == dns::type::AAAA && a.address.is_v4()) {
-      count(LearnEvent::unusable_address, ex, &item);
       continue;
     }
     // Glue: learn for every accepted delegation naming this target.

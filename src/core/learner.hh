@@ -105,8 +105,9 @@ struct AllowAnswer {
 namespace rules {
 // Rule 3: an NS owner or glue owner is acceptable from a server serving `zones`.
 bool in_bailiwick(const DnsName& owner, std::span<const DnsName> zones);
-// Rule 4: the event that refuses `a`, or nullopt when it may be learned.
-std::optional<LearnEvent> refuse_address(const IpAddress& a, bool allow_private);
+// Rule 4: the event that refuses `a`, given in a record of `rtype` (A or
+// AAAA), or nullopt when it may be learned.
+std::optional<LearnEvent> refuse_address(const IpAddress& a, uint16_t rtype, bool allow_private);
 // TTL = min(NS TTL, address TTL) clamped to [min_ttl, max_ttl] plus grace.
 // TTLs with the top bit set count as 0 (RFC 2181 §8).
 uint32_t lifetime(uint32_t ns_ttl, uint32_t addr_ttl, const LearningSettings& s);

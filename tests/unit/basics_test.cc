@@ -255,10 +255,10 @@ TEST(LearnRules, BailiwickAcceptsOwnersAtOrBelowAServedZone) {
 }
 
 TEST(LearnRules, UnusableAddressesAreRefusedAndPrivateOnlyWhenAllowed) {
-  EXPECT_EQ(rules::refuse_address(*IpAddress::parse("127.0.0.1"), true), LearnEvent::unusable_address);
-  EXPECT_EQ(rules::refuse_address(*IpAddress::parse("10.0.0.1"), false), LearnEvent::private_address);
-  EXPECT_EQ(rules::refuse_address(*IpAddress::parse("10.0.0.1"), true), std::nullopt);
-  EXPECT_EQ(rules::refuse_address(*IpAddress::parse("198.51.100.1"), false), std::nullopt);
+  EXPECT_EQ(rules::refuse_address(*IpAddress::parse("127.0.0.1"), dns::type::A, true), LearnEvent::unusable_address);
+  EXPECT_EQ(rules::refuse_address(*IpAddress::parse("10.0.0.1"), dns::type::A, false), LearnEvent::private_address);
+  EXPECT_EQ(rules::refuse_address(*IpAddress::parse("10.0.0.1"), dns::type::A, true), std::nullopt);
+  EXPECT_EQ(rules::refuse_address(*IpAddress::parse("198.51.100.1"), dns::type::A, false), std::nullopt);
 }
 
 TEST(LearnRules, LifetimeIsMinTtlClampedPlusGrace) {

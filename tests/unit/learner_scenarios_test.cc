@@ -39,6 +39,28 @@ void walk_example_lab(Lab& lab) {
   lab.exchange("203.0.113.10", 3, "www.example.lab", A, zone);
 }
 
+// lab.'s referral for other.lab., delegated to ns1.example.lab without glue
+// (its address known from walk_example_lab).
+DnsBuilder glueless_other_lab(uint16_t id) {
+  DnsBuilder r(id, flags::qr);
+  r.question("www.other.lab", A).ns(S::authority, "other.lab", "ns1.example.lab", 86400);
+  return r;
+}
+
+// What the two known-address TTL tests start from: the walk done, with
+// exact TTLs (no grace, no minimum), 3500 s into ns1.example.lab's 3600 s.
+void walk_and_wait_3500s(Lab& lab) {
+  walk_example_lab(lab);
+  lab.advance_s(3500);
+}
+
+LearningSettings exact_ttls() {
+  LearningSettings st;
+  st.min_ttl_s = 1;
+  st.grace_s = 0;
+  return st;
+}
+
 TEST(LearnerScenario, RefreshesKeepOneExpiryItemPerEntryAndTheEntriesStillExpireOnTime) {
   // An appliance refreshing the same delegations all day must not grow
   // its expiry queue with every refresh.
@@ -668,9 +690,7 @@ TEST(LearnerScenario, OutOfBailiwickTargetWithKnownAddressIsLearnedForTheNewZone
   Lab lab;
   walk_example_lab(lab);
   // other.lab. is delegated to ns1.example.lab, whose address is known.
-  DnsBuilder r(30, flags::qr);
-  r.question("www.other.lab", A).ns(S::authority, "other.lab", "ns1.example.lab", 86400);
-  lab.exchange("198.51.100.1", 30, "www.other.lab", A, r);
+  lab.exchange("198.51.100.1", 30, "www.other.lab", A, glueless_other_lab(30));
   // ns1.example.lab now answers for other.lab. too: its referral teaches.
   DnsBuilder sub(31, flags::qr);
   sub.question("www.deep.other.lab", A)
@@ -681,17 +701,11 @@ TEST(LearnerScenario, OutOfBailiwickTargetWithKnownAddressIsLearnedForTheNewZone
 }
 
 TEST(LearnerScenario, AKnownAddressServesANewZoneOnlyForWhatIsLeftOfItsTtl) {
-  LearningSettings st;
-  st.min_ttl_s = 1;
-  st.grace_s = 0;
-  Lab lab(st);
-  walk_example_lab(lab);  // ns1.example.lab at 203.0.113.10, address TTL 3600
-  lab.advance_s(3500);
+  Lab lab(exact_ttls());
+  walk_and_wait_3500s(lab);  // ns1.example.lab at 203.0.113.10, address TTL 3600
   // other.lab. is delegated to ns1.example.lab 3500 s later: the resolver
   // holds that address for 100 s more, and so does the entry for other.lab.
-  DnsBuilder r(30, flags::qr);
-  r.question("www.other.lab", A).ns(S::authority, "other.lab", "ns1.example.lab", 86400);
-  lab.exchange("198.51.100.1", 30, "www.other.lab", A, r);
+  lab.exchange("198.51.100.1", 30, "www.other.lab", A, glueless_other_lab(30));
   std::optional<Provenance> p = lab.provenance("203.0.113.10");
   ASSERT_TRUE(p.has_value());
   EXPECT_LE(p->expires, lab.now + 100 * kNsPerSec);  // the latest of its two zones
@@ -702,20 +716,12 @@ TEST(LearnerScenario, AKnownAddressServesANewZoneOnlyForWhatIsLeftOfItsTtl) {
 TEST(LearnerScenario, GluelessReferralsRepeatedWithinASecondDoNotKeepAKnownAddressAlive) {
   // Whole seconds left, rounded: rounding up would move the address's end
   // later with every referral less than a second after the one before.
-  LearningSettings st;
-  st.min_ttl_s = 1;
-  st.grace_s = 0;
-  Lab lab(st);
-  walk_example_lab(lab);  // ns1.example.lab at 203.0.113.10, address TTL 3600
+  Lab lab(exact_ttls());
   TimeNs address_end = lab.now + 3600 * kNsPerSec;
-  lab.advance_s(3500);
+  walk_and_wait_3500s(lab);
   lab.advance_ms(300);
-  DnsBuilder r(30, flags::qr);
-  r.question("www.other.lab", A).ns(S::authority, "other.lab", "ns1.example.lab", 86400);
-  for (uint16_t i = 0; lab.now < address_end + 100 * kNsPerSec; ++i) {
-    r = DnsBuilder(static_cast<uint16_t>(100 + i), flags::qr);
-    r.question("www.other.lab", A).ns(S::authority, "other.lab", "ns1.example.lab", 86400);
-    lab.exchange("198.51.100.1", static_cast<uint16_t>(100 + i), "www.other.lab", A, r);
+  for (uint16_t id = 100; lab.now < address_end + 100 * kNsPerSec; ++id) {
+    lab.exchange("198.51.100.1", id, "www.other.lab", A, glueless_other_lab(id));
     lab.advance_ms(480);
   }
   EXPECT_FALSE(lab.allowed("203.0.113.10"));

@@ -60,6 +60,12 @@ std::span<const std::byte> frame_of(const rte_mbuf* m) {
 // tools/bench/forward). One reservation per burst, made when the first
 // element is needed, and one commit; nothing is visible to the consumer
 // before commit().
+// Element j of a zero-copy ring reservation (it may wrap around the ring's end).
+template <class T>
+T* zc_element(const rte_ring_zc_data& zc, unsigned j) {
+  return j < zc.n1 ? static_cast<T*>(zc.ptr1) + j : static_cast<T*>(zc.ptr2) + (j - zc.n1);
+}
+
 template <class T>
 class RingSlots {
   static_assert(std::is_trivially_copyable_v<T> && sizeof(T) % 4 == 0, "rte_ring element");
@@ -77,14 +83,11 @@ class RingSlots {
       reserved_ = true;
     }
     if (used_ == got_) return nullptr;
-    unsigned j = used_++;
-    return j < zc_.n1 ? static_cast<T*>(zc_.ptr1) + j : static_cast<T*>(zc_.ptr2) + (j - zc_.n1);
+    return zc_element<T>(zc_, used_++);
   }
-  // Publishes the slots handed out (the rest of the reservation is given
-  // back) and returns how many.
-  unsigned commit() {
+  // Publishes the slots handed out (the rest of the reservation is given back).
+  void commit() {
     if (reserved_) rte_ring_enqueue_zc_elem_finish(ring_, used_);
-    return used_;
   }
 
  private:
@@ -757,8 +760,7 @@ size_t Dataplane::poll_events(const std::function<void(const QueryEvent&)>& fn) 
     while (taken < opts_.event_ring_size &&
            (n = rte_ring_dequeue_zc_burst_elem_start(w->events, sizeof(QueryEvent), 64, &zc, nullptr)) > 0) {
       taken += n;
-      for (unsigned i = 0; i < n; ++i)
-        fn(i < zc.n1 ? static_cast<const QueryEvent*>(zc.ptr1)[i] : static_cast<const QueryEvent*>(zc.ptr2)[i - zc.n1]);
+      for (unsigned i = 0; i < n; ++i) fn(*zc_element<const QueryEvent>(zc, i));
       rte_ring_dequeue_zc_elem_finish(w->events, n);
       total += n;
     }

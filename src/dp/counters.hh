@@ -26,6 +26,7 @@ namespace nsgate::dp {
   X(events_dropped, "query events lost: the event ring was full")             \
   X(held, "DNS responses held until the learner had read them (hold_responses)") \
   X(hold_full, "DNS responses forwarded without waiting: the hold ring was full") \
+  X(lookups_cached, "DNS query destinations answered from the worker's lookup cache, not the table") \
   X(polls, "worker loop iterations")                                           \
   X(busy_polls, "worker loop iterations that received at least one packet")
 

@@ -109,6 +109,7 @@ struct Dataplane::Worker {
   rte_ring* held = nullptr;     // responses waiting for the learner (hold_responses)
   rte_ring* release = nullptr;  // ... and back, read: the worker sends them in
   WorkerCounters counters;
+  RteAllowTable::LookupCache lookup_cache;
   uint64_t seq = 0;
   // Per-burst scratch, kept here so a burst does not construct them again
   // (decode() and the record assignment overwrite what is used).
@@ -180,7 +181,8 @@ uint16_t Dataplane::Worker::inside_burst(TimeNs now) {
     }
   }
   TableValue values[kBurst];
-  uint64_t hits = d.table_->lookup_bulk(keys, nq, values);
+  uint64_t hits = d.table_->lookup_bulk(keys, nq, values, lookup_cache);
+  counters.c[static_cast<size_t>(Counter::lookups_cached)] = lookup_cache.hits();
   for (unsigned k = 0; k < nq; ++k) {
     uint16_t i = pending[k];
     std::optional<TableValue> entry;

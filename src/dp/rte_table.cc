@@ -80,17 +80,74 @@ uint64_t RteAllowTable::lookup_bulk(const IpAddress* const* addrs, unsigned n, T
   return hits;
 }
 
+uint64_t RteAllowTable::lookup_bulk(const IpAddress* const* addrs, unsigned n, TableValue* values,
+                                    LookupCache& cache) const {
+  n = std::min(n, 64u);
+  uint64_t hits = 0;
+  // The answers the cache cannot give, looked up in one bulk call.
+  const void* keys[64];
+  void* data[64];
+  unsigned which[64];
+  uint32_t epoch[64];
+  LookupCache::Slot* slot[64];
+  unsigned nm = 0;
+  for (unsigned i = 0; i < n; ++i) {
+    uint64_t h = mix(*addrs[i]);
+    // Read before the table: an answer is remembered with the count from
+    // before it was looked up, so a change racing the lookup invalidates it.
+    uint32_t e = epochs_[h >> (64 - kEpochBits)].load(std::memory_order_acquire);
+    LookupCache::Set& set = cache.sets_[(h >> (64 - kEpochBits - LookupCache::kBits)) & (LookupCache::kSets - 1)];
+    LookupCache::Slot* s = nullptr;
+    if (set.way[0].key == *addrs[i]) s = &set.way[0];
+    else if (set.way[1].key == *addrs[i]) s = &set.way[1];
+    if (s && s->epoch == e) {
+      if (s->value != 0) {
+        values[i] = TableValue::unpack(s->value);
+        hits |= uint64_t{1} << i;
+      }
+      ++cache.hits_;
+      continue;
+    }
+    // Not remembered: the newest answer goes first, the older one second
+    // (a stale answer for the same key is simply replaced).
+    if (!s) {
+      set.way[1] = set.way[0];
+      s = &set.way[0];
+    }
+    keys[nm] = addrs[i]->bytes().data();
+    which[nm] = i;
+    epoch[nm] = e;
+    slot[nm++] = s;
+  }
+  if (nm == 0) return hits;
+  uint64_t found = 0;
+  if (rte_hash_lookup_bulk_data(hash_, keys, nm, &found, data) < 0) return hits;  // bad arguments: remember nothing
+  for (unsigned k = 0; k < nm; ++k) {
+    unsigned i = which[k];
+    uint64_t packed = 0;
+    if (found & (uint64_t{1} << k)) {
+      values[i] = from_data(data[k]);
+      hits |= uint64_t{1} << i;
+      packed = values[i].pack();
+    }
+    *slot[k] = {*addrs[i], packed, epoch[k]};
+  }
+  return hits;
+}
+
 bool RteAllowTable::upsert(const IpAddress& a, TableValue v) {
   bool present = rte_hash_lookup(hash_, a.bytes().data()) >= 0;
   if (!present && count_ >= capacity_) return false;
   if (rte_hash_add_key_data(hash_, a.bytes().data(), to_data(v)) != 0) return false;
   if (!present) ++count_;
+  changed(a);
   return true;
 }
 
 bool RteAllowTable::erase(const IpAddress& a) {
   if (rte_hash_del_key(hash_, a.bytes().data()) < 0) return false;
   --count_;
+  changed(a);
   return true;
 }
 

@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <random>
 #include <thread>
+#include <vector>
 
 #include "dp/eal.hh"
 #include "dp/rte_table.hh"
@@ -121,6 +123,106 @@ TEST(RteAllowTable, ConcurrentReaderNeverMissesPresentKeysNorSeesExpiredOnes) {
   EXPECT_EQ(misses.load(), 0u);
   EXPECT_EQ(expired_hits.load(), 0u);
   std::printf("reader lookups: %llu\n", static_cast<unsigned long long>(lookups.load()));
+}
+
+// Looks `keys` up through `cache` in bursts of up to 32, as a worker does.
+std::vector<std::optional<TableValue>> cached_lookup(const RteAllowTable& t, RteAllowTable::LookupCache& cache,
+                                                     const std::vector<IpAddress>& keys) {
+  std::vector<std::optional<TableValue>> out(keys.size());
+  for (size_t first = 0; first < keys.size(); first += 32) {
+    unsigned n = static_cast<unsigned>(std::min<size_t>(32, keys.size() - first));
+    const IpAddress* ptrs[32];
+    TableValue values[32];
+    for (unsigned i = 0; i < n; ++i) ptrs[i] = &keys[first + i];
+    uint64_t hits = t.lookup_bulk(ptrs, n, values, cache);
+    for (unsigned i = 0; i < n; ++i)
+      if (hits >> i & 1) out[first + i] = values[i];
+  }
+  return out;
+}
+
+TEST(RteAllowTable, CachedLookupsAgreeWithTheTableAfterEveryKindOfWrite) {
+  // More keys than the cache has slots, so answers also evict each other.
+  constexpr uint32_t kKeys = 6000;
+  auto t = make("t_cache", kKeys);
+  RteAllowTable::LookupCache cache;
+  std::vector<IpAddress> keys;
+  for (uint32_t i = 0; i < kKeys; ++i) keys.push_back(addr(i, i % 3 == 0));
+  std::mt19937 rng(7);
+  for (int round = 0; round < 200; ++round) {
+    // A few writes of every kind: insert, refresh, shorten, change kind, erase.
+    for (int w = 0; w < 40; ++w) {
+      const IpAddress& k = keys[rng() % kKeys];
+      switch (rng() % 4) {
+        case 0: t->erase(k); break;
+        case 1: t->upsert(k, {static_cast<uint32_t>(rng() % 1000), static_cast<uint32_t>(rng() % 100), EntryKind::learned}); break;
+        case 2: t->upsert(k, {TableValue::kNever, 1, EntryKind::anchor}); break;
+        default: t->upsert(k, {500, 2, EntryKind::static_allow}); break;
+      }
+    }
+    // Half the keys each round, in a shuffled order.
+    std::vector<IpAddress> probe;
+    for (uint32_t i = 0; i < kKeys; ++i)
+      if (rng() % 2) probe.push_back(keys[i]);
+    std::shuffle(probe.begin(), probe.end(), rng);
+    auto got = cached_lookup(*t, cache, probe);
+    for (size_t i = 0; i < probe.size(); ++i) {
+      // The oracle: the same bulk lookup without a cache (no expiry check).
+      const IpAddress* one = &probe[i];
+      TableValue v;
+      std::optional<TableValue> want;
+      if (t->lookup_bulk(&one, 1, &v) & 1) want = v;
+      ASSERT_EQ(got[i].has_value(), want.has_value()) << probe[i].to_string() << " round " << round;
+      if (want) ASSERT_EQ(got[i]->pack(), want->pack()) << probe[i].to_string() << " round " << round;
+    }
+  }
+  EXPECT_GT(cache.hits(), 100'000u);  // the cache answered most of them
+}
+
+TEST(RteAllowTable, ACachedAnswerNeverOutlivesAWriteTheReaderHasSeen) {
+  // The writer erases keys that were present and inserts keys that were
+  // absent, publishing how far it got after each write; a reader that has
+  // remembered every answer and sees that a write happened must see its
+  // effect (no deleted server still passes, no learned one still blocks).
+  constexpr uint32_t kKeys = 3000;
+  auto t = make("t_cache_conc", 2 * kKeys, 1);
+  for (uint32_t i = 0; i < kKeys; ++i) t->upsert(addr(i), {TableValue::kNever, i, EntryKind::learned});
+  std::vector<IpAddress> gone, coming;
+  for (uint32_t i = 0; i < kKeys; ++i) {
+    gone.push_back(addr(i));
+    coming.push_back(addr(i, true));
+  }
+  std::atomic<uint32_t> erased{0}, inserted{0};
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> stale{0}, rounds{0};
+  std::thread reader([&] {
+    t->reader_register(0);
+    RteAllowTable::LookupCache cache;
+    while (!stop.load(std::memory_order_relaxed)) {
+      uint32_t e = erased.load(std::memory_order_acquire);
+      uint32_t n = inserted.load(std::memory_order_acquire);
+      auto g = cached_lookup(*t, cache, gone);
+      auto c = cached_lookup(*t, cache, coming);
+      for (uint32_t i = 0; i < e; ++i) stale += g[i].has_value();
+      for (uint32_t i = 0; i < n; ++i) stale += !c[i].has_value();
+      ++rounds;
+      t->reader_quiescent(0);
+    }
+    t->reader_unregister(0);
+  });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  for (uint32_t i = 0; i < kKeys && std::chrono::steady_clock::now() < deadline; ++i) {
+    t->erase(gone[i]);
+    erased.store(i + 1, std::memory_order_release);
+    t->upsert(coming[i], {TableValue::kNever, i, EntryKind::learned});
+    inserted.store(i + 1, std::memory_order_release);
+    // Let the reader go round with the old answers remembered.
+    if (i % 16 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  stop = true;
+  reader.join();
+  EXPECT_GT(rounds.load(), 10u);
+  EXPECT_EQ(stale.load(), 0u);
 }
 
 }  // namespace

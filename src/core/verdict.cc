@@ -32,14 +32,8 @@ Policy Policy::from(const Config& c) {
   return p;
 }
 
-bool Policy::trusted(const IpAddress& a) const {
-  return std::any_of(trusted_sources.begin(), trusted_sources.end(),
-                     [&](const Prefix& p) { return p.contains(a); });
-}
-
-bool Policy::static_cidr(const IpAddress& a) const {
-  return std::any_of(static_prefixes.begin(), static_prefixes.end(),
-                     [&](const Prefix& p) { return p.contains(a); });
+bool Policy::in_any(const std::vector<Prefix>& prefixes, const IpAddress& a) {
+  return std::any_of(prefixes.begin(), prefixes.end(), [&](const Prefix& p) { return p.contains(a); });
 }
 
 std::optional<Verdict> classify(pkt::DecodeResult r, const pkt::Packet& p, const Policy& policy) {
@@ -56,27 +50,60 @@ std::optional<Verdict> classify(pkt::DecodeResult r, const pkt::Packet& p, const
 
 namespace {
 uint16_t be16(const uint8_t* b) { return static_cast<uint16_t>(b[0] << 8 | b[1]); }
+uint32_t be32(const uint8_t* b) { return uint32_t{be16(b)} << 16 | be16(b + 2); }
 
 // decode_l4's checks on a whole, unfragmented datagram, and classify's
 // port test: the transport `l4` (bounded by the IP lengths) of `proto`.
-std::optional<Verdict> quick_transport(const uint8_t* l4, size_t size, uint8_t proto, const Policy& policy) {
+// With `p`, a frame to a DNS port gets its transport fields filled as
+// decode_l4 would, and `*decoded` set.
+std::optional<Verdict> quick_transport(const uint8_t* l4, size_t size, uint8_t proto, const Policy& policy,
+                                       pkt::Packet* p, bool* decoded) {
+  size_t header = 0, end = size;
   if (proto == pkt::kProtoUdp) {
     if (size < 8) return std::nullopt;
     size_t len = be16(l4 + 4);
     if (len < 8 || len > size) return std::nullopt;
+    header = 8;
+    end = len;
   } else if (proto == pkt::kProtoTcp) {
     if (size < 20) return std::nullopt;
     size_t off = (size_t{l4[12]} >> 4) * 4;
     if (off < 20 || off > size) return std::nullopt;
+    header = off;
   } else {
     return Verdict::forward_not_dns;  // no ports: not DNS whatever it is
   }
-  if (policy.is_dns_port(be16(l4 + 2))) return std::nullopt;
-  return Verdict::forward_not_dns;
+  if (!policy.is_dns_port(be16(l4 + 2))) return Verdict::forward_not_dns;
+  if (p) {
+    p->proto = proto;
+    p->has_ports = true;
+    p->sport = be16(l4);
+    p->dport = be16(l4 + 2);
+    bool tcp = proto == pkt::kProtoTcp;
+    p->tcp_seq = tcp ? be32(l4 + 4) : 0;
+    p->tcp_ack = tcp ? be32(l4 + 8) : 0;
+    p->tcp_flags = tcp ? l4[13] : 0;
+    p->payload = {reinterpret_cast<const std::byte*>(l4) + header, end - header};
+    *decoded = true;
+  }
+  return std::nullopt;
 }
-}  // namespace
 
-std::optional<Verdict> quick_verdict(std::span<const std::byte> frame, const Policy& policy) {
+static_assert(sizeof(pkt::Packet) == 112, "Packet changed: fill the new field in quick() as decode() does");
+
+// The fields decode() sets before the transport, for an untagged frame
+// with no fragment and no IPv6 extension header.
+void fill_ip(pkt::Packet& p, int version, const uint8_t* l4, size_t l4_size) {
+  p.ip_version = version;
+  p.vlan_tags = 0;
+  p.fragment = p.later_fragment = p.more_fragments = false;
+  p.cut = false;
+  p.frag_offset = 0;
+  p.ip_payload = {reinterpret_cast<const std::byte*>(l4), l4_size};
+}
+
+std::optional<Verdict> quick(std::span<const std::byte> frame, const Policy& policy, pkt::Packet* p,
+                             bool* decoded) {
   const auto* f = reinterpret_cast<const uint8_t*>(frame.data());
   size_t size = frame.size();
   if (size < 14) return std::nullopt;
@@ -89,7 +116,14 @@ std::optional<Verdict> quick_verdict(std::span<const std::byte> frame, const Pol
     size_t total = be16(ip + 2);
     if (ihl < 20 || total < ihl || total > room) return std::nullopt;
     if (be16(ip + 6) & 0x3fff) return std::nullopt;  // MF or an offset: a fragment
-    return quick_transport(ip + ihl, total - ihl, ip[9], policy);
+    auto v = quick_transport(ip + ihl, total - ihl, ip[9], policy, p, decoded);
+    if (p && *decoded) {
+      fill_ip(*p, 4, ip + ihl, total - ihl);
+      p->src = IpAddress::v4(std::span<const std::byte, 4>(reinterpret_cast<const std::byte*>(ip + 12), 4));
+      p->dst = IpAddress::v4(std::span<const std::byte, 4>(reinterpret_cast<const std::byte*>(ip + 16), 4));
+      p->frag_id = be16(ip + 4);
+    }
+    return v;
   }
   if (type == 0x86dd) {
     if (room < 40 || (ip[0] >> 4) != 6) return std::nullopt;
@@ -98,12 +132,31 @@ std::optional<Verdict> quick_verdict(std::span<const std::byte> frame, const Pol
     switch (uint8_t next = ip[6]) {
       case 0: case 43: case 44: case 51: case 60:  // extension headers: decode() walks them
         return std::nullopt;
-      default:
-        return quick_transport(ip + 40, plen, next, policy);
+      default: {
+        auto v = quick_transport(ip + 40, plen, next, policy, p, decoded);
+        if (p && *decoded) {
+          fill_ip(*p, 6, ip + 40, plen);
+          p->src = IpAddress::v6(std::span<const std::byte, 16>(reinterpret_cast<const std::byte*>(ip + 8), 16));
+          p->dst = IpAddress::v6(std::span<const std::byte, 16>(reinterpret_cast<const std::byte*>(ip + 24), 16));
+          p->frag_id = 0;
+        }
+        return v;
+      }
     }
   }
   if (type == 0x8100 || type == 0x88a8 || type == 0x9100) return std::nullopt;  // tagged
   return Verdict::forward_not_ip;
+}
+}  // namespace
+
+std::optional<Verdict> quick_verdict(std::span<const std::byte> frame, const Policy& policy) {
+  return quick(frame, policy, nullptr, nullptr);
+}
+
+std::optional<Verdict> quick_verdict(std::span<const std::byte> frame, const Policy& policy, pkt::Packet& query,
+                                     bool& decoded) {
+  decoded = false;
+  return quick(frame, policy, &query, &decoded);
 }
 
 Verdict judge(const pkt::Packet& p, const std::optional<TableValue>& entry, const Policy& policy) {

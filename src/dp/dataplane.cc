@@ -168,11 +168,12 @@ uint16_t Dataplane::Worker::inside_burst(TimeNs now) {
     when[i] = packet_ns(rx[i], now);
     // Most frames are not DNS: judged in place (pk[i] is then left as it
     // is; only queries read it below).
-    if (auto v = quick_verdict(frame_of(rx[i]), policy)) {
+    bool decoded = false;
+    if (auto v = quick_verdict(frame_of(rx[i]), policy, pk[i], decoded)) {
       verdict[i] = *v;
       continue;
     }
-    pkt::DecodeResult r = pkt::decode(pkt::LinkType::ethernet, frame_of(rx[i]), pk[i]);
+    pkt::DecodeResult r = decoded ? pkt::DecodeResult::ok : pkt::decode(pkt::LinkType::ethernet, frame_of(rx[i]), pk[i]);
     if (auto v = classify(r, pk[i], policy)) {
       verdict[i] = *v;
     } else {

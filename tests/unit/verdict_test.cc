@@ -43,8 +43,35 @@ TEST(Verdict, NonDnsTrafficIsForwardedWithoutLookingAtTheTable) {
   EXPECT_EQ(classify(j.r, j.p, policy()), Verdict::forward_not_dns);
 }
 
+// Every field of Packet (packet.cc asserts its size, so a new field shows
+// up there first).
+void expect_same_packet(const pkt::Packet& a, const pkt::Packet& b, size_t trial) {
+  EXPECT_EQ(a.ip_version, b.ip_version) << trial;
+  EXPECT_EQ(a.src, b.src) << trial;
+  EXPECT_EQ(a.dst, b.dst) << trial;
+  EXPECT_EQ(a.proto, b.proto) << trial;
+  EXPECT_EQ(a.vlan_tags, b.vlan_tags) << trial;
+  EXPECT_EQ(a.fragment, b.fragment) << trial;
+  EXPECT_EQ(a.later_fragment, b.later_fragment) << trial;
+  EXPECT_EQ(a.has_ports, b.has_ports) << trial;
+  EXPECT_EQ(a.sport, b.sport) << trial;
+  EXPECT_EQ(a.dport, b.dport) << trial;
+  EXPECT_EQ(a.tcp_seq, b.tcp_seq) << trial;
+  EXPECT_EQ(a.tcp_ack, b.tcp_ack) << trial;
+  EXPECT_EQ(a.tcp_flags, b.tcp_flags) << trial;
+  EXPECT_EQ(a.cut, b.cut) << trial;
+  EXPECT_EQ(a.payload.data(), b.payload.data()) << trial;
+  EXPECT_EQ(a.payload.size(), b.payload.size()) << trial;
+  EXPECT_EQ(a.frag_id, b.frag_id) << trial;
+  EXPECT_EQ(a.frag_offset, b.frag_offset) << trial;
+  EXPECT_EQ(a.more_fragments, b.more_fragments) << trial;
+  EXPECT_EQ(a.ip_payload.data(), b.ip_payload.data()) << trial;
+  EXPECT_EQ(a.ip_payload.size(), b.ip_payload.size()) << trial;
+}
+
 // The oracle is the full path: decode() then classify(). On frames of every
-// kind, mangled at random, the quick verdict may decline but never differs.
+// kind, mangled at random, the quick verdict may decline but never differs,
+// and a query it reads is read as decode() reads it.
 TEST(Verdict, QuickVerdictAgreesWithDecodeAndClassifyOrDeclines) {
   std::mt19937_64 rng(20261127);
   Policy pol = policy();
@@ -52,7 +79,7 @@ TEST(Verdict, QuickVerdictAgreesWithDecodeAndClassifyOrDeclines) {
   const uint16_t ports[] = {53, 853, 443, 80, 5353, 0, 65535};
   const char* v4[] = {"192.0.2.10", "203.0.113.66"};
   const char* v6[] = {"2001:db8::10", "2001:db8::66"};
-  size_t answered = 0, plain = 0, plain_answered = 0, trials = 40000;
+  size_t answered = 0, plain = 0, plain_answered = 0, filled = 0, trials = 40000;
   for (size_t t = 0; t < trials; ++t) {
     bool ipv6 = rng() % 3 == 0;
     Endpoints e{ipv6 ? v6[0] : v4[0], ipv6 ? v6[1] : v4[1], static_cast<uint16_t>(40000 + rng() % 100),
@@ -85,6 +112,15 @@ TEST(Verdict, QuickVerdictAgreesWithDecodeAndClassifyOrDeclines) {
     pkt::DecodeResult r = pkt::decode(pkt::LinkType::ethernet, f, p);
     std::optional<Verdict> full = classify(r, p, pol);
     std::optional<Verdict> quick = quick_verdict(f, pol);
+    pkt::Packet q;
+    bool decoded = false;
+    ASSERT_EQ(quick_verdict(f, pol, q, decoded), quick) << "trial " << t;
+    if (decoded) {
+      ++filled;
+      ASSERT_FALSE(quick.has_value()) << "trial " << t;
+      ASSERT_EQ(r, pkt::DecodeResult::ok) << "trial " << t;
+      expect_same_packet(q, p, t);
+    }
     if (quick) {
       ++answered;
       ASSERT_TRUE(full.has_value()) << "trial " << t << ": quick " << to_string(*quick) << ", full path: a query";
@@ -98,6 +134,7 @@ TEST(Verdict, QuickVerdictAgreesWithDecodeAndClassifyOrDeclines) {
   EXPECT_GT(plain, trials / 10);
   EXPECT_EQ(plain_answered, plain) << "every plain, untagged non-DNS frame takes the quick path";
   EXPECT_GT(answered, trials / 4);
+  EXPECT_GT(filled, trials / 10);  // queries read once
 }
 
 TEST(Verdict, QueriesFromTrustedResolversPassWhateverTheDestination) {

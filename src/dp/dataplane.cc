@@ -208,7 +208,7 @@ uint16_t Dataplane::Worker::inside_burst(TimeNs now) {
       // building an event nobody will read (measured: 20 % of a worker
       // under a flood of unknown destinations).
       if (QueryEvent* ev = events_out.next(n - i)) {
-        ev->time = when[i] + d.wall_offset_;
+        ev->time = when[i] + d.wall_offset();
         ev->seq = seq++;
         ev->worker = static_cast<uint8_t>(index);
         ev->verdict = v;
@@ -502,14 +502,22 @@ bool Dataplane::init(std::string& error) {
     }
     workers_.push_back(std::move(w));
   }
-  wall_offset_ = opts_.packet_time ? 0 : clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+  refresh_wall_offset();
   return true;
 }
 
+void Dataplane::refresh_wall_offset() {
+  if (opts_.packet_time) return;  // stays 0
+  TimeNs wall = opts_.wall_clock ? opts_.wall_clock() : clock_ns(CLOCK_REALTIME);
+  wall_offset_.store(wall - clock_ns(CLOCK_MONOTONIC), std::memory_order_relaxed);
+}
+
 size_t Dataplane::load(const std::vector<Provenance>& entries) {
+  refresh_wall_offset();
   // On packet time nothing counts as expired yet: the capture's clock decides.
-  TimeNs now_wall = opts_.packet_time ? 0 : clock_ns(CLOCK_REALTIME);
-  return restore_snapshot(*learner_, entries, now_wall, wall_offset_);
+  TimeNs offset = wall_offset();
+  TimeNs now_wall = opts_.packet_time ? 0 : clock_ns(CLOCK_MONOTONIC) + offset;
+  return restore_snapshot(*learner_, entries, now_wall, offset);
 }
 
 bool Dataplane::start(std::string& error) {
@@ -655,6 +663,7 @@ void Dataplane::learner_main() {
     }
     if (t - last_publish >= kNsPerSec / 10 || got == 0) {
       last_publish = t;
+      refresh_wall_offset();
       std::lock_guard<std::mutex> lock(learn_mu_);
       learn_copy_ = learner_->counters();
       delay_copy_ = delay_;
@@ -696,10 +705,12 @@ void Dataplane::write_snapshot(const std::string& path) {
   // where building and writing the records took the learner 5 s).
   if (!frozen_) frozen_ = std::make_unique<Learner::Frozen>();
   learner_->freeze(*frozen_);
-  TimeNs taken = now() + wall_offset_;
-  auto write = [this, taken, path] {
+  refresh_wall_offset();
+  TimeNs offset = wall_offset();
+  TimeNs taken = now() + offset;
+  auto write = [this, taken, offset, path] {
     std::string error;
-    bool ok = snapshot::write_file(path, snapshot_of(*frozen_, taken, wall_offset_), error);
+    bool ok = snapshot::write_file(path, snapshot_of(*frozen_, taken, offset), error);
     std::lock_guard<std::mutex> lock(snap_mu_);
     snap_error_ = ok ? "" : error;
     ++(ok ? snapshots_written_ : snapshot_failures_);

@@ -43,6 +43,9 @@ struct DataplaneOptions {
   bool log_passes = false;
   // Query events buffered per worker before the control thread drains them.
   unsigned event_ring_size = 4096;
+  // The wall clock (Unix ns) for drop-log times and snapshots; empty:
+  // CLOCK_REALTIME. Tests step it as NTP would.
+  std::function<TimeNs()> wall_clock;
 };
 
 // How long a response took from the worker that received it to the table
@@ -113,8 +116,11 @@ class Dataplane {
   // What the learner was fed: DNS parse faults and decode results.
   std::pair<LearnStats, ExtractStats> learn_input_stats() const;
   size_t table_size() const { return table_ ? table_->size() : 0; }
-  // Wall-clock minus the data path's clock (0 when judging by packet time).
-  TimeNs wall_offset() const { return wall_offset_; }
+  // Wall-clock minus the data path's clock (0 when judging by packet time),
+  // re-read at least every 100 ms while running: the wall clock may be
+  // stepped (NTP fixing a box that booted with a wrong clock), and drop-log
+  // times and the expiries a snapshot keeps follow it.
+  TimeNs wall_offset() const { return wall_offset_.load(std::memory_order_relaxed); }
   TimeNs now() const;
 
  private:
@@ -137,7 +143,8 @@ class Dataplane {
   // only after every worker passed a quiescent state (RCU).
   std::atomic<const Policy*> policy_{nullptr};
   std::unique_ptr<Policy> policy_owner_;
-  TimeNs wall_offset_ = 0;
+  std::atomic<TimeNs> wall_offset_{0};
+  void refresh_wall_offset();
   int ts_offset_ = -1;
   uint64_t ts_flag_ = 0;
   int handoff_offset_ = -1;  // mbuf dynfield: when a worker handed the packet off

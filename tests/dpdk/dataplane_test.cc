@@ -18,6 +18,7 @@
 
 #include "dp/dataplane.hh"
 #include "core/root_hints.hh"
+#include "core/snapshot.hh"
 #include "dp/eal.hh"
 #include "support/builder.hh"
 
@@ -61,6 +62,12 @@ struct RingPort {
     while (rte_ring_dequeue(tx, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
   }
 };
+
+TimeNs clock_ns_monotonic() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return TimeNs{ts.tv_sec} * kNsPerSec + ts.tv_nsec;
+}
 
 template <class Pred>
 bool wait_for(Pred done, std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
@@ -126,6 +133,84 @@ TEST(Dataplane, AResponseIsLearnedAfterItsQueryEvenBehindABacklogOfQueries) {
   LearnCounters c = d.learn_counters();
   EXPECT_EQ(c[static_cast<size_t>(LearnEvent::unmatched_response)], 0u);
   EXPECT_EQ(c[static_cast<size_t>(LearnEvent::added)], 1u);  // ns1.nic.lab's glue
+  d.stop();
+  inside.drain();
+  outside.drain();
+}
+
+TEST(Dataplane, DropLogTimesAndSnapshotExpiriesFollowAWallClockStepAfterStart) {
+  // The box booted with its clock a day behind; NTP steps it once nsgate
+  // runs. Drop-log lines after the step carry the corrected time, and a
+  // snapshot keeps expiries in corrected Unix time (on the old offset they
+  // would be a day early, and a restart would drop every learned entry).
+  rte_mempool* pool = rte_pktmbuf_pool_create("step_frames", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  ASSERT_NE(pool, nullptr);
+  RingPort inside("step_inside"), outside("step_outside");
+  constexpr TimeNs kDay = 86400 * kNsPerSec;
+  auto behind = std::make_shared<std::atomic<TimeNs>>(kDay);
+  auto real_wall = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return TimeNs{ts.tv_sec} * kNsPerSec + ts.tv_nsec;
+  };
+  DataplaneOptions opts;
+  opts.config.ports.inside = inside.name;
+  opts.config.ports.outside = outside.name;
+  opts.wall_clock = [behind, real_wall] { return real_wall() - behind->load(); };
+  Dataplane d(opts);
+  std::string error;
+  ASSERT_TRUE(d.init(error)) << error;
+  for (const RootHint& h : builtin_root_hints()) d.learner().add_anchor(h.address, h.name);
+  ASSERT_TRUE(d.start(error)) << error;
+
+  auto drop_time = [&](uint16_t id) {
+    inside.put(pool, udp_frame({"192.0.2.10", "203.0.113.66", 30000, 53},
+                               DnsBuilder(id).question("bot.example", kA).build()));
+    TimeNs t = 0;
+    EXPECT_TRUE(wait_for([&] {
+      d.poll_events([&](const QueryEvent& ev) { t = ev.time; });
+      return t != 0;
+    }));
+    return t;
+  };
+  constexpr TimeNs kSlack = 30 * kNsPerSec;
+  TimeNs before = drop_time(1);
+  EXPECT_NEAR(static_cast<double>(before), static_cast<double>(real_wall() - kDay), kSlack);
+
+  // Teach one delegation (TTL 172800 s), then step the clock forward a day.
+  const char* root = "198.41.0.4";
+  inside.put(pool, udp_frame({"192.0.2.10", root, 40000, 53}, DnsBuilder(777).question("www.example.lab", kA).build()));
+  ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::rx_inside) == 2; }));
+  outside.put(pool, udp_frame({root, "192.0.2.10", 53, 40000},
+                              DnsBuilder(777, 0x8000)
+                                  .question("www.example.lab", kA)
+                                  .ns(DnsBuilder::authority, "lab", "ns1.nic.lab", 172800)
+                                  .addr(DnsBuilder::additional, "ns1.nic.lab", "203.0.113.53", 172800)
+                                  .build()));
+  ASSERT_TRUE(wait_for([&] { return d.learn_counters()[static_cast<size_t>(LearnEvent::added)] == 1; }));
+  behind->store(0);
+  // The learner re-reads the offset within 100 ms.
+  ASSERT_TRUE(wait_for([&] { return std::llabs(d.wall_offset() + clock_ns_monotonic() - real_wall()) < kSlack; }));
+  TimeNs after = drop_time(2);
+  EXPECT_NEAR(static_cast<double>(after), static_cast<double>(real_wall()), kSlack);
+
+  std::string path = "/tmp/nsgate-step-" + std::to_string(getpid()) + ".snap";
+  d.request_snapshot(path);
+  ASSERT_TRUE(wait_for([&] { return d.snapshots_written() + d.snapshot_failures() > 0; }));
+  ASSERT_EQ(d.last_snapshot_error(), "");
+  snapshot::Contents c;
+  ASSERT_TRUE(snapshot::read_file(path, c, error)) << error;
+  std::remove(path.c_str());
+  EXPECT_NEAR(static_cast<double>(c.taken_at), static_cast<double>(real_wall()), kSlack);
+  bool found = false;
+  for (const Provenance& p : c.entries) {
+    if (p.address != *IpAddress::parse("203.0.113.53")) continue;
+    found = true;
+    // TTL 172800 s plus the default grace of 300 s, from (corrected) now.
+    EXPECT_NEAR(static_cast<double>(p.expires), static_cast<double>(real_wall() + (172800 + 300) * kNsPerSec),
+                kSlack);
+  }
+  EXPECT_TRUE(found);
   d.stop();
   inside.drain();
   outside.drain();

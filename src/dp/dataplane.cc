@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "dp/dataplane.hh"
 
+#include <rte_atomic.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
@@ -638,8 +639,13 @@ void Dataplane::learner_main() {
     // responses. Each count is read after the one before, so it covers
     // whatever those answer; a response taken before its query would look
     // unsolicited and teach nothing (rule 1).
+    // rte_ring_count's loads are not ordered by themselves: the read
+    // barriers keep each count after the one before on weakly ordered CPUs
+    // (on x86 they only stop the compiler reordering).
     for (size_t i = 0; i < workers_.size(); ++i) held_due[i] = rte_ring_count(workers_[i]->held);
+    rte_smp_rmb();
     for (size_t i = 0; i < workers_.size(); ++i) packets_due[i] = rte_ring_count(workers_[i]->to_learner);
+    rte_smp_rmb();
     for (auto& w : workers_) take_queries(*w);
     for (size_t i = 0; i < workers_.size(); ++i) take_packets(*workers_[i], packets_due[i]);
     for (size_t k = 0; k < workers_.size(); ++k) {

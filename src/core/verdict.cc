@@ -57,7 +57,7 @@ uint32_t be32(const uint8_t* b) { return uint32_t{be16(b)} << 16 | be16(b + 2); 
 // With `p`, a frame to a DNS port gets its transport fields filled as
 // decode_l4 would, and `*decoded` set.
 std::optional<Verdict> quick_transport(const uint8_t* l4, size_t size, uint8_t proto, const Policy& policy,
-                                       pkt::Packet* p, bool* decoded) {
+                                       bool either_port, pkt::Packet* p, bool* decoded) {
   size_t header = 0, end = size;
   if (proto == pkt::kProtoUdp) {
     if (size < 8) return std::nullopt;
@@ -73,7 +73,8 @@ std::optional<Verdict> quick_transport(const uint8_t* l4, size_t size, uint8_t p
   } else {
     return Verdict::forward_not_dns;  // no ports: not DNS whatever it is
   }
-  if (!policy.is_dns_port(be16(l4 + 2))) return Verdict::forward_not_dns;
+  if (!policy.is_dns_port(be16(l4 + 2)) && !(either_port && policy.is_dns_port(be16(l4))))
+    return Verdict::forward_not_dns;
   if (p) {
     p->proto = proto;
     p->has_ports = true;
@@ -102,8 +103,10 @@ void fill_ip(pkt::Packet& p, int version, const uint8_t* l4, size_t l4_size) {
   p.ip_payload = {reinterpret_cast<const std::byte*>(l4), l4_size};
 }
 
-std::optional<Verdict> quick(std::span<const std::byte> frame, const Policy& policy, pkt::Packet* p,
-                             bool* decoded) {
+// `either_port`: a DNS port at either end keeps the frame (inbound
+// traffic: responses come from port 53).
+std::optional<Verdict> quick(std::span<const std::byte> frame, const Policy& policy, bool either_port,
+                             pkt::Packet* p, bool* decoded) {
   const auto* f = reinterpret_cast<const uint8_t*>(frame.data());
   size_t size = frame.size();
   if (size < 14) return std::nullopt;
@@ -116,7 +119,7 @@ std::optional<Verdict> quick(std::span<const std::byte> frame, const Policy& pol
     size_t total = be16(ip + 2);
     if (ihl < 20 || total < ihl || total > room) return std::nullopt;
     if (be16(ip + 6) & 0x3fff) return std::nullopt;  // MF or an offset: a fragment
-    auto v = quick_transport(ip + ihl, total - ihl, ip[9], policy, p, decoded);
+    auto v = quick_transport(ip + ihl, total - ihl, ip[9], policy, either_port, p, decoded);
     if (p && *decoded) {
       fill_ip(*p, 4, ip + ihl, total - ihl);
       p->src = IpAddress::v4(std::span<const std::byte, 4>(reinterpret_cast<const std::byte*>(ip + 12), 4));
@@ -133,7 +136,7 @@ std::optional<Verdict> quick(std::span<const std::byte> frame, const Policy& pol
       case 0: case 43: case 44: case 51: case 60:  // extension headers: decode() walks them
         return std::nullopt;
       default: {
-        auto v = quick_transport(ip + 40, plen, next, policy, p, decoded);
+        auto v = quick_transport(ip + 40, plen, next, policy, either_port, p, decoded);
         if (p && *decoded) {
           fill_ip(*p, 6, ip + 40, plen);
           p->src = IpAddress::v6(std::span<const std::byte, 16>(reinterpret_cast<const std::byte*>(ip + 8), 16));
@@ -150,13 +153,17 @@ std::optional<Verdict> quick(std::span<const std::byte> frame, const Policy& pol
 }  // namespace
 
 std::optional<Verdict> quick_verdict(std::span<const std::byte> frame, const Policy& policy) {
-  return quick(frame, policy, nullptr, nullptr);
+  return quick(frame, policy, false, nullptr, nullptr);
+}
+
+bool quick_not_dns_traffic(std::span<const std::byte> frame, const Policy& policy) {
+  return quick(frame, policy, true, nullptr, nullptr).has_value();
 }
 
 std::optional<Verdict> quick_verdict(std::span<const std::byte> frame, const Policy& policy, pkt::Packet& query,
                                      bool& decoded) {
   decoded = false;
-  return quick(frame, policy, &query, &decoded);
+  return quick(frame, policy, false, &query, &decoded);
 }
 
 Verdict judge(const pkt::Packet& p, const std::optional<TableValue>& entry, const Policy& policy) {

@@ -86,6 +86,12 @@ std::optional<Verdict> quick_verdict(std::span<const std::byte> frame, const Pol
 std::optional<Verdict> quick_verdict(std::span<const std::byte> frame, const Policy& policy, pkt::Packet& query,
                                      bool& decoded);
 
+// For frames from the outside or mirror port: true when the quick path
+// reads the frame whole and it is not IP, or neither to nor from a DNS
+// port, so that the learner has nothing to take from it (decode() would
+// say so too); false for anything else, which then goes through decode().
+bool quick_not_dns_traffic(std::span<const std::byte> frame, const Policy& policy);
+
 // Second step for a DNS query: `entry` is the table's answer for the
 // destination (nullopt when absent or expired).
 Verdict judge(const pkt::Packet& p, const std::optional<TableValue>& entry, const Policy& policy);

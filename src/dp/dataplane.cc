@@ -272,7 +272,8 @@ uint16_t Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, bool fo
   uint16_t nl = 0, no = 0, nh = 0;
   for (uint16_t i = 0; i < n; ++i) {
     pkt::Packet p;
-    bool dns = pkt::decode(pkt::LinkType::ethernet, frame_of(rx[i]), p) == pkt::DecodeResult::ok && p.has_ports &&
+    bool dns = !quick_not_dns_traffic(frame_of(rx[i]), policy) &&
+               pkt::decode(pkt::LinkType::ethernet, frame_of(rx[i]), p) == pkt::DecodeResult::ok && p.has_ports &&
                (policy.is_dns_port(p.sport) || policy.is_dns_port(p.dport));
     if (dns && hold && policy.is_dns_port(p.sport)) {
       hold_now[nh++] = rx[i];  // a response: in only after the learner read it

@@ -79,11 +79,12 @@ TEST(Verdict, QuickVerdictAgreesWithDecodeAndClassifyOrDeclines) {
   const uint16_t ports[] = {53, 853, 443, 80, 5353, 0, 65535};
   const char* v4[] = {"192.0.2.10", "203.0.113.66"};
   const char* v6[] = {"2001:db8::10", "2001:db8::66"};
-  size_t answered = 0, plain = 0, plain_answered = 0, filled = 0, trials = 40000;
+  size_t answered = 0, plain = 0, plain_answered = 0, filled = 0, inbound_answered = 0, trials = 40000;
   for (size_t t = 0; t < trials; ++t) {
     bool ipv6 = rng() % 3 == 0;
-    Endpoints e{ipv6 ? v6[0] : v4[0], ipv6 ? v6[1] : v4[1], static_cast<uint16_t>(40000 + rng() % 100),
-                ports[rng() % std::size(ports)]};
+    // Sometimes from a DNS port too (a response, as the outside port sees).
+    uint16_t sport = rng() % 4 == 0 ? ports[rng() % std::size(ports)] : static_cast<uint16_t>(40000 + rng() % 100);
+    Endpoints e{ipv6 ? v6[0] : v4[0], ipv6 ? v6[1] : v4[1], sport, ports[rng() % std::size(ports)]};
     Bytes payload(rng() % 64);
     for (auto& b : payload) b = static_cast<std::byte>(rng());
     Bytes f = rng() % 2 ? udp_frame(e, payload, rng() % 8 == 0 ? 7 : -1)
@@ -121,6 +122,15 @@ TEST(Verdict, QuickVerdictAgreesWithDecodeAndClassifyOrDeclines) {
       ASSERT_EQ(r, pkt::DecodeResult::ok) << "trial " << t;
       expect_same_packet(q, p, t);
     }
+    // The outside port's question: is there DNS in it at all?
+    bool dns_traffic = r == pkt::DecodeResult::ok && p.has_ports &&
+                       (pol.is_dns_port(p.sport) || pol.is_dns_port(p.dport));
+    if (quick_not_dns_traffic(f, pol)) {
+      ++inbound_answered;
+      ASSERT_FALSE(dns_traffic) << "trial " << t;
+    } else if (!mangled && r == pkt::DecodeResult::ok && !p.vlan_tags && !dns_traffic) {
+      ADD_FAILURE() << "trial " << t << ": a plain frame without DNS ports missed the quick path";
+    }
     if (quick) {
       ++answered;
       ASSERT_TRUE(full.has_value()) << "trial " << t << ": quick " << to_string(*quick) << ", full path: a query";
@@ -135,6 +145,7 @@ TEST(Verdict, QuickVerdictAgreesWithDecodeAndClassifyOrDeclines) {
   EXPECT_EQ(plain_answered, plain) << "every plain, untagged non-DNS frame takes the quick path";
   EXPECT_GT(answered, trials / 4);
   EXPECT_GT(filled, trials / 10);  // queries read once
+  EXPECT_GT(inbound_answered, trials / 5);
 }
 
 TEST(Verdict, QueriesFromTrustedResolversPassWhateverTheDestination) {

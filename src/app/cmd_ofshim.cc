@@ -85,7 +85,7 @@ std::vector<MetricFamilyData> shim_metrics(const ctl::SessionStats& s, LearnerVi
     bad.samples.push_back({{{"reason", of::to_string(static_cast<of::Status>(i))}}, d(s.malformed[i])});
   out.push_back(std::move(bad));
   out.push_back(family("nsgate_drop_log_lines_total", "Lines written to the drop log", true, d(c.drop_log_written)));
-  out.push_back(family("nsgate_drop_log_suppressed_total", "Drop log lines held back by the per-source rate limit", true, d(c.drop_log_suppressed)));
+  out.push_back(family("nsgate_drop_log_suppressed_total", "Drop and alert events with no drop-log line of their own (counted in a later line's suppressed)", true, d(c.drop_log_suppressed)));
   out.push_back(family("nsgate_blocked_sources_new_total", "Inside hosts blocked (or alerted) that the drop log had not seen recently: likely newly infected", true, d(c.new_blocked_sources)));
   MetricFamilyData reloads{"nsgate_reloads_total", "Configuration reloads (SIGHUP), by result", true, {}, std::nullopt};
   reloads.samples.push_back({{{"result", "ok"}}, d(c.reloads_ok)});
@@ -202,6 +202,7 @@ int cmd_ofshim(Args& args) {
   of::Buffer discard;
   while (stop_signal == 0) {
     TimeNs now = clock_now(CLOCK_MONOTONIC);
+    log.tick(clock_now(CLOCK_REALTIME));  // the events' clock
     if (!stream) {
       int fd = -1;
       if (listener) {

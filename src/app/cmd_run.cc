@@ -181,7 +181,7 @@ int cmd_run(Args& args) {
 
   std::string error;
   if (!dp::init_eal(eal_args(config, "nsgate"), error)) throw Fatal{error, 1};
-  dp::Dataplane d(dp::DataplaneOptions{config, false, false, 4096});
+  dp::Dataplane d(dp::DataplaneOptions{config, false, false, 4096, {}});
   if (!d.init(error)) throw Fatal{error, 1};
   seed_learner(d.learner(), config);
   size_t restored = d.load(saved);
@@ -207,6 +207,7 @@ int cmd_run(Args& args) {
   while (stop_signal == 0) {
     if (d.poll_events([&](const QueryEvent& ev) { log.write(ev); }) == 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    log.tick(wall_now());
     if (!snap_path.empty() && std::chrono::steady_clock::now() >= next_snapshot) {
       d.request_snapshot(snap_path);
       next_snapshot += std::chrono::duration<double>(config.snapshot_interval_s);
@@ -258,6 +259,7 @@ int cmd_run(Args& args) {
   dp::clear_telemetry();
   d.stop();
   d.poll_events([&](const QueryEvent& ev) { log.write(ev); });
+  log.finish();
   int status = 0;
   if (!snap_path.empty()) {
     d.request_snapshot(snap_path);
@@ -335,7 +337,7 @@ int cmd_replay(Args& args) {
 
   std::string error;
   if (!dp::init_eal(eal_args(config, "nsgate-replay-" + std::to_string(getpid())), error)) throw Fatal{error, 1};
-  dp::Dataplane d(dp::DataplaneOptions{config, true, true, 1u << 16});
+  dp::Dataplane d(dp::DataplaneOptions{config, true, true, 1u << 16, {}});
   if (!d.init(error)) throw Fatal{error, 1};
   seed_learner(d.learner(), config);
   size_t learned = 0;

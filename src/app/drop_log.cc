@@ -15,14 +15,30 @@ bool is_pass(Verdict v) {
 }
 }  // namespace
 
-DropLog::DropLog(const DropLogConfig& c, ControlStats& stats) : limiter_(c.rate, c.burst), stats_(stats) {
+DropLog::DropLog(const DropLogConfig& c, ControlStats& stats)
+    : throttle_(c.rate, c.burst),
+      line_([this](const QueryEvent& ev, uint64_t suppressed) { line(ev, suppressed); }),
+      stats_(stats) {
   if (c.path.empty()) return;
   out_ = c.path == "-" ? stdout : std::fopen(c.path.c_str(), "a");
   if (!out_) throw Fatal{"cannot open drop_log.path " + c.path + ": " + std::strerror(errno), 1};
 }
 
 DropLog::~DropLog() {
+  finish();
   if (out_ && out_ != stdout) std::fclose(out_);
+}
+
+void DropLog::finish() { throttle_.flush_all(line_); }
+
+void DropLog::tick(TimeNs now) { throttle_.flush(now, line_); }
+
+void DropLog::line(const QueryEvent& ev, uint64_t suppressed) {
+  if (!out_) return;  // no file: the throttle still tracks hosts seen blocked for the first time
+  std::fprintf(out_, "%s\n", eve_json(ev, suppressed).c_str());
+  std::fflush(out_);
+  ++stats_.drop_log_written;
+  stats_.drop_log_suppressed += suppressed;
 }
 
 std::pair<std::vector<std::string>, std::vector<std::string>> DropLog::top(size_t n, TimeNs now) {
@@ -41,17 +57,8 @@ void DropLog::write(const QueryEvent& ev) {
     std::lock_guard<std::mutex> lock(top_mu_);
     top_.add(ev.src, ev.dst, ev.time);
   }
-  uint64_t suppressed = 0;
-  if (!limiter_.knows(ev.src)) ++stats_.new_blocked_sources;
-  bool allowed = limiter_.allow(ev.src, ev.time, suppressed);
-  if (!out_) return;  // no file: the limiter still tracks hosts seen blocked for the first time
-  if (!allowed) {
-    ++stats_.drop_log_suppressed;
-    return;
-  }
-  std::fprintf(out_, "%s\n", eve_json(ev, suppressed).c_str());
-  std::fflush(out_);
-  ++stats_.drop_log_written;
+  if (!throttle_.knows(ev.src)) ++stats_.new_blocked_sources;
+  throttle_.offer(ev, line_);
 }
 
 }  // namespace nsgate::app

@@ -21,6 +21,8 @@ namespace nsgate::app {
 
 // Counters the control thread keeps (drop log, snapshots).
 struct ControlStats {
+  // drop_log_suppressed: events that got no line of their own, counted when
+  // a line reports them (its "suppressed"), so the sum over the log's lines.
   std::atomic<uint64_t> drop_log_written{0}, drop_log_suppressed{0};
   std::atomic<uint64_t> new_blocked_sources{0};  // inside hosts blocked or alerted for the first time
   std::atomic<uint64_t> snapshot_failures{0};
@@ -36,17 +38,25 @@ class DropLog {
   ~DropLog();
   DropLog(const DropLog&) = delete;
   DropLog& operator=(const DropLog&) = delete;
-  // A reload: the sources' buckets and suppressed counts carry over.
-  void set_limits(const DropLogConfig& c) { limiter_.set_limits(c.rate, c.burst); }
+  // A reload: the sources' buckets, suppressed counts and held events carry over.
+  void set_limits(const DropLogConfig& c) { throttle_.set_limits(c.rate, c.burst); }
   // The most blocked sources and destinations, "ADDRESS COUNT".
   std::pair<std::vector<std::string>, std::vector<std::string>> top(size_t n, TimeNs now);
   // Passes are ignored; drops and alerts are counted and written if the
-  // source's rate allows.
+  // source's rate allows, else held back (EventThrottle).
   void write(const QueryEvent& ev);
+  // Writes the held-back events whose clients' rate allows them by `now`
+  // (wall clock, as the events' times); the control loop calls it often.
+  void tick(TimeNs now);
+  // Writes every held-back event; the destructor does it too.
+  void finish();
 
  private:
+  void line(const QueryEvent& ev, uint64_t suppressed);
+
   FILE* out_ = nullptr;
-  RateLimiter limiter_;
+  EventThrottle throttle_;
+  EventThrottle::Write line_;
   ControlStats& stats_;
   std::mutex top_mu_;
   TopTalkers top_;

@@ -112,7 +112,7 @@ std::vector<MetricFamilyData> run_metrics(const dp::Dataplane& d, const ControlS
   auto log_written = family("nsgate_drop_log_lines_total", "Lines written to the drop log", true);
   log_written.samples.push_back(sample(static_cast<double>(c.drop_log_written.load())));
   out.push_back(std::move(log_written));
-  auto log_sup = family("nsgate_drop_log_suppressed_total", "Drop log lines held back by the per-source rate limit", true);
+  auto log_sup = family("nsgate_drop_log_suppressed_total", "Drop and alert events with no drop-log line of their own (counted in a later line's suppressed)", true);
   log_sup.samples.push_back(sample(static_cast<double>(c.drop_log_suppressed.load())));
   out.push_back(std::move(log_sup));
   auto fresh = family("nsgate_blocked_sources_new_total",

@@ -2,7 +2,9 @@
 #include "core/query_event.hh"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "core/dns_message.hh"
 #include "core/format.hh"
@@ -77,11 +79,14 @@ std::string eve_json(const QueryEvent& ev, uint64_t suppressed) {
   return j + "}}";
 }
 
-bool RateLimiter::allow(const IpAddress& src, TimeNs now, uint64_t& suppressed) {
+bool RateLimiter::allow(const IpAddress& src, TimeNs now, uint64_t& suppressed,
+                        std::optional<Forgotten>* forgotten) {
   auto it = buckets_.find(src);
   if (it == buckets_.end()) {
     if (buckets_.size() >= max_sources_ && !recent_.empty()) {
-      buckets_.erase(recent_.back());
+      auto oldest = buckets_.find(recent_.back());
+      if (forgotten) *forgotten = Forgotten{oldest->first, oldest->second.suppressed};
+      buckets_.erase(oldest);
       recent_.pop_back();
     }
     recent_.push_front(src);
@@ -90,11 +95,7 @@ bool RateLimiter::allow(const IpAddress& src, TimeNs now, uint64_t& suppressed) 
     recent_.splice(recent_.begin(), recent_, it->second.recency);
   }
   Bucket& b = it->second;
-  double elapsed = static_cast<double>(std::max<TimeNs>(0, now - b.last)) / 1e9;
-  b.tokens = std::min(burst_, b.tokens + elapsed * rate_);
-  // Events of several workers arrive out of time order: a time already
-  // credited must not be credited again.
-  b.last = std::max(b.last, now);
+  refill(b, now);
   if (b.tokens < 1.0) {
     ++b.suppressed;
     suppressed = 0;
@@ -106,10 +107,98 @@ bool RateLimiter::allow(const IpAddress& src, TimeNs now, uint64_t& suppressed) 
   return true;
 }
 
+void RateLimiter::refill(Bucket& b, TimeNs now) const {
+  double elapsed = static_cast<double>(std::max<TimeNs>(0, now - b.last)) / 1e9;
+  b.tokens = std::min(burst_, b.tokens + elapsed * rate_);
+  // Events of several workers arrive out of time order: a time already
+  // credited must not be credited again.
+  b.last = std::max(b.last, now);
+}
+
+bool RateLimiter::take_token(const IpAddress& src, TimeNs now, uint64_t& suppressed) {
+  auto it = buckets_.find(src);
+  if (it == buckets_.end()) return false;
+  Bucket& b = it->second;
+  refill(b, now);
+  if (b.tokens < 1.0) return false;
+  b.tokens -= 1.0;
+  suppressed = std::exchange(b.suppressed, 0);
+  return true;
+}
+
+uint64_t RateLimiter::take_suppressed(const IpAddress& src) {
+  auto it = buckets_.find(src);
+  if (it == buckets_.end()) return 0;
+  return std::exchange(it->second.suppressed, 0);
+}
+
+TimeNs RateLimiter::token_at(const IpAddress& src, TimeNs now) const {
+  auto it = buckets_.find(src);
+  if (it == buckets_.end()) return now;
+  const Bucket& b = it->second;
+  if (b.tokens >= 1.0) return b.last;
+  if (!(rate_ > 0)) return kNever;
+  // Rounded up: at the returned time allow() finds the whole token.
+  return b.last + static_cast<TimeNs>(std::ceil((1.0 - b.tokens) / rate_ * 1e9));
+}
+
 void RateLimiter::set_limits(double rate, double burst) {
   rate_ = rate;
   burst_ = burst;
   for (auto& [src, b] : buckets_) b.tokens = std::min(b.tokens, burst_);
+}
+
+void EventThrottle::offer(const QueryEvent& ev, const Write& write) {
+  uint64_t suppressed = 0;
+  std::optional<RateLimiter::Forgotten> forgotten;
+  bool allowed = limiter_.allow(ev.src, ev.time, suppressed, &forgotten);
+  if (forgotten) {
+    // Its bucket and count are gone: its held event is written now or never.
+    if (auto h = held_.find(forgotten->src); h != held_.end()) {
+      write(h->second.ev, forgotten->suppressed ? forgotten->suppressed - 1 : 0);
+      held_.erase(h);
+    }
+  }
+  if (allowed) {
+    held_.erase(ev.src);  // counted in `suppressed`
+    write(ev, suppressed);
+    return;
+  }
+  auto [h, fresh] = held_.try_emplace(ev.src);
+  h->second.ev = ev;
+  if (fresh) {
+    h->second.due = limiter_.token_at(ev.src, ev.time);
+    due_.push({h->second.due, ev.src});
+  }
+}
+
+void EventThrottle::flush(TimeNs now, const Write& write) {
+  while (!due_.empty() && due_.top().first <= now) {
+    auto [due, src] = due_.top();
+    due_.pop();
+    auto h = held_.find(src);
+    if (h == held_.end() || h->second.due != due) continue;  // written or re-queued since
+    // The limits may have changed (a reload): the bucket decides. The token
+    // is earned by the client's quiet time up to `now`.
+    uint64_t suppressed = 0;
+    if (limiter_.take_token(src, now, suppressed)) {
+      write(h->second.ev, suppressed ? suppressed - 1 : 0);
+      held_.erase(h);
+    } else if (TimeNs token = limiter_.token_at(src, now); token != RateLimiter::kNever) {
+      h->second.due = std::max(token, now + 1);  // rounding must not loop here
+      due_.push({h->second.due, src});
+    }
+  }
+}
+
+void EventThrottle::flush_all(const Write& write) {
+  for (auto& [src, h] : held_) {
+    // Not through allow(): at stop there is no later event to hold back for.
+    uint64_t suppressed = limiter_.take_suppressed(src);
+    write(h.ev, suppressed ? suppressed - 1 : 0);
+  }
+  held_.clear();
+  due_ = {};
 }
 
 }  // namespace nsgate

@@ -6,7 +6,10 @@
 // line off the data path, rate-limited per source address.
 
 #include <cstdint>
+#include <functional>
 #include <list>
+#include <optional>
+#include <queue>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -50,14 +53,30 @@ std::string eve_json(const QueryEvent& ev, uint64_t suppressed = 0);
 // recently seen are forgotten first).
 class RateLimiter {
  public:
+  static constexpr TimeNs kNever = INT64_MAX;
   RateLimiter(double rate, double burst, size_t max_sources = 65536)
       : rate_(rate), burst_(burst), max_sources_(max_sources) {}
   // True when an event from `src` at `now` may be written; otherwise it is
   // counted as suppressed. `suppressed` returns (and resets) the count held
-  // back since the last event written for that source.
-  bool allow(const IpAddress& src, TimeNs now, uint64_t& suppressed);
+  // back since the last event written for that source. When remembering
+  // `src` made the limiter forget another source, `*forgotten` (if given)
+  // is set to it, with its count of suppressed events.
+  struct Forgotten {
+    IpAddress src;
+    uint64_t suppressed;
+  };
+  bool allow(const IpAddress& src, TimeNs now, uint64_t& suppressed, std::optional<Forgotten>* forgotten = nullptr);
   // Whether `src` has a bucket (was seen recently enough to be remembered).
   bool knows(const IpAddress& src) const { return buckets_.count(src) > 0; }
+  // When `src` has a whole token again (`allow` would say true from then
+  // on); a source without a bucket has one now. kNever with rate 0.
+  TimeNs token_at(const IpAddress& src, TimeNs now) const;
+  // Takes a token if `src` has a whole one at `now` (returning, and
+  // resetting, its count of suppressed events); false, counting nothing,
+  // if not or if `src` has no bucket.
+  bool take_token(const IpAddress& src, TimeNs now, uint64_t& suppressed);
+  // Returns (and resets) `src`'s count of suppressed events.
+  uint64_t take_suppressed(const IpAddress& src);
   // New limits (a reload), keeping every source's bucket and its count of
   // suppressed events: tokens above the new burst are cut to it.
   void set_limits(double rate, double burst);
@@ -69,12 +88,59 @@ class RateLimiter {
     uint64_t suppressed;
     std::list<IpAddress>::iterator recency;  // position in recent_
   };
+  void refill(Bucket& b, TimeNs now) const;
   double rate_, burst_;
   size_t max_sources_;
   std::unordered_map<IpAddress, Bucket, IpAddressHash> buckets_;
   // Sources, most recently seen first: forgetting the oldest is O(1), so a
   // flood of spoofed sources costs the control thread constant time each.
   std::list<IpAddress> recent_;
+};
+
+// Which drop and alert events become drop-log lines. Per client, at most
+// what its RateLimiter bucket allows; of the events held back, the latest
+// is kept and written late (with the count of the others) once the client
+// has a token again and has not used it, when the limiter forgets the
+// client to make room, or at flush_all(). So a client's last blocked query
+// always reaches the log, and every held-back event is counted in the
+// `suppressed` of exactly one line: summed over the lines, those counts
+// are every event that got no line of its own.
+class EventThrottle {
+ public:
+  // One line: `ev`, and how many of its client's events since that
+  // client's previous line got none. A held-back event is written after
+  // events that came later, with its own time.
+  using Write = std::function<void(const QueryEvent& ev, uint64_t suppressed)>;
+
+  EventThrottle(double rate, double burst, size_t max_sources = 65536) : limiter_(rate, burst, max_sources) {}
+  // Decides `ev` (a drop or alert) at its own time; writes it if the
+  // client's rate allows, else holds it (replacing the client's previous
+  // held event). Also writes the held event of a client forgotten now.
+  void offer(const QueryEvent& ev, const Write& write);
+  // Writes the held events whose clients have a token again by `now`
+  // (each takes that token); call it often (the control loop's tick).
+  void flush(TimeNs now, const Write& write);
+  // Writes every held event (at stop).
+  void flush_all(const Write& write);
+  bool knows(const IpAddress& src) const { return limiter_.knows(src); }
+  size_t held() const { return held_.size(); }
+  // New limits (a reload): buckets, counts and held events carry over.
+  void set_limits(double rate, double burst) { limiter_.set_limits(rate, burst); }
+
+ private:
+  struct Held {
+    QueryEvent ev;
+    TimeNs due;  // when its client has a token again, as last computed
+  };
+  RateLimiter limiter_;
+  std::unordered_map<IpAddress, Held, IpAddressHash> held_;
+  // (due, client), soonest first; an item whose Held is gone or has
+  // another due time is stale and skipped.
+  using Due = std::pair<TimeNs, IpAddress>;
+  struct Later {
+    bool operator()(const Due& a, const Due& b) const { return a.first > b.first; }
+  };
+  std::priority_queue<Due, std::vector<Due>, Later> due_;
 };
 
 }  // namespace nsgate

@@ -11,6 +11,7 @@ usage: replay_test.py NSGATE NSGATE_GEN SOURCE_DIR
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -228,6 +229,74 @@ metrics: {{listen: "127.0.0.1:{metrics_port}"}}
             proc.wait()
 
 
+def write_queries(name, client, server, count):
+    """A pcap of `count` UDP queries (A q<ID>.bot.lab., ids 1..count), one
+    client port each, client -> server."""
+    def ip4(a):
+        return bytes(int(x) for x in a.split("."))
+    path = os.path.join(tmp, name)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i in range(1, count + 1):
+            qname = b"".join(bytes([len(l)]) + l for l in [f"q{i}".encode(), b"bot", b"lab"]) + b"\0"
+            dns = struct.pack("!HHHHHH", i, 0x0100, 1, 0, 0, 0) + qname + struct.pack("!HH", 1, 1)
+            udp = struct.pack("!HHHH", 40000 + i, 53, 8 + len(dns), 0) + dns
+            hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, 64, 17, 0, ip4(client), ip4(server))
+            words = sum(struct.unpack("!10H", hdr))
+            while words >> 16:
+                words = (words & 0xFFFF) + (words >> 16)
+            hdr = hdr[:10] + struct.pack("!H", ~words & 0xFFFF) + hdr[12:]
+            frame = bytes.fromhex("020000000002" "020000000001" "0800") + hdr + udp
+            f.write(struct.pack("<IIII", 1_700_000_000, i, len(frame), len(frame)) + frame)
+    return path
+
+
+def drop_log_counts_every_blocked_query_and_writes_each_clients_last():
+    # 40 queries from one client to an unknown server at once, 1 line/s
+    # (bursts of 2): most are held back; at stop the last one is written,
+    # and the lines' `suppressed` counts add up to every drop.
+    sent = 40
+    traffic = write_queries("burst.pcap", "192.0.2.62", "203.0.113.66", sent)
+    empty = os.path.join(tmp, "empty.pcap")
+    with open(empty, "wb") as f:
+        f.write(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+    drops = os.path.join(tmp, "burst-drops.json")
+    metrics_port = 20000 + (os.getpid() + 2) % 20000
+    cfg = write("burst.yaml", f"""
+ports:
+  inside: net_pcap30,rx_pcap={traffic},tx_pcap={tmp}/burst-in-tx.pcap
+  outside: net_pcap31,rx_pcap={empty},tx_pcap={tmp}/burst-out-tx.pcap
+eal: [--no-huge, --no-pci, -m, "512", -l, "0-1", --no-shconf, --file-prefix=nsgate-burst-{os.getpid()}, "--log-level=lib.*:error"]
+drop_log: {{path: {drops}, rate_limit: 1, burst: 2}}
+metrics: {{listen: "127.0.0.1:{metrics_port}"}}
+""")
+    proc = subprocess.Popen([NSGATE, "run", "-c", cfg], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        values = {}
+        while values.get('nsgate_verdicts_total{verdict="drop_unknown"}', 0) < sent and time.monotonic() < deadline:
+            time.sleep(0.5)
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+            except OSError:
+                continue  # not listening yet
+            values = {l.split(" ")[0]: float(l.split(" ")[1]) for l in body.splitlines() if l and not l.startswith("#")}
+        assert values.get('nsgate_verdicts_total{verdict="drop_unknown"}') == sent, values
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        log = [json.loads(l) for l in open(drops)]
+        assert all(e["src_ip"] == "192.0.2.62" and e["event_type"] == "drop" for e in log), log
+        ids = [e["dns"]["id"] for e in log]
+        assert len(ids) == len(set(ids)) and len(ids) < sent, ids
+        assert sum(1 + e["nsgate"].get("suppressed", 0) for e in log) == sent, log
+        assert sent in ids, f"the last query (id {sent}) has no line: {ids}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def startup_errors_name_what_to_fix():
     cfg = write("bad.yaml", f"""
 ports: {{inside: net_nothing0, outside: net_nothing1}}
@@ -246,7 +315,8 @@ eal: [--no-huge, --no-pci, -m, "256", -l, "0-1", --no-shconf, --file-prefix=nsga
 for fn in [every_packet_gets_its_verdict_and_counters_match_what_was_sent, monitor_mode_forwards_everything_and_alerts,
            undecodable_packets_are_dropped_when_configured, paper_table_two_is_reproduced,
            snapshot_from_learn_loads_into_replay, run_learns_from_a_mirror_and_saves_its_snapshot_on_sigterm,
-           every_failed_snapshot_write_is_counted, startup_errors_name_what_to_fix]:
+           every_failed_snapshot_write_is_counted, drop_log_counts_every_blocked_query_and_writes_each_clients_last,
+           startup_errors_name_what_to_fix]:
     check(fn)
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed or not passed else 0)

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <random>
+#include <set>
 
 #include "core/query_event.hh"
 #include "core/verdict.hh"
@@ -295,6 +298,112 @@ TEST(RateLimiter, NewLimitsKeepTheSourcesAndWhatTheyHadSuppressed) {
   t += kNsPerSec;
   EXPECT_TRUE(rl.allow(a, t, sup));
   EXPECT_EQ(sup, 4u);  // the three before the reload and the one after
+}
+
+// EventThrottle: events are told apart by seq, clients by src.
+QueryEvent event_from(const IpAddress& src, TimeNs t, uint64_t seq) {
+  QueryEvent ev;
+  ev.src = src;
+  ev.time = t;
+  ev.seq = seq;
+  ev.verdict = Verdict::drop_unknown;
+  return ev;
+}
+
+struct Lines {
+  std::vector<std::pair<uint64_t, uint64_t>> got;  // (seq, suppressed)
+  EventThrottle::Write write() {
+    return [this](const QueryEvent& ev, uint64_t suppressed) { got.emplace_back(ev.seq, suppressed); };
+  }
+};
+
+using SeqAndCount = std::vector<std::pair<uint64_t, uint64_t>>;
+
+TEST(EventThrottle, AQuietClientsLastHeldBackEventIsWrittenOnceItHasATokenAgain) {
+  EventThrottle th(1.0, 2.0);
+  Lines lines;
+  auto a = *IpAddress::parse("192.0.2.10");
+  for (uint64_t i = 1; i <= 5; ++i) th.offer(event_from(a, 0, i), lines.write());
+  EXPECT_EQ(lines.got, (SeqAndCount{{1, 0}, {2, 0}}));
+  th.flush(kNsPerSec / 2, lines.write());  // half a token
+  EXPECT_EQ(lines.got.size(), 2u);
+  th.flush(kNsPerSec, lines.write());
+  // The last of the three held back, reporting the two before it.
+  EXPECT_EQ(lines.got, (SeqAndCount{{1, 0}, {2, 0}, {5, 2}}));
+  EXPECT_EQ(th.held(), 0u);
+  // That line took the token: the client's next event waits again.
+  th.offer(event_from(a, kNsPerSec, 6), lines.write());
+  EXPECT_EQ(lines.got.size(), 3u);
+  EXPECT_EQ(th.held(), 1u);
+}
+
+TEST(EventThrottle, ALineWithinTheRateReportsTheHeldBackEventsAndEndsTheHold) {
+  EventThrottle th(1.0, 1.0);
+  Lines lines;
+  auto a = *IpAddress::parse("192.0.2.10");
+  for (uint64_t i = 1; i <= 4; ++i) th.offer(event_from(a, 0, i), lines.write());
+  th.offer(event_from(a, kNsPerSec, 5), lines.write());  // a token came back
+  EXPECT_EQ(lines.got, (SeqAndCount{{1, 0}, {5, 3}}));
+  th.flush(100 * kNsPerSec, lines.write());
+  EXPECT_EQ(lines.got.size(), 2u);  // nothing held any more
+}
+
+TEST(EventThrottle, AClientForgottenToMakeRoomHasItsHeldBackEventWrittenAtOnce) {
+  EventThrottle th(1.0, 1.0, 2);
+  Lines lines;
+  auto a = *IpAddress::parse("192.0.2.1"), b = *IpAddress::parse("192.0.2.2"), c = *IpAddress::parse("192.0.2.3");
+  th.offer(event_from(a, 0, 1), lines.write());
+  th.offer(event_from(a, 0, 2), lines.write());
+  th.offer(event_from(a, 0, 3), lines.write());  // 2 and 3 held back
+  th.offer(event_from(b, 0, 4), lines.write());
+  th.offer(event_from(c, 0, 5), lines.write());  // forgets a
+  EXPECT_EQ(lines.got, (SeqAndCount{{1, 0}, {4, 0}, {3, 1}, {5, 0}}));
+  EXPECT_EQ(th.held(), 0u);
+}
+
+TEST(EventThrottle, FlushAllWritesEveryHeldBackEvent) {
+  EventThrottle th(1.0, 1.0);
+  Lines lines;
+  auto a = *IpAddress::parse("192.0.2.1"), b = *IpAddress::parse("2001:db8::1");
+  for (uint64_t i = 1; i <= 3; ++i) th.offer(event_from(a, 0, i), lines.write());
+  for (uint64_t i = 4; i <= 5; ++i) th.offer(event_from(b, 0, i), lines.write());
+  th.flush_all(lines.write());
+  std::sort(lines.got.begin(), lines.got.end());
+  EXPECT_EQ(lines.got, (SeqAndCount{{1, 0}, {3, 1}, {4, 0}, {5, 0}}));
+  EXPECT_EQ(th.held(), 0u);
+}
+
+TEST(EventThrottle, NoEventIsLostAndEveryClientsLastEventIsWritten) {
+  // Random clients, times (stepping back a little, as two workers' events
+  // do), flushes, reloads and a small memory: every event is a line or is
+  // counted in exactly one line's `suppressed`, and each client's last
+  // event has a line.
+  std::mt19937 rng(7);
+  for (int round = 0; round < 50; ++round) {
+    EventThrottle th(static_cast<double>(1 + rng() % 3), static_cast<double>(1 + rng() % 4), 1 + rng() % 6);
+    Lines lines;
+    std::map<IpAddress, uint64_t> last;
+    TimeNs t = 1000 * kNsPerSec;
+    uint64_t offered = 0;
+    for (uint64_t seq = 1; seq <= 2000; ++seq) {
+      auto src = *IpAddress::parse("192.0.2." + std::to_string(rng() % 9));
+      t += static_cast<TimeNs>(rng() % (kNsPerSec / 4)) - kNsPerSec / 40;
+      th.offer(event_from(src, t, seq), lines.write());
+      last[src] = seq;
+      ++offered;
+      if (rng() % 10 == 0) th.flush(t, lines.write());
+      if (rng() % 500 == 0) th.set_limits(static_cast<double>(1 + rng() % 3), static_cast<double>(1 + rng() % 4));
+    }
+    th.flush_all(lines.write());
+    uint64_t accounted = 0;
+    std::set<uint64_t> written;
+    for (auto [seq, suppressed] : lines.got) {
+      EXPECT_TRUE(written.insert(seq).second) << "event " << seq << " written twice";
+      accounted += 1 + suppressed;
+    }
+    EXPECT_EQ(accounted, offered) << "round " << round;
+    for (auto [src, seq] : last) EXPECT_TRUE(written.count(seq)) << src.to_string() << "'s last event " << seq;
+  }
 }
 
 }  // namespace

@@ -16,6 +16,8 @@ namespace {
 
 constexpr char kMagic[8] = {'N', 'S', 'G', 'A', 'T', 'E', '\0', 'S'};
 constexpr size_t kHeaderSize = 40;
+// Longest text field written; names never come near it (see Writer::str).
+constexpr size_t kMaxText = 4096;
 
 class Writer {
  public:
@@ -25,10 +27,11 @@ class Writer {
   void u32(uint32_t v) { u16(static_cast<uint16_t>(v >> 16)), u16(static_cast<uint16_t>(v)); }
   void u64(uint64_t v) { u32(static_cast<uint32_t>(v >> 32)), u32(static_cast<uint32_t>(v)); }
   // Strings and addresses go in whole (a snapshot of 1 M entries is
-  // about 100 MB; byte by byte was a fifth of writing one).
+  // about 100 MB; byte by byte was a fifth of writing one). A name in
+  // presentation form is at most 4 * 255 characters (every octet \DDD).
   void str(const std::string& s) {
-    size_t n = std::min<size_t>(s.size(), 255);
-    u8(static_cast<uint8_t>(n));
+    size_t n = std::min<size_t>(s.size(), kMaxText);
+    u16(static_cast<uint16_t>(n));
     const auto* b = reinterpret_cast<const std::byte*>(s.data());
     out_.insert(out_.end(), b, b + n);
   }
@@ -45,7 +48,9 @@ class Writer {
 // and every read returns zero.
 class Reader {
  public:
-  explicit Reader(std::span<const std::byte> in) : in_(in) {}
+  // `version` 1 files have 1-byte string lengths (names cut at 255
+  // characters), later ones 2 bytes.
+  explicit Reader(std::span<const std::byte> in, uint32_t version = kVersion) : in_(in), version_(version) {}
   bool ok() const { return ok_; }
   size_t left() const { return in_.size() - at_; }
   uint8_t u8() {
@@ -59,7 +64,7 @@ class Reader {
   uint32_t u32() { return uint32_t{u16()} << 16 | u16(); }
   uint64_t u64() { return uint64_t{u32()} << 32 | u32(); }
   std::string str() {
-    size_t n = u8();
+    size_t n = version_ == 1 ? u8() : u16();
     if (!ok_ || n > left()) {
       ok_ = false;
       return {};
@@ -80,6 +85,7 @@ class Reader {
 
  private:
   std::span<const std::byte> in_;
+  uint32_t version_;
   size_t at_ = 0;
   bool ok_ = true;
 };
@@ -138,7 +144,7 @@ std::vector<std::byte> encode(const Contents& c) {
   // Sized first and written in place: growing a 100 MB buffer by doubling,
   // then copying the body behind the header, was a third of saving 1 M
   // entries (perf on `nsgate run` stopping).
-  auto str_size = [](const std::string& s) { return 1 + std::min<size_t>(s.size(), 255); };
+  auto str_size = [](const std::string& s) { return 2 + std::min<size_t>(s.size(), kMaxText); };
   size_t total = kHeaderSize;
   for (const Provenance& p : c.entries)
     total += 2 + 16 + 1 + str_size(p.zone) + str_size(p.ns) + 4 + 4 + 8 + 8 + 2 + str_size(p.query_name) + 8 + 16;
@@ -189,8 +195,8 @@ bool decode(std::span<const std::byte> file, Contents& out, std::string& error) 
     error = "corrupt header (checksum mismatch)";
     return false;
   }
-  if (version != kVersion) {
-    error = "unsupported version " + std::to_string(version) + " (this nsgate reads version " +
+  if (version < 1 || version > kVersion) {
+    error = "unsupported version " + std::to_string(version) + " (this nsgate reads versions 1 to " +
             std::to_string(kVersion) + ")";
     return false;
   }
@@ -214,7 +220,7 @@ bool decode(std::span<const std::byte> file, Contents& out, std::string& error) 
       error = "entry " + std::to_string(i) + " runs past the end of the body";
       return false;
     }
-    Reader er(body.subspan(body.size() - r.left(), len));
+    Reader er(body.subspan(body.size() - r.left(), len), version);
     for (size_t k = 0; k < len; ++k) r.u8();
     Provenance p;
     if (!decode_entry(er, p) || er.left() != 0) {

@@ -7,7 +7,11 @@
 //   header (40 bytes): magic "NSGATE\0S", u32 version, u32 entry count,
 //     i64 taken_at (Unix ns), u64 body length, u32 CRC-32 of the body,
 //     u32 CRC-32 of the preceding 36 header bytes
-//   body: entry count records, each u16 length followed by that many bytes.
+//   body: entry count records, each u16 length followed by that many bytes:
+//     address (16), kind (u8), zone, ns (text), ns_ttl, addr_ttl (u32),
+//     expires, query_time (i64), query_id (u16), query_name (text),
+//     response_time (i64), server (16); text is a u16 length and the
+//     characters (version 1: a u8 length, names cut at 255; still read).
 // Times inside are Unix-epoch nanoseconds (wall clock), so a snapshot taken
 // live can be loaded after a restart and remaining TTLs follow from the
 // wall clock at load time.
@@ -21,7 +25,7 @@
 
 namespace nsgate::snapshot {
 
-inline constexpr uint32_t kVersion = 1;
+inline constexpr uint32_t kVersion = 2;  // what encode() writes; decode() reads 1 and 2
 
 struct Contents {
   TimeNs taken_at = 0;

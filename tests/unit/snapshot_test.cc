@@ -3,7 +3,10 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iterator>
+#include <vector>
 
+#include "core/dns_name.hh"
 #include "core/snapshot.hh"
 
 namespace nsgate {
@@ -81,6 +84,51 @@ TEST(Snapshot, WrongVersionIsNamedInTheError) {
   std::string err;
   EXPECT_FALSE(snapshot::decode(bytes, back, err));
   EXPECT_NE(err.find("version 9"), std::string::npos) << err;
+}
+
+TEST(Snapshot, NamesLongerThan255CharactersRoundTrip) {
+  // A 255-octet name whose octets are unprintable: every one is written
+  // \DDD in presentation form, so the text is about four times as long.
+  std::string text;
+  for (int label = 0; label < 3; ++label) {
+    for (int i = 0; i < 63; ++i) text += "\\001";
+    text += ".";
+  }
+  text += std::string(61, 'a') + ".";
+  DnsName name;
+  ASSERT_TRUE(DnsName::from_text(text, name));
+  ASSERT_EQ(name.wire_size(), 255u);
+  ASSERT_GT(text.size(), 255u);
+  auto c = sample();
+  c.entries[1].zone = text;
+  c.entries[1].ns = "ns." + text.substr(3);
+  c.entries[2].query_name = text;
+  snapshot::Contents back;
+  std::string err;
+  ASSERT_TRUE(snapshot::decode(snapshot::encode(c), back, err)) << err;
+  ASSERT_EQ(back.entries.size(), c.entries.size());
+  for (size_t i = 0; i < c.entries.size(); ++i) EXPECT_TRUE(same(back.entries[i], c.entries[i])) << i;
+}
+
+TEST(Snapshot, AVersionOneFileStillLoads) {
+  // Written by the version 1 encoder (nsgate before 2026-11-28) from
+  // sample(): u8 text lengths.
+  std::ifstream in(std::string(NSGATE_SOURCE_DIR) + "/tests/data/snapshot/v1-sample.snap", std::ios::binary);
+  ASSERT_TRUE(in) << "missing test data";
+  std::vector<char> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto bytes = std::as_bytes(std::span(raw.data(), raw.size()));
+  ASSERT_EQ(std::to_integer<int>(bytes[11]), 1);  // the version field says 1
+  snapshot::Contents back;
+  std::string err;
+  ASSERT_TRUE(snapshot::decode(bytes, back, err)) << err;
+  auto c = sample();
+  EXPECT_EQ(back.taken_at, c.taken_at);
+  ASSERT_EQ(back.entries.size(), c.entries.size());
+  for (size_t i = 0; i < c.entries.size(); ++i) EXPECT_TRUE(same(back.entries[i], c.entries[i])) << i;
+  // What this nsgate writes is the newer version, and differs.
+  auto now = snapshot::encode(c);
+  EXPECT_EQ(std::to_integer<uint32_t>(now[11]), snapshot::kVersion);
+  EXPECT_NE(now.size(), bytes.size());
 }
 
 TEST(Snapshot, FileIsWrittenAtomicallyAndReadBack) {

@@ -615,10 +615,14 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
     std::vector<PendingNs>* pending = nullptr;
     if (!pending_.empty())
       if (NameId target = names_.find(a.owner); target != kNoName) pending = pending_.find(target);
+    // Waits that ended but are not swept yet wait no more: counted as if gone.
+    if (pending && std::none_of(pending->begin(), pending->end(),
+                                [&](const PendingNs& p) { return p.deadline >= ctx.time; }))
+      pending = nullptr;
     bool in_zone = (is_target || pending) && serves_here(a.owner);
     bool awaited = pending && in_zone;
 
-    if (!is_target && !awaited) {
+    if (!is_target && !pending) {
       count(a.section == dns::Section::answer ? LearnEvent::answer_not_delegation
                                               : LearnEvent::glue_not_ns_target,
             ex, &item);
@@ -685,19 +689,24 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
       }
       describe_ns(n);
     }
-    if (pending_count_ >= settings_.max_pending_ns) {
-      count(LearnEvent::pending_full, ex, &item);
-      continue;
-    }
+    if (ex) item.zone = zone;
     NameId zone_id = names_.find(n.owner);
     if (target != kNoName && zone_id != kNoName) {
       if (const auto* waiting = pending_.find(target)) {
         // A wait that has ended (still held until housekeeping) no longer
-        // waits: the repeated referral starts a new one.
+        // waits: the repeated referral starts a new one. One still on
+        // serves the repeat too (no new place taken, even when all are).
         bool dup = std::any_of(waiting->begin(), waiting->end(),
                                [&](const PendingNs& p) { return p.zone == zone_id && p.deadline >= ctx.time; });
-        if (dup) continue;
+        if (dup) {
+          count(LearnEvent::pending, ex, &item);
+          continue;
+        }
       }
+    }
+    if (pending_count_ >= settings_.max_pending_ns) {
+      count(LearnEvent::pending_full, ex, &item);
+      continue;
     }
     target = names_.acquire(n.target);
     auto [waiting, fresh] = pending_.try_emplace(target);
@@ -707,7 +716,6 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
     query_names_.acquire(p.from.query_name);
     waiting->push_back(p);
     ++pending_count_;
-    if (ex) item.zone = zone;
     count(LearnEvent::pending, ex, &item);
   }
   if (taught) ++responses_taught_;

@@ -539,6 +539,67 @@ TEST(LearnerScenario, QueryTableFullLeavesNewQueriesUntrackedInsteadOfEvictingOl
   EXPECT_TRUE(lab.allowed("198.51.100.1"));
 }
 
+TEST(LearnerScenario, AnAddressForAWaitThatEndedButIsNotSweptYetCountsAsNoDelegation) {
+  Lab lab;
+  walk_example_lab(lab);
+  DnsBuilder tld(11, flags::qr);
+  tld.question("ns.provider.lab", A)
+      .ns(S::authority, "provider.lab", "ns1.provider.lab", 86400)
+      .addr(S::additional, "ns1.provider.lab", "203.0.113.20", 86400);
+  lab.exchange("198.51.100.1", 11, "ns.provider.lab", A, tld);
+  DnsBuilder ref(12, flags::qr);
+  ref.question("www.sub.example.lab", A).ns(S::authority, "sub.example.lab", "ns.provider.lab", 3600);
+  lab.exchange("203.0.113.10", 12, "www.sub.example.lab", A, ref);
+  lab.advance_ms(1100);
+  lab.query("203.0.113.10", 13, "unrelated.example.lab", A);  // housekeeping: the wait goes on
+  lab.advance_ms(950);  // the 2 s wait has ended; the next housekeeping is 0.05 s away
+  uint64_t before = lab.events(LearnEvent::answer_not_delegation);
+  DnsBuilder ans(14, flags::qr | flags::aa);
+  ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 600);
+  lab.exchange("203.0.113.20", 14, "ns.provider.lab", A, ans);
+  EXPECT_FALSE(lab.allowed("203.0.113.30"));
+  EXPECT_EQ(lab.events(LearnEvent::answer_not_delegation), before + 1) << "the late answer must be counted";
+}
+
+TEST(LearnerScenario, AnAwaitedAddressFromAServerOutsideItsZoneCountsAsOutOfBailiwick) {
+  Lab lab;
+  walk_example_lab(lab);
+  DnsBuilder ref(10, flags::qr);
+  ref.question("www.sub.example.lab", A).ns(S::authority, "sub.example.lab", "ns.provider.lab", 3600);
+  lab.exchange("203.0.113.10", 10, "www.sub.example.lab", A, ref);
+  ASSERT_EQ(lab.events(LearnEvent::pending), 1u);
+  uint64_t before = lab.events(LearnEvent::answer_not_delegation);
+  // example.lab.'s server answers for provider.lab. while the wait is on.
+  DnsBuilder ans(11, flags::qr | flags::aa);
+  ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 600);
+  lab.exchange("203.0.113.10", 11, "ns.provider.lab", A, ans);
+  EXPECT_FALSE(lab.allowed("203.0.113.30"));
+  EXPECT_EQ(lab.events(LearnEvent::glue_out_of_bailiwick), 1u);
+  EXPECT_EQ(lab.events(LearnEvent::answer_not_delegation), before);
+}
+
+TEST(LearnerScenario, AReferralRepeatedWhileItsWaitIsOnIsStillWaitingEvenWhenAllPlacesAreTaken) {
+  LearningSettings s;
+  s.max_pending_ns = 1;
+  Lab lab(s);
+  walk_example_lab(lab);
+  auto referral = [](uint16_t id) {
+    DnsBuilder ref(id, flags::qr);
+    ref.question("www.sub.example.lab", A).ns(S::authority, "sub.example.lab", "ns.provider.lab", 3600);
+    return ref;
+  };
+  lab.exchange("203.0.113.10", 10, "www.sub.example.lab", A, referral(10));
+  lab.advance_ms(100);
+  lab.exchange("203.0.113.10", 11, "www.sub.example.lab", A, referral(11));
+  EXPECT_EQ(lab.events(LearnEvent::pending), 2u);
+  EXPECT_EQ(lab.events(LearnEvent::pending_full), 0u) << "the repeat needs no new place";
+  // Another target does find the one place taken.
+  DnsBuilder other(12, flags::qr);
+  other.question("www.sub2.example.lab", A).ns(S::authority, "sub2.example.lab", "ns.other.lab", 3600);
+  lab.exchange("203.0.113.10", 12, "www.sub2.example.lab", A, other);
+  EXPECT_EQ(lab.events(LearnEvent::pending_full), 1u);
+}
+
 TEST(LearnerScenario, SweepOfAFullQueryTableAlsoEndsNsWaitsThatRanOut) {
   LearningSettings s;
   s.max_tracked_queries = 3;

@@ -5,6 +5,7 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_ring_peek.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_ring.h>
@@ -244,15 +245,17 @@ uint16_t Dataplane::Worker::inside_burst(TimeNs now) {
     }
     fwd[nf++] = rx[i];
   }
+  // The learner gets the queries before they leave: their responses are
+  // handed over after them, whichever worker receives those (learner_main).
+  events_out.commit();
+  queries_out.commit();
+  hand_off(learn, nl);
   tx(d.outside_.id, fwd, nf, Counter::tx_outside);
   counters.add(Counter::dropped, nd);
   if (d.have_drop_port_)
     tx(d.drop_port_.id, drop, nd, Counter::drop_captured);
   else
     for (uint16_t i = 0; i < nd; ++i) rte_pktmbuf_free(drop[i]);
-  events_out.commit();
-  queries_out.commit();
-  hand_off(learn, nl);
   return n;
 }
 
@@ -587,7 +590,15 @@ void Dataplane::learner_main() {
   // Per pass, what each worker's rings held when counted (see below). Kept
   // here, not in Worker: the learner writes them every pass, and the
   // worker reads its ring pointers beside them every burst.
-  std::vector<unsigned> packets_due(workers_.size()), held_due(workers_.size());
+  // Per worker, the packets peeked at in its hand-over ring (rte_ring peek
+  // API: taken off only once learned from).
+  struct Peek {
+    rte_mbuf* m[64];
+    unsigned n = 0, at = 0;
+    bool open = false;
+  };
+  std::vector<Peek> peeks(workers_.size());
+  auto stamp = [this](const rte_mbuf* m) { return *RTE_MBUF_DYNFIELD(m, handoff_offset_, const TimeNs*); };
   static thread_local QueryRecord records[256];
   TimeNs last_housekeeping = 0, last_publish = 0;
   for (;;) {
@@ -618,49 +629,59 @@ void Dataplane::learner_main() {
         got += n;
       }
     };
-    auto take_packets = [&](Worker& w, unsigned due) {
-      rte_mbuf* m[64];
-      while (due > 0) {
-        unsigned n = rte_ring_dequeue_burst(w.to_learner, reinterpret_cast<void**>(m), std::min(due, 64u), nullptr);
-        if (n == 0) break;
-        for (unsigned i = 0; i < n; ++i) {
-          learn_from(w, m[i]);
-          rte_pktmbuf_free(m[i]);
-        }
-        due -= n;
-        got += n;
-      }
-    };
-    // A response was handed over after the query it answers, which may
-    // have come in on another worker: a UDP query record (query ring), or a
-    // packet (TCP, or seen on the outside or mirror port) ahead of a held
-    // response. So count backwards along that order — held responses, then
-    // packets, then (in take_queries) query records — and take forwards:
-    // every query record counted, then the packets, then the held
-    // responses. Each count is read after the one before, so it covers
-    // whatever those answer; a response taken before its query would look
-    // unsolicited and teach nothing (rule 1).
-    // rte_ring_count's loads are not ordered by themselves: the read
-    // barriers keep each count after the one before on weakly ordered CPUs
-    // (on x86 they only stop the compiler reordering).
-    for (size_t i = 0; i < workers_.size(); ++i) held_due[i] = rte_ring_count(workers_[i]->held);
-    rte_smp_rmb();
-    for (size_t i = 0; i < workers_.size(); ++i) packets_due[i] = rte_ring_count(workers_[i]->to_learner);
-    rte_smp_rmb();
+    // A response must be taken after the query it answers, which may have
+    // come in on another worker: a UDP query record (query ring), or a
+    // packet (TCP) ahead of a response packet (outside or mirror port, or
+    // held). Workers stamp what they hand over and hand a query over before
+    // sending it on, so a response's stamp is later than its query's hand-
+    // over. A pass takes what was handed over before `cut`: every query
+    // record queued when it starts (all those come before `cut`), then the
+    // packets stamped before `cut` from all workers in stamp order, then
+    // the held responses stamped before `cut`. Later ones wait a pass: a
+    // response taken before its query would look unsolicited and teach
+    // nothing (rule 1).
+    TimeNs cut = clock_ns(CLOCK_MONOTONIC);
     for (auto& w : workers_) take_queries(*w);
-    for (size_t i = 0; i < workers_.size(); ++i) take_packets(*workers_[i], packets_due[i]);
+    // The packets: a merge of the workers' rings (each in stamp order).
+    auto refill = [&](size_t k) {
+      Peek& p = peeks[k];
+      if (p.open) rte_ring_dequeue_finish(workers_[k]->to_learner, p.at);
+      p.n = rte_ring_dequeue_burst_start(workers_[k]->to_learner, reinterpret_cast<void**>(p.m), 64, nullptr);
+      p.at = 0;
+      p.open = true;
+    };
+    for (size_t k = 0; k < workers_.size(); ++k) refill(k);
+    for (;;) {
+      size_t next = workers_.size();
+      for (size_t k = 0; k < workers_.size(); ++k) {
+        const Peek& p = peeks[k];
+        if (p.at < p.n && stamp(p.m[p.at]) < cut && (next == workers_.size() || stamp(p.m[p.at]) < stamp(peeks[next].m[peeks[next].at])))
+          next = k;
+      }
+      if (next == workers_.size()) break;
+      Peek& p = peeks[next];
+      learn_from(*workers_[next], p.m[p.at]);
+      rte_pktmbuf_free(p.m[p.at]);
+      ++got;
+      if (++p.at == p.n) refill(next);
+    }
     for (size_t k = 0; k < workers_.size(); ++k) {
-      Worker& w = *workers_[k];
+      rte_ring_dequeue_finish(workers_[k]->to_learner, peeks[k].at);  // the rest stays for the next pass
+      peeks[k].open = false;
+    }
+    for (auto& w : workers_) {
       // Held responses: the table knows what they teach; now they may go in.
-      for (unsigned due = held_due[k]; due > 0;) {
-        unsigned n = rte_ring_dequeue_burst(w.held, reinterpret_cast<void**>(objs), std::min(due, 64u), nullptr);
-        if (n == 0) break;
-        due -= n;
-        for (unsigned i = 0; i < n; ++i) learn_from(w, objs[i]);
-        unsigned back = rte_ring_enqueue_burst(w.release, reinterpret_cast<void* const*>(objs), n, nullptr);
-        for (unsigned i = back; i < n; ++i) rte_pktmbuf_free(objs[i]);  // cannot happen while workers drain
-        held_lost_ += n - back;
-        got += n;
+      for (;;) {
+        unsigned n = rte_ring_dequeue_burst_start(w->held, reinterpret_cast<void**>(objs), 64, nullptr);
+        unsigned k = 0;
+        while (k < n && stamp(objs[k]) < cut) ++k;
+        rte_ring_dequeue_finish(w->held, k);
+        for (unsigned i = 0; i < k; ++i) learn_from(*w, objs[i]);
+        unsigned back = rte_ring_enqueue_burst(w->release, reinterpret_cast<void* const*>(objs), k, nullptr);
+        for (unsigned i = back; i < k; ++i) rte_pktmbuf_free(objs[i]);  // cannot happen while workers drain
+        held_lost_ += k - back;
+        got += k;
+        if (k < 64) break;
       }
     }
     TimeNs t = now();

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "dp/dataplane.hh"
 #include "core/root_hints.hh"
@@ -33,34 +34,64 @@ constexpr uint16_t kA = 1;
 
 // One port: frames put on `rx` are what the port receives; what the
 // dataplane sends on it lands in `tx`.
+// One port: frames put on queue q's `rx` ring are what the port receives
+// there; what the dataplane sends on queue q lands in `tx[q]`.
 struct RingPort {
-  rte_ring* rx = nullptr;
-  rte_ring* tx = nullptr;
+  std::vector<rte_ring*> rx, tx;
   std::string name;  // the ethdev's
 
-  explicit RingPort(const std::string& n) {
-    rx = rte_ring_create((n + "_rx").c_str(), 4096, SOCKET_ID_ANY, 0);
-    tx = rte_ring_create((n + "_tx").c_str(), 4096, SOCKET_ID_ANY, 0);
-    EXPECT_TRUE(rx && tx);
-    int id = rte_eth_from_rings(n.c_str(), &rx, 1, &tx, 1, SOCKET_ID_ANY);
+  explicit RingPort(const std::string& n, unsigned queues = 1) {
+    for (unsigned q = 0; q < queues; ++q) {
+      std::string suffix = "_" + std::to_string(q);
+      rx.push_back(rte_ring_create((n + "_rx" + suffix).c_str(), 4096, SOCKET_ID_ANY, 0));
+      tx.push_back(rte_ring_create((n + "_tx" + suffix).c_str(), 4096, SOCKET_ID_ANY, 0));
+      EXPECT_TRUE(rx.back() && tx.back());
+    }
+    int id = rte_eth_from_rings(n.c_str(), rx.data(), queues, tx.data(), queues, SOCKET_ID_ANY);
     EXPECT_GE(id, 0);
     // The device is named after the driver and `n`: what the config names.
     char device[RTE_ETH_NAME_MAX_LEN] = "";
     if (id >= 0) rte_eth_dev_get_name_by_port(static_cast<uint16_t>(id), device);
     name = device;
   }
-  void put(rte_mempool* pool, const Bytes& frame) const {
+  void put(rte_mempool* pool, const Bytes& frame, unsigned queue = 0) const {
     rte_mbuf* m = rte_pktmbuf_alloc(pool);
     ASSERT_NE(m, nullptr);
     char* data = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
     ASSERT_NE(data, nullptr);
     std::memcpy(data, frame.data(), frame.size());
-    ASSERT_EQ(rte_ring_enqueue(rx, m), 0);
+    ASSERT_EQ(rte_ring_enqueue(rx.at(queue), m), 0);
   }
   void drain() const {
     void* m;
-    while (rte_ring_dequeue(tx, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+    for (rte_ring* r : tx)
+      while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
   }
+};
+
+// Holds the learner up (a snapshot copy or a reload can, for tens of ms)
+// until release(): what the workers hand over meanwhile is taken in one
+// pass. The task waits at most 10 s, so a failed check cannot leave the
+// learner stuck.
+class LearnerHold {
+ public:
+  explicit LearnerHold(Dataplane& d) {
+    d.run_on_learner(
+        [blocked = blocked_, go = go_](const Learner&) {
+          blocked->store(true);
+          auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+          while (!go->load() && std::chrono::steady_clock::now() < end)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        },
+        0);
+  }
+  bool holding() const { return blocked_->load(); }
+  void release() { go_->store(true); }
+  ~LearnerHold() { release(); }
+
+ private:
+  std::shared_ptr<std::atomic<bool>> blocked_ = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<std::atomic<bool>> go_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 TimeNs clock_ns_monotonic() {
@@ -92,21 +123,9 @@ TEST(Dataplane, AResponseIsLearnedAfterItsQueryEvenBehindABacklogOfQueries) {
   for (const RootHint& h : builtin_root_hints()) d.learner().add_anchor(h.address, h.name);
   ASSERT_TRUE(d.start(error)) << error;
 
-  // Hold the learner up (a snapshot copy or a reload can, for tens of ms)
-  // while queries pile up in the worker's ring.
-  // The task waits until the test lets it go (at most 10 s, so that a
-  // failed check cannot leave the learner stuck).
-  auto blocked = std::make_shared<std::atomic<bool>>(false);
-  auto go = std::make_shared<std::atomic<bool>>(false);
-  d.run_on_learner(
-      [blocked, go](const Learner&) {
-        blocked->store(true);
-        auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (!go->load() && std::chrono::steady_clock::now() < end)
-          std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      },
-      0);
-  ASSERT_TRUE(wait_for([&] { return blocked->load(); }));
+  // Queries pile up in the worker's ring while the learner is held up.
+  LearnerHold hold(d);
+  ASSERT_TRUE(wait_for([&] { return hold.holding(); }));
 
   // A thousand queries to a root server (they pass: anchors), then the
   // resolver's query Q, and Q's referral once the worker has sent Q.
@@ -123,7 +142,7 @@ TEST(Dataplane, AResponseIsLearnedAfterItsQueryEvenBehindABacklogOfQueries) {
                                   .addr(DnsBuilder::additional, "ns1.nic.lab", "203.0.113.53", 172800)
                                   .build()));
   ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::rx_outside) == 1; }));
-  go->store(true);
+  hold.release();
 
   auto learned = [&] {
     LearnCounters c = d.learn_counters();
@@ -137,6 +156,68 @@ TEST(Dataplane, AResponseIsLearnedAfterItsQueryEvenBehindABacklogOfQueries) {
   inside.drain();
   outside.drain();
 }
+
+// Two workers: the resolver's TCP query comes in on the inside port's
+// queue 1 (worker 1), the response on the outside port's queue 0 (worker
+// 0), both handed over while the learner is held up. The learner must take
+// the query first, whichever worker's ring it reads first.
+class TwoWorkers : public ::testing::TestWithParam<bool> {};
+
+TEST_P(TwoWorkers, ATcpResponseOnOneWorkerIsLearnedAfterItsQueryOnTheOther) {
+  bool hold_responses = GetParam();
+  std::string tag = hold_responses ? "tw_held" : "tw_copied";
+  rte_mempool* pool = rte_pktmbuf_pool_create((tag + "_frames").c_str(), 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                              SOCKET_ID_ANY);
+  ASSERT_NE(pool, nullptr);
+  RingPort inside(tag + "_in", 2), outside(tag + "_out", 2);
+  DataplaneOptions opts;
+  opts.config.ports.inside = inside.name;
+  opts.config.ports.outside = outside.name;
+  opts.config.workers = 2;
+  opts.config.hold_responses = hold_responses;
+  Dataplane d(opts);
+  std::string error;
+  ASSERT_TRUE(d.init(error)) << error;
+  for (const RootHint& h : builtin_root_hints()) d.learner().add_anchor(h.address, h.name);
+  ASSERT_TRUE(d.start(error)) << error;
+  LearnerHold hold(d);
+  ASSERT_TRUE(wait_for([&] { return hold.holding(); }));
+
+  const char* root = "198.41.0.4";
+  using nsgate::testing::tcp_frame;
+  using nsgate::testing::tcp_framed;
+  namespace flag = pkt::tcp_flag;
+  Bytes query = tcp_framed(DnsBuilder(777).question("www.example.lab", kA).build());
+  Bytes referral = tcp_framed(DnsBuilder(777, 0x8000)
+                                  .question("www.example.lab", kA)
+                                  .ns(DnsBuilder::authority, "lab", "ns1.nic.lab", 172800)
+                                  .addr(DnsBuilder::additional, "ns1.nic.lab", "203.0.113.53", 172800)
+                                  .build());
+  inside.put(pool, tcp_frame({"192.0.2.10", root, 40000, 53}, 1000, flag::syn, {}), 1);
+  inside.put(pool, tcp_frame({"192.0.2.10", root, 40000, 53}, 1001, flag::ack | flag::psh, query), 1);
+  ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::rx_inside) == 2; }));
+  outside.put(pool, tcp_frame({root, "192.0.2.10", 53, 40000}, 5000, flag::syn | flag::ack, {}), 0);
+  outside.put(pool, tcp_frame({root, "192.0.2.10", 53, 40000}, 5001, flag::ack | flag::psh, referral), 0);
+  ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::rx_outside) == 2; }));
+  hold.release();
+
+  auto learned = [&] {
+    LearnCounters c = d.learn_counters();
+    return c[static_cast<size_t>(LearnEvent::added)] + c[static_cast<size_t>(LearnEvent::unmatched_response)] > 0;
+  };
+  ASSERT_TRUE(wait_for(learned));
+  LearnCounters c = d.learn_counters();
+  EXPECT_EQ(c[static_cast<size_t>(LearnEvent::unmatched_response)], 0u);
+  EXPECT_EQ(c[static_cast<size_t>(LearnEvent::added)], 1u);  // ns1.nic.lab's glue
+  d.stop();
+  inside.drain();
+  outside.drain();
+}
+
+INSTANTIATE_TEST_SUITE_P(Dataplane, TwoWorkers, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return i.param ? "ResponsesHeld" : "ResponsesCopied";
+                         });
 
 TEST(Dataplane, DropLogTimesAndSnapshotExpiriesFollowAWallClockStepAfterStart) {
   // The box booted with its clock a day behind; NTP steps it once nsgate
@@ -223,8 +304,10 @@ int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   std::string err;
   std::vector<std::string> eal = nsgate::dp::offline_eal_args(512);
-  // offline_eal_args runs on lcore 0 alone: the dataplane needs a worker lcore.
-  eal.back() = "0-1";
+  // offline_eal_args runs on lcore 0 alone: the dataplane needs worker
+  // lcores, two for TwoWorkers (sharing the second core).
+  eal.pop_back();
+  eal.back() = "--lcores=0@0,1@1,2@1";
   if (!nsgate::dp::init_eal(eal, err)) {
     std::fprintf(stderr, "%s\n", err.c_str());
     return 1;

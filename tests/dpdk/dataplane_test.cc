@@ -110,6 +110,28 @@ bool wait_for(Pred done, std::chrono::milliseconds limit = std::chrono::millisec
   return true;
 }
 
+// The root's referral for www.example.lab: lab. at ns1.nic.lab, with glue.
+Bytes lab_referral(uint16_t id) {
+  return DnsBuilder(id, 0x8000)
+      .question("www.example.lab", kA)
+      .ns(DnsBuilder::authority, "lab", "ns1.nic.lab", 172800)
+      .addr(DnsBuilder::additional, "ns1.nic.lab", "203.0.113.53", 172800)
+      .build();
+}
+
+// Once the learner has taken lab_referral: it taught ns1.nic.lab's glue,
+// and was not taken for unsolicited.
+void expect_the_referral_taught(Dataplane& d) {
+  auto learned = [&] {
+    LearnCounters c = d.learn_counters();
+    return c[static_cast<size_t>(LearnEvent::added)] + c[static_cast<size_t>(LearnEvent::unmatched_response)] > 0;
+  };
+  ASSERT_TRUE(wait_for(learned));
+  LearnCounters c = d.learn_counters();
+  EXPECT_EQ(c[static_cast<size_t>(LearnEvent::unmatched_response)], 0u);
+  EXPECT_EQ(c[static_cast<size_t>(LearnEvent::added)], 1u);
+}
+
 TEST(Dataplane, AResponseIsLearnedAfterItsQueryEvenBehindABacklogOfQueries) {
   rte_mempool* pool = rte_pktmbuf_pool_create("test_frames", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
   ASSERT_NE(pool, nullptr);
@@ -135,23 +157,11 @@ TEST(Dataplane, AResponseIsLearnedAfterItsQueryEvenBehindABacklogOfQueries) {
                                DnsBuilder(i).question("q" + std::to_string(i) + ".other.lab", kA).build()));
   inside.put(pool, udp_frame({"192.0.2.10", root, 40000, 53}, DnsBuilder(777).question("www.example.lab", kA).build()));
   ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::rx_inside) == 1001; }));
-  outside.put(pool, udp_frame({root, "192.0.2.10", 53, 40000},
-                              DnsBuilder(777, 0x8000)
-                                  .question("www.example.lab", kA)
-                                  .ns(DnsBuilder::authority, "lab", "ns1.nic.lab", 172800)
-                                  .addr(DnsBuilder::additional, "ns1.nic.lab", "203.0.113.53", 172800)
-                                  .build()));
+  outside.put(pool, udp_frame({root, "192.0.2.10", 53, 40000}, lab_referral(777)));
   ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::rx_outside) == 1; }));
   hold.release();
 
-  auto learned = [&] {
-    LearnCounters c = d.learn_counters();
-    return c[static_cast<size_t>(LearnEvent::added)] + c[static_cast<size_t>(LearnEvent::unmatched_response)] > 0;
-  };
-  ASSERT_TRUE(wait_for(learned));
-  LearnCounters c = d.learn_counters();
-  EXPECT_EQ(c[static_cast<size_t>(LearnEvent::unmatched_response)], 0u);
-  EXPECT_EQ(c[static_cast<size_t>(LearnEvent::added)], 1u);  // ns1.nic.lab's glue
+  expect_the_referral_taught(d);
   d.stop();
   inside.drain();
   outside.drain();
@@ -188,11 +198,7 @@ TEST_P(TwoWorkers, ATcpResponseOnOneWorkerIsLearnedAfterItsQueryOnTheOther) {
   using nsgate::testing::tcp_framed;
   namespace flag = pkt::tcp_flag;
   Bytes query = tcp_framed(DnsBuilder(777).question("www.example.lab", kA).build());
-  Bytes referral = tcp_framed(DnsBuilder(777, 0x8000)
-                                  .question("www.example.lab", kA)
-                                  .ns(DnsBuilder::authority, "lab", "ns1.nic.lab", 172800)
-                                  .addr(DnsBuilder::additional, "ns1.nic.lab", "203.0.113.53", 172800)
-                                  .build());
+  Bytes referral = tcp_framed(lab_referral(777));
   inside.put(pool, tcp_frame({"192.0.2.10", root, 40000, 53}, 1000, flag::syn, {}), 1);
   inside.put(pool, tcp_frame({"192.0.2.10", root, 40000, 53}, 1001, flag::ack | flag::psh, query), 1);
   ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::rx_inside) == 2; }));
@@ -201,14 +207,7 @@ TEST_P(TwoWorkers, ATcpResponseOnOneWorkerIsLearnedAfterItsQueryOnTheOther) {
   ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::rx_outside) == 2; }));
   hold.release();
 
-  auto learned = [&] {
-    LearnCounters c = d.learn_counters();
-    return c[static_cast<size_t>(LearnEvent::added)] + c[static_cast<size_t>(LearnEvent::unmatched_response)] > 0;
-  };
-  ASSERT_TRUE(wait_for(learned));
-  LearnCounters c = d.learn_counters();
-  EXPECT_EQ(c[static_cast<size_t>(LearnEvent::unmatched_response)], 0u);
-  EXPECT_EQ(c[static_cast<size_t>(LearnEvent::added)], 1u);  // ns1.nic.lab's glue
+  expect_the_referral_taught(d);
   d.stop();
   inside.drain();
   outside.drain();
@@ -262,12 +261,7 @@ TEST(Dataplane, DropLogTimesAndSnapshotExpiriesFollowAWallClockStepAfterStart) {
   const char* root = "198.41.0.4";
   inside.put(pool, udp_frame({"192.0.2.10", root, 40000, 53}, DnsBuilder(777).question("www.example.lab", kA).build()));
   ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::rx_inside) == 2; }));
-  outside.put(pool, udp_frame({root, "192.0.2.10", 53, 40000},
-                              DnsBuilder(777, 0x8000)
-                                  .question("www.example.lab", kA)
-                                  .ns(DnsBuilder::authority, "lab", "ns1.nic.lab", 172800)
-                                  .addr(DnsBuilder::additional, "ns1.nic.lab", "203.0.113.53", 172800)
-                                  .build()));
+  outside.put(pool, udp_frame({root, "192.0.2.10", 53, 40000}, lab_referral(777)));
   ASSERT_TRUE(wait_for([&] { return d.learn_counters()[static_cast<size_t>(LearnEvent::added)] == 1; }));
   behind->store(0);
   // The learner re-reads the offset within 100 ms.

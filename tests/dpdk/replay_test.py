@@ -132,11 +132,31 @@ def snapshot_from_learn_loads_into_replay():
     assert got[0] == ("198.51.100.5", "pass") and got[-1] == ("198.51.100.5", "drop"), got
 
 
-def run_learns_from_a_mirror_and_saves_its_snapshot_on_sigterm():
-    empty = os.path.join(tmp, "empty.pcap")
-    # An empty capture for the ports' receive side.
-    with open(empty, "wb") as f:
+def empty_capture():
+    """An empty Ethernet pcap, for a port's receive side."""
+    path = os.path.join(tmp, "empty.pcap")
+    with open(path, "wb") as f:
         f.write(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+    return path
+
+
+def scrape_until(port, done, seconds=30):
+    """Scrapes nsgate's metrics every 0.5 s until done(values) or `seconds`
+    pass (a busy machine is slow to start); returns the last values."""
+    deadline = time.monotonic() + seconds
+    values = {}
+    while not done(values) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        try:
+            body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        except OSError:
+            continue  # not listening yet
+        values = {l.split(" ")[0]: float(l.split(" ")[1]) for l in body.splitlines() if l and not l.startswith("#")}
+    return values
+
+
+def run_learns_from_a_mirror_and_saves_its_snapshot_on_sigterm():
+    empty = empty_capture()
     snap = os.path.join(tmp, "run.snap")
     drops = os.path.join(tmp, "drops.json")
     metrics_port = 20000 + os.getpid() % 20000
@@ -192,9 +212,7 @@ metrics: {{listen: "127.0.0.1:{metrics_port}"}}
 def every_failed_snapshot_write_is_counted():
     # The snapshot's folder is a file: every periodic write fails the same way.
     blocker = write("not-a-folder", "")
-    empty = os.path.join(tmp, "empty.pcap")
-    with open(empty, "wb") as f:
-        f.write(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+    empty = empty_capture()
     metrics_port = 20000 + (os.getpid() + 1) % 20000
     cfg = write("failing-snap.yaml", f"""
 ports:
@@ -208,18 +226,10 @@ metrics: {{listen: "127.0.0.1:{metrics_port}"}}
     try:
         # Every 1 s interval fails once: wait (up to 30 s on a busy machine)
         # for the metric to count a second failure.
-        deadline = time.monotonic() + 30
-        failed_writes, body, values = 0, "", {}
-        while failed_writes < 2 and time.monotonic() < deadline:
-            time.sleep(0.5)
-            try:
-                body = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
-            except OSError:
-                continue  # not listening yet
-            values = {l.split(" ")[0]: float(l.split(" ")[1]) for l in body.splitlines() if l and not l.startswith("#")}
-            failed_writes = values['nsgate_snapshots_total{result="error"}']
-        assert failed_writes >= 2, f"{failed_writes} failures counted in 30 s of 1 s intervals:\n{body}"
-        assert values['nsgate_snapshots_total{result="ok"}'] == 0, body
+        values = scrape_until(metrics_port, lambda v: v.get('nsgate_snapshots_total{result="error"}', 0) >= 2)
+        failed_writes = values.get('nsgate_snapshots_total{result="error"}', 0)
+        assert failed_writes >= 2, f"{failed_writes} failures counted in 30 s of 1 s intervals:\n{values}"
+        assert values['nsgate_snapshots_total{result="ok"}'] == 0, values
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
         assert "not-a-folder" in err, err
@@ -257,9 +267,7 @@ def drop_log_counts_every_blocked_query_and_writes_each_clients_last():
     # and the lines' `suppressed` counts add up to every drop.
     sent = 40
     traffic = write_queries("burst.pcap", "192.0.2.62", "203.0.113.66", sent)
-    empty = os.path.join(tmp, "empty.pcap")
-    with open(empty, "wb") as f:
-        f.write(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+    empty = empty_capture()
     drops = os.path.join(tmp, "burst-drops.json")
     metrics_port = 20000 + (os.getpid() + 2) % 20000
     cfg = write("burst.yaml", f"""
@@ -272,15 +280,7 @@ metrics: {{listen: "127.0.0.1:{metrics_port}"}}
 """)
     proc = subprocess.Popen([NSGATE, "run", "-c", cfg], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
-        values = {}
-        while values.get('nsgate_verdicts_total{verdict="drop_unknown"}', 0) < sent and time.monotonic() < deadline:
-            time.sleep(0.5)
-            try:
-                body = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
-            except OSError:
-                continue  # not listening yet
-            values = {l.split(" ")[0]: float(l.split(" ")[1]) for l in body.splitlines() if l and not l.startswith("#")}
+        values = scrape_until(metrics_port, lambda v: v.get('nsgate_verdicts_total{verdict="drop_unknown"}', 0) >= sent)
         assert values.get('nsgate_verdicts_total{verdict="drop_unknown"}') == sent, values
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)

@@ -47,6 +47,24 @@ DnsBuilder glueless_other_lab(uint16_t id) {
   return r;
 }
 
+// example.lab.'s referral for sub.example.lab., delegated to the
+// out-of-bailiwick ns.provider.lab without glue: a wait for its address.
+DnsBuilder sub_to_provider(uint16_t id) {
+  DnsBuilder r(id, flags::qr);
+  r.question("www.sub.example.lab", A).ns(S::authority, "sub.example.lab", "ns.provider.lab", 3600);
+  return r;
+}
+
+// The resolver asks lab. for ns.provider.lab: referred to provider.lab.,
+// served by ns1.provider.lab (203.0.113.20), which can then answer for it.
+void walk_to_provider_lab(Lab& lab, uint16_t id) {
+  DnsBuilder tld(id, flags::qr);
+  tld.question("ns.provider.lab", A)
+      .ns(S::authority, "provider.lab", "ns1.provider.lab", 86400)
+      .addr(S::additional, "ns1.provider.lab", "203.0.113.20", 86400);
+  lab.exchange("198.51.100.1", id, "ns.provider.lab", A, tld);
+}
+
 // What the two known-address TTL tests start from: the walk done, with
 // exact TTLs (no grace, no minimum), 3500 s into ns1.example.lab's 3600 s.
 void walk_and_wait_3500s(Lab& lab) {
@@ -342,16 +360,10 @@ TEST(LearnerScenario, NsWithoutGlueIsLearnedWhenItsAddressArrivesInTheWindow) {
   Lab lab;
   walk_example_lab(lab);
   // example.lab. delegates sub.example.lab. to an out-of-bailiwick server.
-  DnsBuilder ref(10, flags::qr);
-  ref.question("www.sub.example.lab", A).ns(S::authority, "sub.example.lab", "ns.provider.lab", 3600);
-  lab.exchange("203.0.113.10", 10, "www.sub.example.lab", A, ref);
+  lab.exchange("203.0.113.10", 10, "www.sub.example.lab", A, sub_to_provider(10));
   EXPECT_EQ(lab.events(LearnEvent::pending), 1u);
   // The resolver resolves ns.provider.lab: lab. refers it to provider.lab.
-  DnsBuilder tld(11, flags::qr);
-  tld.question("ns.provider.lab", A)
-      .ns(S::authority, "provider.lab", "ns1.provider.lab", 86400)
-      .addr(S::additional, "ns1.provider.lab", "203.0.113.20", 86400);
-  lab.exchange("198.51.100.1", 11, "ns.provider.lab", A, tld);
+  walk_to_provider_lab(lab, 11);
   DnsBuilder ans(12, flags::qr | flags::aa);
   ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 600);
   lab.exchange("203.0.113.20", 12, "ns.provider.lab", A, ans);
@@ -382,24 +394,15 @@ TEST(LearnerScenario, NsWithoutGlueIsDroppedWhenItsAddressArrivesLate) {
 TEST(LearnerScenario, RepeatedNsWithoutGlueWaitsAgainOnceItsFirstWaitEnded) {
   Lab lab;
   walk_example_lab(lab);
-  DnsBuilder tld(11, flags::qr);
-  tld.question("ns.provider.lab", A)
-      .ns(S::authority, "provider.lab", "ns1.provider.lab", 86400)
-      .addr(S::additional, "ns1.provider.lab", "203.0.113.20", 86400);
-  lab.exchange("198.51.100.1", 11, "ns.provider.lab", A, tld);
-  auto referral = [](uint16_t id) {
-    DnsBuilder ref(id, flags::qr);
-    ref.question("www.sub.example.lab", A).ns(S::authority, "sub.example.lab", "ns.provider.lab", 3600);
-    return ref;
-  };
-  lab.exchange("203.0.113.10", 12, "www.sub.example.lab", A, referral(12));
+  walk_to_provider_lab(lab, 11);
+  lab.exchange("203.0.113.10", 12, "www.sub.example.lab", A, sub_to_provider(12));
   // Housekeeping runs at the first frame a second after the last one: here,
   // while the first wait is on; the next runs only after the repeat below,
   // so the ended wait is still held when the referral comes again.
   lab.advance_ms(1100);
   lab.query("203.0.113.10", 13, "unrelated.example.lab", A);
   lab.advance_ms(950);  // the first 2 s wait has ended
-  lab.exchange("203.0.113.10", 14, "www.sub.example.lab", A, referral(14));
+  lab.exchange("203.0.113.10", 14, "www.sub.example.lab", A, sub_to_provider(14));
   EXPECT_EQ(lab.events(LearnEvent::pending), 2u) << "an ended wait must not count as one still waiting";
   lab.advance_ms(100);
   DnsBuilder ans(15, flags::qr | flags::aa);
@@ -411,9 +414,7 @@ TEST(LearnerScenario, RepeatedNsWithoutGlueWaitsAgainOnceItsFirstWaitEnded) {
 TEST(LearnerScenario, AddressAnswerFromAServerOutsideTheNamesZoneDoesNotResolveAPendingNs) {
   Lab lab;
   walk_example_lab(lab);
-  DnsBuilder ref(10, flags::qr);
-  ref.question("www.sub.example.lab", A).ns(S::authority, "sub.example.lab", "ns.provider.lab", 3600);
-  lab.exchange("203.0.113.10", 10, "www.sub.example.lab", A, ref);
+  lab.exchange("203.0.113.10", 10, "www.sub.example.lab", A, sub_to_provider(10));
   // example.lab.'s server answers for provider.lab.: not its zone.
   DnsBuilder ans(11, flags::qr | flags::aa);
   ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 600);
@@ -542,14 +543,8 @@ TEST(LearnerScenario, QueryTableFullLeavesNewQueriesUntrackedInsteadOfEvictingOl
 TEST(LearnerScenario, AnAddressForAWaitThatEndedButIsNotSweptYetCountsAsNoDelegation) {
   Lab lab;
   walk_example_lab(lab);
-  DnsBuilder tld(11, flags::qr);
-  tld.question("ns.provider.lab", A)
-      .ns(S::authority, "provider.lab", "ns1.provider.lab", 86400)
-      .addr(S::additional, "ns1.provider.lab", "203.0.113.20", 86400);
-  lab.exchange("198.51.100.1", 11, "ns.provider.lab", A, tld);
-  DnsBuilder ref(12, flags::qr);
-  ref.question("www.sub.example.lab", A).ns(S::authority, "sub.example.lab", "ns.provider.lab", 3600);
-  lab.exchange("203.0.113.10", 12, "www.sub.example.lab", A, ref);
+  walk_to_provider_lab(lab, 11);
+  lab.exchange("203.0.113.10", 12, "www.sub.example.lab", A, sub_to_provider(12));
   lab.advance_ms(1100);
   lab.query("203.0.113.10", 13, "unrelated.example.lab", A);  // housekeeping: the wait goes on
   lab.advance_ms(950);  // the 2 s wait has ended; the next housekeeping is 0.05 s away
@@ -564,9 +559,7 @@ TEST(LearnerScenario, AnAddressForAWaitThatEndedButIsNotSweptYetCountsAsNoDelega
 TEST(LearnerScenario, AnAwaitedAddressFromAServerOutsideItsZoneCountsAsOutOfBailiwick) {
   Lab lab;
   walk_example_lab(lab);
-  DnsBuilder ref(10, flags::qr);
-  ref.question("www.sub.example.lab", A).ns(S::authority, "sub.example.lab", "ns.provider.lab", 3600);
-  lab.exchange("203.0.113.10", 10, "www.sub.example.lab", A, ref);
+  lab.exchange("203.0.113.10", 10, "www.sub.example.lab", A, sub_to_provider(10));
   ASSERT_EQ(lab.events(LearnEvent::pending), 1u);
   uint64_t before = lab.events(LearnEvent::answer_not_delegation);
   // example.lab.'s server answers for provider.lab. while the wait is on.
@@ -583,14 +576,9 @@ TEST(LearnerScenario, AReferralRepeatedWhileItsWaitIsOnIsStillWaitingEvenWhenAll
   s.max_pending_ns = 1;
   Lab lab(s);
   walk_example_lab(lab);
-  auto referral = [](uint16_t id) {
-    DnsBuilder ref(id, flags::qr);
-    ref.question("www.sub.example.lab", A).ns(S::authority, "sub.example.lab", "ns.provider.lab", 3600);
-    return ref;
-  };
-  lab.exchange("203.0.113.10", 10, "www.sub.example.lab", A, referral(10));
+  lab.exchange("203.0.113.10", 10, "www.sub.example.lab", A, sub_to_provider(10));
   lab.advance_ms(100);
-  lab.exchange("203.0.113.10", 11, "www.sub.example.lab", A, referral(11));
+  lab.exchange("203.0.113.10", 11, "www.sub.example.lab", A, sub_to_provider(11));
   EXPECT_EQ(lab.events(LearnEvent::pending), 2u);
   EXPECT_EQ(lab.events(LearnEvent::pending_full), 0u) << "the repeat needs no new place";
   // Another target does find the one place taken.

@@ -110,6 +110,15 @@ bool wait_for(Pred done, std::chrono::milliseconds limit = std::chrono::millisec
   return true;
 }
 
+// init() with the built-in root hints as anchors, then start().
+::testing::AssertionResult started(Dataplane& d) {
+  std::string error;
+  if (!d.init(error)) return ::testing::AssertionFailure() << "init: " << error;
+  for (const RootHint& h : builtin_root_hints()) d.learner().add_anchor(h.address, h.name);
+  if (!d.start(error)) return ::testing::AssertionFailure() << "start: " << error;
+  return ::testing::AssertionSuccess();
+}
+
 // The root's referral for www.example.lab: lab. at ns1.nic.lab, with glue.
 Bytes lab_referral(uint16_t id) {
   return DnsBuilder(id, 0x8000)
@@ -140,10 +149,7 @@ TEST(Dataplane, AResponseIsLearnedAfterItsQueryEvenBehindABacklogOfQueries) {
   opts.config.ports.inside = inside.name;
   opts.config.ports.outside = outside.name;
   Dataplane d(opts);
-  std::string error;
-  ASSERT_TRUE(d.init(error)) << error;
-  for (const RootHint& h : builtin_root_hints()) d.learner().add_anchor(h.address, h.name);
-  ASSERT_TRUE(d.start(error)) << error;
+  ASSERT_TRUE(started(d));
 
   // Queries pile up in the worker's ring while the learner is held up.
   LearnerHold hold(d);
@@ -186,10 +192,7 @@ TEST_P(TwoWorkers, ATcpResponseOnOneWorkerIsLearnedAfterItsQueryOnTheOther) {
   opts.config.workers = 2;
   opts.config.hold_responses = hold_responses;
   Dataplane d(opts);
-  std::string error;
-  ASSERT_TRUE(d.init(error)) << error;
-  for (const RootHint& h : builtin_root_hints()) d.learner().add_anchor(h.address, h.name);
-  ASSERT_TRUE(d.start(error)) << error;
+  ASSERT_TRUE(started(d));
   LearnerHold hold(d);
   ASSERT_TRUE(wait_for([&] { return hold.holding(); }));
 
@@ -238,10 +241,7 @@ TEST(Dataplane, DropLogTimesAndSnapshotExpiriesFollowAWallClockStepAfterStart) {
   opts.config.ports.outside = outside.name;
   opts.wall_clock = [behind, real_wall] { return real_wall() - behind->load(); };
   Dataplane d(opts);
-  std::string error;
-  ASSERT_TRUE(d.init(error)) << error;
-  for (const RootHint& h : builtin_root_hints()) d.learner().add_anchor(h.address, h.name);
-  ASSERT_TRUE(d.start(error)) << error;
+  ASSERT_TRUE(started(d));
 
   auto drop_time = [&](uint16_t id) {
     inside.put(pool, udp_frame({"192.0.2.10", "203.0.113.66", 30000, 53},
@@ -274,6 +274,7 @@ TEST(Dataplane, DropLogTimesAndSnapshotExpiriesFollowAWallClockStepAfterStart) {
   ASSERT_TRUE(wait_for([&] { return d.snapshots_written() + d.snapshot_failures() > 0; }));
   ASSERT_EQ(d.last_snapshot_error(), "");
   snapshot::Contents c;
+  std::string error;
   ASSERT_TRUE(snapshot::read_file(path, c, error)) << error;
   std::remove(path.c_str());
   EXPECT_NEAR(static_cast<double>(c.taken_at), static_cast<double>(real_wall()), kSlack);

@@ -155,6 +155,19 @@ def scrape_until(port, done, seconds=30):
     return values
 
 
+def run_config(tag, n, inside_rx, metrics_port, extra):
+    """A config for `nsgate run` on net_pcap devices n (inside, replaying
+    `inside_rx`) and n+1 (outside, receiving nothing), with `extra` lines."""
+    return write(f"{tag}.yaml", f"""
+ports:
+  inside: net_pcap{n},rx_pcap={inside_rx},tx_pcap={tmp}/{tag}-in-tx.pcap
+  outside: net_pcap{n + 1},rx_pcap={empty_capture()},tx_pcap={tmp}/{tag}-out-tx.pcap
+eal: [--no-huge, --no-pci, -m, "512", -l, "0-1", --no-shconf, --file-prefix=nsgate-{tag}-{os.getpid()}, "--log-level=lib.*:error"]
+metrics: {{listen: "127.0.0.1:{metrics_port}"}}
+{extra}
+""")
+
+
 def run_learns_from_a_mirror_and_saves_its_snapshot_on_sigterm():
     empty = empty_capture()
     snap = os.path.join(tmp, "run.snap")
@@ -212,16 +225,8 @@ metrics: {{listen: "127.0.0.1:{metrics_port}"}}
 def every_failed_snapshot_write_is_counted():
     # The snapshot's folder is a file: every periodic write fails the same way.
     blocker = write("not-a-folder", "")
-    empty = empty_capture()
     metrics_port = 20000 + (os.getpid() + 1) % 20000
-    cfg = write("failing-snap.yaml", f"""
-ports:
-  inside: net_pcap20,rx_pcap={empty},tx_pcap={tmp}/fs-in-tx.pcap
-  outside: net_pcap21,rx_pcap={empty},tx_pcap={tmp}/fs-out-tx.pcap
-eal: [--no-huge, --no-pci, -m, "512", -l, "0-1", --no-shconf, --file-prefix=nsgate-fs-{os.getpid()}, "--log-level=lib.*:error"]
-snapshot: {{path: {blocker}/run.snap, interval: 1}}
-metrics: {{listen: "127.0.0.1:{metrics_port}"}}
-""")
+    cfg = run_config("fs", 20, empty_capture(), metrics_port, f"snapshot: {{path: {blocker}/run.snap, interval: 1}}")
     proc = subprocess.Popen([NSGATE, "run", "-c", cfg], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # Every 1 s interval fails once: wait (up to 30 s on a busy machine)
@@ -267,17 +272,9 @@ def drop_log_counts_every_blocked_query_and_writes_each_clients_last():
     # and the lines' `suppressed` counts add up to every drop.
     sent = 40
     traffic = write_queries("burst.pcap", "192.0.2.62", "203.0.113.66", sent)
-    empty = empty_capture()
     drops = os.path.join(tmp, "burst-drops.json")
     metrics_port = 20000 + (os.getpid() + 2) % 20000
-    cfg = write("burst.yaml", f"""
-ports:
-  inside: net_pcap30,rx_pcap={traffic},tx_pcap={tmp}/burst-in-tx.pcap
-  outside: net_pcap31,rx_pcap={empty},tx_pcap={tmp}/burst-out-tx.pcap
-eal: [--no-huge, --no-pci, -m, "512", -l, "0-1", --no-shconf, --file-prefix=nsgate-burst-{os.getpid()}, "--log-level=lib.*:error"]
-drop_log: {{path: {drops}, rate_limit: 1, burst: 2}}
-metrics: {{listen: "127.0.0.1:{metrics_port}"}}
-""")
+    cfg = run_config("burst", 30, traffic, metrics_port, f"drop_log: {{path: {drops}, rate_limit: 1, burst: 2}}")
     proc = subprocess.Popen([NSGATE, "run", "-c", cfg], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         values = scrape_until(metrics_port, lambda v: v.get('nsgate_verdicts_total{verdict="drop_unknown"}', 0) >= sent)

@@ -294,7 +294,7 @@ int cmd_ofshim(Args& args) {
       if (mode) next.mode = config.mode;
       learner.set_settings(next.learning);
       learner.replace_statics(next.static_allow);
-      log.set_limits(next.drop_log);
+      log.set_limits(next.drop_log, clock_now(CLOCK_REALTIME));
       config = next;
       session.apply(config, stream ? stream->out() : discard, now);
       discard.clear();

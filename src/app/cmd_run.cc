@@ -245,7 +245,7 @@ int cmd_run(Args& args) {
         next.drop_log.path = config.drop_log.path;
         next.snapshot_path = config.snapshot_path;
         d.apply(next);
-        log.set_limits(next.drop_log);
+        log.set_limits(next.drop_log, wall_now());
         config = next;
         ++stats.reloads_ok;
         std::fprintf(stderr, "nsgate run: reloaded %s (%s mode, %zu static allows, %zu trusted sources)\n",

@@ -39,7 +39,7 @@ class DropLog {
   DropLog(const DropLog&) = delete;
   DropLog& operator=(const DropLog&) = delete;
   // A reload: the sources' buckets, suppressed counts and held events carry over.
-  void set_limits(const DropLogConfig& c) { throttle_.set_limits(c.rate, c.burst); }
+  void set_limits(const DropLogConfig& c, TimeNs now) { throttle_.set_limits(c.rate, c.burst, now); }
   // The most blocked sources and destinations, "ADDRESS COUNT".
   std::pair<std::vector<std::string>, std::vector<std::string>> top(size_t n, TimeNs now);
   // Passes are ignored; drops and alerts are counted and written if the

@@ -108,6 +108,7 @@ bool RateLimiter::allow(const IpAddress& src, TimeNs now, uint64_t& suppressed,
 }
 
 void RateLimiter::refill(Bucket& b, TimeNs now) const {
+  if (b.last - now > kClockStep) b.last = now;
   double elapsed = static_cast<double>(std::max<TimeNs>(0, now - b.last)) / 1e9;
   b.tokens = std::min(burst_, b.tokens + elapsed * rate_);
   // Events of several workers arrive out of time order: a time already
@@ -136,10 +137,18 @@ TimeNs RateLimiter::token_at(const IpAddress& src, TimeNs now) const {
   auto it = buckets_.find(src);
   if (it == buckets_.end()) return now;
   const Bucket& b = it->second;
-  if (b.tokens >= 1.0) return b.last;
+  TimeNs last = b.last - now > kClockStep ? now : b.last;  // as refill() will see it
+  if (b.tokens >= 1.0) return last;
   if (!(rate_ > 0)) return kNever;
-  // Rounded up: at the returned time allow() finds the whole token.
-  return b.last + static_cast<TimeNs>(std::ceil((1.0 - b.tokens) / rate_ * 1e9));
+  // Rounded up: at the returned time allow() finds the whole token. A wait
+  // past the end of TimeNs (a tiny rate) is never.
+  double wait = std::ceil((1.0 - b.tokens) / rate_ * 1e9);
+  if (!(wait < static_cast<double>(kNever - std::max<TimeNs>(last, 0)))) return kNever;
+  return last + static_cast<TimeNs>(wait);
+}
+
+void RateLimiter::refill_all(TimeNs now) {
+  for (auto& [src, b] : buckets_) refill(b, now);
 }
 
 void RateLimiter::set_limits(double rate, double burst) {
@@ -172,7 +181,27 @@ void EventThrottle::offer(const QueryEvent& ev, const Write& write) {
   }
 }
 
+void EventThrottle::set_limits(double rate, double burst, TimeNs now) {
+  limiter_.set_limits(rate, burst);
+  reschedule(now);
+}
+
+void EventThrottle::reschedule(TimeNs now) {
+  due_ = {};
+  for (auto& [src, h] : held_) {
+    h.due = limiter_.token_at(src, now);
+    if (h.due != RateLimiter::kNever) due_.push({h.due, src});
+  }
+}
+
 void EventThrottle::flush(TimeNs now, const Write& write) {
+  if (last_flush_ - now > RateLimiter::kClockStep) {
+    // The clock stepped back: the held events' due times are on the old
+    // clock, as far ahead as the step. Restart every bucket from `now`.
+    limiter_.refill_all(now);
+    reschedule(now);
+  }
+  last_flush_ = now;
   while (!due_.empty() && due_.top().first <= now) {
     auto [due, src] = due_.top();
     due_.pop();

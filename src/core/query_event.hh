@@ -54,6 +54,11 @@ std::string eve_json(const QueryEvent& ev, uint64_t suppressed = 0);
 class RateLimiter {
  public:
   static constexpr TimeNs kNever = INT64_MAX;
+  // A time this far before a bucket's last one is the wall clock stepped
+  // back (NTP, an operator), not events of several workers out of order:
+  // the bucket restarts its count from it, keeping its tokens, instead of
+  // earning nothing until the clock is back where it was.
+  static constexpr TimeNs kClockStep = 1'000'000'000;
   RateLimiter(double rate, double burst, size_t max_sources = 65536)
       : rate_(rate), burst_(burst), max_sources_(max_sources) {}
   // True when an event from `src` at `now` may be written; otherwise it is
@@ -80,6 +85,8 @@ class RateLimiter {
   // New limits (a reload), keeping every source's bucket and its count of
   // suppressed events: tokens above the new burst are cut to it.
   void set_limits(double rate, double burst);
+  // Brings every bucket up to `now` (see kClockStep).
+  void refill_all(TimeNs now);
 
  private:
   struct Bucket {
@@ -124,16 +131,20 @@ class EventThrottle {
   void flush_all(const Write& write);
   bool knows(const IpAddress& src) const { return limiter_.knows(src); }
   size_t held() const { return held_.size(); }
-  // New limits (a reload): buckets, counts and held events carry over.
-  void set_limits(double rate, double burst) { limiter_.set_limits(rate, burst); }
+  // New limits (a reload): buckets, counts and held events carry over,
+  // the held ones due when the new rate gives their client a token.
+  void set_limits(double rate, double burst, TimeNs now);
 
  private:
   struct Held {
     QueryEvent ev;
     TimeNs due;  // when its client has a token again, as last computed
   };
+  // Computes every held event's due time afresh from its bucket at `now`.
+  void reschedule(TimeNs now);
   RateLimiter limiter_;
   std::unordered_map<IpAddress, Held, IpAddressHash> held_;
+  TimeNs last_flush_ = 0;
   // (due, client), soonest first; an item whose Held is gone or has
   // another due time is stale and skipped.
   using Due = std::pair<TimeNs, IpAddress>;

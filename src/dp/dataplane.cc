@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "dp/dataplane.hh"
 
-#include <rte_atomic.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
@@ -587,9 +586,6 @@ void Dataplane::learner_main() {
   // CAP_SYS_NICE; without it the learner runs at the default weight.
   setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kLearnerNice);
   rte_mbuf* objs[64];
-  // Per pass, what each worker's rings held when counted (see below). Kept
-  // here, not in Worker: the learner writes them every pass, and the
-  // worker reads its ring pointers beside them every burst.
   // Per worker, the packets peeked at in its hand-over ring (rte_ring peek
   // API: taken off only once learned from).
   struct Peek {

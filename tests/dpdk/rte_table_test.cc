@@ -173,7 +173,9 @@ TEST(RteAllowTable, CachedLookupsAgreeWithTheTableAfterEveryKindOfWrite) {
       std::optional<TableValue> want;
       if (t->lookup_bulk(&one, 1, &v) & 1) want = v;
       ASSERT_EQ(got[i].has_value(), want.has_value()) << probe[i].to_string() << " round " << round;
-      if (want) ASSERT_EQ(got[i]->pack(), want->pack()) << probe[i].to_string() << " round " << round;
+      if (want) {
+        ASSERT_EQ(got[i]->pack(), want->pack()) << probe[i].to_string() << " round " << round;
+      }
     }
   }
   EXPECT_GT(cache.hits(), 100'000u);  // the cache answered most of them
@@ -210,18 +212,27 @@ TEST(RteAllowTable, ACachedAnswerNeverOutlivesAWriteTheReaderHasSeen) {
     }
     t->reader_unregister(0);
   });
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  // Every 16 writes the writer waits for the reader to finish a round, so
+  // the reader goes round with old answers remembered at least kKeys / 16
+  // times however the two threads are scheduled (the deadline only bounds
+  // a reader that stopped making progress).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  uint32_t written = 0;
   for (uint32_t i = 0; i < kKeys && std::chrono::steady_clock::now() < deadline; ++i) {
     t->erase(gone[i]);
     erased.store(i + 1, std::memory_order_release);
     t->upsert(coming[i], {TableValue::kNever, i, EntryKind::learned});
     inserted.store(i + 1, std::memory_order_release);
-    // Let the reader go round with the old answers remembered.
-    if (i % 16 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    written = i + 1;
+    if (i % 16 == 15) {
+      uint64_t seen = rounds.load();
+      while (rounds.load() < seen + 1 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    }
   }
   stop = true;
   reader.join();
-  EXPECT_GT(rounds.load(), 10u);
+  EXPECT_EQ(written, kKeys) << "the reader stopped going round";
+  EXPECT_GE(rounds.load(), kKeys / 16);
   EXPECT_EQ(stale.load(), 0u);
 }
 

@@ -329,8 +329,9 @@ TEST_F(Switch, MalformedMessagesAreCountedAndTheSessionGoesOn) {
   of::encode_echo(echo, 77, false);
   feed(echo, 1 * kSec);
   std::vector<Msg> ms = split(out);
-  ASSERT_NE(first(ms, MsgType::echo_reply), nullptr);
-  EXPECT_EQ(first(ms, MsgType::echo_reply)->h.xid, 77u);
+  const Msg* reply = first(ms, MsgType::echo_reply);
+  ASSERT_NE(reply, nullptr);
+  EXPECT_EQ(reply->h.xid, 77u);
 }
 
 TEST_F(Switch, ASwitchWithoutOpenflow13IsRefusedWithAHint) {

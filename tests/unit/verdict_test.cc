@@ -300,6 +300,31 @@ TEST(RateLimiter, NewLimitsKeepTheSourcesAndWhatTheyHadSuppressed) {
   EXPECT_EQ(sup, 4u);  // the three before the reload and the one after
 }
 
+TEST(RateLimiter, AClockSteppedBackADayEarnsTokensFromTheNewTime) {
+  RateLimiter rl(1.0, 1.0);
+  auto a = *IpAddress::parse("192.0.2.10");
+  uint64_t sup = 0;
+  TimeNs t = 200'000 * kNsPerSec, back = t - 86'400 * kNsPerSec;
+  ASSERT_TRUE(rl.allow(a, t, sup));
+  EXPECT_FALSE(rl.allow(a, t, sup));
+  EXPECT_FALSE(rl.allow(a, back, sup));  // the step gives no token either
+  EXPECT_EQ(rl.token_at(a, back), back + kNsPerSec);
+  EXPECT_TRUE(rl.allow(a, back + kNsPerSec, sup));
+  EXPECT_EQ(sup, 2u);
+}
+
+TEST(RateLimiter, ATokenTooFarAwayForTheClockIsNever) {
+  RateLimiter rl(1e-12, 1.0);  // one event per 30 000 years
+  auto a = *IpAddress::parse("192.0.2.10");
+  uint64_t sup = 0;
+  TimeNs t = 1'800'000'000 * kNsPerSec;
+  ASSERT_TRUE(rl.allow(a, t, sup));
+  EXPECT_EQ(rl.token_at(a, t), RateLimiter::kNever);
+  RateLimiter slow(1e-6, 1.0);  // one per 11.6 days: still on the clock
+  ASSERT_TRUE(slow.allow(a, t, sup));
+  EXPECT_EQ(slow.token_at(a, t), t + 1'000'000 * kNsPerSec);
+}
+
 // EventThrottle: events are told apart by seq, clients by src.
 QueryEvent event_from(const IpAddress& src, TimeNs t, uint64_t seq) {
   QueryEvent ev;
@@ -373,6 +398,34 @@ TEST(EventThrottle, FlushAllWritesEveryHeldBackEvent) {
   EXPECT_EQ(th.held(), 0u);
 }
 
+TEST(EventThrottle, AHeldBackEventIsWrittenSoonAfterTheClockStepsBack) {
+  EventThrottle th(1.0, 1.0);
+  Lines lines;
+  auto a = *IpAddress::parse("192.0.2.10");
+  TimeNs t = 200'000 * kNsPerSec, back = t - 86'400 * kNsPerSec;
+  th.offer(event_from(a, t, 1), lines.write());
+  th.offer(event_from(a, t + kNsPerSec / 10, 2), lines.write());  // held: a token at t + 1 s
+  th.flush(t + kNsPerSec / 2, lines.write());
+  th.flush(back, lines.write());  // 0.1 of a token: not yet
+  EXPECT_EQ(lines.got, (SeqAndCount{{1, 0}}));
+  th.flush(back + kNsPerSec, lines.write());  // 0.9 s more on the new clock
+  EXPECT_EQ(lines.got, (SeqAndCount{{1, 0}, {2, 0}}));
+  // And the client's later events are judged on the new clock.
+  th.offer(event_from(a, back + 2 * kNsPerSec, 3), lines.write());
+  EXPECT_EQ(lines.got.back(), (std::pair<uint64_t, uint64_t>{3, 0}));
+}
+
+TEST(EventThrottle, NewLimitsBringAHeldBackEventForward) {
+  EventThrottle th(0.001, 1.0);  // one line per 1000 s
+  Lines lines;
+  auto a = *IpAddress::parse("192.0.2.10");
+  th.offer(event_from(a, 0, 1), lines.write());
+  th.offer(event_from(a, 0, 2), lines.write());  // held until 1000 s
+  th.set_limits(1.0, 1.0, 0);
+  th.flush(kNsPerSec, lines.write());
+  EXPECT_EQ(lines.got, (SeqAndCount{{1, 0}, {2, 0}}));
+}
+
 TEST(EventThrottle, NoEventIsLostAndEveryClientsLastEventIsWritten) {
   // Random clients, times (stepping back a little, as two workers' events
   // do), flushes, reloads and a small memory: every event is a line or is
@@ -392,7 +445,7 @@ TEST(EventThrottle, NoEventIsLostAndEveryClientsLastEventIsWritten) {
       last[src] = seq;
       ++offered;
       if (rng() % 10 == 0) th.flush(t, lines.write());
-      if (rng() % 500 == 0) th.set_limits(static_cast<double>(1 + rng() % 3), static_cast<double>(1 + rng() % 4));
+      if (rng() % 500 == 0) th.set_limits(static_cast<double>(1 + rng() % 3), static_cast<double>(1 + rng() % 4), t);
     }
     th.flush_all(lines.write());
     uint64_t accounted = 0;

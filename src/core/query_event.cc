@@ -30,13 +30,13 @@ void fill_event(QueryEvent& ev, const pkt::Packet& p, bool tcp_framed) {
   }
   // The usual query, read in place (a worker builds an event for every
   // query it drops); anything else through the Reader, which also takes
-  // several questions or other opcodes. Either way the name is kept as
-  // DnsName keeps it: lower-cased.
+  // several questions or other opcodes. The name is copied as it came;
+  // qname_text() lower-cases it off the data path.
   if (dns::QueryView v; dns::read_query(msg, v)) {
     ev.dns_id = v.id;
     ev.qtype = v.qtype;
     ev.qname_len = static_cast<uint8_t>(v.name_size);
-    for (size_t i = 0; i < v.name_size; ++i) ev.qname[i] = dns_lower(v.name[i]);
+    std::memcpy(ev.qname, v.name, v.name_size);
     return;
   }
   dns::Reader r(msg);

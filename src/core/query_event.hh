@@ -41,6 +41,7 @@ static_assert(sizeof(QueryEvent) % 4 == 0, "rte_ring elements are multiples of 4
 // question, its id, name and type. Never fails: unreadable parts stay empty.
 void fill_event(QueryEvent& ev, const pkt::Packet& p, bool tcp_framed);
 
+// The query name as text, lower-cased (the event holds it as it came).
 std::string qname_text(const QueryEvent& ev);
 
 // One line in the shape of Suricata EVE: timestamp, event_type ("drop" or

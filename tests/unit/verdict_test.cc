@@ -209,6 +209,15 @@ TEST(QueryEvent, EveLineCarriesClientServerAndQuestion) {
             "\"verdict\":\"drop_unknown\",\"suppressed\":3}}");
 }
 
+TEST(QueryEvent, AMixedCaseNameIsLoggedLowerCased) {
+  // 0x20-randomised names (resolvers mix the case of queries) log as one.
+  auto j = decode(udp_frame({"192.0.2.10", "203.0.113.66", 40000, 53},
+                            DnsBuilder(7).question("wWw.ExAmPlE.LaB", 1).build()));
+  QueryEvent ev;
+  fill_event(ev, j.p, false);
+  EXPECT_EQ(qname_text(ev), "www.example.lab.");
+}
+
 TEST(QueryEvent, UnreadableQuestionLeavesTheNameEmpty) {
   auto j = decode(udp_frame({"192.0.2.10", "203.0.113.66", 40000, 53}, Bytes{std::byte(1), std::byte(2)}));
   QueryEvent ev;

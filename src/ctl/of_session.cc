@@ -78,6 +78,7 @@ void OfSession::reset(State state) {
   stats_.flows_installed = 0;
   stats_.connected = state != State::closed;
   stats_.ready = 0;
+  resync_pending_ = false;  // a new connection syncs from scratch
 }
 
 void OfSession::on_connect(of::Buffer& out, TimeNs now) {
@@ -211,6 +212,7 @@ void OfSession::start_sync(of::Buffer& out) {
   dump_xid_ = next_xid();
   of::encode(out, dump_xid_, r);
   state_ = State::dump;
+  stats_.ready = 0;
 }
 
 void OfSession::open_batch(of::Buffer& out, Batch& batch, size_t expected_flows) {
@@ -369,6 +371,12 @@ void OfSession::on_barrier_reply(uint32_t xid, of::Buffer& out, TimeNs now) {
          std::to_string(stats_.stale_flows_removed.load()) + " stale allows removed so far" +
          (bundles_ ? ", one bundle" : ", flow-mods one by one") + ") in " + ms(now - connected_at_) +
          (plan_.meters ? "" : "; packet-ins NOT metered"));
+    if (resync_pending_) {
+      resync_pending_ = false;
+      connected_at_ = now;
+      log_("re-synchronising for the configuration reloaded during that sync");
+      start_sync(out);
+    }
   }
 }
 
@@ -486,8 +494,23 @@ void OfSession::tick(of::Buffer& out, TimeNs now) {
 }
 
 void OfSession::apply(const Config& config, of::Buffer& out, TimeNs now) {
+  bool rates_changed = config.openflow.learn_rate != config_.openflow.learn_rate ||
+                       config.openflow.drop_log_rate != config_.openflow.drop_log_rate;
   config_ = config;
-  if (state_ != State::ready) return;
+  // Before the features reply nothing is on the switch yet.
+  if (state_ == State::closed || state_ == State::hello || state_ == State::features) return;
+  if (rates_changed && plan_.meters) {
+    std::vector<of::MeterMod> ms = of::meters(config_.openflow, of::MeterModCommand::modify);
+    for (size_t i = 0; i < ms.size(); ++i) {
+      meter_xids_[i] = next_xid();
+      of::encode(out, meter_xids_[i], ms[i]);
+    }
+  }
+  if (state_ == State::dump) return;  // its push is built from config_ when the dump ends
+  if (state_ != State::ready) {
+    resync_pending_ = true;  // the flows being pushed are the old configuration's
+    return;
+  }
   connected_at_ = now;  // the reconciliation time then measures the re-sync
   start_sync(out);  // re-push under a new generation
 }

@@ -92,7 +92,8 @@ class OfSession {
   // Timed work: learner housekeeping, echo keepalive, pushing learned
   // changes, refreshing capped flows. Call every few ms to 100 ms.
   void tick(of::Buffer& out, TimeNs now);
-  // Replaces policy (hot reload). Takes effect with a full re-sync.
+  // Replaces policy (hot reload). Takes effect with a full re-sync (after
+  // the one under way, if any); changed meter rates are modified at once.
   void apply(const Config& config, of::Buffer& out, TimeNs now);
 
   // Held responses waiting for their flows: the main loop should call tick()
@@ -153,6 +154,9 @@ class OfSession {
   std::string fatal_;
   uint32_t xid_ = 0;
   bool bundles_ = true;  // the switch takes ONF bundles (until one is refused)
+  // A reload came while a sync was pushing the old configuration: another
+  // sync follows as soon as that one ends.
+  bool resync_pending_ = false;
   uint32_t bundle_seq_ = 0;
   uint32_t meter_xids_[2]{};
   uint32_t dump_xid_ = 0;

@@ -175,6 +175,48 @@ TEST_F(Switch, ReconnectReAddsEverythingUnderANewGenerationInOneBundleAndDeletes
   EXPECT_EQ(session->stats().flows_installed, 2u);  // the anchor and the static host
 }
 
+TEST_F(Switch, AReloadDuringASyncIsPushedOnceThatSyncEnds) {
+  dump_reply(handshake(1 * kSec), {}, 1 * kSec);
+  uint32_t barrier = split(out).back().h.xid;  // the first push, not yet confirmed
+  Config monitor = config();
+  monitor.mode = Mode::monitor;
+  session->apply(monitor, out, 1 * kSec);
+  EXPECT_TRUE(out.empty());  // nothing sent over the push under way
+  barrier_reply(barrier, 1 * kSec);
+  // That push was the old configuration: not in sync, a new dump follows.
+  EXPECT_FALSE(session->ready());
+  EXPECT_EQ(session->stats().ready, 0u);
+  std::vector<Msg> ms = split(out);
+  const Msg* dump = first(ms, MsgType::multipart_request);
+  ASSERT_NE(dump, nullptr);
+  dump_reply(dump->h.xid, {}, 2 * kSec);
+  barrier_reply(split(out).back().h.xid, 2 * kSec);
+  EXPECT_TRUE(session->ready());
+  EXPECT_EQ(session->stats().reconciles, 2u);
+}
+
+TEST_F(Switch, AReloadThatChangesTheMeterRatesModifiesTheMeters) {
+  sync(1 * kSec);
+  Config same = config();
+  session->apply(same, out, 2 * kSec);
+  EXPECT_EQ(count(split(out), MsgType::meter_mod), 0u);
+  EXPECT_EQ(session->stats().ready, 0u);  // re-synchronising
+  Config faster = config();
+  faster.openflow.learn_rate = 25000;
+  session->apply(faster, out, 3 * kSec);
+  std::vector<Msg> ms = split(out);
+  std::vector<of::MeterMod> mods;
+  for (const Msg& m : ms) {
+    if (m.h.type != MsgType::meter_mod) continue;
+    ASSERT_EQ(of::decode(m.bytes, mods.emplace_back()), of::Status::ok);
+  }
+  ASSERT_EQ(mods.size(), 2u);
+  EXPECT_EQ(mods[0].command, of::MeterModCommand::modify);
+  ASSERT_EQ(mods[0].bands.size(), 1u);
+  EXPECT_EQ(mods[0].bands[0].rate, 25000u);
+  EXPECT_EQ(mods[1].command, of::MeterModCommand::modify);
+}
+
 TEST_F(Switch, ARefusedBundleFallsBackToSingleFlowModsAndStillRemovesTheOldGeneration) {
   uint32_t dump = handshake(1 * kSec);
   dump_reply(dump, {stale_allow("192.0.2.99")}, 1 * kSec);

@@ -125,12 +125,16 @@ int cmd_ofshim(Args& args) {
   if (!args.positional().empty())
     throw Fatal{"usage: nsgate ofshim [-c CONF] [--listen tcp:ADDR:PORT | --connect tcp:HOST:PORT|unix:PATH] "
                 "[--snapshot FILE] [--mode enforce|monitor] [--learn-from IFACE] [--exit-when-synced]"};
+  // The command line over the file, at start and at every reload.
+  auto overrides = [&](Config& c) {
+    if (listen) c.openflow.listen = *listen;
+    if (connect) c.openflow.connect = *connect;
+    if (connect) c.openflow.listen.clear();
+    if (learn_from) c.openflow.learn_from = *learn_from;
+    apply_mode_option(c, mode);
+  };
   Config config = load_config(conf_path);
-  if (listen) config.openflow.listen = *listen;
-  if (connect) config.openflow.connect = *connect;
-  if (connect) config.openflow.listen.clear();
-  if (learn_from) config.openflow.learn_from = *learn_from;
-  apply_mode_option(config, mode);
+  overrides(config);
   if (auto errs = validate(config); !errs.empty()) {
     std::string text = "invalid settings:";
     for (const auto& e : errs) text += "\n  " + e.to_string();
@@ -149,11 +153,14 @@ int cmd_ofshim(Args& args) {
   DropLog log(config.drop_log, cstats);
   ctl::OfSession session(config, learner, table, [&log](const QueryEvent& ev) { log.write(ev); }, say);
   std::unique_ptr<io::CaptureReader> mirror;
+  auto port_filter = [](const std::vector<uint16_t>& ports) {
+    std::string filter;
+    for (uint16_t p : ports) filter += (filter.empty() ? "" : " or ") + std::string("port ") + std::to_string(p);
+    return filter;
+  };
   if (!config.openflow.learn_from.empty()) {
-    std::string filter, error;
-    for (uint16_t p : config.dns_ports)
-      filter += (filter.empty() ? "" : " or ") + std::string("port ") + std::to_string(p);
-    mirror = io::CaptureReader::live(config.openflow.learn_from, filter, error);
+    std::string error;
+    mirror = io::CaptureReader::live(config.openflow.learn_from, port_filter(config.dns_ports), error);
     if (!mirror) throw Fatal{error + " (openflow.learn_from / --learn-from)", 1};
     if (!pkt::is_supported(mirror->linktype()))
       throw Fatal{config.openflow.learn_from + ": link type " + std::to_string(mirror->linktype()) + " is not one nsgate decodes", 1};
@@ -193,6 +200,11 @@ int cmd_ofshim(Args& args) {
     say("switch connection closed: " + why);
     stream.reset();
     session.on_disconnect();
+  };
+  auto read_mirror = [&](TimeNs now) {
+    io::Frame f;
+    for (int i = 0; mirror && i < 4096 && mirror->next(f); ++i)  // bounded: the switch waits too
+      session.on_mirror_frame(static_cast<pkt::LinkType>(mirror->linktype()), now, f.data, f.wire_length);
   };
   TimeNs backoff = kNsPerSec, next_attempt = 0;
   std::string last_connect_error;
@@ -238,9 +250,7 @@ int cmd_ofshim(Args& args) {
       std::string frame_error;
       while (stream->next(msg, frame_error)) session.on_message(msg, stream->out(), now);
       if (!frame_error.empty()) alive = false, error = frame_error;
-      io::Frame f;
-      for (int i = 0; mirror && i < 4096 && mirror->next(f); ++i)  // bounded: the switch waits too
-        session.on_mirror_frame(static_cast<pkt::LinkType>(mirror->linktype()), now, f.data, f.wire_length);
+      read_mirror(now);
       if (alive) session.tick(stream->out(), now);
       if (alive && !session.fatal().empty()) {
         stream->flush(error);
@@ -253,6 +263,10 @@ int cmd_ofshim(Args& args) {
         if (!listener) next_attempt = now + backoff;
       }
     } else {
+      // Without a switch connection the switch still forwards (fail_mode
+      // secure keeps its flows) and the mirror still sees responses: what
+      // they teach is pushed when the switch is back.
+      read_mirror(now);
       session.tick(discard, now);  // learner housekeeping goes on without a switch
       discard.clear();
     }
@@ -284,14 +298,11 @@ int cmd_ofshim(Args& args) {
         continue;
       }
       Config next = r.config;
-      // The connection, capacity and files stay as started.
-      next.openflow.listen = config.openflow.listen;
-      next.openflow.connect = config.openflow.connect;
-      next.openflow.table = config.openflow.table;
-      next.learning.capacity = config.learning.capacity;
-      next.drop_log.path = config.drop_log.path;
-      next.metrics_listen = config.metrics_listen;
-      if (mode) next.mode = config.mode;
+      overrides(next);
+      for (const std::string& k : keep_restart_only(config, next, Enforcer::openflow))
+        say("reload: " + k + " changed but needs a restart; the running value stays");
+      if (mirror && next.dns_ports != config.dns_ports && !mirror->set_filter(port_filter(next.dns_ports), error))
+        say("reload: " + error + "; the mirror keeps capturing the old DNS ports");
       learner.set_settings(next.learning);
       learner.replace_statics(next.static_allow);
       log.set_limits(next.drop_log, clock_now(CLOCK_REALTIME));

@@ -35,24 +35,6 @@ namespace nsgate::app {
 namespace {
 
 
-// Settings a running nsgate cannot change: named so the operator knows a
-// reload kept the old value.
-std::vector<std::string> needs_restart(const Config& a, const Config& b) {
-  std::vector<std::string> out;
-  if (a.ports.inside != b.ports.inside) out.push_back("ports.inside");
-  if (a.ports.outside != b.ports.outside) out.push_back("ports.outside");
-  if (a.ports.mirror != b.ports.mirror) out.push_back("ports.mirror");
-  if (a.ports.drop_capture != b.ports.drop_capture) out.push_back("ports.drop_capture");
-  if (a.eal != b.eal) out.push_back("eal");
-  if (a.workers != b.workers) out.push_back("workers");
-  if (a.metrics_listen != b.metrics_listen) out.push_back("metrics.listen");
-  if (a.root_hints != b.root_hints) out.push_back("root_hints");
-  if (a.learning.capacity != b.learning.capacity) out.push_back("learning.capacity");
-  if (a.drop_log.path != b.drop_log.path) out.push_back("drop_log.path");
-  if (a.snapshot_path != b.snapshot_path) out.push_back("snapshot.path");
-  return out;
-}
-
 bool looks_like_pci(const std::string& spec) {
   return spec.find(',') == std::string::npos && spec.find(':') != std::string::npos &&
          spec.find('.') != std::string::npos && spec.rfind("net_", 0) != 0;
@@ -231,19 +213,10 @@ int cmd_run(Args& args) {
         std::fprintf(stderr, "nsgate run: reload of %s refused, nothing changed:\n", conf_path->c_str());
         for (const auto& e : r.errors) std::fprintf(stderr, "  %s\n", e.to_string().c_str());
       } else {
-        for (const std::string& k : needs_restart(config, r.config)) {
+        Config next = r.config;
+        for (const std::string& k : keep_restart_only(config, next, Enforcer::dpdk)) {
           std::fprintf(stderr, "nsgate run: reload: %s changed but needs a restart; the running value stays\n", k.c_str());
         }
-        Config next = r.config;
-        // Keep what cannot change live, so the next diff stays truthful.
-        next.ports = config.ports;
-        next.eal = config.eal;
-        next.workers = config.workers;
-        next.metrics_listen = config.metrics_listen;
-        next.root_hints = config.root_hints;
-        next.learning.capacity = config.learning.capacity;
-        next.drop_log.path = config.drop_log.path;
-        next.snapshot_path = config.snapshot_path;
         d.apply(next);
         log.set_limits(next.drop_log, wall_now());
         config = next;

@@ -39,6 +39,40 @@ std::string closest(const std::string& word, const std::vector<std::string>& can
   return best;
 }
 
+std::vector<std::string> keep_restart_only(const Config& running, Config& next, Enforcer e) {
+  std::vector<std::string> changed;
+  auto keep = [&](auto Config::*field, const char* name) {
+    if (next.*field != running.*field) changed.push_back(name);
+    next.*field = running.*field;
+  };
+  auto keep_of = [&](auto OpenflowConfig::*field, const char* name) {
+    if (next.openflow.*field != running.openflow.*field) changed.push_back(name);
+    next.openflow.*field = running.openflow.*field;
+  };
+  if (e == Enforcer::dpdk) {
+    for (auto [field, name] : {std::pair{&PortsConfig::inside, "ports.inside"}, {&PortsConfig::outside, "ports.outside"},
+                               {&PortsConfig::mirror, "ports.mirror"}, {&PortsConfig::drop_capture, "ports.drop_capture"}}) {
+      if (next.ports.*field != running.ports.*field) changed.push_back(name);
+    }
+    next.ports = running.ports;
+    keep(&Config::eal, "eal");
+    keep(&Config::workers, "workers");
+  } else {
+    keep_of(&OpenflowConfig::listen, "openflow.listen");
+    keep_of(&OpenflowConfig::connect, "openflow.connect");
+    keep_of(&OpenflowConfig::table, "openflow.table");
+    keep_of(&OpenflowConfig::learn_from, "openflow.learn_from");
+  }
+  keep(&Config::metrics_listen, "metrics.listen");
+  keep(&Config::root_hints, "root_hints");
+  keep(&Config::snapshot_path, "snapshot.path");
+  if (next.learning.capacity != running.learning.capacity) changed.push_back("learning.capacity");
+  next.learning.capacity = running.learning.capacity;
+  if (next.drop_log.path != running.drop_log.path) changed.push_back("drop_log.path");
+  next.drop_log.path = running.drop_log.path;
+  return changed;
+}
+
 std::vector<ConfigError> validate(const Config& c) {
   std::vector<ConfigError> errs;
   auto err = [&](const std::string& path, std::string msg) {

@@ -93,6 +93,14 @@ struct ConfigError {
 // Cross-field and range checks on a filled Config. Every problem is reported.
 std::vector<ConfigError> validate(const Config& c);
 
+// Settings a running enforcer does not change on reload (what it opened,
+// bound or built at start: ports, sockets, files, table capacity, the DNS
+// ports its learner reassembles and its capture filters on). Copies each
+// of them from `running` into `next` and returns the names of those the
+// reloaded file changed, for the operator: they need a restart.
+enum class Enforcer { dpdk, openflow };
+std::vector<std::string> keep_restart_only(const Config& running, Config& next, Enforcer e);
+
 // The closest of `candidates` to `word` (edit distance ≤ 3), or "".
 std::string closest(const std::string& word, const std::vector<std::string>& candidates);
 

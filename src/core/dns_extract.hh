@@ -124,6 +124,8 @@ class DnsExtractor {
             size_t wire_length = 0);
   const ExtractStats& stats() const { return stats_; }
   bool is_dns_port(uint16_t port) const;
+  // New DNS ports (a reload); TCP streams under way on the old ones go on.
+  void set_dns_ports(std::vector<uint16_t> ports) { ports_ = std::move(ports); }
 
  private:
   std::vector<uint16_t> ports_;

@@ -40,6 +40,8 @@ class LearnSession {
   // input). Rethrows what the applying thread threw, if anything.
   void finish(TimeNs time);
 
+  // New DNS ports (a reload). Caller's (feeding) thread.
+  void set_dns_ports(std::vector<uint16_t> ports) { extractor_.set_dns_ports(std::move(ports)); }
   const ExtractStats& extract_stats() const { return extractor_.stats(); }
   const LearnStats& stats() const { return stats_; }
   TimeNs last_time() const { return last_time_; }

@@ -497,6 +497,7 @@ void OfSession::apply(const Config& config, of::Buffer& out, TimeNs now) {
   bool rates_changed = config.openflow.learn_rate != config_.openflow.learn_rate ||
                        config.openflow.drop_log_rate != config_.openflow.drop_log_rate;
   config_ = config;
+  learn_.set_dns_ports(config.dns_ports);
   // Before the features reply nothing is on the switch yet.
   if (state_ == State::closed || state_ == State::hello || state_ == State::features) return;
   if (rates_changed && plan_.meters) {

@@ -343,9 +343,12 @@ void Dataplane::apply(const Config& next) {
   policy_owner_ = std::move(fresh);
   LearningSettings learning = next.learning;
   std::vector<StaticAllow> statics = next.static_allow;
-  auto task = [this, learning, statics] {
+  std::vector<uint16_t> ports = next.dns_ports;
+  auto task = [this, learning, statics, ports] {
     learner_->set_settings(learning);
     learner_->replace_statics(statics);
+    // The workers hand over what the new policy's ports carry.
+    if (session_) session_->set_dns_ports(ports);
   };
   if (!running_) {
     task();

@@ -53,6 +53,18 @@ std::unique_ptr<CaptureReader> CaptureReader::live(const std::string& iface, con
 
 int CaptureReader::selectable_fd() const { return pcap_get_selectable_fd(pcap_); }
 
+bool CaptureReader::set_filter(const std::string& filter, std::string& error) {
+  bpf_program prog{};
+  if (pcap_compile(pcap_, &prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+    error = path_ + ": filter \"" + filter + "\": " + pcap_geterr(pcap_);
+    return false;
+  }
+  bool ok = pcap_setfilter(pcap_, &prog) == 0;
+  if (!ok) error = path_ + ": filter \"" + filter + "\": " + pcap_geterr(pcap_);
+  pcap_freecode(&prog);
+  return ok;
+}
+
 CaptureReader::CaptureReader(pcap* p, std::string path)
     : pcap_(p), path_(std::move(path)), linktype_(static_cast<uint32_t>(pcap_datalink(p))) {}
 

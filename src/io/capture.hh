@@ -32,6 +32,9 @@ class CaptureReader {
   static std::unique_ptr<CaptureReader> live(const std::string& iface, const std::string& filter,
                                              std::string& error);
   int selectable_fd() const;
+  // A new BPF filter for a live capture (a reload); false with `error` set
+  // (the old filter stays) when it does not compile or cannot be set.
+  bool set_filter(const std::string& filter, std::string& error);
   ~CaptureReader();
   CaptureReader(const CaptureReader&) = delete;
   CaptureReader& operator=(const CaptureReader&) = delete;

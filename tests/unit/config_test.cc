@@ -109,5 +109,35 @@ TEST(Config, WrongShapesAreReported) {
   EXPECT_NE(all.find("dns_ports[2] (line 3): 70000 is out of range"), std::string::npos) << all;
 }
 
+TEST(Config, AReloadKeepsWhatOnlyARestartChangesAndNamesIt) {
+  Config running;
+  running.openflow.learn_from = "eth3";
+  running.openflow.listen = "tcp:127.0.0.1:6653";
+  running.ports.inside = "net_af_packet0,iface=veth0";
+  running.learning.capacity = 1000;
+  Config next = running;
+  next.openflow.learn_from = "eth4";
+  next.ports.inside = "net_af_packet0,iface=veth9";
+  next.learning.capacity = 2000;
+  next.dns_ports = {53, 5353};  // changes live
+  next.mode = Mode::monitor;    // likewise
+  Config ofshim = next;
+  EXPECT_EQ(keep_restart_only(running, ofshim, Enforcer::openflow),
+            (std::vector<std::string>{"openflow.learn_from", "learning.capacity"}));
+  EXPECT_EQ(ofshim.openflow.learn_from, "eth3");
+  EXPECT_EQ(ofshim.learning.capacity, 1000u);
+  EXPECT_EQ(ofshim.dns_ports, (std::vector<uint16_t>{53, 5353}));
+  EXPECT_EQ(ofshim.mode, Mode::monitor);
+  Config run = next;
+  EXPECT_EQ(keep_restart_only(running, run, Enforcer::dpdk),
+            (std::vector<std::string>{"ports.inside", "learning.capacity"}));
+  EXPECT_EQ(run.ports.inside, running.ports.inside);
+  // Kept, a second reload of the same file names them again, nothing else.
+  Config again = next;
+  EXPECT_EQ(keep_restart_only(ofshim, again, Enforcer::openflow).size(), 2u);
+  Config unchanged = running;
+  EXPECT_TRUE(keep_restart_only(running, unchanged, Enforcer::openflow).empty());
+}
+
 }  // namespace
 }  // namespace nsgate

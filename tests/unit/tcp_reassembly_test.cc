@@ -97,5 +97,18 @@ TEST(TcpReassembly, UncapturedSegmentAckedByThePeerIsSkippedAndTheNextMessageDel
   EXPECT_EQ(c.ex.stats().tcp_gaps, 1u);
 }
 
+TEST(DnsExtractor, NewDnsPortsTakeEffectForTheNextPacket) {
+  Collector c;
+  Endpoints mdns{"198.51.100.1", "192.0.2.53", 5353, 40000};
+  c.feed(udp_frame(mdns, msg(1)));
+  EXPECT_TRUE(c.messages.empty());  // 5353 is not a DNS port yet
+  c.ex.set_dns_ports({53, 5353});
+  c.feed(udp_frame(mdns, msg(2)));
+  c.ex.set_dns_ports({5353});
+  c.feed(udp_frame(down, msg(3)));  // 53 no longer
+  ASSERT_EQ(c.messages.size(), 1u);
+  EXPECT_EQ(c.messages[0], msg(2));
+}
+
 }  // namespace
 }  // namespace nsgate::testing

@@ -101,7 +101,9 @@ std::vector<ConfigError> validate(const Config& c) {
   if (l.zones_per_address == 0) err("learning.zones_per_address", "must be at least 1");
   if (l.max_tracked_queries == 0) err("learning.max_tracked_queries", "must be at least 1");
   if (l.max_pending_ns == 0) err("learning.max_pending_ns", "must be at least 1");
-  if (c.snapshot_interval_s < 1) err("snapshot.interval", "must be at least 1 second");
+  // Bounded above too: the interval becomes nanoseconds in 64 bits.
+  if (!(c.snapshot_interval_s >= 1 && c.snapshot_interval_s <= 7 * 86400))
+    err("snapshot.interval", "must be between 1 second and 604800 (one week)");
   if (c.workers < 1 || c.workers > 64) err("workers", "must be between 1 and 64");
   if (!(c.drop_log.rate > 0)) err("drop_log.rate_limit", "must be above 0 events per second");
   if (!(c.drop_log.burst >= 1)) err("drop_log.burst", "must be at least 1");
@@ -115,7 +117,13 @@ std::vector<ConfigError> validate(const Config& c) {
     if (s.rfind("unix:", 0) == 0) return s.size() > 5;
     if (s.rfind("tcp:", 0) != 0) return false;
     auto colon = s.rfind(':');
-    return colon > 4 && colon + 1 < s.size();
+    if (colon <= 4 || colon + 1 >= s.size() || s.size() - colon - 1 > 5) return false;
+    unsigned port = 0;
+    for (char ch : s.substr(colon + 1)) {
+      if (ch < '0' || ch > '9') return false;
+      port = port * 10 + static_cast<unsigned>(ch - '0');
+    }
+    return port >= 1 && port <= 65535;
   };
   if (!of.listen.empty() && (of.listen.rfind("tcp:", 0) != 0 || !spec_ok(of.listen)))
     err("openflow.listen", "\"" + of.listen + "\" is not tcp:ADDRESS:PORT");

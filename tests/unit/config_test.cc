@@ -76,6 +76,24 @@ TEST(Config, OverlappingAndDuplicatePrefixesAreRejected) {
   EXPECT_NE(all.find("static_allow[2].cidr (line 4): duplicate of static_allow[0]"), std::string::npos) << all;
 }
 
+TEST(Config, SnapshotIntervalAndOpenflowPortsAreRangeChecked) {
+  auto r = ctl::load_config_text(
+      "snapshot: {interval: 1e10}\n"
+      "openflow:\n"
+      "  listen: tcp:127.0.0.1:0\n"
+      "  connect: tcp:192.0.2.1:99999\n");
+  ASSERT_FALSE(r.ok());
+  std::string all = all_errors(r);
+  EXPECT_NE(all.find("snapshot.interval (line 1): must be between 1 second and 604800"), std::string::npos) << all;
+  EXPECT_NE(all.find("openflow.listen (line 3)"), std::string::npos) << all;
+  EXPECT_NE(all.find("openflow.connect (line 4)"), std::string::npos) << all;
+  for (const char* ok : {"snapshot: {interval: 604800}\n", "openflow: {listen: \"tcp:[::1]:6653\"}\n",
+                         "openflow: {connect: \"unix:/var/run/openvswitch/br0.mgmt\"}\n"}) {
+    auto fine = ctl::load_config_text(ok);
+    EXPECT_TRUE(fine.ok()) << ok << all_errors(fine);
+  }
+}
+
 TEST(Config, RangeChecksCoverTheLearningLimits) {
   auto r = ctl::load_config_text("learning:\n  min_ttl: 500\n  max_ttl: 100\n  ns_address_window: 0\n");
   ASSERT_FALSE(r.ok());

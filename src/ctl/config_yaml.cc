@@ -73,6 +73,7 @@ class Loader {
       else if (!m.empty()) error("mode", n, "\"" + m + "\" is not one of enforce, monitor");
     }
     if (auto n = root["dns_ports"]) {
+      mark("dns_ports", n);  // for validate(): an empty list has no item to point at
       c_.dns_ports.clear();
       if (!n.IsSequence()) {
         error("dns_ports", n, "must be a list of port numbers");
@@ -151,7 +152,10 @@ class Loader {
   }
   bool integer(const std::string& path, const YAML::Node& n, uint64_t lo, uint64_t hi, uint64_t& out) {
     std::string s = scalar(path, n);
-    if (s.empty()) return false;
+    if (s.empty()) {
+      if (n.IsScalar()) error(path, n, "is empty: give a whole number");
+      return false;
+    }
     uint64_t v = 0;
     for (char ch : s) {
       if (ch < '0' || ch > '9' || v > (std::numeric_limits<uint64_t>::max() - 9) / 10) {
@@ -178,7 +182,10 @@ class Loader {
   }
   void number(const std::string& path, const YAML::Node& n, double& out) {
     std::string s = scalar(path, n);
-    if (s.empty()) return;
+    if (s.empty()) {
+      if (n.IsScalar()) error(path, n, "is empty: give a number");
+      return;
+    }
     char* end = nullptr;
     double v = std::strtod(s.c_str(), &end);
     if (!end || *end != '\0' || !std::isfinite(v)) return error(path, n, "\"" + s + "\" is not a number");
@@ -284,9 +291,9 @@ LoadResult load_node(const std::function<YAML::Node()>& parse) {
     r.errors.push_back({"(syntax)", e.mark.line >= 0 ? e.mark.line + 1 : 0, e.msg});
     return r;
   }
-  if (r.errors.empty()) {
-    for (auto& e : validate(r.config)) r.errors.push_back(std::move(e));
-  }
+  // Range and cross-field checks too, so one pass reports every problem;
+  // a value that did not load kept its default, which validate() accepts.
+  for (auto& e : validate(r.config)) r.errors.push_back(std::move(e));
   return r;
 }
 

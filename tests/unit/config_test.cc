@@ -94,6 +94,28 @@ TEST(Config, SnapshotIntervalAndOpenflowPortsAreRangeChecked) {
   }
 }
 
+TEST(Config, EmptyValuesAndListsAreErrorsWithTheirLines) {
+  auto r = ctl::load_config_text(
+      "dns_ports: []\n"
+      "openflow:\n"
+      "  table: \"\"\n"
+      "learning:\n"
+      "  ns_address_window: ''\n");
+  ASSERT_FALSE(r.ok());
+  std::string all = all_errors(r);
+  EXPECT_NE(all.find("dns_ports (line 1): must list at least one port"), std::string::npos) << all;
+  EXPECT_NE(all.find("openflow.table (line 3): is empty"), std::string::npos) << all;
+  EXPECT_NE(all.find("learning.ns_address_window (line 5): is empty"), std::string::npos) << all;
+}
+
+TEST(Config, SyntaxOfOneValueAndRangeOfAnotherAreReportedTogether) {
+  auto r = ctl::load_config_text("mode: sometimes\nlearning:\n  grace: 999999\n");
+  ASSERT_FALSE(r.ok());
+  std::string all = all_errors(r);
+  EXPECT_NE(all.find("mode (line 1)"), std::string::npos) << all;
+  EXPECT_NE(all.find("learning.grace (line 3): must be at most 86400"), std::string::npos) << all;
+}
+
 TEST(Config, RangeChecksCoverTheLearningLimits) {
   auto r = ctl::load_config_text("learning:\n  min_ttl: 500\n  max_ttl: 100\n  ns_address_window: 0\n");
   ASSERT_FALSE(r.ok());

@@ -17,6 +17,11 @@ constexpr uint16_t kMeterExists = 1;
 // Capped flows are re-added when less than this is left on the switch.
 constexpr uint32_t kRefreshMargin_s = 3600;
 constexpr TimeNs kRefreshScan = 60 * kNsPerSec;
+// A barrier unanswered this long: the switch is alive (it answers echoes)
+// but not taking flows, and what waits for it (learned addresses, held
+// responses, the output buffer) grows. OVS took 0.7 s for a bundle of
+// 100 000 flows (tools/bench/ofshim); a reconnect starts over cleanly.
+constexpr TimeNs kBarrierTimeout = 120 * kNsPerSec;
 // A response that taught new addresses waits this long after its flows'
 // barrier: Open vSwitch applies a flow change to the datapath's flow cache
 // asynchronously (revalidator threads), so a cached "drop" for the same
@@ -79,6 +84,7 @@ void OfSession::reset(State state) {
   stats_.connected = state != State::closed;
   stats_.ready = 0;
   resync_pending_ = false;  // a new connection syncs from scratch
+  watched_barrier_ = 0;
 }
 
 void OfSession::on_connect(of::Buffer& out, TimeNs now) {
@@ -484,6 +490,16 @@ void OfSession::tick(of::Buffer& out, TimeNs now) {
   if (now - last_echo_ >= interval) {
     of::encode_echo(out, next_xid(), false);
     last_echo_ = now;
+  }
+  if (in_flight_.empty()) {
+    watched_barrier_ = 0;
+  } else if (in_flight_.front().barrier_xid != watched_barrier_) {
+    watched_barrier_ = in_flight_.front().barrier_xid;
+    watched_since_ = now;
+  } else if (now - watched_since_ > kBarrierTimeout) {
+    fatal_ = "the switch has not answered a barrier for " + ms(now - watched_since_) +
+             " (it answers echoes but takes no flows)";
+    return;
   }
   if (state_ != State::ready) return;
   push_changes(out, now);

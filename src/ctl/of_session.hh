@@ -164,6 +164,9 @@ class OfSession {
   size_t old_flows_ = 0;
   TimeNs connected_at_ = 0;
   TimeNs last_rx_ = 0, last_echo_ = 0, last_housekeeping_ = 0, last_refresh_ = 0;
+  // The oldest barrier in flight and since when tick() has seen it there.
+  uint32_t watched_barrier_ = 0;
+  TimeNs watched_since_ = 0;
   std::vector<Batch> in_flight_;
   std::unordered_map<IpAddress, Installed, IpAddressHash> installed_;
   // Held responses that taught something: sent on once their batch's

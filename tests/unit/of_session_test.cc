@@ -376,6 +376,42 @@ TEST_F(Switch, MalformedMessagesAreCountedAndTheSessionGoesOn) {
   EXPECT_EQ(reply->h.xid, 77u);
 }
 
+TEST_F(Switch, ASwitchThatAnswersEchoesButNeverABarrierIsDropped) {
+  dump_reply(handshake(0), {}, 0);
+  split(out);  // the full push and its barrier, never answered
+  Buffer echo;
+  of::encode_echo(echo, 9, false);
+  for (TimeNs t = 1 * kSec; t <= 120 * kSec; t += kSec) {
+    feed(echo, t);  // alive: the echo timeout does not fire
+    session->tick(out, t);
+    ASSERT_TRUE(session->fatal().empty()) << t / kSec << " s: " << session->fatal();
+  }
+  feed(echo, 122 * kSec);
+  session->tick(out, 122 * kSec);
+  EXPECT_NE(session->fatal().find("has not answered a barrier"), std::string::npos) << session->fatal();
+}
+
+TEST_F(Switch, BarriersAnsweredInTimeKeepTheSwitchHoweverLongChangesKeepComing) {
+  sync(0);
+  // Learned changes keep coming, each batch answered within seconds.
+  Buffer echo;
+  of::encode_echo(echo, 9, false);
+  for (int i = 0; i < 50; ++i) {
+    TimeNs t = (i + 1) * 5 * kSec;
+    table.upsert(ip(("203.0.113." + std::to_string(i + 1)).c_str()), {TableValue::kNever, 0, EntryKind::learned});
+    feed(echo, t);
+    session->tick(out, t);
+    std::vector<Msg> ms = split(out);
+    const Msg* barrier = nullptr;
+    for (const Msg& m : ms)
+      if (m.h.type == MsgType::barrier_request) barrier = &m;
+    ASSERT_NE(barrier, nullptr) << i;
+    session->tick(out, t + 4 * kSec);
+    ASSERT_TRUE(session->fatal().empty()) << session->fatal();
+    barrier_reply(barrier->h.xid, t + 4 * kSec);
+  }
+}
+
 TEST_F(Switch, ASwitchWithoutOpenflow13IsRefusedWithAHint) {
   session->on_connect(out, 1 * kSec);
   split(out);

@@ -123,6 +123,9 @@ FlowMod allow_address(const FlowPlan& p, const IpAddress& a, uint16_t hard_timeo
   f.match.eth_type = eth_type_of(a);
   f.match.ip_dst = IpMatch{a, a.is_v4() ? 32 : 128};
   f.hard_timeout = hard_timeout;
+  // The switch reports the flow's removal: one deleted by hand or evicted
+  // while still wanted is put back (OfSession, FLOW_REMOVED).
+  f.flags = flow_flags::send_flow_rem;
   f.instructions = normal_then(p.learn_copies ? std::optional<uint8_t>(p.stage(Stage::learn_copy)) : std::nullopt);
   return f;
 }
@@ -132,6 +135,7 @@ FlowMod forget_address(const FlowPlan& p, const IpAddress& a) {
   f.command = FlowModCommand::remove_strict;
   f.cookie = kCookieMagic;
   f.cookie_mask = kCookieMagicMask;  // only nsgate's flow, whatever its generation
+  f.flags = 0;
   f.instructions = {};
   return f;
 }

@@ -173,7 +173,7 @@ void OfSession::on_message(std::span<const std::byte> msg, of::Buffer& out, Time
     case of::MsgType::flow_removed: {
       of::FlowRemoved r;
       if (of::Status s = of::decode(msg, r); s != of::Status::ok) return malformed(s, "FLOW_REMOVED");
-      return;  // expiry is tracked by the learner; the switch's timeout matches it
+      return on_flow_removed(r, now);
     }
     case of::MsgType::multipart_reply: {
       of::MultipartReply r;
@@ -468,6 +468,23 @@ void OfSession::on_packet_in(std::span<const std::byte> msg, of::Buffer& out, Ti
   fill_event(ev, pk, pk.proto == pkt::kProtoTcp);
   ev.verdict = config_.mode == Mode::enforce ? Verdict::drop_unknown : Verdict::alert_unknown;
   events_(ev);
+}
+
+void OfSession::on_flow_removed(const of::FlowRemoved& r, TimeNs now) {
+  // Expiry and nsgate's own deletes end flows nobody wants any more, and
+  // older generations' flows are gone on purpose: only a current flow for
+  // an address the table still allows was lost (ovs-ofctl del-flows, an
+  // eviction). Pushed again with the next changes.
+  if (state_ != State::ready || r.cookie != plan_.cookie() || !r.match.ip_dst) return;
+  const IpAddress& a = r.match.ip_dst->address;
+  auto it = installed_.find(a);
+  if (it == installed_.end()) return;
+  std::optional<TableValue> v = table_.lookup(a, now_seconds(now));
+  if (!v || !of::hard_timeout_for(*v, now_seconds(now))) return;
+  installed_.erase(it);
+  stats_.flows_installed = installed_.size();
+  table_.touch(a);
+  ++stats_.flows_restored;
 }
 
 void OfSession::tick(of::Buffer& out, TimeNs now) {

@@ -65,6 +65,7 @@ struct SessionStats {
   std::atomic<uint64_t> flow_mods{0}, barriers{0}, bundles{0};
   std::atomic<uint64_t> flows_installed{0};   // addresses confirmed by a barrier and not since removed
   std::atomic<uint64_t> flows_refreshed{0};   // capped flows re-added before they ran out
+  std::atomic<uint64_t> flows_restored{0};    // wanted flows the switch removed (del-flows, eviction), re-added
   std::atomic<uint64_t> stale_flows_removed{0};  // nsgate flows of older generations seen at reconcile
   std::atomic<uint64_t> reconciles{0};
   std::atomic<int64_t> last_reconcile_ns{0};  // connect to the final barrier reply
@@ -128,6 +129,7 @@ class OfSession {
   uint32_t next_xid() { return ++xid_; }
   // Forgets everything about the switch's flows (a new or lost connection).
   void reset(State state);
+  void on_flow_removed(const of::FlowRemoved& r, TimeNs now);
   void open_batch(of::Buffer& out, Batch& batch, size_t expected_flows);
   void send_flow(of::Buffer& out, const of::FlowMod& f, Batch& batch, const IpAddress* a);
   void send_barrier(of::Buffer& out, Batch batch);

@@ -196,6 +196,12 @@ expect "root_hint_answers_with_a_referral" dig_referral lab @192.0.2.30 www.exam
 for _ in $(seq 30); do flow_for 192.0.2.31 >/dev/null && break; sleep 0.1; done
 expect "referral_installs_a_flow_for_the_glue_address" flow_for 192.0.2.31
 expect "learned_server_is_answered_directly" dig_answer @192.0.2.31 www.example.lab
+# Flows deleted by hand while still wanted come back (FLOW_REMOVED, send_flow_rem).
+ofctl del-flows br0 "table=1,ip,nw_dst=192.0.2.31"
+ofctl del-flows br0 "table=1,ip,nw_dst=192.0.2.20"
+expect "a_learned_flow_deleted_by_hand_is_put_back" eventually flow_for 192.0.2.31
+expect "a_static_flow_deleted_by_hand_is_put_back" eventually flow_for 192.0.2.20
+expect "the_static_server_answers_again" dig_answer @192.0.2.20 www.example.lab
 sleep 0.5
 expect "drop_log_names_client_server_and_query" python3 -c "
 import json

@@ -412,6 +412,43 @@ TEST_F(Switch, BarriersAnsweredInTimeKeepTheSwitchHoweverLongChangesKeepComing) 
   }
 }
 
+TEST_F(Switch, AnAllowFlowDeletedOnTheSwitchWhileStillWantedIsPutBack) {
+  sync(1 * kSec);
+  of::FlowPlan plan = of::FlowPlan::from(config(), 1);  // the generation of a first sync
+  auto removed = [&](const char* address, uint64_t cookie, uint8_t reason) {
+    of::FlowMod f = of::allow_address(plan, ip(address), 0);
+    EXPECT_EQ(f.flags & of::flow_flags::send_flow_rem, of::flow_flags::send_flow_rem);
+    of::FlowRemoved r;
+    r.cookie = cookie;
+    r.reason = reason;
+    r.table = f.table;
+    r.priority = f.priority;
+    r.match = f.match;
+    Buffer b;
+    of::encode(b, 0, r);
+    feed(b, 2 * kSec);
+    session->tick(out, 2 * kSec);
+    return split(out);
+  };
+  // An older generation's flow, and a flow for an address nobody allows: gone on purpose.
+  EXPECT_EQ(count(removed("198.51.100.1", of::cookie_of(7), 2), MsgType::flow_mod), 0u);
+  EXPECT_EQ(count(removed("192.0.2.99", plan.cookie(), 2), MsgType::flow_mod), 0u);
+  EXPECT_EQ(session->stats().flows_restored, 0u);
+  // The root hint's flow, deleted by hand (reason 2: delete): added again.
+  std::vector<Msg> ms = removed("198.51.100.1", plan.cookie(), 2);
+  const Msg* add = first(ms, MsgType::flow_mod);
+  ASSERT_NE(add, nullptr);
+  of::FlowMod f;
+  ASSERT_EQ(of::decode(add->bytes, f), of::Status::ok);
+  EXPECT_EQ(f.command, of::FlowModCommand::add);
+  ASSERT_TRUE(f.match.ip_dst);
+  EXPECT_EQ(f.match.ip_dst->address, ip("198.51.100.1"));
+  EXPECT_EQ(session->stats().flows_restored, 1u);
+  EXPECT_EQ(session->stats().flows_installed, 1u);  // until its barrier returns
+  barrier_reply(ms.back().h.xid, 2 * kSec);
+  EXPECT_EQ(session->stats().flows_installed, 2u);
+}
+
 TEST_F(Switch, ASwitchWithoutOpenflow13IsRefusedWithAHint) {
   session->on_connect(out, 1 * kSec);
   split(out);

@@ -92,6 +92,10 @@ std::vector<MetricFamilyData> shim_metrics(const ctl::SessionStats& s, LearnerVi
   reloads.samples.push_back({{{"result", "ok"}}, d(c.reloads_ok)});
   reloads.samples.push_back({{{"result", "error"}}, d(c.reloads_failed)});
   out.push_back(std::move(reloads));
+  MetricFamilyData snaps{"nsgate_snapshots_total", "Snapshots written, by result", true, {}, std::nullopt};
+  snaps.samples.push_back({{{"result", "ok"}}, d(c.snapshots_written.load())});
+  snaps.samples.push_back({{{"result", "error"}}, d(c.snapshot_failures.load())});
+  out.push_back(std::move(snaps));
   int64_t last = c.snapshot_last_success_unix.load();
   out.push_back(family("nsgate_snapshot_age_seconds", "Seconds since the last snapshot was written (-1: none yet)", false,
                        last ? static_cast<double>(std::time(nullptr) - last) : -1));
@@ -282,7 +286,7 @@ int cmd_ofshim(Args& args) {
       break;
     }
     if (!snap_path.empty() && now >= next_snapshot) {
-      if (save_snapshot(learner, snap_path, error)) cstats.snapshot_last_success_unix = std::time(nullptr);
+      if (save_snapshot(learner, snap_path, error)) ++cstats.snapshots_written, cstats.snapshot_last_success_unix = std::time(nullptr);
       else ++cstats.snapshot_failures, say(error);
       next_snapshot = now + static_cast<TimeNs>(config.snapshot_interval_s * 1e9);
     }

@@ -25,7 +25,7 @@ struct ControlStats {
   // a line reports them (its "suppressed"), so the sum over the log's lines.
   std::atomic<uint64_t> drop_log_written{0}, drop_log_suppressed{0};
   std::atomic<uint64_t> new_blocked_sources{0};  // inside hosts blocked or alerted for the first time
-  std::atomic<uint64_t> snapshot_failures{0};
+  std::atomic<uint64_t> snapshots_written{0}, snapshot_failures{0};  // ofshim's own; run counts written in the data plane
   std::atomic<uint64_t> reloads_ok{0}, reloads_failed{0};
   std::atomic<int64_t> snapshot_last_success_unix{0};
 };

@@ -20,7 +20,7 @@ std::vector<MetricFamilyData> run_metrics(const dp::Dataplane& d, const ControlS
   dp::WorkerCounters t = d.totals();
 
   auto info = family("nsgate_build_info", "nsgate version (value is always 1)", false);
-  info.samples.push_back(sample(1, {{"version", "0.1.0"}}));
+  info.samples.push_back(sample(1, {{"version", "0.1.0"}, {"enforcer", "dpdk"}}));
   out.push_back(std::move(info));
 
   // One family per data-path counter, named from the X-macro list.

@@ -232,6 +232,8 @@ expect "metrics_pass_promtool_and_count_the_learning" eventually bash -c "
   curl -sf http://127.0.0.1:$metrics_port/metrics >'$tmp/metrics.txt' &&
   { ! command -v promtool >/dev/null || promtool check metrics <'$tmp/metrics.txt'; } &&
   grep -q '^nsgate_openflow_in_sync 1' '$tmp/metrics.txt' &&
+  grep -Eq '^nsgate_snapshots_total\{result=\"ok\"\} [1-9]' '$tmp/metrics.txt' &&
+  grep -q 'enforcer=\"openflow\"' '$tmp/metrics.txt' &&
   grep -Eq '^nsgate_learn_events_total\{event=\"added\"\} [1-9]' '$tmp/metrics.txt'"
 
 # Kill the shim hard: the bridge keeps judging (fail_mode=secure).

@@ -111,6 +111,9 @@ void OfSession::malformed(of::Status s, const char* what) {
 }
 
 void OfSession::on_message(std::span<const std::byte> msg, of::Buffer& out, TimeNs now) {
+  // The connection is being dropped: nothing more is acted on (a barrier
+  // reply read with the error must not complete a sync that failed).
+  if (!fatal_.empty()) return;
   ++stats_.messages_in;
   last_rx_ = now;
   of::Header h;
@@ -415,6 +418,12 @@ void OfSession::on_error(std::span<const std::byte> msg, of::Buffer& out, TimeNs
       if (it != b.xids.end() && it->first == req.xid) {
         what = " for address " + it->second.to_string();
         b.refused.insert(std::upper_bound(b.refused.begin(), b.refused.end(), it->second), it->second);
+      } else if (b.reconcile && !b.bundle_id) {
+        // A pipeline flow of a sync sent one by one: with the older
+        // generations deleted next, the bridge would be left without it.
+        // Drop the connection before that; the next sync tries again.
+        fatal_ = "the switch refused a pipeline flow (" + of::describe(e) +
+                 "); the older generation's flows stay until a sync succeeds";
       }
     }
   }

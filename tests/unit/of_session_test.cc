@@ -241,6 +241,30 @@ TEST_F(Switch, ARefusedBundleFallsBackToSingleFlowModsAndStillRemovesTheOldGener
   EXPECT_EQ(session->stats().flows_installed, 2u);
 }
 
+TEST_F(Switch, APipelineFlowRefusedInAOneByOneSyncKeepsTheOldGenerationAndDropsTheSwitch) {
+  uint32_t dump = handshake(1 * kSec);
+  dump_reply(dump, {stale_allow("192.0.2.99")}, 1 * kSec);
+  std::vector<Msg> ms = split(out);
+  Buffer err;
+  of::encode(err, ms.front().h.xid, of::Error{1, 3, std::span<const std::byte>(ms.front().bytes)});
+  feed(err, 1 * kSec);
+  barrier_reply(ms.back().h.xid, 1 * kSec);
+  ms = split(out);  // the same sync, flow-mods one by one: allows, then the pipeline
+  ASSERT_EQ(count(ms, MsgType::experimenter), 0u);
+  ASSERT_GE(ms.size(), 2u);
+  const Msg& pipeline = ms[ms.size() - 2];  // the last flow-mod before the barrier
+  of::FlowMod f;
+  ASSERT_EQ(of::decode(pipeline.bytes, f), of::Status::ok);
+  ASSERT_FALSE(f.match.ip_dst);  // not an allow flow
+  Buffer refused;
+  of::encode(refused, pipeline.h.xid, of::Error{5, 1, std::span<const std::byte>(pipeline.bytes).first(64)});
+  feed(refused, 1 * kSec);  // FLOW_MOD_FAILED / TABLE_FULL
+  barrier_reply(ms.back().h.xid, 1 * kSec);
+  EXPECT_NE(session->fatal().find("refused a pipeline flow"), std::string::npos) << session->fatal();
+  EXPECT_EQ(count(split(out), MsgType::flow_mod), 0u);  // generation 5 not deleted
+  EXPECT_FALSE(session->ready());
+}
+
 TEST_F(Switch, AReferralCopiedToNsgateInstallsAFlowForTheGlueAddress) {
   sync(1 * kSec);
   of::FlowPlan plan = of::FlowPlan::from(config(), 1);

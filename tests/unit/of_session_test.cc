@@ -106,6 +106,18 @@ class Switch : public ::testing::Test {
     of::encode_flow_stats_reply(b, xid, flows, false);
     feed(b, at);
   }
+  // A first sync over a switch holding one stale generation-5 allow, whose
+  // bundle the switch refuses (BAD_REQUEST / BAD_EXPERIMENTER): returns the
+  // sync sent again as flow-mods one by one, ending with its barrier.
+  std::vector<Msg> sync_refusing_the_bundle(TimeNs at) {
+    dump_reply(handshake(at), {stale_allow("192.0.2.99")}, at);
+    std::vector<Msg> ms = split(out);
+    Buffer err;
+    of::encode(err, ms.front().h.xid, of::Error{1, 3, std::span<const std::byte>(ms.front().bytes)});
+    feed(err, at);
+    barrier_reply(ms.back().h.xid, at);
+    return split(out);
+  }
   void barrier_reply(uint32_t xid, TimeNs at) {
     Buffer b;
     of::encode_empty(b, xid, MsgType::barrier_reply);
@@ -218,16 +230,8 @@ TEST_F(Switch, AReloadThatChangesTheMeterRatesModifiesTheMeters) {
 }
 
 TEST_F(Switch, ARefusedBundleFallsBackToSingleFlowModsAndStillRemovesTheOldGeneration) {
-  uint32_t dump = handshake(1 * kSec);
-  dump_reply(dump, {stale_allow("192.0.2.99")}, 1 * kSec);
-  std::vector<Msg> ms = split(out);
-  // The switch refuses the bundle open (BAD_REQUEST / BAD_EXPERIMENTER).
-  Buffer err;
-  of::encode(err, ms.front().h.xid, of::Error{1, 3, std::span<const std::byte>(ms.front().bytes)});
-  feed(err, 1 * kSec);
-  barrier_reply(ms.back().h.xid, 1 * kSec);
+  std::vector<Msg> ms = sync_refusing_the_bundle(1 * kSec);
   EXPECT_FALSE(session->ready());
-  ms = split(out);
   EXPECT_EQ(count(ms, MsgType::experimenter), 0u);  // no bundle any more
   EXPECT_GT(count(ms, MsgType::flow_mod), 2u);
   barrier_reply(ms.back().h.xid, 1 * kSec);
@@ -242,14 +246,7 @@ TEST_F(Switch, ARefusedBundleFallsBackToSingleFlowModsAndStillRemovesTheOldGener
 }
 
 TEST_F(Switch, APipelineFlowRefusedInAOneByOneSyncKeepsTheOldGenerationAndDropsTheSwitch) {
-  uint32_t dump = handshake(1 * kSec);
-  dump_reply(dump, {stale_allow("192.0.2.99")}, 1 * kSec);
-  std::vector<Msg> ms = split(out);
-  Buffer err;
-  of::encode(err, ms.front().h.xid, of::Error{1, 3, std::span<const std::byte>(ms.front().bytes)});
-  feed(err, 1 * kSec);
-  barrier_reply(ms.back().h.xid, 1 * kSec);
-  ms = split(out);  // the same sync, flow-mods one by one: allows, then the pipeline
+  std::vector<Msg> ms = sync_refusing_the_bundle(1 * kSec);  // allows, then the pipeline
   ASSERT_EQ(count(ms, MsgType::experimenter), 0u);
   ASSERT_GE(ms.size(), 2u);
   const Msg& pipeline = ms[ms.size() - 2];  // the last flow-mod before the barrier

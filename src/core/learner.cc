@@ -891,10 +891,11 @@ std::vector<Provenance> Learner::learned_records(unsigned threads) const {
   // (concatenating parts moved every record once more).
   std::vector<size_t> begin(threads + 1, 0), offset(threads + 1, 0);
   for (unsigned t = 0; t <= threads; ++t) begin[t] = slots_.size() * t / threads;
-  for (unsigned t = 0; t < threads; ++t)
-    offset[t + 1] = offset[t] + static_cast<size_t>(std::count_if(slots_.begin() + static_cast<ptrdiff_t>(begin[t]),
-                                                                  slots_.begin() + static_cast<ptrdiff_t>(begin[t + 1]),
-                                                                  [](const Slot& s) { return s.learned(); }));
+  for (unsigned t = 0; t < threads; ++t) {
+    size_t n = 0;
+    for (size_t i = begin[t]; i < begin[t + 1]; ++i) n += slots_[i].learned();
+    offset[t + 1] = offset[t] + n;
+  }
   std::vector<Provenance> out(offset[threads]);
   auto build = [&](unsigned t) {
     size_t at = offset[t];

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/allow_table.hh"
+#include "core/chunked_vec.hh"
 #include "core/dns_message.hh"
 #include "core/flat_map.hh"
 #include "core/learn_events.hh"
@@ -341,7 +342,7 @@ class Learner {
   // and NS names that rule 3 searches stays small and cache-resident.
   NamePool names_;
   NamePool query_names_;
-  std::vector<Slot> slots_;
+  ChunkedVec<Slot> slots_;  // never moves: growth past any reservation costs one chunk
   std::vector<uint32_t> free_slots_;
   FlatMap<IpAddress, AddressSlots, IpAddressHash> by_address_;
   FlatMap<ZoneKey, uint32_t, ZoneKeyHash> slot_index_;      // (address, zone) -> slot

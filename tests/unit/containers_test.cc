@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <memory>
 #include <random>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "core/chunked_vec.hh"
 #include "core/dns_name.hh"
 #include "core/flat_map.hh"
 #include "core/ip_address.hh"
@@ -254,6 +256,66 @@ struct Pair {
 TEST(SmallVec, AgreesWithVectorInPlaceAndOnTheHeap) {
   small_vec_agrees_with_vector<uint32_t, 2>([](uint32_t x) { return x; });
   small_vec_agrees_with_vector<Pair, 1>([](uint32_t x) { return Pair{IpAddress::v4(0xc0000200u + x), x, 7}; });
+}
+
+TEST(ChunkedVec, ElementsKeepTheirAddressWhileItGrowsPastItsReservation) {
+  ChunkedVec<std::string, 4> v;  // chunks of 16
+  v.reserve(8);
+  std::vector<const std::string*> where;
+  for (int i = 0; i < 1000; ++i) {
+    // Long enough that a moved string would carry its buffer elsewhere.
+    v.emplace_back(std::string(40, static_cast<char>('a' + i % 26)) + std::to_string(i));
+    where.push_back(&v[static_cast<size_t>(i)]);
+  }
+  ASSERT_EQ(v.size(), 1000u);
+  for (size_t i = 0; i < where.size(); ++i) {
+    ASSERT_EQ(&v[i], where[i]) << "element " << i << " moved";
+    ASSERT_EQ(v[i], std::string(40, static_cast<char>('a' + i % 26)) + std::to_string(i));
+  }
+}
+
+TEST(ChunkedVec, AgreesWithVectorAndVisitsInIndexOrder) {
+  std::mt19937 rng(11);
+  ChunkedVec<Pair, 3> v;
+  std::vector<Pair> oracle;
+  for (uint32_t step = 0; step < 5000; ++step) {
+    if (rng() % 4 == 0 && !oracle.empty()) {
+      size_t i = rng() % oracle.size();
+      oracle[i].refs = v[i].refs = step;  // writes through operator[] land in place
+    } else {
+      Pair p{IpAddress::v4(0xc6336400u + step), step, step * 3};
+      oracle.push_back(p);
+      ASSERT_EQ(v.emplace_back(p), p);
+    }
+  }
+  ASSERT_EQ(v.size(), oracle.size());
+  std::vector<Pair> visited(v.begin(), v.end());
+  EXPECT_EQ(visited, oracle);
+  const auto& cv = v;
+  size_t n = 0;
+  for (const Pair& p : cv) ASSERT_EQ(p, oracle[n++]);
+  EXPECT_EQ(n, oracle.size());
+}
+
+TEST(ChunkedVec, DestroysEveryElementOnceOnClearMoveAndDestruction) {
+  auto counted = std::make_shared<int>(0);
+  {
+    ChunkedVec<std::shared_ptr<int>, 2> a;
+    for (int i = 0; i < 23; ++i) a.emplace_back(counted);
+    ASSERT_EQ(counted.use_count(), 24);
+    ChunkedVec<std::shared_ptr<int>, 2> b(std::move(a));
+    EXPECT_EQ(a.size(), 0u);
+    EXPECT_EQ(b.size(), 23u);
+    EXPECT_EQ(counted.use_count(), 24);
+    a.emplace_back(counted);  // a moved-from vector is empty and usable
+    b = std::move(a);         // b's 23 are destroyed, a's one taken over
+    EXPECT_EQ(counted.use_count(), 2);
+    b.clear();
+    EXPECT_EQ(counted.use_count(), 1);
+    for (int i = 0; i < 9; ++i) b.emplace_back(counted);
+    EXPECT_EQ(counted.use_count(), 10);
+  }
+  EXPECT_EQ(counted.use_count(), 1);
 }
 
 TEST(NamePool, InternsCaseInsensitivelyAndForgetsAtTheLastRelease) {

@@ -715,6 +715,7 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
                 info()};
     query_names_.acquire(p.from.query_name);
     waiting->push_back(p);
+    pending_due_.push_back(PendingDue{p.deadline, target});
     ++pending_count_;
     count(LearnEvent::pending, ex, &item);
   }
@@ -825,21 +826,24 @@ bool Learner::sync_table(const IpAddress& a) {
 
 void Learner::expire(TimeNs now, size_t expiry_budget) {
   now_ = std::max(now_, now);
-  if (!pending_.empty()) {
-    pending_.erase_if([&](NameId target, std::vector<PendingNs>& waiting) {
-      size_t before = waiting.size();
-      std::erase_if(waiting, [&](const PendingNs& p) {
-        if (p.deadline >= now_) return false;
-        if (!p.resolved) ++counters_[static_cast<size_t>(LearnEvent::pending_expired)];
-        names_.release(p.zone);
-        query_names_.release(p.from.query_name);
-        return true;
-      });
-      pending_count_ -= before - waiting.size();
-      if (!waiting.empty()) return false;
-      names_.release(target);
+  while (!pending_due_.empty() && pending_due_.front().deadline < now_) {
+    NameId target = pending_due_.front().target;
+    pending_due_.pop_front();
+    std::vector<PendingNs>* waiting = pending_.find(target);
+    if (!waiting) continue;  // swept with an earlier item of its name
+    size_t before = waiting->size();
+    std::erase_if(*waiting, [&](const PendingNs& p) {
+      if (p.deadline >= now_) return false;
+      if (!p.resolved) ++counters_[static_cast<size_t>(LearnEvent::pending_expired)];
+      names_.release(p.zone);
+      query_names_.release(p.from.query_name);
       return true;
     });
+    pending_count_ -= before - waiting->size();
+    if (waiting->empty()) {
+      pending_.erase(target);
+      names_.release(target);
+    }
   }
   // The sweep: learned records whose time has come, a bounded number.
   for (size_t n = 0; n < expiry_budget && !expiry_.empty() && expiry_.top().when <= now_; ++n) {

@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <optional>
+#include <deque>
 #include <queue>
 #include <span>
 #include <string>
@@ -362,6 +363,20 @@ class Learner {
 
   QueryTracker tracker_;
   FlatMap<NameId, std::vector<PendingNs>, IdHash> pending_;  // by NS target; owns a reference to it
+  // When each wait ends, in the order the waits began, so that expire()
+  // visits only the waits that have ended (walking all of pending_ every
+  // housekeeping call cost the live learner, which calls it every
+  // millisecond and whenever idle, time in proportion to every wait
+  // pending). Deadlines come in nondecreasing order unless the window
+  // setting shrank or packet time went back; a wait behind a later one is
+  // then swept late, never early (answers check each wait's deadline).
+  // An item whose target name was forgotten and its id reused sweeps the
+  // new name's ended waits, which is harmless.
+  struct PendingDue {
+    TimeNs deadline;
+    NameId target;
+  };
+  std::deque<PendingDue> pending_due_;
   ParsedMessage scratch_;  // on_message's, reused for every message
   // Workers read it for every query they hand over (name_hash) while this
   // thread writes the counters around it: a cache line of its own, or

@@ -391,6 +391,70 @@ TEST(LearnerScenario, NsWithoutGlueIsDroppedWhenItsAddressArrivesLate) {
   EXPECT_EQ(lab.events(LearnEvent::answer_not_delegation), 2u);
 }
 
+// Glueless referrals for zone<i>.example.lab to ns<i>.provider.lab, one
+// every 100 ms; housekeeping every 50 ms ends exactly the waits whose 2 s
+// have run out, whatever their names.
+TEST(LearnerScenario, NsWaitsEndAsTheirWindowsRunOutInTheOrderTheyBegan) {
+  Lab lab;
+  walk_example_lab(lab);
+  constexpr int kWaits = 40;
+  std::vector<TimeNs> began;
+  for (int i = 0; i < kWaits; ++i) {
+    std::string zone = "zone" + std::to_string(i) + ".example.lab";
+    DnsBuilder ref(static_cast<uint16_t>(100 + i), flags::qr);
+    ref.question("www." + zone, A).ns(S::authority, zone, "ns" + std::to_string(i) + ".provider.lab", 3600);
+    lab.exchange("203.0.113.10", static_cast<uint16_t>(100 + i), "www." + zone, A, ref);
+    began.push_back(lab.now);
+    lab.advance_ms(80);  // with the exchange's 20: one referral per 100 ms
+  }
+  ASSERT_EQ(lab.events(LearnEvent::pending), static_cast<uint64_t>(kWaits));
+  // The session's own housekeeping (each second of packet time) has ended
+  // the first ones already.
+  ASSERT_GT(lab.learner.pending_targets(), 0u);
+  ASSERT_EQ(lab.events(LearnEvent::pending_expired) + lab.learner.pending_targets(), static_cast<uint64_t>(kWaits));
+  for (int step = 0; step < 120; ++step) {
+    lab.advance_ms(50);
+    lab.learner.housekeeping(lab.now);
+    auto ended = static_cast<uint64_t>(
+        std::count_if(began.begin(), began.end(), [&](TimeNs t) { return t + 2 * kNsPerSec < lab.now; }));
+    ASSERT_EQ(lab.events(LearnEvent::pending_expired), ended) << "step " << step;
+    ASSERT_EQ(lab.learner.pending_targets(), kWaits - ended) << "step " << step;
+  }
+  EXPECT_EQ(lab.learner.pending_targets(), 0u);
+}
+
+// A reload that shortens ns_address_window: waits begun after it end
+// before older, longer ones. None ends early, an answer after a wait ended
+// teaches nothing even while the wait is still held, and all are let go.
+TEST(LearnerScenario, ShorterNsWaitsBehindLongerOnesEndOnTimeAndAreLetGo) {
+  Lab lab;
+  walk_example_lab(lab);
+  auto glueless = [&](uint16_t id, const std::string& zone, const std::string& ns) {
+    DnsBuilder ref(id, flags::qr);
+    ref.question("www." + zone, A).ns(S::authority, zone, ns, 3600);
+    lab.exchange("203.0.113.10", id, "www." + zone, A, ref);
+  };
+  glueless(20, "long.example.lab", "ns.long-provider.lab");  // 2 s
+  LearningSettings shorter;
+  shorter.ns_address_window_s = 0.5;
+  lab.learner.set_settings(shorter);
+  glueless(21, "short.example.lab", "ns.provider.lab");  // 0.5 s
+  ASSERT_EQ(lab.events(LearnEvent::pending), 2u);
+  lab.advance_ms(400);
+  lab.learner.housekeeping(lab.now);
+  EXPECT_EQ(lab.events(LearnEvent::pending_expired), 0u) << "no wait ends early";
+  lab.advance_ms(300);  // the short wait has run out, the long one has not
+  lab.learner.housekeeping(lab.now);
+  walk_to_provider_lab(lab, 22);
+  DnsBuilder ans(23, flags::qr | flags::aa);
+  ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 600);
+  lab.exchange("203.0.113.20", 23, "ns.provider.lab", A, ans);
+  EXPECT_FALSE(lab.allowed("203.0.113.30")) << "the answer came after its wait ended";
+  lab.advance_s(2);
+  EXPECT_EQ(lab.events(LearnEvent::pending_expired), 2u);
+  EXPECT_EQ(lab.learner.pending_targets(), 0u);
+}
+
 TEST(LearnerScenario, RepeatedNsWithoutGlueWaitsAgainOnceItsFirstWaitEnded) {
   Lab lab;
   walk_example_lab(lab);

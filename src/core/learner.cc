@@ -280,27 +280,43 @@ Provenance Learner::provenance(const Slot& s) const {
                     [this](NameId id) { return query_names_.text(id); });
 }
 
-void Learner::freeze(Frozen& f) const {
+void Learner::freeze_begin(Frozen& f) const {
   f.slots_.clear();
-  f.slots_.reserve(slots_.size() - free_slots_.size());
-  for (const Slot& s : slots_)
-    if (s.learned()) f.slots_.push_back(s);
-  f.names_.copy(names_);
-  f.query_names_.copy(query_names_);
+  f.names_.clear();
+  f.query_names_.clear();
+  f.cursor_ = 0;
+  // Room up front (address space; pages become resident as the slices fill
+  // them): growing by doubling would copy tens of MB within one slice.
+  size_t records = slots_.size() - free_slots_.size();
+  f.slots_.reserve(records);
+  f.names_.end.reserve(2 * records);
+  f.names_.wire.reserve(2 * records * 24);
+  f.query_names_.end.reserve(records);
+  f.query_names_.wire.reserve(records * 40);
 }
 
-void Learner::Frozen::Names::copy(const NamePool& pool) {
-  wire.clear();
-  end.resize(pool.id_limit());
-  for (size_t id = 0; id < end.size(); ++id) {
-    wire += pool.wire(static_cast<NameId>(id));
-    end[id] = static_cast<uint32_t>(wire.size());
+bool Learner::freeze_some(Frozen& f, size_t budget) const {
+  for (; budget > 0 && f.cursor_ < slots_.size(); --budget) {
+    const Slot& s = slots_[f.cursor_++];
+    if (!s.learned()) continue;
+    Slot& c = f.slots_.emplace_back(s);
+    c.zone = f.names_.add(names_.wire(s.zone));
+    c.ns = f.names_.add(names_.wire(s.ns));
+    c.query_name = f.query_names_.add(query_names_.wire(s.query_name));
   }
+  return f.cursor_ >= slots_.size();
+}
+
+Learner::NameId Learner::Frozen::Names::add(std::string_view w) {
+  if (w.empty()) return kNoName;
+  wire += w;
+  end.push_back(wire.size());
+  return static_cast<NameId>(end.size() - 1);
 }
 
 std::string Learner::Frozen::Names::text(NameId id) const {
   if (id == kNoName || id >= end.size()) return "";
-  uint32_t begin = id == 0 ? 0 : end[id - 1];
+  uint64_t begin = id == 0 ? 0 : end[id - 1];
   return NamePool::text_of(std::string_view(wire).substr(begin, end[id] - begin));
 }
 

@@ -135,6 +135,7 @@ class Dataplane {
   static int worker_main(void* arg);
   void learner_main();
   void write_snapshot(const std::string& path);
+  void write_frozen(const std::string& path);
 
   // Read by the workers on every burst, written only at start and stop (and
   // policy_ on a reload)...
@@ -174,6 +175,7 @@ class Dataplane {
   std::atomic<uint64_t> snapshots_written_{0}, snapshot_failures_{0};
   std::thread snap_writer_;  // started by the learner thread, joined by it or stop()
   std::unique_ptr<Learner::Frozen> frozen_;  // the copy it writes, reused
+  std::string freezing_path_;  // learner thread: where the copy being made in slices goes
   std::atomic<bool> snap_writing_{false};
   mutable std::mutex learn_mu_;  // guards learn counter copies
   LearnCounters learn_copy_{};

@@ -3,6 +3,8 @@
 // delegations teaches, and every way a response must teach nothing.
 
 #include <gtest/gtest.h>
+#include <set>
+#include <map>
 
 #include <algorithm>
 #include <random>
@@ -750,6 +752,59 @@ TEST(LearnerScenario, FrozenCopyKeepsTheRecordsAsTheyWereWhenTaken) {
   snapshot::Contents after = snapshot_of(frozen, lab.now - 3 * 86400 * kNsPerSec - 20'000'000, 0);
   after.taken_at = before.taken_at;
   EXPECT_EQ(snapshot::encode(after), snapshot::encode(before)) << "the frozen copy changed";
+}
+
+// The live learner copies for a snapshot a slice at a time while it goes
+// on learning and forgetting. Whatever happens between slices, each copied
+// record is one the learner held, with its own names: here every record
+// copied before the learner forgot everything keeps its names although
+// their ids (and its slot) were reused by records learned after it.
+TEST(LearnerScenario, FrozenCopyMadeInSlicesHoldsRecordsAsTheyWereWithTheirOwnNames) {
+  Lab lab;
+  struct Truth {
+    std::string zone, ns, query_name;
+  };
+  std::map<std::string, Truth> truth;  // address -> what taught it
+  uint16_t id = 1;
+  auto teach = [&](const std::string& tag, int i) {
+    std::string tld = tag + std::to_string(i), ns = "a.nic." + tld, addr = "198.51.100." + std::to_string(i);
+    if (tag == "new") addr = "203.0.113." + std::to_string(i);
+    DnsBuilder ref(id, flags::qr);
+    ref.question("www.example." + tld, A).ns(S::authority, tld, ns, 3600).addr(S::additional, ns, addr, 3600);
+    lab.exchange(kRoot, id++, "www.example." + tld, A, ref);
+    ASSERT_TRUE(lab.allowed(addr));
+    truth[addr] = {tld + ".", ns + ".", "www.example." + tld + "."};
+  };
+  for (int i = 1; i <= 40; ++i) teach("old", i);
+  Learner::Frozen frozen;
+  lab.learner.freeze_begin(frozen);
+  // The root hints' slots come first: past them, 20 of the 40.
+  ASSERT_FALSE(lab.learner.freeze_some(frozen, lab.learner.anchors() + 20));
+  size_t first_slice = frozen.size();
+  ASSERT_EQ(first_slice, 20u);
+  // Everything learned expires (slots and names freed), then new records
+  // take the freed slots and name ids, behind the cursor and ahead of it.
+  lab.advance_s(2 * 3600);
+  for (int i = 1; i <= 40; ++i) ASSERT_FALSE(lab.allowed("198.51.100." + std::to_string(i)));
+  for (int i = 1; i <= 60; ++i) teach("new", i);
+  while (!lab.learner.freeze_some(frozen, 7)) {
+  }
+  size_t old_seen = 0, new_seen = 0;
+  std::set<std::string> seen;
+  frozen.for_each([&](Provenance&& p) {
+    std::string a = p.address.to_string();
+    ASSERT_TRUE(truth.count(a)) << a << " was never learned";
+    EXPECT_EQ(p.zone, truth[a].zone) << a;
+    EXPECT_EQ(p.ns, truth[a].ns) << a;
+    EXPECT_EQ(p.query_name, truth[a].query_name) << a;
+    EXPECT_TRUE(seen.insert(a).second) << a << " copied twice";
+    (a.starts_with("198.51.100.") ? old_seen : new_seen) += 1;
+  });
+  EXPECT_EQ(old_seen, first_slice) << "the first slice's records, as they were";
+  EXPECT_GT(new_seen, 0u) << "records learned ahead of the cursor are in the copy";
+  // All at once, the copy is what the learner holds now: the new ones only.
+  lab.learner.freeze(frozen);
+  EXPECT_EQ(frozen.size(), 60u);
 }
 
 // The data path hands queries over as records (the worker parsed them and

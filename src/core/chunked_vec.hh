@@ -72,12 +72,12 @@ class ChunkedVec {
   ChunkedVec& operator=(ChunkedVec&& o) noexcept {
     if (this != &o) {
       clear();
-      chunks_ = std::move(o.chunks_);
+      chunks_ = std::move(o.chunks_);  // frees this one's chunks
       size_ = std::exchange(o.size_, 0);
     }
     return *this;
   }
-  ~ChunkedVec() { clear(); }
+  ~ChunkedVec() { clear(); }  // chunks_ frees the chunks
 
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
@@ -90,19 +90,21 @@ class ChunkedVec {
 
   template <class... Args>
   T& emplace_back(Args&&... args) {
-    if ((size_ & kMask) == 0 && (size_ >> ChunkShift) == chunks_.size())
-      chunks_.emplace_back(static_cast<T*>(::operator new(kChunk * sizeof(T), std::align_val_t{alignof(T)})));
+    if ((size_ >> ChunkShift) == chunks_.size()) {
+      Chunk fresh(static_cast<T*>(::operator new(kChunk * sizeof(T), std::align_val_t{alignof(T)})));
+      chunks_.push_back(std::move(fresh));
+    }
     T* at = chunks_[size_ >> ChunkShift].get() + (size_ & kMask);
     ::new (static_cast<void*>(at)) T(std::forward<Args>(args)...);
     ++size_;
     return *at;
   }
 
-  // Destroys every element and frees every chunk.
+  // Destroys every element; the chunks stay, for the elements added next
+  // (a copy remade periodically then touches no fresh pages).
   void clear() {
     for (size_t i = size_; i > 0; --i) (*this)[i - 1].~T();
     size_ = 0;
-    chunks_.clear();
   }
 
   iterator begin() { return {this, 0}; }

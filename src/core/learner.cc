@@ -285,39 +285,49 @@ void Learner::freeze_begin(Frozen& f) const {
   f.names_.clear();
   f.query_names_.clear();
   f.cursor_ = 0;
-  // Room up front (address space; pages become resident as the slices fill
-  // them): growing by doubling would copy tens of MB within one slice.
-  size_t records = slots_.size() - free_slots_.size();
-  f.slots_.reserve(records);
-  f.names_.end.reserve(2 * records);
-  f.names_.wire.reserve(2 * records * 24);
-  f.query_names_.end.reserve(records);
-  f.query_names_.wire.reserve(records * 40);
 }
 
 bool Learner::freeze_some(Frozen& f, size_t budget) const {
+  f.names_.forget_recent();
+  f.query_names_.forget_recent();
   for (; budget > 0 && f.cursor_ < slots_.size(); --budget) {
     const Slot& s = slots_[f.cursor_++];
     if (!s.learned()) continue;
     Slot& c = f.slots_.emplace_back(s);
-    c.zone = f.names_.add(names_.wire(s.zone));
-    c.ns = f.names_.add(names_.wire(s.ns));
-    c.query_name = f.query_names_.add(query_names_.wire(s.query_name));
+    c.zone = f.names_.add(s.zone, names_.wire(s.zone));
+    c.ns = f.names_.add(s.ns, names_.wire(s.ns));
+    c.query_name = f.query_names_.add(s.query_name, query_names_.wire(s.query_name));
   }
   return f.cursor_ >= slots_.size();
 }
 
-Learner::NameId Learner::Frozen::Names::add(std::string_view w) {
-  if (w.empty()) return kNoName;
-  wire += w;
-  end.push_back(wire.size());
-  return static_cast<NameId>(end.size() - 1);
+void Learner::Frozen::Names::clear() {
+  for (std::string& b : blocks) b.clear();  // capacity kept
+  current = 0;
+  refs.clear();
+  forget_recent();
+}
+
+Learner::NameId Learner::Frozen::Names::add(NameId id, std::string_view w) {
+  if (id == kNoName || w.empty()) return kNoName;
+  auto& seen = recent[id & (recent.size() - 1)];
+  if (seen.first == id) return seen.second;
+  if (blocks.empty() || blocks[current].size() + w.size() > kBlock) {
+    if (!blocks.empty()) ++current;
+    if (current == blocks.size()) blocks.emplace_back().reserve(kBlock);
+  }
+  std::string& b = blocks[current];
+  refs.emplace_back(Ref{static_cast<uint32_t>(current), static_cast<uint32_t>(b.size()), static_cast<uint16_t>(w.size())});
+  b += w;
+  auto copy_id = static_cast<NameId>(refs.size() - 1);
+  seen = {id, copy_id};
+  return copy_id;
 }
 
 std::string Learner::Frozen::Names::text(NameId id) const {
-  if (id == kNoName || id >= end.size()) return "";
-  uint64_t begin = id == 0 ? 0 : end[id - 1];
-  return NamePool::text_of(std::string_view(wire).substr(begin, end[id] - begin));
+  if (id == kNoName || id >= refs.size()) return "";
+  const Ref& r = refs[id];
+  return NamePool::text_of(std::string_view(blocks[r.block]).substr(r.offset, r.size));
 }
 
 void Learner::Frozen::for_each(const std::function<void(Provenance&&)>& fn) const {
@@ -731,7 +741,7 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
                 info()};
     query_names_.acquire(p.from.query_name);
     waiting->push_back(p);
-    pending_due_.push_back(PendingDue{p.deadline, target});
+    pending_due_.push(PendingDue{p.deadline, target});
     ++pending_count_;
     count(LearnEvent::pending, ex, &item);
   }
@@ -842,9 +852,9 @@ bool Learner::sync_table(const IpAddress& a) {
 
 void Learner::expire(TimeNs now, size_t expiry_budget) {
   now_ = std::max(now_, now);
-  while (!pending_due_.empty() && pending_due_.front().deadline < now_) {
-    NameId target = pending_due_.front().target;
-    pending_due_.pop_front();
+  while (!pending_due_.empty() && pending_due_.top().deadline < now_) {
+    NameId target = pending_due_.top().target;
+    pending_due_.pop();
     std::vector<PendingNs>* waiting = pending_.find(target);
     if (!waiting) continue;  // swept with an earlier item of its name
     size_t before = waiting->size();

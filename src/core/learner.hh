@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <optional>
+#include <array>
 #include <deque>
 #include <queue>
 #include <span>
@@ -193,15 +194,17 @@ class Learner {
   // text, so that the learner can go on while another thread turns the
   // copy into provenance records and writes them (built and written in
   // place, a snapshot of 1 M entries held learning up for 5 s). Reuses
-  // `into`'s memory: the next snapshot's copy touches no fresh pages.
+  // `into`'s memory: a copy no larger than the last touches no fresh pages.
   //
   // In slices: freeze_begin(), then freeze_some() between other work until
   // it returns true (the whole copy at once held the live learner up for
   // 37-41 ms per million records every snapshot interval, 90-330 ms the
-  // first time; `nsgate run`, 1 M entries). Each record is
-  // copied as it is when its slice reaches it, with its names: a record
-  // learned, changed or removed behind the cursor meanwhile is in the copy
-  // as it was, or not at all; one learned ahead of it is in the copy.
+  // first time; `nsgate run`, 1 M entries). Each record is copied as it is
+  // when the cursor reaches its slot, with its names: a record changed or
+  // removed behind the cursor is in the copy as it was; one learned ahead
+  // of it is in the copy. So an (address, zone) removed behind the cursor
+  // and learned again ahead of it is in the copy twice (restoring takes
+  // the later record's expiry).
   void freeze_begin(Frozen& into) const;
   // Copies from at most `budget` more slots; true when the copy is complete.
   bool freeze_some(Frozen& into, size_t budget) const;
@@ -378,20 +381,21 @@ class Learner {
 
   QueryTracker tracker_;
   FlatMap<NameId, std::vector<PendingNs>, IdHash> pending_;  // by NS target; owns a reference to it
-  // When each wait ends, in the order the waits began, so that expire()
-  // visits only the waits that have ended (walking all of pending_ every
-  // housekeeping call cost the live learner, which calls it every
-  // millisecond and whenever idle, time in proportion to every wait
-  // pending). Deadlines come in nondecreasing order unless the window
-  // setting shrank or packet time went back; a wait behind a later one is
-  // then swept late, never early (answers check each wait's deadline).
-  // An item whose target name was forgotten and its id reused sweeps the
-  // new name's ended waits, which is harmless.
+  // When each wait ends, soonest first, so that expire() visits only the
+  // waits that have ended (walking all of pending_ on every housekeeping
+  // call cost the live learner, which calls it every millisecond and
+  // whenever idle, time in proportion to every wait pending). A heap, not
+  // a queue in arrival order: after a reload shortens the window, short
+  // waits must not stay behind long ones (and count against
+  // max_pending_ns) for up to the old window. An item whose target name
+  // was forgotten and its id reused sweeps the new name's ended waits,
+  // which is harmless.
   struct PendingDue {
     TimeNs deadline;
     NameId target;
+    bool operator>(const PendingDue& o) const { return deadline > o.deadline; }
   };
-  std::deque<PendingDue> pending_due_;
+  std::priority_queue<PendingDue, std::vector<PendingDue>, std::greater<>> pending_due_;
   ParsedMessage scratch_;  // on_message's, reused for every message
   // Workers read it for every query they hand over (name_hash) while this
   // thread writes the counters around it: a cache line of its own, or
@@ -413,22 +417,30 @@ class Learner::Frozen {
 
  private:
   friend class Learner;
-  // The copied records' names, one per reference (ids in the learner's
+  // The copied records' names, by the copy's own ids (ids in the learner's
   // pools may be released and reused while a copy is made in slices, so
-  // they cannot be copied by id at the end): wire forms back to back, name
-  // k at [end[k - 1], end[k]).
+  // they cannot be copied by id at the end). Wire forms in blocks of
+  // kBlock bytes that never grow past that, so no append moves them.
   struct Names {
-    std::string wire;
-    std::vector<uint64_t> end;
-    void clear() {
-      wire.clear();
-      end.clear();
-    }
-    // The copy's own id for `w` (kNoName for none).
-    NameId add(std::string_view w);
+    static constexpr size_t kBlock = size_t{1} << 20;
+    struct Ref {
+      uint32_t block, offset;
+      uint16_t size;
+    };
+    std::vector<std::string> blocks;
+    size_t current = 0;  // the block being filled
+    ChunkedVec<Ref, 12> refs;
+    // Within one freeze_some() call the learner's ids are stable: a name
+    // copied for an earlier slot of the call is referred to again (the
+    // slots of one response share their zone, NS and query names).
+    std::array<std::pair<NameId, NameId>, 256> recent;
+    void clear();
+    void forget_recent() { recent.fill({kNoName, kNoName}); }
+    // The copy's id for the learner's name `id` with wire form `w`.
+    NameId add(NameId id, std::string_view w);
     std::string text(NameId id) const;
   };
-  std::vector<Slot> slots_;
+  ChunkedVec<Slot> slots_;  // grown chunk by chunk: no slice moves what earlier ones copied
   Names names_, query_names_;
   size_t cursor_ = 0;  // the next learner slot freeze_some() looks at
 };

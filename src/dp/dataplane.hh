@@ -136,6 +136,9 @@ class Dataplane {
   void learner_main();
   void write_snapshot(const std::string& path);
   void write_frozen(const std::string& path);
+  // Learner thread: takes the pending snapshot request, if any, and starts
+  // its copy (no write may be going on).
+  void begin_requested_copy();
 
   // Read by the workers on every burst, written only at start and stop (and
   // policy_ on a reload)...

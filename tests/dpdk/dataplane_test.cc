@@ -292,6 +292,47 @@ TEST(Dataplane, DropLogTimesAndSnapshotExpiriesFollowAWallClockStepAfterStart) {
   outside.drain();
 }
 
+// A snapshot asked for just before stop() is written, whole, by the time
+// stop() returns (copied in slices, a large one used to be abandoned
+// half-copied when the learner thread ended, with no error counted).
+TEST(Dataplane, ASnapshotRequestedJustBeforeStopIsWrittenWhole) {
+  RingPort inside("stopsnap_inside"), outside("stopsnap_outside");
+  DataplaneOptions opts;
+  opts.config.ports.inside = inside.name;
+  opts.config.ports.outside = outside.name;
+  Dataplane d(opts);
+  std::string error;
+  ASSERT_TRUE(d.init(error)) << error;
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  TimeNs wall = TimeNs{ts.tv_sec} * kNsPerSec + ts.tv_nsec;
+  constexpr uint32_t kRecords = 50000;  // about a hundred slices
+  std::vector<Provenance> entries(kRecords);
+  for (uint32_t i = 0; i < kRecords; ++i) {
+    Provenance& p = entries[i];
+    p.address = IpAddress::v4(0xc6120000u + i);  // 198.18.0.0/15
+    std::string zone = "z" + std::to_string(i % 500) + ".lab";
+    p.zone = zone + ".";
+    p.ns = "ns" + std::to_string(i) + "." + zone + ".";
+    p.ns_ttl = p.addr_ttl = 3600;
+    p.expires = wall + 3600 * kNsPerSec;
+    p.query_time = p.response_time = wall - kNsPerSec;
+    p.query_name = "www." + zone + ".";
+    p.server = *IpAddress::parse("198.41.0.4");
+  }
+  ASSERT_EQ(d.load(entries), kRecords);
+  ASSERT_TRUE(d.start(error)) << error;
+  std::string path = "/tmp/nsgate-stopsnap-" + std::to_string(getpid()) + ".snap";
+  d.request_snapshot(path);
+  d.stop();
+  EXPECT_EQ(d.snapshots_written(), 1u);
+  EXPECT_EQ(d.snapshot_failures(), 0u);
+  snapshot::Contents c;
+  ASSERT_TRUE(snapshot::read_file(path, c, error)) << error;
+  std::remove(path.c_str());
+  EXPECT_EQ(c.entries.size(), kRecords);
+}
+
 }  // namespace
 }  // namespace nsgate::dp
 

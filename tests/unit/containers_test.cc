@@ -272,6 +272,11 @@ TEST(ChunkedVec, ElementsKeepTheirAddressWhileItGrowsPastItsReservation) {
     ASSERT_EQ(&v[i], where[i]) << "element " << i << " moved";
     ASSERT_EQ(v[i], std::string(40, static_cast<char>('a' + i % 26)) + std::to_string(i));
   }
+  // Cleared, it fills the chunks it had again.
+  v.clear();
+  EXPECT_EQ(v.size(), 0u);
+  for (int i = 0; i < 100; ++i) v.emplace_back("again");
+  for (size_t i = 0; i < 100; ++i) ASSERT_EQ(&v[i], where[i]) << "element " << i;
 }
 
 TEST(ChunkedVec, AgreesWithVectorAndVisitsInIndexOrder) {

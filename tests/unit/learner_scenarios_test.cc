@@ -426,9 +426,10 @@ TEST(LearnerScenario, NsWaitsEndAsTheirWindowsRunOutInTheOrderTheyBegan) {
 }
 
 // A reload that shortens ns_address_window: waits begun after it end
-// before older, longer ones. None ends early, an answer after a wait ended
-// teaches nothing even while the wait is still held, and all are let go.
-TEST(LearnerScenario, ShorterNsWaitsBehindLongerOnesEndOnTimeAndAreLetGo) {
+// before older, longer ones, and are let go on time (held behind the long
+// one, they would count against max_pending_ns for up to the old window).
+// None ends early, and an answer after a wait ended teaches nothing.
+TEST(LearnerScenario, AShortenedNsWindowEndsNewWaitsOnTimeBeforeOlderLongerOnes) {
   Lab lab;
   walk_example_lab(lab);
   auto glueless = [&](uint16_t id, const std::string& zone, const std::string& ns) {
@@ -442,11 +443,14 @@ TEST(LearnerScenario, ShorterNsWaitsBehindLongerOnesEndOnTimeAndAreLetGo) {
   lab.learner.set_settings(shorter);
   glueless(21, "short.example.lab", "ns.provider.lab");  // 0.5 s
   ASSERT_EQ(lab.events(LearnEvent::pending), 2u);
+  ASSERT_EQ(lab.learner.pending_targets(), 2u);
   lab.advance_ms(400);
   lab.learner.housekeeping(lab.now);
   EXPECT_EQ(lab.events(LearnEvent::pending_expired), 0u) << "no wait ends early";
   lab.advance_ms(300);  // the short wait has run out, the long one has not
   lab.learner.housekeeping(lab.now);
+  EXPECT_EQ(lab.events(LearnEvent::pending_expired), 1u) << "the short wait ended on time";
+  EXPECT_EQ(lab.learner.pending_targets(), 1u);
   walk_to_provider_lab(lab, 22);
   DnsBuilder ans(23, flags::qr | flags::aa);
   ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 600);
@@ -805,6 +809,35 @@ TEST(LearnerScenario, FrozenCopyMadeInSlicesHoldsRecordsAsTheyWereWithTheirOwnNa
   // All at once, the copy is what the learner holds now: the new ones only.
   lab.learner.freeze(frozen);
   EXPECT_EQ(frozen.size(), 60u);
+}
+
+// Enough records that the copy's names fill more than one block, with
+// names shared between records: the copy, whole or in slices of 7, is the
+// learner's history byte for byte.
+TEST(LearnerScenario, FrozenCopyOfManyRecordsIsTheLearnersHistory) {
+  Lab lab({}, 100000);
+  for (int i = 0; i < 3000; ++i) {
+    std::string tld = "t" + std::to_string(i);
+    DnsBuilder ref(static_cast<uint16_t>(i + 1), flags::qr);
+    ref.question("a-rather-long-query-name-" + std::to_string(i) + ".example." + tld, A);
+    for (int k = 0; k < 8; ++k) {
+      std::string ns = "ns" + std::to_string(k) + ".a-long-name-server-name-" + std::to_string(i) + "." + tld;
+      ref.ns(S::authority, tld, ns, 3600)
+          .addr(S::additional, ns, "2001:db8::" + std::to_string(i) + ":" + std::to_string(k + 1), 3600);
+    }
+    lab.exchange(kRoot, static_cast<uint16_t>(i + 1), "a-rather-long-query-name-" + std::to_string(i) + ".example." + tld,
+                 A, ref);
+  }
+  snapshot::Contents own = snapshot_of(lab.learner, lab.now, 0);
+  ASSERT_EQ(own.entries.size(), 24000u);
+  Learner::Frozen frozen;
+  for (size_t slice : {SIZE_MAX, size_t{7}}) {
+    lab.learner.freeze_begin(frozen);
+    while (!lab.learner.freeze_some(frozen, slice)) {
+    }
+    snapshot::Contents copy = snapshot_of(frozen, lab.now, 0);
+    EXPECT_EQ(snapshot::encode(copy), snapshot::encode(own)) << "slices of " << slice;
+  }
 }
 
 // The data path hands queries over as records (the worker parsed them and

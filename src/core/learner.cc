@@ -962,6 +962,9 @@ void Learner::reserve(size_t records) {
   // At most a zone and an NS name per record; usually far fewer (shared).
   names_.reserve(names_.size() + 2 * records);
   zone_counts_.reserve(names_.size() + 2 * records);
+  // At most one query name per record (those of one response shared). Not
+  // reserved, the pool doubled as it filled, each time moving all it held.
+  query_names_.reserve(query_names_.size() + records);
 }
 
 bool Learner::restore(const Provenance& p) {

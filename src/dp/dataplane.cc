@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "dp/dataplane.hh"
 
+#include <rte_atomic.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
@@ -54,6 +55,21 @@ TimeNs clock_ns(clockid_t id) {
   timespec ts{};
   clock_gettime(id, &ts);
   return TimeNs{ts.tv_sec} * kNsPerSec + ts.tv_nsec;
+}
+
+// The time stamped on what a worker hands the learner. The learner takes
+// a response once its stamp is older than the start of a pass, and by then
+// the query ahead of it (a record committed, or a packet enqueued, earlier
+// on this core) must be visible in its ring. A store can still sit in this
+// core's store buffer while the clock is read, so the stamp could precede
+// the query's visibility: 1 response in ~10 runs of the learning window of
+// tools/bench/forward was refused as unsolicited. The full fence makes the
+// earlier ring writes visible first; the read fence keeps the clock read
+// from running ahead of it.
+TimeNs handoff_stamp() {
+  rte_mb();
+  rte_rmb();
+  return clock_ns(CLOCK_MONOTONIC);
 }
 
 std::span<const std::byte> frame_of(const rte_mbuf* m) {
@@ -139,7 +155,7 @@ struct Dataplane::Worker {
   }
   void hand_off(rte_mbuf** pkts, unsigned n) {
     if (n == 0) return;
-    TimeNs t = clock_ns(CLOCK_MONOTONIC);
+    TimeNs t = handoff_stamp();
     for (unsigned i = 0; i < n; ++i) *RTE_MBUF_DYNFIELD(pkts[i], dp->handoff_offset_, TimeNs*) = t;
     unsigned done = rte_ring_enqueue_burst(to_learner, reinterpret_cast<void* const*>(pkts), n, nullptr);
     counters.add(Counter::handoff, done);
@@ -300,7 +316,7 @@ uint16_t Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, bool fo
   // same burst) must be there by then, or the response looks unsolicited.
   hand_off(learn, nl);
   if (nh) {
-    TimeNs t = clock_ns(CLOCK_MONOTONIC);
+    TimeNs t = handoff_stamp();
     for (unsigned i = 0; i < nh; ++i) *RTE_MBUF_DYNFIELD(hold_now[i], d.handoff_offset_, TimeNs*) = t;
     unsigned done = rte_ring_enqueue_burst(held, reinterpret_cast<void* const*>(hold_now), nh, nullptr);
     counters.add(Counter::held, done);
@@ -648,6 +664,10 @@ void Dataplane::learner_main() {
     // response taken before its query would look unsolicited and teach
     // nothing (rule 1).
     TimeNs cut = clock_ns(CLOCK_MONOTONIC);
+    // The rings are read after the clock (handoff_stamp's other half): a
+    // ring read run ahead of it could miss a query whose response, stamped
+    // before `cut`, this pass then takes.
+    rte_rmb();
     for (auto& w : workers_) take_queries(*w);
     // The packets: a merge of the workers' rings (each in stamp order).
     auto refill = [&](size_t k) {

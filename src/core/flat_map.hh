@@ -10,6 +10,19 @@
 // allocations and pointer chasing were most of `nsgate learn`'s time
 // (perf on tools/bench/learn).
 //
+// Past 3/4 load the map doubles. By default all at once; after
+// grow_in_steps() it allocates the array twice the size and moves
+// kMovePerInsert buckets of the old one on each insert, so that no insert
+// moves more than a few entries. A live learner's maps that outgrow their
+// reservation (one entry per address and zone served) stopped it for the
+// whole rehash: 53 ms at 1.6 M entries, 105 ms at 3.1 M; in steps the
+// slowest insert took 1.7-3.8 ms (allocating and freeing the arrays). Not
+// the default: a lookup that meets the old array costs a second probe,
+// and `nsgate learn`, whose maps grow from small, ran 4-5 % slower. While
+// the old array drains, lookups try both; it takes no inserts, and its
+// erasures leave a tombstone so that its probe runs stay whole until it
+// is freed.
+//
 // Contract: single-threaded. Pointers returned by find/try_emplace are valid
 // until the next insert or erase. The hash is mixed with a per-map random
 // seed so that attacker-chosen keys (spoofed addresses, query ids) cannot be
@@ -39,6 +52,7 @@ class FlatMap {
  public:
   FlatMap() : seed_(flat_map_detail::random_seed()) { rehash(16); }
   ~FlatMap() {
+    finish_growing();
     for (size_t i = 0; i <= mask_; ++i)
       if (used_[i]) std::destroy_at(&entries_[i]);
     std::allocator<Entry>().deallocate(entries_, mask_ + 1);
@@ -53,17 +67,25 @@ class FlatMap {
   // memory of a large reservation is touched, and becomes resident, as the
   // map fills.
   void reserve(size_t n) {
+    finish_growing();
     size_t buckets = mask_ + 1;
     while (n * 4 > buckets * 3) buckets *= 2;
     if (buckets != mask_ + 1) rehash(buckets);
   }
   bool empty() const { return size_ == 0; }
+  // Grow in steps from now on (see the top of this file).
+  void grow_in_steps() { in_steps_ = true; }
+  // An older, smaller array still holds entries (for tests).
+  bool growing() const { return old_entries_ != nullptr; }
 
   V* find(const K& k) {
     for (size_t i = bucket(k);; i = (i + 1) & mask_) {
-      if (!used_[i]) return nullptr;
+      if (!used_[i]) break;
       if (entries_[i].first == k) return &entries_[i].second;
     }
+    if (!old_entries_) return nullptr;
+    size_t i = find_old(k);
+    return i == kNotFound ? nullptr : &old_entries_[i].second;
   }
   const V* find(const K& k) const { return const_cast<FlatMap*>(this)->find(k); }
   // A hint that `k` is looked up soon: starts loading its bucket, so that
@@ -77,7 +99,21 @@ class FlatMap {
   // The value for `k`, default-constructed and inserted if absent; `second`
   // tells whether it was inserted.
   std::pair<V*, bool> try_emplace(const K& k) {
-    if ((size_ + 1) * 4 > (mask_ + 1) * 3) rehash((mask_ + 1) * 2);  // load factor <= 3/4
+    if (old_entries_) {
+      move_some(kMovePerInsert);
+      if (old_entries_)
+        if (size_t o = find_old(k); o != kNotFound) return {&old_entries_[o].second, false};
+    }
+    if ((new_size() + 1) * 4 > (mask_ + 1) * 3) {  // load factor <= 3/4
+      if (!in_steps_) {
+        rehash((mask_ + 1) * 2);
+      } else {
+        // Absent from the old array; present in this one, it stays.
+        for (size_t i = bucket(k); used_[i]; i = (i + 1) & mask_)
+          if (entries_[i].first == k) return {&entries_[i].second, false};
+        grow();
+      }
+    }
     size_t i = bucket(k);
     for (; used_[i]; i = (i + 1) & mask_)
       if (entries_[i].first == k) return {&entries_[i].second, false};
@@ -89,18 +125,27 @@ class FlatMap {
 
   bool erase(const K& k) {
     for (size_t i = bucket(k);; i = (i + 1) & mask_) {
-      if (!used_[i]) return false;
+      if (!used_[i]) break;
       if (entries_[i].first == k) {
         erase_at(i);
         return true;
       }
     }
+    if (!old_entries_) return false;
+    size_t o = find_old(k);
+    if (o == kNotFound) return false;
+    std::destroy_at(&old_entries_[o]);
+    old_used_[o] = kTombstone;
+    --old_size_;
+    --size_;
+    return true;
   }
 
   // Erases every entry for which pred(key, value&) returns true. pred is
   // called exactly once per entry and may modify the value.
   template <class Pred>
   size_t erase_if(Pred pred) {
+    finish_growing();
     return erase_in(0, mask_ + 1, pred);
   }
 
@@ -110,8 +155,11 @@ class FlatMap {
   // Unlike erase_if, an entry may be seen twice or not at all in a pass (a
   // deletion shifts entries backwards, a rehash moves them): pred must not
   // mind, and the next pass catches what this one missed.
+  // A map still growing first moves all it has left (bounded sweeps belong
+  // to maps reserved for their bound, which do not grow).
   template <class Pred>
   bool erase_if_slice(size_t& cursor, size_t buckets, Pred pred) {
+    finish_growing();
     if (cursor > mask_) cursor = 0;
     size_t end = buckets > mask_ + 1 - cursor ? mask_ + 1 : cursor + buckets;
     erase_in(cursor, end, pred);
@@ -124,10 +172,72 @@ class FlatMap {
   void for_each(Fn fn) const {
     for (size_t i = 0; i <= mask_; ++i)
       if (used_[i]) fn(entries_[i].first, entries_[i].second);
+    if (old_entries_)
+      for (size_t i = 0; i <= old_mask_; ++i)
+        if (old_used_[i] == kUsed) fn(old_entries_[i].first, old_entries_[i].second);
   }
 
  private:
-  size_t bucket(const K& k) const { return mix64(Hash{}(k) ^ seed_) & mask_; }
+  static constexpr size_t kNotFound = SIZE_MAX;
+  static constexpr uint8_t kUsed = 1, kTombstone = 2;  // old_used_ only
+  // Old buckets moved per insert while growing: the old array (B buckets,
+  // at most 3B/4 entries) must be empty before the new one (2B buckets)
+  // fills to 3/4 again, which takes at least 3B/4 inserts; 16 per insert
+  // empties it after B/16.
+  static constexpr size_t kMovePerInsert = 16;
+
+  size_t hash_of(const K& k) const { return mix64(Hash{}(k) ^ seed_); }
+  size_t bucket(const K& k) const { return hash_of(k) & mask_; }
+  size_t new_size() const { return size_ - old_size_; }
+
+  // `k`'s bucket in the old array, or kNotFound.
+  size_t find_old(const K& k) const {
+    for (size_t i = hash_of(k) & old_mask_;; i = (i + 1) & old_mask_) {
+      if (old_used_[i] == 0) return kNotFound;
+      if (old_used_[i] == kUsed && old_entries_[i].first == k) return i;
+    }
+  }
+
+  // Starts moving into an array twice the size (first finishing a move
+  // still going on, which the pace above should never leave).
+  void grow() {
+    finish_growing();
+    old_entries_ = entries_;
+    old_used_.swap(used_);
+    old_mask_ = mask_;
+    old_size_ = size_;
+    moved_ = 0;
+    mask_ = 2 * mask_ + 1;
+    used_.assign(mask_ + 1, 0);
+    entries_ = std::allocator<Entry>().allocate(mask_ + 1);
+    if (old_size_ == 0) release_old();
+  }
+
+  // Moves the entries of up to `buckets` more old buckets into the new
+  // array, leaving tombstones; frees the old array once empty.
+  void move_some(size_t buckets) {
+    for (; buckets > 0 && moved_ <= old_mask_ && old_size_ > 0; --buckets, ++moved_) {
+      if (old_used_[moved_] != kUsed) continue;
+      Entry& e = old_entries_[moved_];
+      size_t j = bucket(e.first);
+      while (used_[j]) j = (j + 1) & mask_;
+      used_[j] = 1;
+      std::construct_at(&entries_[j], std::move(e));
+      std::destroy_at(&e);
+      old_used_[moved_] = kTombstone;
+      --old_size_;
+    }
+    if (old_size_ == 0) release_old();
+  }
+  void finish_growing() {
+    if (old_entries_) move_some(SIZE_MAX);
+  }
+  void release_old() {
+    std::allocator<Entry>().deallocate(old_entries_, old_mask_ + 1);
+    old_entries_ = nullptr;
+    old_used_ = {};
+    old_mask_ = 0;
+  }
 
   // Buckets [begin, end): the keys pred condemns are collected first and
   // erased after, so that no backward shift moves an entry under the scan.
@@ -157,6 +267,7 @@ class FlatMap {
     --size_;
   }
 
+  // All at once: reserve() and construction only.
   void rehash(size_t buckets) {
     Entry* old_entries = entries_;
     std::vector<uint8_t> old_used(buckets, 0);
@@ -181,7 +292,13 @@ class FlatMap {
   Entry* entries_ = nullptr;
   std::vector<uint8_t> used_;
   size_t mask_ = 0;
-  size_t size_ = 0;
+  size_t size_ = 0;  // in both arrays
+  // While growing: the previous array, its entries not yet moved, and the
+  // next of its buckets to move.
+  Entry* old_entries_ = nullptr;
+  std::vector<uint8_t> old_used_;
+  size_t old_mask_ = 0, old_size_ = 0, moved_ = 0;
+  bool in_steps_ = false;
 };
 
 }  // namespace nsgate

@@ -179,6 +179,15 @@ class Learner {
   // tracked queries, a sweep going on over as many calls as it takes.
   // Default: each sweep walks the whole map at once.
   void bound_query_sweep(size_t query_buckets) { tracker_.bound_sweep(query_buckets); }
+  // Its hash maps grow past their reservation a few entries per insert
+  // instead of all at once (FlatMap::grow_in_steps): for the live learner.
+  void grow_in_steps() {
+    by_address_.grow_in_steps();
+    slot_index_.grow_in_steps();
+    by_ns_.grow_in_steps();
+    pending_.grow_in_steps();
+    tracker_.grow_in_steps();
+  }
 
   AllowAnswer lookup(const IpAddress& a, TimeNs now) const;
 

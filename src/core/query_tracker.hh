@@ -39,6 +39,7 @@ class QueryTracker {
   void set_settings(const LearningSettings& s) { settings_ = s; }
   // See Learner::bound_query_sweep.
   void bound_sweep(size_t buckets) { sweep_budget_ = buckets; }
+  void grow_in_steps() { queries_.grow_in_steps(); }
   void reserve() { queries_.reserve(settings_.max_tracked_queries); }
 
   // Moves the tracker's clock (the latest time seen) forward.

@@ -497,13 +497,15 @@ bool Dataplane::init(std::string& error) {
   table_ = RteAllowTable::create("nsgate_table", capacity, workers, error);
   if (!table_) return false;
   learner_ = std::make_unique<Learner>(c.learning, *table_);
-  // Everything the learner indexes is sized for its bounds now: growing a
-  // large map later is a rehash that stops learning for tens of
-  // milliseconds (measured: 0.5 s learn-to-enforce delays in
-  // tools/bench/forward while a 1 M-entry table grew).
+  // Everything the learner indexes is sized for its bounds now (growing a
+  // large map all at once stopped learning for tens of milliseconds; 0.5 s
+  // learn-to-enforce delays in tools/bench/forward while a 1 M-entry table
+  // grew). What has no fixed bound (one slot per address and zone served)
+  // grows past that in steps.
   learner_->reserve(c.learning.capacity);
   learner_->reserve_queries();
   learner_->bound_query_sweep(kQuerySweepBuckets);
+  learner_->grow_in_steps();
   session_ = std::make_unique<LearnSession>(*learner_, c.dns_ports);
   for (unsigned i = 0; i < workers; ++i) {
     auto w = std::make_unique<Worker>();

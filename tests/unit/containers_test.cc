@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <random>
@@ -82,6 +83,88 @@ TEST(FlatMap, AgreesWithUnorderedMapUnderInsertEraseChurn) {
 
 TEST(FlatMap, AgreesWithUnorderedMapWhenEveryKeyCollides) {
   agrees_with_unordered_map_under_churn<FourValues>(300, 20000);
+}
+
+// Inserts outnumber erasures three to one, so the map keeps growing: every
+// operation also meets entries still in the older array.
+template <class Hash>
+void agrees_with_unordered_map_while_growing(int steps) {
+  FlatMap<uint32_t, uint64_t, Hash> m;
+  m.grow_in_steps();
+  std::unordered_map<uint32_t, uint64_t> oracle;
+  std::mt19937 rng(13);
+  uint32_t next = 0;
+  size_t growing_steps = 0;
+  for (int step = 0; step < steps; ++step) {
+    // Half the time a key seen before (present or erased), else a new one.
+    uint32_t k = rng() % 2 && next > 0 ? static_cast<uint32_t>(rng() % next) : next++;
+    switch (rng() % 5) {
+      case 0:
+      case 1:
+      case 2: {
+        auto [v, inserted] = m.try_emplace(k);
+        ASSERT_EQ(inserted, !oracle.contains(k)) << "step " << step;
+        *v = step;
+        oracle[k] = step;
+        break;
+      }
+      case 3:
+        ASSERT_EQ(m.erase(k), oracle.erase(k) == 1) << "step " << step;
+        break;
+      default: {
+        const uint64_t* v = m.find(k);
+        auto it = oracle.find(k);
+        ASSERT_EQ(v != nullptr, it != oracle.end()) << "step " << step;
+        if (v) ASSERT_EQ(*v, it->second);
+      }
+    }
+    ASSERT_EQ(m.size(), oracle.size());
+    growing_steps += m.growing();
+    if (step % 997 == 0) {  // now and then, everything, mid-growth or not
+      size_t seen = 0;
+      m.for_each([&](uint32_t key, uint64_t v) {
+        ++seen;
+        ASSERT_EQ(oracle.at(key), v);
+      });
+      ASSERT_EQ(seen, oracle.size()) << "step " << step;
+    }
+  }
+  EXPECT_GT(growing_steps, static_cast<size_t>(steps) / 50) << "the test must meet growth";
+  for (const auto& [k, v] : oracle) {
+    const uint64_t* found = m.find(k);
+    ASSERT_NE(found, nullptr) << k;
+    EXPECT_EQ(*found, v);
+  }
+}
+
+TEST(FlatMap, AgreesWithUnorderedMapWhileItGrows) { agrees_with_unordered_map_while_growing<Identity>(300000); }
+
+TEST(FlatMap, AgreesWithUnorderedMapWhileItGrowsAndEveryKeyCollides) {
+  agrees_with_unordered_map_while_growing<FourValues>(6000);
+}
+
+// A value that counts how often the map moves one.
+struct Moved {
+  static inline size_t count = 0;
+  Moved() = default;
+  Moved(Moved&&) noexcept { ++count; }
+  Moved& operator=(Moved&&) noexcept {
+    ++count;
+    return *this;
+  }
+};
+
+TEST(FlatMap, NoInsertMovesMoreThanAFewEntriesAsTheMapGrows) {
+  FlatMap<uint32_t, Moved, Identity> m;
+  m.grow_in_steps();
+  size_t most = 0;
+  for (uint32_t k = 0; k < 200000; ++k) {
+    size_t before = Moved::count;
+    m.try_emplace(k);
+    most = std::max(most, Moved::count - before);
+  }
+  EXPECT_LE(most, 16u) << "an insert moved " << most << " entries";
+  EXPECT_EQ(m.size(), 200000u);
 }
 
 TEST(FlatMap, EraseIfCallsThePredicateOnceAndKeepsTheRestReachable) {

@@ -930,10 +930,10 @@ TEST(LearnerScenario, GluelessReferralsRepeatedWithinASecondDoNotKeepAKnownAddre
 
 // A random world of referrals (glue in and out of bailiwick, NS without glue
 // answered later, repeated and foreign owners, unknown servers, short TTLs
-// so that housekeeping expires things) fed to two sessions: one thread,
-// and pipelined. The oracle is the one-thread session; everything either
+// so that housekeeping expires things) fed to sessions: one thread, and
+// pipelined. The oracle is the one-thread session; everything either
 // learner or session reports must be equal.
-TEST(LearnSession, PipelinedLearnsExactlyWhatOneThreadLearns) {
+TEST(LearnSession, PipelinedOrGrowingInStepsLearnsExactlyWhatOneThreadLearns) {
   LearningSettings settings;
   settings.min_ttl_s = 1;
   settings.grace_s = 0;
@@ -995,13 +995,18 @@ TEST(LearnSession, PipelinedLearnsExactlyWhatOneThreadLearns) {
       for (const RootHint& h : builtin_root_hints()) learner.add_anchor(h.address, h.name);
     }
   };
-  Run one(settings, false), two(settings, true);
+  // And a third, one thread whose maps grow in steps as the live learner's
+  // do (every insert then may move other entries).
+  Run one(settings, false), two(settings, true), three(settings, false);
+  three.learner.grow_in_steps();
   for (size_t i = 0; i < frames.size(); ++i) {
     one.session.feed(pkt::LinkType::ethernet, times[i], frames[i]);
     two.session.feed(pkt::LinkType::ethernet, times[i], frames[i]);
+    three.session.feed(pkt::LinkType::ethernet, times[i], frames[i]);
   }
   one.session.finish(one.session.last_time());
   two.session.finish(two.session.last_time());
+  three.session.finish(three.session.last_time());
   auto row = [](const Provenance& p) {
     return p.address.to_string() + " " + p.zone + " " + p.ns + " " + std::to_string(p.expires) + " " +
            std::to_string(p.ns_ttl) + " " + std::to_string(p.addr_ttl) + " " + p.query_name + " " +
@@ -1034,6 +1039,9 @@ TEST(LearnSession, PipelinedLearnsExactlyWhatOneThreadLearns) {
   EXPECT_EQ(one.learner.tracked_queries(), two.learner.tracked_queries());
   EXPECT_EQ(one.session.stats().parse_faults, two.session.stats().parse_faults);
   EXPECT_EQ(one.session.extract_stats().frames, two.session.extract_stats().frames);
+  EXPECT_EQ(history(one.learner), history(three.learner));
+  EXPECT_EQ(one.learner.counters(), three.learner.counters());
+  EXPECT_EQ(one.learner.tracked_queries(), three.learner.tracked_queries());
 }
 
 }  // namespace

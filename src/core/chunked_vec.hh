@@ -12,10 +12,12 @@
 // Contract: elements keep their address until the container is destroyed
 // or cleared; indexing is two loads (the chunk table stays in cache).
 
+#include <compare>
 #include <cstddef>
 #include <iterator>
 #include <memory>
 #include <new>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -33,12 +35,13 @@ class ChunkedVec {
   using Chunk = std::unique_ptr<T, Free>;
 
  public:
+  // Random access, so that the <algorithm> heap functions work on it.
   template <bool Const>
   class Iter {
     using Owner = std::conditional_t<Const, const ChunkedVec, ChunkedVec>;
 
    public:
-    using iterator_category = std::forward_iterator_tag;
+    using iterator_category = std::random_access_iterator_tag;
     using value_type = T;
     using difference_type = std::ptrdiff_t;
     using pointer = std::conditional_t<Const, const T*, T*>;
@@ -47,16 +50,32 @@ class ChunkedVec {
     Iter(Owner* v, size_t i) : v_(v), i_(i) {}
     reference operator*() const { return (*v_)[i_]; }
     pointer operator->() const { return &(*v_)[i_]; }
-    Iter& operator++() {
-      ++i_;
+    reference operator[](difference_type n) const { return (*v_)[static_cast<size_t>(static_cast<difference_type>(i_) + n)]; }
+    Iter& operator+=(difference_type n) {
+      i_ = static_cast<size_t>(static_cast<difference_type>(i_) + n);
       return *this;
     }
+    Iter& operator-=(difference_type n) { return *this += -n; }
+    Iter& operator++() { return *this += 1; }
+    Iter& operator--() { return *this -= 1; }
     Iter operator++(int) {
       Iter old = *this;
-      ++i_;
+      ++*this;
       return old;
     }
+    Iter operator--(int) {
+      Iter old = *this;
+      --*this;
+      return old;
+    }
+    friend Iter operator+(Iter it, difference_type n) { return it += n; }
+    friend Iter operator+(difference_type n, Iter it) { return it += n; }
+    friend Iter operator-(Iter it, difference_type n) { return it -= n; }
+    friend difference_type operator-(const Iter& a, const Iter& b) {
+      return static_cast<difference_type>(a.i_) - static_cast<difference_type>(b.i_);
+    }
     bool operator==(const Iter& o) const { return i_ == o.i_; }
+    auto operator<=>(const Iter& o) const { return i_ <=> o.i_; }
 
    private:
     Owner* v_ = nullptr;
@@ -99,6 +118,9 @@ class ChunkedVec {
     ++size_;
     return *at;
   }
+
+  void pop_back() { (*this)[--size_].~T(); }
+  T& back() { return (*this)[size_ - 1]; }
 
   // Destroys every element; the chunks stay, for the elements added next
   // (a copy remade periodically then touches no fresh pages).

@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <optional>
+#include <algorithm>
 #include <array>
 #include <deque>
 #include <queue>
@@ -383,8 +384,23 @@ class Learner {
     uint32_t slot, generation;
     bool operator>(const ExpiryItem& o) const { return when > o.when; }
   };
-  struct ExpiryQueue : std::priority_queue<ExpiryItem, std::vector<ExpiryItem>, std::greater<>> {
-    void reserve(size_t n) { c.reserve(n); }
+  // A min-heap on the <algorithm> heap functions, as std::priority_queue
+  // (same order), over chunks: past its reservation a vector doubled and
+  // copied every item on the learner's thread.
+  struct ExpiryQueue {
+    ChunkedVec<ExpiryItem, 12> items;
+    bool empty() const { return items.empty(); }
+    size_t size() const { return items.size(); }
+    const ExpiryItem& top() const { return items[0]; }
+    void push(const ExpiryItem& item) {
+      items.emplace_back(item);
+      std::push_heap(items.begin(), items.end(), std::greater<>{});
+    }
+    void pop() {
+      std::pop_heap(items.begin(), items.end(), std::greater<>{});
+      items.pop_back();
+    }
+    void reserve(size_t n) { items.reserve(n); }
   };
   ExpiryQueue expiry_;
 

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/chunked_vec.hh"
 #include "core/dns_name.hh"
 
 namespace nsgate {
@@ -74,7 +75,7 @@ class NamePool {
   Id find(std::string_view wire, uint64_t h) const;
   void grow();
 
-  std::vector<Entry> entries_;
+  ChunkedVec<Entry> entries_;  // never moved: a pool past its reservation grew on the live learner's thread
   std::vector<Id> free_;
   std::vector<Bucket> buckets_ = std::vector<Bucket>(64);
   size_t size_ = 0;

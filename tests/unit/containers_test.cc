@@ -385,6 +385,32 @@ TEST(ChunkedVec, AgreesWithVectorAndVisitsInIndexOrder) {
   EXPECT_EQ(n, oracle.size());
 }
 
+// The learner's expiry queue is a heap on it: the <algorithm> heap
+// functions must order it exactly as they order a vector.
+TEST(ChunkedVec, HeapFunctionsOrderItExactlyAsAVector) {
+  std::mt19937 rng(5);
+  ChunkedVec<std::pair<uint32_t, uint32_t>, 3> heap;
+  std::vector<std::pair<uint32_t, uint32_t>> oracle;
+  auto later = [](const auto& a, const auto& b) { return a.first > b.first; };  // ties keep their own order
+  for (uint32_t step = 0; step < 20000; ++step) {
+    if (rng() % 3 && !oracle.empty()) {
+      ASSERT_EQ(heap[0], oracle.front()) << "step " << step;
+      std::pop_heap(heap.begin(), heap.end(), later);
+      heap.pop_back();
+      std::pop_heap(oracle.begin(), oracle.end(), later);
+      oracle.pop_back();
+    } else {
+      std::pair<uint32_t, uint32_t> x{static_cast<uint32_t>(rng() % 50), step};  // many equal keys
+      heap.emplace_back(x);
+      std::push_heap(heap.begin(), heap.end(), later);
+      oracle.push_back(x);
+      std::push_heap(oracle.begin(), oracle.end(), later);
+    }
+    ASSERT_EQ(heap.size(), oracle.size());
+  }
+  EXPECT_TRUE(std::equal(heap.begin(), heap.end(), oracle.begin(), oracle.end()));
+}
+
 TEST(ChunkedVec, DestroysEveryElementOnceOnClearMoveAndDestruction) {
   auto counted = std::make_shared<int>(0);
   {

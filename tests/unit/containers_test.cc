@@ -33,94 +33,42 @@ struct Identity {
   size_t operator()(uint32_t k) const noexcept { return k; }
 };
 
+// Random inserts, erasures and lookups against std::unordered_map. Keys
+// are drawn from [0, key_range), or with key_range 0 half the time new
+// (ever larger) and half the time seen before, and inserts outnumber
+// erasures three to one, so that the map keeps growing (in_steps: by
+// FlatMap::grow_in_steps, so every operation meets entries still in the
+// older array).
 template <class Hash>
-void agrees_with_unordered_map_under_churn(uint32_t key_range, int steps) {
+void agrees_with_unordered_map(uint32_t key_range, int steps, bool in_steps = false) {
   FlatMap<uint32_t, uint64_t, Hash> m;
+  if (in_steps) m.grow_in_steps();
   std::unordered_map<uint32_t, uint64_t> oracle;
   std::mt19937 rng(7);
-  for (int step = 0; step < steps; ++step) {
-    auto k = static_cast<uint32_t>(rng() % key_range);
-    switch (rng() % 4) {
-      case 0:
-      case 1: {
-        auto [v, inserted] = m.try_emplace(k);
-        EXPECT_EQ(inserted, !oracle.contains(k)) << "step " << step;
-        *v = step;
-        oracle[k] = step;
-        break;
-      }
-      case 2:
-        EXPECT_EQ(m.erase(k), oracle.erase(k) == 1) << "step " << step;
-        break;
-      default: {
-        const uint64_t* v = m.find(k);
-        auto it = oracle.find(k);
-        ASSERT_EQ(v != nullptr, it != oracle.end()) << "step " << step;
-        if (v) {
-          EXPECT_EQ(*v, it->second);
-        }
-      }
-    }
-    ASSERT_EQ(m.size(), oracle.size());
-  }
-  // Every oracle entry is reachable, and nothing else is there.
-  for (const auto& [k, v] : oracle) {
-    const uint64_t* found = m.find(k);
-    ASSERT_NE(found, nullptr) << k;
-    EXPECT_EQ(*found, v);
-  }
-  size_t seen = 0;
-  m.for_each([&](uint32_t k, uint64_t v) {
-    ++seen;
-    EXPECT_EQ(oracle.at(k), v);
-  });
-  EXPECT_EQ(seen, oracle.size());
-}
-
-TEST(FlatMap, AgreesWithUnorderedMapUnderInsertEraseChurn) {
-  agrees_with_unordered_map_under_churn<Identity>(5000, 200000);
-}
-
-TEST(FlatMap, AgreesWithUnorderedMapWhenEveryKeyCollides) {
-  agrees_with_unordered_map_under_churn<FourValues>(300, 20000);
-}
-
-// Inserts outnumber erasures three to one, so the map keeps growing: every
-// operation also meets entries still in the older array.
-template <class Hash>
-void agrees_with_unordered_map_while_growing(int steps) {
-  FlatMap<uint32_t, uint64_t, Hash> m;
-  m.grow_in_steps();
-  std::unordered_map<uint32_t, uint64_t> oracle;
-  std::mt19937 rng(13);
   uint32_t next = 0;
   size_t growing_steps = 0;
+  unsigned inserts = key_range ? 2 : 3;
   for (int step = 0; step < steps; ++step) {
-    // Half the time a key seen before (present or erased), else a new one.
-    uint32_t k = rng() % 2 && next > 0 ? static_cast<uint32_t>(rng() % next) : next++;
-    switch (rng() % 5) {
-      case 0:
-      case 1:
-      case 2: {
-        auto [v, inserted] = m.try_emplace(k);
-        ASSERT_EQ(inserted, !oracle.contains(k)) << "step " << step;
-        *v = step;
-        oracle[k] = step;
-        break;
-      }
-      case 3:
-        ASSERT_EQ(m.erase(k), oracle.erase(k) == 1) << "step " << step;
-        break;
-      default: {
-        const uint64_t* v = m.find(k);
-        auto it = oracle.find(k);
-        ASSERT_EQ(v != nullptr, it != oracle.end()) << "step " << step;
-        if (v) ASSERT_EQ(*v, it->second);
-      }
+    uint32_t k = key_range                 ? static_cast<uint32_t>(rng() % key_range)
+                 : rng() % 2 && next > 0 ? static_cast<uint32_t>(rng() % next)
+                                         : next++;
+    unsigned op = rng() % (inserts + 2);
+    if (op < inserts) {
+      auto [v, inserted] = m.try_emplace(k);
+      ASSERT_EQ(inserted, !oracle.contains(k)) << "step " << step;
+      *v = step;
+      oracle[k] = step;
+    } else if (op == inserts) {
+      ASSERT_EQ(m.erase(k), oracle.erase(k) == 1) << "step " << step;
+    } else {
+      const uint64_t* v = m.find(k);
+      auto it = oracle.find(k);
+      ASSERT_EQ(v != nullptr, it != oracle.end()) << "step " << step;
+      if (v) ASSERT_EQ(*v, it->second);
     }
     ASSERT_EQ(m.size(), oracle.size());
     growing_steps += m.growing();
-    if (step % 997 == 0) {  // now and then, everything, mid-growth or not
+    if (step % 997 == 0 || step == steps - 1) {  // now and then, everything, mid-growth or not
       size_t seen = 0;
       m.for_each([&](uint32_t key, uint64_t v) {
         ++seen;
@@ -129,7 +77,8 @@ void agrees_with_unordered_map_while_growing(int steps) {
       ASSERT_EQ(seen, oracle.size()) << "step " << step;
     }
   }
-  EXPECT_GT(growing_steps, static_cast<size_t>(steps) / 50) << "the test must meet growth";
+  if (in_steps) EXPECT_GT(growing_steps, static_cast<size_t>(steps) / 50) << "the test must meet growth";
+  // Every oracle entry is reachable.
   for (const auto& [k, v] : oracle) {
     const uint64_t* found = m.find(k);
     ASSERT_NE(found, nullptr) << k;
@@ -137,10 +86,14 @@ void agrees_with_unordered_map_while_growing(int steps) {
   }
 }
 
-TEST(FlatMap, AgreesWithUnorderedMapWhileItGrows) { agrees_with_unordered_map_while_growing<Identity>(300000); }
+TEST(FlatMap, AgreesWithUnorderedMapUnderInsertEraseChurn) { agrees_with_unordered_map<Identity>(5000, 200000); }
 
-TEST(FlatMap, AgreesWithUnorderedMapWhileItGrowsAndEveryKeyCollides) {
-  agrees_with_unordered_map_while_growing<FourValues>(6000);
+TEST(FlatMap, AgreesWithUnorderedMapWhenEveryKeyCollides) { agrees_with_unordered_map<FourValues>(300, 20000); }
+
+TEST(FlatMap, AgreesWithUnorderedMapWhileItGrowsInSteps) { agrees_with_unordered_map<Identity>(0, 300000, true); }
+
+TEST(FlatMap, AgreesWithUnorderedMapWhileItGrowsInStepsAndEveryKeyCollides) {
+  agrees_with_unordered_map<FourValues>(0, 6000, true);
 }
 
 // A value that counts how often the map moves one.

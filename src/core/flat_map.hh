@@ -155,11 +155,13 @@ class FlatMap {
   // Unlike erase_if, an entry may be seen twice or not at all in a pass (a
   // deletion shifts entries backwards, a rehash moves them): pred must not
   // mind, and the next pass catches what this one missed.
-  // A map still growing first moves all it has left (bounded sweeps belong
-  // to maps reserved for their bound, which do not grow).
+  // A map growing in steps moves as many old buckets as the slice walks
+  // and walks the new array only: what is still in the old one is met by a
+  // later pass, once moved (a whole move at once would be the stop that
+  // growing in steps avoids, e.g. after a reload raised a swept bound).
   template <class Pred>
   bool erase_if_slice(size_t& cursor, size_t buckets, Pred pred) {
-    finish_growing();
+    if (old_entries_) move_some(buckets);
     if (cursor > mask_) cursor = 0;
     size_t end = buckets > mask_ + 1 - cursor ? mask_ + 1 : cursor + buckets;
     erase_in(cursor, end, pred);

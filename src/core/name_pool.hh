@@ -75,7 +75,10 @@ class NamePool {
   Id find(std::string_view wire, uint64_t h) const;
   void grow();
 
-  ChunkedVec<Entry> entries_;  // never moved: a pool past its reservation grew on the live learner's thread
+  // Never moved (a vector past its reservation moved every entry on the
+  // live learner's thread); the bucket index below still rehashes at once
+  // when it outgrows its reservation.
+  ChunkedVec<Entry> entries_;
   std::vector<Id> free_;
   std::vector<Bucket> buckets_ = std::vector<Bucket>(64);
   size_t size_ = 0;

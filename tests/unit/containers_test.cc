@@ -118,6 +118,11 @@ TEST(FlatMap, NoInsertMovesMoreThanAFewEntriesAsTheMapGrows) {
   }
   EXPECT_LE(most, 16u) << "an insert moved " << most << " entries";
   EXPECT_EQ(m.size(), 200000u);
+  // Nor does a sweep slice (the query tracker's) of a map still growing.
+  ASSERT_TRUE(m.growing());
+  size_t cursor = 0, before = Moved::count;
+  m.erase_if_slice(cursor, 16, [](uint32_t, Moved&) { return false; });
+  EXPECT_LE(Moved::count - before, 16u);
 }
 
 TEST(FlatMap, EraseIfCallsThePredicateOnceAndKeepsTheRestReachable) {
@@ -145,8 +150,9 @@ TEST(FlatMap, EraseIfCallsThePredicateOnceAndKeepsTheRestReachable) {
 // entries the predicate condemns are gone, and a slice never loses one it
 // keeps.
 template <class Hash>
-void sliced_sweeps_agree_with_the_oracle(uint32_t key_range, size_t slice) {
+void sliced_sweeps_agree_with_the_oracle(uint32_t key_range, size_t slice, bool in_steps = false) {
   FlatMap<uint32_t, uint64_t, Hash> m;
+  if (in_steps) m.grow_in_steps();
   std::unordered_map<uint32_t, uint64_t> oracle;
   std::mt19937 rng(5);
   size_t cursor = 0;
@@ -190,6 +196,11 @@ TEST(FlatMap, SlicedSweepsForgetOnlyWhatThePredicateCondemns) {
 
 TEST(FlatMap, SlicedSweepsForgetOnlyWhatThePredicateCondemnsWhenEveryKeyCollides) {
   sliced_sweeps_agree_with_the_oracle<FourValues>(300, 7);
+}
+
+TEST(FlatMap, SlicedSweepsOfAMapGrowingInStepsForgetOnlyWhatThePredicateCondemns) {
+  sliced_sweeps_agree_with_the_oracle<Identity>(20000, 300, true);
+  sliced_sweeps_agree_with_the_oracle<FourValues>(300, 7, true);
 }
 
 TEST(FlatMap, ASliceReportsTheEndOfAPass) {

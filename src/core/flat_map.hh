@@ -180,6 +180,7 @@ class FlatMap {
   }
 
  private:
+  using Entry = std::pair<K, V>;
   static constexpr size_t kNotFound = SIZE_MAX;
   static constexpr uint8_t kUsed = 1, kTombstone = 2;  // old_used_ only
   // Old buckets moved per insert while growing: the old array (B buckets,
@@ -220,12 +221,7 @@ class FlatMap {
   void move_some(size_t buckets) {
     for (; buckets > 0 && moved_ <= old_mask_ && old_size_ > 0; --buckets, ++moved_) {
       if (old_used_[moved_] != kUsed) continue;
-      Entry& e = old_entries_[moved_];
-      size_t j = bucket(e.first);
-      while (used_[j]) j = (j + 1) & mask_;
-      used_[j] = 1;
-      std::construct_at(&entries_[j], std::move(e));
-      std::destroy_at(&e);
+      move_in(old_entries_[moved_]);
       old_used_[moved_] = kTombstone;
       --old_size_;
     }
@@ -276,18 +272,21 @@ class FlatMap {
     old_used.swap(used_);
     entries_ = std::allocator<Entry>().allocate(buckets);
     mask_ = buckets - 1;
-    for (size_t i = 0; i < old_used.size(); ++i) {
-      if (!old_used[i]) continue;
-      size_t j = bucket(old_entries[i].first);
-      while (used_[j]) j = (j + 1) & mask_;
-      used_[j] = 1;
-      std::construct_at(&entries_[j], std::move(old_entries[i]));
-      std::destroy_at(&old_entries[i]);
-    }
+    for (size_t i = 0; i < old_used.size(); ++i)
+      if (old_used[i]) move_in(old_entries[i]);
     if (old_entries) std::allocator<Entry>().deallocate(old_entries, old_used.size());
   }
 
-  using Entry = std::pair<K, V>;
+  // Moves `e`, from an array being given up, into the first free bucket of
+  // its probe run in the current one (no key is in both arrays).
+  void move_in(Entry& e) {
+    size_t j = bucket(e.first);
+    while (used_[j]) j = (j + 1) & mask_;
+    used_[j] = 1;
+    std::construct_at(&entries_[j], std::move(e));
+    std::destroy_at(&e);
+  }
+
   uint64_t seed_;
   std::vector<K> doomed_;  // erase_in's, kept to spare an allocation per call
   // Constructed only where used_ is set: see reserve().

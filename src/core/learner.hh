@@ -8,11 +8,10 @@
 // Threading: single-threaded. It is the only writer of the AllowTable it is
 // given; other threads may look addresses up in that table concurrently.
 
-#include <functional>
-#include <optional>
 #include <algorithm>
 #include <array>
-#include <deque>
+#include <functional>
+#include <optional>
 #include <queue>
 #include <span>
 #include <string>

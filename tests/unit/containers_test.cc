@@ -52,7 +52,7 @@ void agrees_with_unordered_map(uint32_t key_range, int steps, bool in_steps = fa
     uint32_t k = key_range                 ? static_cast<uint32_t>(rng() % key_range)
                  : rng() % 2 && next > 0 ? static_cast<uint32_t>(rng() % next)
                                          : next++;
-    unsigned op = rng() % (inserts + 2);
+    auto op = static_cast<unsigned>(rng() % (inserts + 2));
     if (op < inserts) {
       auto [v, inserted] = m.try_emplace(k);
       ASSERT_EQ(inserted, !oracle.contains(k)) << "step " << step;
@@ -64,7 +64,9 @@ void agrees_with_unordered_map(uint32_t key_range, int steps, bool in_steps = fa
       const uint64_t* v = m.find(k);
       auto it = oracle.find(k);
       ASSERT_EQ(v != nullptr, it != oracle.end()) << "step " << step;
-      if (v) ASSERT_EQ(*v, it->second);
+      if (v) {
+        ASSERT_EQ(*v, it->second);
+      }
     }
     ASSERT_EQ(m.size(), oracle.size());
     growing_steps += m.growing();
@@ -77,7 +79,9 @@ void agrees_with_unordered_map(uint32_t key_range, int steps, bool in_steps = fa
       ASSERT_EQ(seen, oracle.size()) << "step " << step;
     }
   }
-  if (in_steps) EXPECT_GT(growing_steps, static_cast<size_t>(steps) / 50) << "the test must meet growth";
+  if (in_steps) {
+    EXPECT_GT(growing_steps, static_cast<size_t>(steps) / 50) << "the test must meet growth";
+  }
   // Every oracle entry is reachable.
   for (const auto& [k, v] : oracle) {
     const uint64_t* found = m.find(k);

@@ -421,19 +421,21 @@ void Learner::prefetch(const DnsContext& ctx, const ParsedMessage& m) const {
   if (m.kind != ParsedMessage::Kind::response || (!m.asked && settings_.require_query_match)) return;
   table_.prefetch(ctx.server);  // rule 2
   by_address_.prefetch(ctx.server);
-  const DnsName* last_owner = nullptr;
+  uint64_t last_owner = 0;
   for (const NsRecord& n : m.ns) {
     // Rule 3 looks up the owner's ancestors (the root's bucket stays cached).
-    if (!last_owner || !(n.owner == *last_owner)) {
+    if (n.owner_hash != last_owner) {
+      names_.prefetch(n.owner_hash);
       const uint8_t* w = n.owner.wire();
-      for (size_t at = 0; w[at] != 0; at += 1 + w[at])
-        names_.prefetch({reinterpret_cast<const char*>(w + at), n.owner.wire_size() - at});
-      last_owner = &n.owner;
+      if (w[0] != 0)
+        for (size_t at = 1 + w[0]; w[at] != 0; at += 1 + w[at])
+          names_.prefetch(std::string_view{reinterpret_cast<const char*>(w + at), n.owner.wire_size() - at});
+      last_owner = n.owner_hash;
     }
-    names_.prefetch(NamePool::wire_view(n.target));
+    names_.prefetch(n.target_hash);
   }
   for (const AddrRecord& a : m.addresses) {
-    if (!pending_.empty()) names_.prefetch(NamePool::wire_view(a.owner));
+    if (!pending_.empty()) names_.prefetch(a.owner_hash);
     if (a.section == dns::Section::answer) continue;  // glue is what gets learned
     by_address_.prefetch(a.address);
     table_.prefetch(a.address);
@@ -483,9 +485,10 @@ dns::Fault Learner::parse(const DnsContext& ctx, std::span<const std::byte> msg,
     f = r.next(rr);
     if (f != dns::Fault::none) break;
     if (rr.rtype == dns::type::NS && rr.section != dns::Section::additional)
-      out.ns.push_back({rr.section, rr.owner, rr.target, rr.ttl});
+      out.ns.push_back({rr.section, false, rr.ttl, names_.hash(rr.owner), names_.hash(rr.target), rr.owner,
+                        rr.target});
     else if (rr.is_address())
-      out.addresses.push_back({rr.section, rr.owner, rr.address, rr.rtype, rr.ttl});
+      out.addresses.push_back({rr.section, rr.rtype, rr.ttl, names_.hash(rr.owner), rr.owner, rr.address});
   }
   if (f != dns::Fault::none) {
     out.kind = ParsedMessage::Kind::malformed;
@@ -538,12 +541,14 @@ bool Learner::teaches(const IpAddress& server, TimeNs now) const {
   });
 }
 
-bool Learner::serves(const IpAddress& server, const DnsName& owner, TimeNs now) const {
+bool Learner::serves(const IpAddress& server, PoolName pool_owner, TimeNs now) const {
   // The owner's ancestors, itself first, are the tails of its wire form; a
   // tail that was never interned is no zone of anything.
+  const DnsName& owner = pool_owner.name;
   const uint8_t* w = owner.wire();
   for (size_t at = 0;; at += 1 + w[at]) {
-    NameId zone = names_.find({reinterpret_cast<const char*>(w + at), owner.wire_size() - at});
+    std::string_view tail{reinterpret_cast<const char*>(w + at), owner.wire_size() - at};
+    NameId zone = at == 0 ? names_.find(tail, pool_owner.hash) : names_.find(tail);
     if (zone != kNoName) {
       const uint32_t* id = slot_index_.find(ZoneKey{server, zone});
       if (id && slots_[*id].expires > now) return true;
@@ -612,16 +617,16 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
   // (a sixth of learning, tools/bench/learn).
   const DnsName* served = nullptr;
   uint64_t served_at = 0;  // slots_removed_ when `served` was answered
-  auto serves_here = [&](const DnsName& owner) {
+  auto serves_here = [&](const DnsName& owner, uint64_t owner_hash) {
     if (served && served_at == slots_removed_ && owner.is_at_or_below(*served)) return true;
-    if (!serves(ctx.server, owner, ctx.time)) return false;
+    if (!serves(ctx.server, {owner, owner_hash}, ctx.time)) return false;
     served = &owner;
     served_at = slots_removed_;
     return true;
   };
   // Rule 3 for NS records.
   for (NsRecord& n : ns_records) {
-    if (serves_here(n.owner)) {
+    if (serves_here(n.owner, n.owner_hash)) {
       n.accepted = true;
       continue;
     }
@@ -637,15 +642,15 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
                                LearnEvent::added, {}};
     bool is_target = false;
     for (const NsRecord& n : ns_records)
-      if (n.accepted && n.target == a.owner) is_target = true;
+      if (n.accepted && n.target_hash == a.owner_hash && n.target == a.owner) is_target = true;
     std::vector<PendingNs>* pending = nullptr;
     if (!pending_.empty())
-      if (NameId target = names_.find(a.owner); target != kNoName) pending = pending_.find(target);
+      if (NameId target = names_.find(a.owner, a.owner_hash); target != kNoName) pending = pending_.find(target);
     // Waits that ended but are not swept yet wait no more: counted as if gone.
     if (pending && std::none_of(pending->begin(), pending->end(),
                                 [&](const PendingNs& p) { return p.deadline >= ctx.time; }))
       pending = nullptr;
-    bool in_zone = (is_target || pending) && serves_here(a.owner);
+    bool in_zone = (is_target || pending) && serves_here(a.owner, a.owner_hash);
     bool awaited = pending && in_zone;
 
     if (!is_target && !pending) {
@@ -665,10 +670,11 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
     // Glue: learn for every accepted delegation naming this target.
     for (size_t i = 0; i < ns_records.size(); ++i) {
       const NsRecord& n = ns_records[i];
-      if (!n.accepted || !(n.target == a.owner)) continue;
+      if (!n.accepted || n.target_hash != a.owner_hash || !(n.target == a.owner)) continue;
       ns_has_address[i] = true;
       if (ex) item.zone = n.owner.to_string();
-      LearnEvent e = learn(a.address, n.owner, a.owner, n.ttl, a.ttl, info(), budget);
+      LearnEvent e = learn(a.address, {n.owner, n.owner_hash}, {a.owner, a.owner_hash}, n.ttl, a.ttl, info(),
+                           budget);
       taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
       count(e, ex, &item);
     }
@@ -679,7 +685,7 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
         p.resolved = true;
         DnsName zone = names_.name(p.zone);
         if (ex) item.zone = zone.to_string();
-        LearnEvent e = learn(a.address, zone, a.owner, p.ns_ttl, a.ttl, p.from, budget);
+        LearnEvent e = learn(a.address, pool_name(zone), {a.owner, a.owner_hash}, p.ns_ttl, a.ttl, p.from, budget);
         taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
         count(e, ex, &item);
       }
@@ -692,7 +698,7 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
     if (!n.accepted || ns_has_address[i]) continue;
     describe_ns(n);
     std::string zone = ex ? n.owner.to_string() : std::string();
-    NameId target = names_.find(n.target);
+    NameId target = names_.find(n.target, n.target_hash);
     if (const auto* known = target == kNoName ? nullptr : by_ns_.find(target)) {
       SmallVec<NsAddress, 1> addrs = *known;  // learn() may modify by_ns_
       for (const NsAddress& k : addrs) {
@@ -709,14 +715,15 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
           item.data = n.target.to_string() + " " + k.address.to_string();
           item.zone = zone;
         }
-        LearnEvent e = learn(k.address, n.owner, n.target, n.ttl, left, info(), budget);
+        LearnEvent e = learn(k.address, {n.owner, n.owner_hash}, {n.target, n.target_hash}, n.ttl, left, info(),
+                             budget);
         taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
         count(e, ex, &item);
       }
       describe_ns(n);
     }
     if (ex) item.zone = zone;
-    NameId zone_id = names_.find(n.owner);
+    NameId zone_id = names_.find(n.owner, n.owner_hash);
     if (target != kNoName && zone_id != kNoName) {
       if (const auto* waiting = pending_.find(target)) {
         // A wait that has ended (still held until housekeeping) no longer
@@ -734,10 +741,10 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
       count(LearnEvent::pending_full, ex, &item);
       continue;
     }
-    target = names_.acquire(n.target);
+    target = names_.acquire(n.target, n.target_hash);
     auto [waiting, fresh] = pending_.try_emplace(target);
     if (!fresh) names_.release(target);  // the table's key already holds one
-    PendingNs p{names_.acquire(n.owner), n.ttl, ctx.time + seconds_to_ns(settings_.ns_address_window_s), false,
+    PendingNs p{names_.acquire(n.owner, n.owner_hash), n.ttl, ctx.time + seconds_to_ns(settings_.ns_address_window_s), false,
                 info()};
     query_names_.acquire(p.from.query_name);
     waiting->push_back(p);
@@ -760,15 +767,14 @@ void Learner::fill(Slot& s, uint32_t ns_ttl, uint32_t addr_ttl, const ResponseIn
   s.server = from.server;
 }
 
-LearnEvent Learner::learn(const IpAddress& a, const DnsName& zone, const DnsName& ns, uint32_t ns_ttl,
-                          uint32_t addr_ttl, const ResponseInfo& from, size_t& new_budget,
-                          std::optional<TimeNs> recorded) {
+LearnEvent Learner::learn(const IpAddress& a, PoolName zone, PoolName ns, uint32_t ns_ttl, uint32_t addr_ttl,
+                          const ResponseInfo& from, size_t& new_budget, std::optional<TimeNs> recorded) {
   TimeNs expires = recorded ? *recorded
                             : from.response_time + TimeNs{rules::lifetime(ns_ttl, addr_ttl, settings_)} * kNsPerSec;
   // Looked up once; an id found here is taken with acquire(id), which
   // only counts (no hashing again).
-  NameId zone_id = names_.find(zone);
-  NameId ns_id = names_.find(ns);
+  NameId zone_id = names_.find(zone.name, zone.hash);
+  NameId ns_id = names_.find(ns.name, ns.hash);
   // This zone's learned slot at this address: the indexed one, or beside
   // an anchor or static that is indexed in its place.
   uint32_t known = kNoSlot;
@@ -785,7 +791,7 @@ LearnEvent Learner::learn(const IpAddress& a, const DnsName& zone, const DnsName
     if (ns_id != s.ns) {
       // The zone now names this address under another NS name: relink.
       unlink_ns(s);
-      ns_id = ns_id != kNoName ? names_.acquire(ns_id) : names_.acquire(ns);
+      ns_id = ns_id != kNoName ? names_.acquire(ns_id) : names_.acquire(ns.name, ns.hash);
       names_.release(s.ns);
       s.ns = ns_id;
       fill(s, ns_ttl, addr_ttl, from);
@@ -811,14 +817,14 @@ LearnEvent Learner::learn(const IpAddress& a, const DnsName& zone, const DnsName
     }
     ++counters_[static_cast<size_t>(LearnEvent::per_address_zone_cap)];
     remove_slot(soonest);
-    zone_id = names_.find(zone);  // the removed slot may have held the last reference
-    ns_id = names_.find(ns);
+    zone_id = names_.find(zone.name, zone.hash);  // the removed slot may have held the last reference
+    ns_id = names_.find(ns.name, ns.hash);
   }
   Slot s;
   s.address = a;
   s.kind = EntryKind::learned;
-  s.zone = zone_id != kNoName ? names_.acquire(zone_id) : names_.acquire(zone);
-  s.ns = ns_id != kNoName ? names_.acquire(ns_id) : names_.acquire(ns);
+  s.zone = zone_id != kNoName ? names_.acquire(zone_id) : names_.acquire(zone.name, zone.hash);
+  s.ns = ns_id != kNoName ? names_.acquire(ns_id) : names_.acquire(ns.name, ns.hash);
   s.expires = expires;
   fill(s, ns_ttl, addr_ttl, from);
   uint32_t id = add_slot(std::move(s));
@@ -975,7 +981,7 @@ bool Learner::restore(const Provenance& p) {
   ResponseInfo from{p.query_time, p.query_id, kNoName, p.response_time, p.server};
   if (DnsName::from_text(p.query_name, query_name)) from.query_name = query_names_.acquire(query_name);
   size_t budget = 1;
-  LearnEvent e = learn(p.address, zone, ns, p.ns_ttl, p.addr_ttl, from, budget, p.expires);
+  LearnEvent e = learn(p.address, pool_name(zone), pool_name(ns), p.ns_ttl, p.addr_ttl, from, budget, p.expires);
   query_names_.release(from.query_name);
   return e == LearnEvent::added || e == LearnEvent::refreshed;
 }

@@ -51,19 +51,25 @@ struct ParsedMessage {
     response,
   };
   // Records that matter to learning: NS outside the additional section,
-  // and every address record.
+  // and every address record. The *_hash fields are the names' hashes in
+  // the parsing learner's zone/NS name pool (NamePool::hash), taken by
+  // parse(): the offline learner parses on one thread and applies on
+  // another, where a name's octets are a cache miss each; beside the
+  // section they share the record's first cache line.
   struct Ns {
     dns::Section section;
-    DnsName owner, target;
-    uint32_t ttl;
     bool accepted = false;
+    uint32_t ttl;
+    uint64_t owner_hash, target_hash;
+    DnsName owner, target;
   };
   struct Address {
     dns::Section section;
-    DnsName owner;
-    IpAddress address;
     uint16_t rtype;
     uint32_t ttl;
+    uint64_t owner_hash;
+    DnsName owner;
+    IpAddress address;
   };
   Kind kind = Kind::query;
   dns::Fault fault = dns::Fault::none;  // what on_message returns for it
@@ -322,9 +328,14 @@ class Learner {
   // Learns `a` for `zone` as the address of `ns`; returns the event (added,
   // refreshed or a refusal). The expiry follows from the TTLs, or is
   // `recorded` (a snapshot's entry keeps the expiry it was saved with).
-  LearnEvent learn(const IpAddress& a, const DnsName& zone, const DnsName& ns, uint32_t ns_ttl,
-                   uint32_t addr_ttl, const ResponseInfo& from, size_t& new_budget,
-                   std::optional<TimeNs> recorded = std::nullopt);
+  // A name with its hash in names_ (NamePool::hash), computed once.
+  struct PoolName {
+    const DnsName& name;
+    uint64_t hash;
+  };
+  PoolName pool_name(const DnsName& n) const { return {n, names_.hash(n)}; }
+  LearnEvent learn(const IpAddress& a, PoolName zone, PoolName ns, uint32_t ns_ttl, uint32_t addr_ttl,
+                   const ResponseInfo& from, size_t& new_budget, std::optional<TimeNs> recorded = std::nullopt);
   void fill(Slot& s, uint32_t ns_ttl, uint32_t addr_ttl, const ResponseInfo& from);
   // Rule 2: the server is allowed (anchor, static or learned, unexpired).
   bool allowed(const IpAddress& server, TimeNs now) const;
@@ -332,7 +343,7 @@ class Learner {
   bool teaches(const IpAddress& server, TimeNs now) const;
   // Rule 3: the server serves a zone at or above `owner` (walks the owner's
   // ancestors through the index: cost grows with labels, not with zones).
-  bool serves(const IpAddress& server, const DnsName& owner, TimeNs now) const;
+  bool serves(const IpAddress& server, PoolName owner, TimeNs now) const;
   // Stores a slot (taking its name references) and links it into every index.
   uint32_t add_slot(Slot s);
   // Unlinks a slot from every index, drops its references and frees it. The

@@ -62,9 +62,8 @@ void NamePool::grow() {
   }
 }
 
-NamePool::Id NamePool::acquire(const DnsName& n) {
+NamePool::Id NamePool::acquire(const DnsName& n, uint64_t h) {
   std::string_view wire = wire_view(n);
-  uint64_t h = hash(wire);
   if (Id id = find(wire, h); id != kNone) {
     ++entries_[id].refs;
     return id;

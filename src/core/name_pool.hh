@@ -26,8 +26,16 @@ class NamePool {
   using Id = uint32_t;
   static constexpr Id kNone = UINT32_MAX;
 
+  // A name's hash in this pool. It depends only on the wire form and the
+  // pool's key, fixed at construction, so any thread may compute it ahead
+  // for the pool's own thread (the offline learner's reading thread does:
+  // ParsedMessage). The overloads below that take `h` require h == hash(n).
+  uint64_t hash(std::string_view wire) const;
+  uint64_t hash(const DnsName& n) const { return hash(wire_view(n)); }
+
   // Interns `n` if needed and takes a reference.
-  Id acquire(const DnsName& n);
+  Id acquire(const DnsName& n) { return acquire(n, hash(n)); }
+  Id acquire(const DnsName& n, uint64_t h);
   // Takes another reference to an id already held (kNone is ignored).
   Id acquire(Id id);
   // Drops a reference; the name is forgotten when none is left.
@@ -36,8 +44,13 @@ class NamePool {
   // The id of an interned name given its wire form, or kNone.
   Id find(std::string_view wire) const;
   Id find(const DnsName& n) const { return find(wire_view(n)); }
-  // A hint that `wire` is looked up soon: starts loading its bucket.
-  void prefetch(std::string_view wire) const { __builtin_prefetch(&buckets_[hash(wire) & (buckets_.size() - 1)]); }
+  // Reads the name's octets only where a bucket's hash equals `h`: a name
+  // that is not interned is usually told apart without touching it.
+  Id find(std::string_view wire, uint64_t h) const;
+  Id find(const DnsName& n, uint64_t h) const { return find(wire_view(n), h); }
+  // A hint that a name is looked up soon: starts loading its bucket.
+  void prefetch(std::string_view wire) const { prefetch(hash(wire)); }
+  void prefetch(uint64_t h) const { __builtin_prefetch(&buckets_[h & (buckets_.size() - 1)]); }
 
   // Presentation form ("example.com."); "" for kNone. Built on each call
   // from the wire form (no cache), so any thread may call it while no
@@ -71,8 +84,6 @@ class NamePool {
     uint64_t hash = 0;
     Id id = kNone;  // kNone: empty
   };
-  uint64_t hash(std::string_view wire) const;
-  Id find(std::string_view wire, uint64_t h) const;
   void grow();
 
   // Never moved (a vector past its reservation moved every entry on the

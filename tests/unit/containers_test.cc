@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -457,6 +458,32 @@ TEST(NamePool, ReservingKeepsEveryNameAndId) {
   for (int i = 100; i < 5000; ++i) pool.acquire(name("n" + std::to_string(i) + ".lab"));
   EXPECT_EQ(pool.size(), 5000u);
   EXPECT_EQ(pool.text(ids[42]), "n42.lab.");
+}
+
+TEST(NamePool, HashesTakenAheadOnAnotherThreadFindAndInternAsTheNamesDo) {
+  NamePool pool;
+  std::vector<DnsName> names;
+  for (int i = 0; i < 3000; ++i) names.push_back(name("h" + std::to_string(i) + (i % 2 ? ".zone.lab" : ".lab")));
+  // Taken before the pool holds anything, on another thread (the offline
+  // learner's reading thread does this); the pool then grows many times.
+  std::vector<uint64_t> hashes(names.size());
+  std::thread ahead([&] {
+    for (size_t i = 0; i < names.size(); ++i) hashes[i] = pool.hash(names[i]);
+  });
+  ahead.join();
+  for (size_t i = 0; i < names.size(); i += 2) pool.acquire(names[i]);
+  for (size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ(pool.find(names[i], hashes[i]), pool.find(names[i])) << names[i].to_string();
+    EXPECT_EQ(pool.find(names[i], hashes[i]) == NamePool::kNone, i % 2 == 1) << names[i].to_string();
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    NamePool::Id id = pool.acquire(names[i], hashes[i]);
+    EXPECT_EQ(pool.find(names[i]), id) << names[i].to_string();
+  }
+  EXPECT_EQ(pool.size(), names.size());
+  // Keyed per pool: another pool's hash of a name is another number.
+  NamePool other;
+  EXPECT_NE(other.hash(names[0]), hashes[0]);
 }
 
 TEST(IpAddress, TextMatchesInetNtopForEveryIpv4Shape) {

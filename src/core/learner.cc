@@ -485,7 +485,7 @@ dns::Fault Learner::parse(const DnsContext& ctx, std::span<const std::byte> msg,
     f = r.next(rr);
     if (f != dns::Fault::none) break;
     if (rr.rtype == dns::type::NS && rr.section != dns::Section::additional)
-      out.ns.push_back({rr.section, false, rr.ttl, names_.hash(rr.owner), names_.hash(rr.target), rr.owner,
+      out.ns.push_back({rr.section, false, false, rr.ttl, names_.hash(rr.owner), names_.hash(rr.target), rr.owner,
                         rr.target});
     else if (rr.is_address())
       out.addresses.push_back({rr.section, rr.rtype, rr.ttl, names_.hash(rr.owner), rr.owner, rr.address});
@@ -636,7 +636,6 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
 
   size_t budget = settings_.per_response_cap;
   bool taught = false;
-  std::vector<bool> ns_has_address(ns_records.size(), false);
   for (const AddrRecord& a : addr_records) {
     if (ex) item = ExplainItem{a.section, a.owner.to_string(), a.rtype, address_data(a.address),
                                LearnEvent::added, {}};
@@ -668,10 +667,9 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
       continue;
     }
     // Glue: learn for every accepted delegation naming this target.
-    for (size_t i = 0; i < ns_records.size(); ++i) {
-      const NsRecord& n = ns_records[i];
+    for (NsRecord& n : ns_records) {
       if (!n.accepted || n.target_hash != a.owner_hash || !(n.target == a.owner)) continue;
-      ns_has_address[i] = true;
+      n.has_address = true;
       if (ex) item.zone = n.owner.to_string();
       LearnEvent e = learn(a.address, {n.owner, n.owner_hash}, {a.owner, a.owner_hash}, n.ttl, a.ttl, info(),
                            budget);
@@ -693,9 +691,8 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
   }
   // Accepted NS without an address in this response: use what is known for
   // that name, and wait ns_address_window for more.
-  for (size_t i = 0; i < ns_records.size(); ++i) {
-    const NsRecord& n = ns_records[i];
-    if (!n.accepted || ns_has_address[i]) continue;
+  for (const NsRecord& n : ns_records) {
+    if (!n.accepted || n.has_address) continue;
     describe_ns(n);
     std::string zone = ex ? n.owner.to_string() : std::string();
     NameId target = names_.find(n.target, n.target_hash);

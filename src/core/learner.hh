@@ -58,7 +58,8 @@ struct ParsedMessage {
   // section they share the record's first cache line.
   struct Ns {
     dns::Section section;
-    bool accepted = false;
+    bool accepted = false;     // rule 3 held (set while learning from it)
+    bool has_address = false;  // an accepted address record named its target (likewise)
     uint32_t ttl;
     uint64_t owner_hash, target_hash;
     DnsName owner, target;

@@ -34,6 +34,16 @@ uint64_t NamePool::hash(std::string_view w) const {
   return h ^ (h >> 29);
 }
 
+void NamePool::Entry::assign(std::string_view w) {
+  size = static_cast<uint8_t>(w.size());  // a DnsName's wire form: at most 255 octets
+  char* to = short_wire;
+  if (w.size() > kShortWire) {
+    long_wire = std::make_unique_for_overwrite<char[]>(w.size());
+    to = long_wire.get();
+  }
+  std::memcpy(to, w.data(), w.size());
+}
+
 NamePool::Id NamePool::find(std::string_view wire) const { return find(wire, hash(wire)); }
 
 NamePool::Id NamePool::find(std::string_view wire, uint64_t h) const {
@@ -41,7 +51,7 @@ NamePool::Id NamePool::find(std::string_view wire, uint64_t h) const {
   for (size_t i = h & mask;; i = (i + 1) & mask) {
     const Bucket& b = buckets_[i];
     if (b.id == kNone) return kNone;
-    if (b.hash == h && entries_[b.id].wire == wire) return b.id;
+    if (b.hash == h && entries_[b.id].wire() == wire) return b.id;
   }
 }
 
@@ -78,7 +88,7 @@ NamePool::Id NamePool::acquire(const DnsName& n, uint64_t h) {
     entries_.emplace_back();
   }
   Entry& e = entries_[id];
-  e.wire.assign(wire);
+  e.assign(wire);
   e.refs = 1;
   e.hash = h;
   size_t mask = buckets_.size() - 1;
@@ -112,11 +122,11 @@ void NamePool::release(Id id) {
   }
   buckets_[hole] = Bucket{};
   --size_;
-  e.wire.clear();
+  e.clear();
   free_.push_back(id);
 }
 
-std::string NamePool::text(Id id) const { return id == kNone ? std::string() : text_of(entries_[id].wire); }
+std::string NamePool::text(Id id) const { return id == kNone ? std::string() : text_of(entries_[id].wire()); }
 
 namespace {
 // The wire form was a valid DnsName when interned: rebuild it label by label.
@@ -128,7 +138,7 @@ DnsName name_of(std::string_view w) {
 }
 }  // namespace
 
-DnsName NamePool::name(Id id) const { return id == kNone ? DnsName{} : name_of(entries_[id].wire); }
+DnsName NamePool::name(Id id) const { return id == kNone ? DnsName{} : name_of(entries_[id].wire()); }
 
 std::string NamePool::text_of(std::string_view wire) {
   std::string out;

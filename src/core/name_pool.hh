@@ -11,6 +11,7 @@
 // same name, while it holds a reference.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,7 +60,7 @@ class NamePool {
   DnsName name(Id id) const;
   // The wire form of an interned name ("" for kNone or a released id), and
   // one past the highest id ever handed out: for copying the pool cheaply.
-  std::string_view wire(Id id) const { return id < entries_.size() ? std::string_view(entries_[id].wire) : ""; }
+  std::string_view wire(Id id) const { return id < entries_.size() ? entries_[id].wire() : ""; }
   size_t id_limit() const { return entries_.size(); }
   // Presentation form of a wire form this pool (or a copy of it) interned.
   static std::string text_of(std::string_view wire);
@@ -72,11 +73,25 @@ class NamePool {
   }
 
  private:
-  struct Entry {
-    std::string wire;
+  // One cache line, the wire form inside it when it fits (nearly every
+  // name does): find() compares a name where its hash is, without a second
+  // miss on a string's heap block (the applying thread of nsgate learn
+  // spends much of its time in these misses).
+  static constexpr size_t kShortWire = 43;
+  struct alignas(64) Entry {
+    uint64_t hash = 0;  // of the wire form: release() finds its bucket without hashing again
     uint32_t refs = 0;
-    uint64_t hash = 0;  // of wire: release() finds its bucket without hashing again
+    uint8_t size = 0;  // of the wire form (at most 255); 0 while released
+    char short_wire[kShortWire];
+    std::unique_ptr<char[]> long_wire;  // the wire form when longer than kShortWire
+    std::string_view wire() const { return {size <= kShortWire ? short_wire : long_wire.get(), size}; }
+    void assign(std::string_view w);
+    void clear() {
+      size = 0;
+      long_wire.reset();
+    }
   };
+  static_assert(sizeof(Entry) == 64);
   // The index: open addressing with linear probing over (hash, id); equal
   // hashes are told apart by comparing the wire form, so a collision costs
   // a probe, never a wrong answer. The hash is keyed per pool.

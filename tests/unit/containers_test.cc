@@ -460,6 +460,47 @@ TEST(NamePool, ReservingKeepsEveryNameAndId) {
   EXPECT_EQ(pool.text(ids[42]), "n42.lab.");
 }
 
+TEST(NamePool, NamesOfEveryLengthKeepTheirWireFormWhenIdsAreReused) {
+  // Wire forms from 2 to 255 octets: those stored in the entry and those
+  // stored beside it, each id reused by a name of another length.
+  auto of_length = [](size_t wire_size, char fill) {
+    std::string text;
+    size_t left = wire_size - 1;  // the root octet
+    while (left > 0) {
+      size_t label = std::min<size_t>(63, left - 1);
+      if (left - (label + 1) == 1) --label;  // leave room for a label of one octet
+      text += std::string(label, fill) + ".";
+      left -= label + 1;
+    }
+    return name(text);
+  };
+  NamePool pool;
+  std::vector<NamePool::Id> ids;
+  for (size_t size = 3; size <= 255; ++size) {
+    DnsName n = of_length(size, 'a');
+    ASSERT_EQ(n.wire_size(), size);
+    ids.push_back(pool.acquire(n));
+  }
+  for (size_t size = 3; size <= 255; ++size) {
+    DnsName n = of_length(size, 'a');
+    NamePool::Id id = ids[size - 3];
+    EXPECT_EQ(pool.wire(id), NamePool::wire_view(n)) << size;
+    EXPECT_EQ(pool.text(id), n.to_string()) << size;
+    EXPECT_TRUE(pool.name(id) == n) << size;
+  }
+  for (NamePool::Id id : ids) pool.release(id);
+  EXPECT_EQ(pool.size(), 0u);
+  EXPECT_EQ(pool.wire(ids[100]), "") << "a released id names nothing";
+  // The freed ids come back in reverse: long names take short ones' ids.
+  for (size_t size = 3; size <= 255; ++size) {
+    DnsName n = of_length(size, 'b');
+    NamePool::Id id = pool.acquire(n);
+    EXPECT_EQ(pool.find(n), id) << size;
+    EXPECT_EQ(pool.wire(id), NamePool::wire_view(n)) << size;
+    EXPECT_EQ(pool.find(of_length(size, 'a')), NamePool::kNone) << size;
+  }
+}
+
 TEST(NamePool, HashesTakenAheadOnAnotherThreadFindAndInternAsTheNamesDo) {
   NamePool pool;
   std::vector<DnsName> names;

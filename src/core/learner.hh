@@ -326,15 +326,15 @@ class Learner {
   using AddrRecord = ParsedMessage::Address;
   void on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* ex);
   void count(LearnEvent e, Explanation* ex = nullptr, ExplainItem* item = nullptr);
-  // Learns `a` for `zone` as the address of `ns`; returns the event (added,
-  // refreshed or a refusal). The expiry follows from the TTLs, or is
-  // `recorded` (a snapshot's entry keeps the expiry it was saved with).
   // A name with its hash in names_ (NamePool::hash), computed once.
   struct PoolName {
     const DnsName& name;
     uint64_t hash;
   };
   PoolName pool_name(const DnsName& n) const { return {n, names_.hash(n)}; }
+  // Learns `a` for `zone` as the address of `ns`; returns the event (added,
+  // refreshed or a refusal). The expiry follows from the TTLs, or is
+  // `recorded` (a snapshot's entry keeps the expiry it was saved with).
   LearnEvent learn(const IpAddress& a, PoolName zone, PoolName ns, uint32_t ns_ttl, uint32_t addr_ttl,
                    const ResponseInfo& from, size_t& new_budget, std::optional<TimeNs> recorded = std::nullopt);
   void fill(Slot& s, uint32_t ns_ttl, uint32_t addr_ttl, const ResponseInfo& from);

@@ -8,13 +8,13 @@ namespace nsgate {
 
 NamePool::NamePool() {
   std::random_device rd;
-  seed_ = uint64_t{rd()} << 32 | rd();
+  seed_.value = uint64_t{rd()} << 32 | rd();
 }
 
 uint64_t NamePool::hash(std::string_view w) const {
   // Eight bytes at a time (the tail zero-padded), each step a multiply and
   // a fold; the length and the per-pool seed go in first.
-  uint64_t h = seed_ ^ (w.size() * 0x9e3779b97f4a7c15ull);
+  uint64_t h = seed_.value ^ (w.size() * 0x9e3779b97f4a7c15ull);
   auto step = [&h](uint64_t chunk) {
     h = (h ^ chunk) * 0xff51afd7ed558ccdull;
     h ^= h >> 32;

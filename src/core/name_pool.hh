@@ -108,7 +108,11 @@ class NamePool {
   std::vector<Id> free_;
   std::vector<Bucket> buckets_ = std::vector<Bucket>(64);
   size_t size_ = 0;
-  uint64_t seed_;
+  // On a cache line of its own: other threads read it (hash()) while the
+  // pool's thread writes the members around it.
+  struct alignas(64) Seed {
+    uint64_t value;
+  } seed_;
 };
 
 }  // namespace nsgate

@@ -461,7 +461,7 @@ TEST(NamePool, ReservingKeepsEveryNameAndId) {
 }
 
 TEST(NamePool, NamesOfEveryLengthKeepTheirWireFormWhenIdsAreReused) {
-  // Wire forms from 2 to 255 octets: those stored in the entry and those
+  // Wire forms from 3 to 255 octets: those stored in the entry and those
   // stored beside it, each id reused by a name of another length.
   auto of_length = [](size_t wire_size, char fill) {
     std::string text;

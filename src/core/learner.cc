@@ -488,7 +488,7 @@ dns::Fault Learner::parse(const DnsContext& ctx, std::span<const std::byte> msg,
       out.ns.push_back({rr.section, false, false, rr.ttl, names_.hash(rr.owner), names_.hash(rr.target), rr.owner,
                         rr.target});
     else if (rr.is_address())
-      out.addresses.push_back({rr.section, rr.rtype, rr.ttl, names_.hash(rr.owner), rr.owner, rr.address});
+      out.addresses.push_back({rr.section, rr.rtype, rr.ttl, names_.hash(rr.owner), rr.address, rr.owner});
   }
   if (f != dns::Fault::none) {
     out.kind = ParsedMessage::Kind::malformed;

@@ -55,7 +55,8 @@ struct ParsedMessage {
   // the parsing learner's zone/NS name pool (NamePool::hash), taken by
   // parse(): the offline learner parses on one thread and applies on
   // another, where a name's octets are a cache miss each; beside the
-  // section they share the record's first cache line.
+  // section (and an address record's address) they share the record's
+  // first cache line.
   struct Ns {
     dns::Section section;
     bool accepted = false;     // rule 3 held (set while learning from it)
@@ -69,8 +70,8 @@ struct ParsedMessage {
     uint16_t rtype;
     uint32_t ttl;
     uint64_t owner_hash;
-    DnsName owner;
     IpAddress address;
+    DnsName owner;
   };
   Kind kind = Kind::query;
   dns::Fault fault = dns::Fault::none;  // what on_message returns for it

@@ -25,18 +25,28 @@ enum class Format { table, json, csv };
 
 std::string ttl_string(TimeNs t) { return t == 0 ? "-" : format_time(t); }
 
-// One history row per line as JSON, appended to `buf`.
-void append_json_rows(const std::vector<Provenance>& learned, std::span<const uint32_t> rows, std::string& buf) {
+using RecordView = Learner::RecordView;
+
+// One history row per line as JSON, appended to `buf`. Names go from their
+// wire form through one reused string: a string per name and row was most
+// of building the rows (tools/bench/learn).
+void append_json_rows(const std::vector<RecordView>& learned, std::span<const uint32_t> rows, std::string& buf) {
+  std::string text;
+  auto name = [&](std::string_view wire) {
+    text.clear();
+    RecordView::append_text(text, wire);
+    append_json_string(buf, text);
+  };
   for (uint32_t i : rows) {
-    const Provenance& p = learned[i];
+    const RecordView& p = learned[i];
     buf += "{\"address\":\"";
     p.address.append_to(buf);
     buf += "\",\"family\":";
     buf += p.address.is_v4() ? '4' : '6';
     buf += ",\"zone\":";
-    append_json_string(buf, p.zone);
+    name(p.zone);
     buf += ",\"ns\":";
-    append_json_string(buf, p.ns);
+    name(p.ns);
     buf += ",\"ns_ttl\":";
     buf += std::to_string(p.ns_ttl);
     buf += ",\"addr_ttl\":";
@@ -54,7 +64,7 @@ void append_json_rows(const std::vector<Provenance>& learned, std::span<const ui
     buf += ",\"query_id\":";
     buf += std::to_string(p.query_id);
     buf += ",\"query_name\":";
-    append_json_string(buf, p.query_name);
+    name(p.query_name);
     buf += ",\"response_time\":\"";
     append_time(buf, p.response_time);
     buf += "\",\"server\":\"";
@@ -64,7 +74,7 @@ void append_json_rows(const std::vector<Provenance>& learned, std::span<const ui
 }
 
 // Rows are learned[order[0]], learned[order[1]], ...
-void print_history(const std::vector<Provenance>& learned, const std::vector<uint32_t>& order, Format f,
+void print_history(const std::vector<RecordView>& learned, const std::vector<uint32_t>& order, Format f,
                    FILE* out) {
   if (f == Format::json) {
     // Formatted in pairs of chunks, the second on another thread, written
@@ -99,7 +109,7 @@ void print_history(const std::vector<Provenance>& learned, const std::vector<uin
                         "expires", "query_time", "query_id", "query_name", "response_time", "server"};
   std::vector<std::vector<std::string>> table;
   for (uint32_t i : order) {
-    const Provenance& p = learned[i];
+    const Provenance p = learned[i].provenance();
     table.push_back({p.address.to_string(), "ipv" + std::to_string(p.address.family()), p.zone, p.ns,
                      std::to_string(p.ns_ttl), std::to_string(p.addr_ttl), format_time(p.expires),
                      ttl_string(p.query_time), std::to_string(p.query_id), p.query_name,
@@ -239,10 +249,10 @@ int cmd_learn(Args& args) {
                }) ? 1 : 0;
   session.finish(session.last_time());
 
-  std::vector<Provenance> learned = learner.learned_records(2);
+  std::vector<RecordView> learned = learner.learned_views(2);
   // Sorted as compact keys, the records looked up only to break a tie:
-  // moving whole records (four strings each), or reaching into them for
-  // every comparison, was most of the sort's time.
+  // moving whole records, or reaching into them for every comparison, was
+  // most of the sort's time.
   struct SortKey {
     TimeNs response_time;
     IpAddress address;
@@ -253,7 +263,10 @@ int cmd_learn(Args& args) {
   std::sort(keys.begin(), keys.end(), [&](const SortKey& a, const SortKey& b) {
     if (a.response_time != b.response_time) return a.response_time < b.response_time;
     if (a.address != b.address) return a.address < b.address;
-    return learned[a.index].zone < learned[b.index].zone;
+    std::string zone_a, zone_b;  // the zones' text, as Provenance orders them
+    RecordView::append_text(zone_a, learned[a.index].zone);
+    RecordView::append_text(zone_b, learned[b.index].zone);
+    return zone_a < zone_b;
   });
   std::vector<uint32_t> order(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) order[i] = keys[i].index;
@@ -267,7 +280,7 @@ int cmd_learn(Args& args) {
     snapshot::Contents c;
     c.taken_at = session.last_time();
     c.entries.reserve(order.size());
-    for (uint32_t i : order) c.entries.push_back(std::move(learned[i]));
+    for (uint32_t i : order) c.entries.push_back(learned[i].provenance());
     if (!snapshot::write_file(*snapshot_out, c, error)) {
       std::fprintf(stderr, "nsgate learn: %s\n", error.c_str());
       return 1;

@@ -918,22 +918,26 @@ void Learner::for_each_learned(const std::function<void(Provenance&&)>& fn) cons
     if (s.learned()) fn(provenance(s));
 }
 
-std::vector<Provenance> Learner::learned_records(unsigned threads) const {
+namespace {
+// make(slot) for every learned slot, in slot order, on `threads` threads
+// (the make calls only read). Counted first, so that each thread fills its
+// own range of one vector (concatenating parts moved every record once
+// more).
+template <class T, class Slots, class Make>
+std::vector<T> each_learned(const Slots& slots, unsigned threads, Make make) {
   threads = std::max(1u, threads);
-  // Counted first, so that each thread fills its own range of one vector
-  // (concatenating parts moved every record once more).
   std::vector<size_t> begin(threads + 1, 0), offset(threads + 1, 0);
-  for (unsigned t = 0; t <= threads; ++t) begin[t] = slots_.size() * t / threads;
+  for (unsigned t = 0; t <= threads; ++t) begin[t] = slots.size() * t / threads;
   for (unsigned t = 0; t < threads; ++t) {
     size_t n = 0;
-    for (size_t i = begin[t]; i < begin[t + 1]; ++i) n += slots_[i].learned();
+    for (size_t i = begin[t]; i < begin[t + 1]; ++i) n += slots[i].learned();
     offset[t + 1] = offset[t] + n;
   }
-  std::vector<Provenance> out(offset[threads]);
+  std::vector<T> out(offset[threads]);
   auto build = [&](unsigned t) {
     size_t at = offset[t];
     for (size_t i = begin[t]; i < begin[t + 1]; ++i)
-      if (slots_[i].learned()) out[at++] = provenance(slots_[i]);
+      if (slots[i].learned()) out[at++] = make(slots[i]);
   };
   std::vector<std::thread> helpers;
   for (unsigned t = 1; t < threads; ++t) {
@@ -946,6 +950,57 @@ std::vector<Provenance> Learner::learned_records(unsigned threads) const {
   build(0);
   for (std::thread& h : helpers) h.join();
   return out;
+}
+
+std::string text_of_wire(std::string_view wire) {
+  std::string out;
+  Learner::RecordView::append_text(out, wire);
+  return out;
+}
+}  // namespace
+
+// NamePool::text(id) from the id's wire form: nothing for none.
+void Learner::RecordView::append_text(std::string& out, std::string_view wire) {
+  if (!wire.empty()) DnsName::append_text(out, {reinterpret_cast<const uint8_t*>(wire.data()), wire.size()});
+}
+
+std::vector<Provenance> Learner::learned_records(unsigned threads) const {
+  return each_learned<Provenance>(slots_, threads, [this](const Slot& s) { return provenance(s); });
+}
+
+std::vector<Learner::RecordView> Learner::learned_views(unsigned threads) const {
+  return each_learned<RecordView>(slots_, threads, [this](const Slot& s) {
+    RecordView v;
+    v.address = s.address;
+    v.server = s.server;
+    v.expires = s.expires;
+    v.query_time = s.query_time;
+    v.response_time = s.response_time;
+    v.ns_ttl = s.ns_ttl;
+    v.addr_ttl = s.addr_ttl;
+    v.query_id = s.query_id;
+    v.zone = names_.wire(s.zone);
+    v.ns = names_.wire(s.ns);
+    v.query_name = query_names_.wire(s.query_name);
+    return v;
+  });
+}
+
+Provenance Learner::RecordView::provenance() const {
+  Provenance p;
+  p.address = address;
+  p.kind = EntryKind::learned;
+  p.zone = text_of_wire(zone);
+  p.ns = text_of_wire(ns);
+  p.ns_ttl = ns_ttl;
+  p.addr_ttl = addr_ttl;
+  p.expires = expires;
+  p.query_time = query_time;
+  p.query_id = query_id;
+  p.query_name = text_of_wire(query_name);
+  p.response_time = response_time;
+  p.server = server;
+  return p;
 }
 
 size_t Learner::learned_addresses() const {

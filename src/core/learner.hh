@@ -205,6 +205,21 @@ class Learner {
   // The same records, in the same order, built on `threads` threads (they
   // only read the learner). No other thread may change it meanwhile.
   std::vector<Provenance> learned_records(unsigned threads = 1) const;
+  // A learned record with its names left as wire forms in the learner's
+  // pools, no string per name: for printing a long history (nsgate learn).
+  // Valid while the learner is not changed.
+  struct RecordView {
+    IpAddress address, server;
+    TimeNs expires = 0, query_time = 0, response_time = 0;
+    uint32_t ns_ttl = 0, addr_ttl = 0;
+    uint16_t query_id = 0;
+    std::string_view zone, ns, query_name;  // wire forms; "" for none
+    Provenance provenance() const;          // the record learned_records() gives
+    // A name's text as Provenance holds it, from its wire form here.
+    static void append_text(std::string& out, std::string_view wire);
+  };
+  // The views of the records learned_records() gives, in the same order.
+  std::vector<RecordView> learned_views(unsigned threads = 1) const;
 
   class Frozen;
   // Copies the learned records into `into` for a snapshot, building no

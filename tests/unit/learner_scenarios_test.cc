@@ -162,6 +162,51 @@ TEST(LearnerScenario, AStaticForALearnedZoneAndItsRemovalKeepTheLearnedAuthority
   EXPECT_TRUE(lab.allowed("203.0.113.10"));
 }
 
+TEST(LearnerScenario, RecordViewsGiveTheRecordsWithoutAQueryNameAndWithLongNames) {
+  // Restored records (a snapshot need not hold a query name) with names
+  // short and long: a view's text is what the record holds.
+  Lab lab;
+  std::string long_zone = std::string(60, 'z') + "." + std::string(50, 'y') + ".lab.";
+  Provenance with_name;
+  with_name.address = *IpAddress::parse("203.0.113.7");
+  with_name.zone = long_zone;
+  with_name.ns = "ns1." + long_zone;
+  with_name.ns_ttl = 86400;
+  with_name.addr_ttl = 3600;
+  with_name.expires = lab.now + 3600 * kNsPerSec;
+  with_name.query_time = lab.now - kNsPerSec;
+  with_name.query_id = 77;
+  with_name.query_name = "www.example.lab.";
+  with_name.response_time = lab.now;
+  with_name.server = *IpAddress::parse(kRoot);
+  Provenance without_name = with_name;
+  without_name.address = *IpAddress::parse("2001:db8::7");
+  without_name.zone = "lab.";
+  without_name.ns = "a.lab.";
+  without_name.query_name = "";
+  ASSERT_TRUE(lab.learner.restore(with_name));
+  ASSERT_TRUE(lab.learner.restore(without_name));
+  std::vector<Provenance> records = lab.learner.learned_records();
+  std::vector<Learner::RecordView> views = lab.learner.learned_views();
+  ASSERT_EQ(records.size(), 2u);
+  ASSERT_EQ(views.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    Provenance v = views[i].provenance();
+    EXPECT_EQ(v.address, records[i].address);
+    EXPECT_EQ(v.zone, records[i].zone);
+    EXPECT_EQ(v.ns, records[i].ns);
+    EXPECT_EQ(v.query_name, records[i].query_name);
+    EXPECT_EQ(v.expires, records[i].expires);
+    EXPECT_EQ(v.query_id, records[i].query_id);
+    EXPECT_EQ(v.server, records[i].server);
+  }
+  const Provenance& named = records[0].address == with_name.address ? records[0] : records[1];
+  const Provenance& unnamed = records[0].address == with_name.address ? records[1] : records[0];
+  EXPECT_EQ(named.zone, long_zone);
+  EXPECT_EQ(named.query_name, "www.example.lab.");
+  EXPECT_EQ(unnamed.query_name, "") << "no query name is no text, not the root's";
+}
+
 TEST(LearnerScenario, FullReferralChainFromRootToZoneIsLearned) {
   Lab lab;
   walk_example_lab(lab);
@@ -1028,6 +1073,9 @@ TEST(LearnSession, PipelinedOrGrowingInStepsLearnsExactlyWhatOneThreadLearns) {
     std::vector<std::string> got;
     for (const Provenance& p : two.learner.learned_records(threads)) got.push_back(row(p));
     EXPECT_EQ(got, in_order) << threads << " threads";
+    std::vector<std::string> viewed;
+    for (const Learner::RecordView& v : two.learner.learned_views(threads)) viewed.push_back(row(v.provenance()));
+    EXPECT_EQ(viewed, in_order) << threads << " threads, views";
   }
   EXPECT_GT(one.learner.counters()[static_cast<size_t>(LearnEvent::added)], 1000u);
   EXPECT_GT(one.learner.counters()[static_cast<size_t>(LearnEvent::expired)], 500u) << "housekeeping must matter here";

@@ -964,10 +964,6 @@ void Learner::RecordView::append_text(std::string& out, std::string_view wire) {
   if (!wire.empty()) DnsName::append_text(out, {reinterpret_cast<const uint8_t*>(wire.data()), wire.size()});
 }
 
-std::vector<Provenance> Learner::learned_records(unsigned threads) const {
-  return each_learned<Provenance>(slots_, threads, [this](const Slot& s) { return provenance(s); });
-}
-
 std::vector<Learner::RecordView> Learner::learned_views(unsigned threads) const {
   return each_learned<RecordView>(slots_, threads, [this](const Slot& s) {
     RecordView v;

@@ -202,9 +202,6 @@ class Learner {
   // Learned (not anchor/static) provenance records, for history and
   // snapshots; each is built for the call, so `fn` may keep it by moving.
   void for_each_learned(const std::function<void(Provenance&&)>& fn) const;
-  // The same records, in the same order, built on `threads` threads (they
-  // only read the learner). No other thread may change it meanwhile.
-  std::vector<Provenance> learned_records(unsigned threads = 1) const;
   // A learned record with its names left as wire forms in the learner's
   // pools, no string per name: for printing a long history (nsgate learn).
   // Valid while the learner is not changed.
@@ -214,11 +211,13 @@ class Learner {
     uint32_t ns_ttl = 0, addr_ttl = 0;
     uint16_t query_id = 0;
     std::string_view zone, ns, query_name;  // wire forms; "" for none
-    Provenance provenance() const;          // the record learned_records() gives
+    Provenance provenance() const;          // the record for_each_learned() gives
     // A name's text as Provenance holds it, from its wire form here.
     static void append_text(std::string& out, std::string_view wire);
   };
-  // The views of the records learned_records() gives, in the same order.
+  // Views of the records for_each_learned() gives, in the same order,
+  // built on `threads` threads (they only read the learner). No other
+  // thread may change it meanwhile.
   std::vector<RecordView> learned_views(unsigned threads = 1) const;
 
   class Frozen;

@@ -12,7 +12,6 @@
 #include <array>
 #include <functional>
 #include <optional>
-#include <queue>
 #include <span>
 #include <string>
 #include <vector>
@@ -410,15 +409,17 @@ class Learner {
     uint32_t slot, generation;
     bool operator>(const ExpiryItem& o) const { return when > o.when; }
   };
-  // A min-heap on the <algorithm> heap functions, as std::priority_queue
-  // (same order), over chunks: past its reservation a vector doubled and
-  // copied every item on the learner's thread.
-  struct ExpiryQueue {
-    ChunkedVec<ExpiryItem, 12> items;
+  // A min-heap (by T's operator>) on the <algorithm> heap functions, as
+  // std::priority_queue with std::greater (same order), over chunks: past
+  // its reservation a vector doubled and copied every item on the
+  // learner's thread.
+  template <class T>
+  struct MinHeap {
+    ChunkedVec<T, 12> items;
     bool empty() const { return items.empty(); }
     size_t size() const { return items.size(); }
-    const ExpiryItem& top() const { return items[0]; }
-    void push(const ExpiryItem& item) {
+    const T& top() const { return items[0]; }
+    void push(const T& item) {
       items.emplace_back(item);
       std::push_heap(items.begin(), items.end(), std::greater<>{});
     }
@@ -428,7 +429,7 @@ class Learner {
     }
     void reserve(size_t n) { items.reserve(n); }
   };
-  ExpiryQueue expiry_;
+  MinHeap<ExpiryItem> expiry_;
 
   QueryTracker tracker_;
   FlatMap<NameId, std::vector<PendingNs>, IdHash> pending_;  // by NS target; owns a reference to it
@@ -446,7 +447,7 @@ class Learner {
     NameId target;
     bool operator>(const PendingDue& o) const { return deadline > o.deadline; }
   };
-  std::priority_queue<PendingDue, std::vector<PendingDue>, std::greater<>> pending_due_;
+  MinHeap<PendingDue> pending_due_;
   ParsedMessage scratch_;  // on_message's, reused for every message
   // Workers read it for every query they hand over (name_hash) while this
   // thread writes the counters around it: a cache line of its own, or

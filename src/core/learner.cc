@@ -256,29 +256,31 @@ void Learner::remove_slot(uint32_t id) {
   free_slots_.push_back(id);
 }
 
-template <class NameText, class QueryNameText>
-Provenance Learner::provenance(const Slot& s, NameText name, QueryNameText query_name) {
-  Provenance p;
-  p.address = s.address;
-  p.kind = s.kind;
-  p.zone = name(s.zone);
-  p.ns = name(s.ns);
-  p.ns_ttl = s.ns_ttl;
-  p.addr_ttl = s.addr_ttl;
-  p.expires = s.expires;
-  p.query_time = s.query_time;
-  p.query_id = s.query_id;
-  p.query_name = query_name(s.query_name);
-  p.response_time = s.response_time;
-  p.server = s.server;
-  p.note = s.note;
-  return p;
+template <class NameWire, class QueryNameWire>
+Learner::RecordView Learner::view(const Slot& s, NameWire name, QueryNameWire query_name) {
+  RecordView v;
+  v.address = s.address;
+  v.server = s.server;
+  v.expires = s.expires;
+  v.query_time = s.query_time;
+  v.response_time = s.response_time;
+  v.ns_ttl = s.ns_ttl;
+  v.addr_ttl = s.addr_ttl;
+  v.query_id = s.query_id;
+  v.kind = s.kind;
+  v.zone = name(s.zone);
+  v.ns = name(s.ns);
+  v.query_name = query_name(s.query_name);
+  v.note = s.note;
+  return v;
 }
 
-Provenance Learner::provenance(const Slot& s) const {
-  return provenance(s, [this](NameId id) { return names_.text(id); },
-                    [this](NameId id) { return query_names_.text(id); });
+Learner::RecordView Learner::view(const Slot& s) const {
+  return view(s, [this](NameId id) { return names_.wire(id); },
+              [this](NameId id) { return query_names_.wire(id); });
 }
+
+Provenance Learner::provenance(const Slot& s) const { return view(s).provenance(); }
 
 void Learner::freeze_begin(Frozen& f) const {
   f.slots_.clear();
@@ -324,16 +326,17 @@ Learner::NameId Learner::Frozen::Names::add(NameId id, std::string_view w) {
   return copy_id;
 }
 
-std::string Learner::Frozen::Names::text(NameId id) const {
+std::string_view Learner::Frozen::Names::wire(NameId id) const {
   if (id == kNoName || id >= refs.size()) return "";
   const Ref& r = refs[id];
-  return NamePool::text_of(std::string_view(blocks[r.block]).substr(r.offset, r.size));
+  return std::string_view(blocks[r.block]).substr(r.offset, r.size);
 }
 
 void Learner::Frozen::for_each(const std::function<void(Provenance&&)>& fn) const {
   for (const Slot& s : slots_)
-    fn(Learner::provenance(s, [this](NameId id) { return names_.text(id); },
-                           [this](NameId id) { return query_names_.text(id); }));
+    fn(Learner::view(s, [this](NameId id) { return names_.wire(id); },
+                     [this](NameId id) { return query_names_.wire(id); })
+           .provenance());
 }
 
 void Learner::add_anchor(const IpAddress& a, const std::string& ns_name) {
@@ -965,27 +968,13 @@ void Learner::RecordView::append_text(std::string& out, std::string_view wire) {
 }
 
 std::vector<Learner::RecordView> Learner::learned_views(unsigned threads) const {
-  return each_learned<RecordView>(slots_, threads, [this](const Slot& s) {
-    RecordView v;
-    v.address = s.address;
-    v.server = s.server;
-    v.expires = s.expires;
-    v.query_time = s.query_time;
-    v.response_time = s.response_time;
-    v.ns_ttl = s.ns_ttl;
-    v.addr_ttl = s.addr_ttl;
-    v.query_id = s.query_id;
-    v.zone = names_.wire(s.zone);
-    v.ns = names_.wire(s.ns);
-    v.query_name = query_names_.wire(s.query_name);
-    return v;
-  });
+  return each_learned<RecordView>(slots_, threads, [this](const Slot& s) { return view(s); });
 }
 
 Provenance Learner::RecordView::provenance() const {
   Provenance p;
   p.address = address;
-  p.kind = EntryKind::learned;
+  p.kind = kind;
   p.zone = text_of_wire(zone);
   p.ns = text_of_wire(ns);
   p.ns_ttl = ns_ttl;
@@ -996,6 +985,7 @@ Provenance Learner::RecordView::provenance() const {
   p.query_name = text_of_wire(query_name);
   p.response_time = response_time;
   p.server = server;
+  p.note = note;
   return p;
 }
 

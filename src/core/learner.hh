@@ -201,16 +201,18 @@ class Learner {
   // Learned (not anchor/static) provenance records, for history and
   // snapshots; each is built for the call, so `fn` may keep it by moving.
   void for_each_learned(const std::function<void(Provenance&&)>& fn) const;
-  // A learned record with its names left as wire forms in the learner's
-  // pools, no string per name: for printing a long history (nsgate learn).
-  // Valid while the learner is not changed.
+  // A record with its names (and note) left as views into the learner,
+  // names as wire forms in its pools, no string per name: for printing a
+  // long history (nsgate learn). Valid while the learner is not changed.
   struct RecordView {
     IpAddress address, server;
     TimeNs expires = 0, query_time = 0, response_time = 0;
     uint32_t ns_ttl = 0, addr_ttl = 0;
     uint16_t query_id = 0;
+    EntryKind kind = EntryKind::learned;
     std::string_view zone, ns, query_name;  // wire forms; "" for none
-    Provenance provenance() const;          // the record for_each_learned() gives
+    std::string_view note;
+    Provenance provenance() const;  // the record with its names' text
     // A name's text as Provenance holds it, from its wire form here.
     static void append_text(std::string& out, std::string_view wire);
   };
@@ -376,9 +378,12 @@ class Learner {
   // Recompute `latest` / `pinned` from the slots (after one of them left).
   void find_latest(AddressSlots& at) const;
   void find_pinned(AddressSlots& at) const;
+  // A slot as a record: its names' wire forms from name(id) and
+  // query_name(id) (the learner's pools, or a frozen copy's).
+  template <class NameWire, class QueryNameWire>
+  static RecordView view(const Slot& s, NameWire name, QueryNameWire query_name);
+  RecordView view(const Slot& s) const;
   Provenance provenance(const Slot& s) const;
-  template <class NameText, class QueryNameText>
-  static Provenance provenance(const Slot& s, NameText name, QueryNameText query_name);
   // Makes the table entry for `a` reflect its slots; false if the table
   // refused an insert (full).
   bool sync_table(const IpAddress& a);
@@ -490,7 +495,7 @@ class Learner::Frozen {
     void forget_recent() { recent.fill({kNoName, kNoName}); }
     // The copy's id for the learner's name `id` with wire form `w`.
     NameId add(NameId id, std::string_view w);
-    std::string text(NameId id) const;
+    std::string_view wire(NameId id) const;  // "" for none
   };
   ChunkedVec<Slot> slots_;  // grown chunk by chunk: no slice moves what earlier ones copied
   Names names_, query_names_;

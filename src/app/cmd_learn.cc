@@ -34,7 +34,7 @@ void append_json_rows(const std::vector<RecordView>& learned, std::span<const ui
   std::string text;
   auto name = [&](std::string_view wire) {
     text.clear();
-    RecordView::append_text(text, wire);
+    NamePool::append_text(text, wire);
     append_json_string(buf, text);
   };
   for (uint32_t i : rows) {
@@ -264,8 +264,8 @@ int cmd_learn(Args& args) {
     if (a.response_time != b.response_time) return a.response_time < b.response_time;
     if (a.address != b.address) return a.address < b.address;
     std::string zone_a, zone_b;  // the zones' text, as Provenance orders them
-    RecordView::append_text(zone_a, learned[a.index].zone);
-    RecordView::append_text(zone_b, learned[b.index].zone);
+    NamePool::append_text(zone_a, learned[a.index].zone);
+    NamePool::append_text(zone_b, learned[b.index].zone);
     return zone_a < zone_b;
   });
   std::vector<uint32_t> order(keys.size());

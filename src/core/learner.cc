@@ -955,17 +955,7 @@ std::vector<T> each_learned(const Slots& slots, unsigned threads, Make make) {
   return out;
 }
 
-std::string text_of_wire(std::string_view wire) {
-  std::string out;
-  Learner::RecordView::append_text(out, wire);
-  return out;
-}
 }  // namespace
-
-// NamePool::text(id) from the id's wire form: nothing for none.
-void Learner::RecordView::append_text(std::string& out, std::string_view wire) {
-  if (!wire.empty()) DnsName::append_text(out, {reinterpret_cast<const uint8_t*>(wire.data()), wire.size()});
-}
 
 std::vector<Learner::RecordView> Learner::learned_views(unsigned threads) const {
   return each_learned<RecordView>(slots_, threads, [this](const Slot& s) { return view(s); });
@@ -975,14 +965,14 @@ Provenance Learner::RecordView::provenance() const {
   Provenance p;
   p.address = address;
   p.kind = kind;
-  p.zone = text_of_wire(zone);
-  p.ns = text_of_wire(ns);
+  p.zone = NamePool::text_of(zone);
+  p.ns = NamePool::text_of(ns);
   p.ns_ttl = ns_ttl;
   p.addr_ttl = addr_ttl;
   p.expires = expires;
   p.query_time = query_time;
   p.query_id = query_id;
-  p.query_name = text_of_wire(query_name);
+  p.query_name = NamePool::text_of(query_name);
   p.response_time = response_time;
   p.server = server;
   p.note = note;

@@ -212,9 +212,7 @@ class Learner {
     EntryKind kind = EntryKind::learned;
     std::string_view zone, ns, query_name;  // wire forms; "" for none
     std::string_view note;
-    Provenance provenance() const;  // the record with its names' text
-    // A name's text as Provenance holds it, from its wire form here.
-    static void append_text(std::string& out, std::string_view wire);
+    Provenance provenance() const;  // the record with its names' text (NamePool::text_of)
   };
   // Views of the records for_each_learned() gives, in the same order,
   // built on `threads` threads (they only read the learner). No other

@@ -126,7 +126,7 @@ void NamePool::release(Id id) {
   free_.push_back(id);
 }
 
-std::string NamePool::text(Id id) const { return id == kNone ? std::string() : text_of(entries_[id].wire()); }
+std::string NamePool::text(Id id) const { return text_of(wire(id)); }
 
 namespace {
 // The wire form was a valid DnsName when interned: rebuild it label by label.
@@ -143,8 +143,12 @@ DnsName NamePool::name(Id id) const { return id == kNone ? DnsName{} : name_of(e
 std::string NamePool::text_of(std::string_view wire) {
   std::string out;
   out.reserve(wire.size());
-  DnsName::append_text(out, {reinterpret_cast<const uint8_t*>(wire.data()), wire.size()});
+  append_text(out, wire);
   return out;
+}
+
+void NamePool::append_text(std::string& out, std::string_view wire) {
+  if (!wire.empty()) DnsName::append_text(out, {reinterpret_cast<const uint8_t*>(wire.data()), wire.size()});
 }
 
 }  // namespace nsgate

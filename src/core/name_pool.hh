@@ -62,8 +62,10 @@ class NamePool {
   // one past the highest id ever handed out: for copying the pool cheaply.
   std::string_view wire(Id id) const { return id < entries_.size() ? entries_[id].wire() : ""; }
   size_t id_limit() const { return entries_.size(); }
-  // Presentation form of a wire form this pool (or a copy of it) interned.
+  // Presentation form of a wire form this pool (or a copy of it) interned,
+  // as text() gives it: "" (nothing appended) for the "" of no name.
   static std::string text_of(std::string_view wire);
+  static void append_text(std::string& out, std::string_view wire);
   size_t size() const { return size_; }
   // Makes room for `names` names in all without growing (no rehash later).
   void reserve(size_t names);

@@ -230,12 +230,15 @@ int cmd_run(Args& args) {
   std::fprintf(stderr, "nsgate run: signal %d, stopping\n", stop_signal.load());
   metrics.reset();  // no scrape may read a stopping data path
   dp::clear_telemetry();
+  // The final snapshot is asked for before stop(), which writes it once the
+  // learner has taken in the workers' last packets. A periodic request not
+  // yet begun is the same request (same path): one write, not two.
+  if (!snap_path.empty()) d.request_snapshot(snap_path);
   d.stop();
   d.poll_events([&](const QueryEvent& ev) { log.write(ev); });
   log.finish();
   int status = 0;
   if (!snap_path.empty()) {
-    d.request_snapshot(snap_path);
     if (!d.last_snapshot_error().empty()) {
       std::fprintf(stderr, "nsgate run: %s\n", d.last_snapshot_error().c_str());
       status = 1;

@@ -745,9 +745,12 @@ void Dataplane::learner_main() {
       begin_requested_copy();
     if (got == 0) {
       if (stopping) {
-        // A snapshot requested before stop() is copied and written now
-        // (stop() joins the writer): neither lost nor left uncounted.
-        if (freezing_path_.empty()) begin_requested_copy();
+        // Snapshots requested before stop() are copied and written now
+        // (stop() joins the writer): neither lost nor left uncounted. A
+        // copy under way is finished first; then the request waiting
+        // behind it, which sees the final state (the one at shutdown).
+        if (!freezing_path_.empty()) copy_some(SIZE_MAX);
+        begin_requested_copy();
         if (!freezing_path_.empty()) copy_some(SIZE_MAX);
         break;
       }
@@ -815,6 +818,11 @@ void Dataplane::request_snapshot(const std::string& path) {
   }
   std::lock_guard<std::mutex> lock(snap_mu_);
   snap_request_ = path;
+}
+
+bool Dataplane::snapshot_requested() const {
+  std::lock_guard<std::mutex> lock(snap_mu_);
+  return !snap_request_.empty();
 }
 
 std::string Dataplane::last_snapshot_error() const {

@@ -83,7 +83,10 @@ class Dataplane {
   // Offline learning into the same table before start() (replay).
   Learner& learner() { return *learner_; }
   bool start(std::string& error);
-  // Stops workers and the learner, then the ports. Idempotent.
+  // Stops workers and the learner, then the ports. Idempotent. Snapshots
+  // requested before it are written by the time it returns, after the
+  // learner has taken in the workers' last packets (a copy under way is
+  // finished first): the way to write the state at shutdown.
   void stop();
 
   // Hot reload (control thread): swaps the policy the workers judge by (mode,
@@ -101,7 +104,11 @@ class Dataplane {
   // worker per call. Returns how many were handled.
   size_t poll_events(const std::function<void(const QueryEvent&)>& fn);
   // Asks the learner thread to write a snapshot to `path`; returns at once.
-  void request_snapshot(const std::string& path) ;
+  // A request not yet taken up is replaced by the next (one write for both).
+  // Not running: written here, before it returns.
+  void request_snapshot(const std::string& path);
+  // A request is waiting to be taken up (its copy not yet begun).
+  bool snapshot_requested() const;
   // Result of the last snapshot the learner wrote (empty = none yet / ok).
   std::string last_snapshot_error() const;
   uint64_t snapshots_written() const { return snapshots_written_.load(); }

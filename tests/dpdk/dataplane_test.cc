@@ -333,6 +333,51 @@ TEST(Dataplane, ASnapshotRequestedJustBeforeStopIsWrittenWhole) {
   EXPECT_EQ(c.entries.size(), kRecords);
 }
 
+// nsgate run asks for its final snapshot just before stop(). A periodic
+// snapshot still being copied in slices at that moment must not swallow it:
+// both are written (the final one used to be dropped when the learner
+// thread finished the copy under way and ended).
+TEST(Dataplane, ARequestBehindACopyUnderWayAtStopIsWrittenToo) {
+  RingPort inside("behindsnap_inside"), outside("behindsnap_outside");
+  DataplaneOptions opts;
+  opts.config.ports.inside = inside.name;
+  opts.config.ports.outside = outside.name;
+  Dataplane d(opts);
+  std::string error;
+  ASSERT_TRUE(d.init(error)) << error;
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  TimeNs wall = TimeNs{ts.tv_sec} * kNsPerSec + ts.tv_nsec;
+  constexpr uint32_t kRecords = 200000;  // hundreds of slices: still copying at stop()
+  std::vector<Provenance> entries(kRecords);
+  for (uint32_t i = 0; i < kRecords; ++i) {
+    Provenance& p = entries[i];
+    p.address = IpAddress::v4(0xc6120000u + i);  // 198.18.0.0/15
+    p.zone = "z" + std::to_string(i % 500) + ".lab.";
+    p.ns = "ns." + p.zone;
+    p.ns_ttl = p.addr_ttl = 3600;
+    p.expires = wall + 3600 * kNsPerSec;
+    p.query_time = p.response_time = wall - kNsPerSec;
+    p.server = *IpAddress::parse("198.41.0.4");
+  }
+  ASSERT_EQ(d.load(entries), kRecords);
+  ASSERT_TRUE(d.start(error)) << error;
+  std::string base = "/tmp/nsgate-behindsnap-" + std::to_string(getpid());
+  std::string periodic = base + "-periodic.snap", final_one = base + "-final.snap";
+  d.request_snapshot(periodic);
+  ASSERT_TRUE(wait_for([&] { return !d.snapshot_requested(); }));  // its copy has begun
+  d.request_snapshot(final_one);
+  d.stop();
+  EXPECT_EQ(d.snapshots_written(), 2u);
+  EXPECT_EQ(d.snapshot_failures(), 0u);
+  for (const std::string& path : {periodic, final_one}) {
+    snapshot::Contents c;
+    EXPECT_TRUE(snapshot::read_file(path, c, error)) << path << ": " << error;
+    EXPECT_EQ(c.entries.size(), kRecords) << path;
+    std::remove(path.c_str());
+  }
+}
+
 }  // namespace
 }  // namespace nsgate::dp
 

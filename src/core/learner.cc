@@ -422,8 +422,7 @@ void Learner::track(const DnsContext& ctx, ParsedMessage& m) {
 void Learner::prefetch(const DnsContext& ctx, const ParsedMessage& m) const {
   // What on_response refuses before any index lookup needs nothing.
   if (m.kind != ParsedMessage::Kind::response || (!m.asked && settings_.require_query_match)) return;
-  table_.prefetch(ctx.server);  // rule 2
-  by_address_.prefetch(ctx.server);
+  by_address_.prefetch(ctx.server);  // rule 2
   uint64_t last_owner = 0;
   for (const NsRecord& n : m.ns) {
     // Rule 3 looks up the owner's ancestors (the root's bucket stays cached).
@@ -526,7 +525,11 @@ void Learner::apply(const DnsContext& ctx, ParsedMessage& m, Explanation* ex) {
 }
 
 bool Learner::allowed(const IpAddress& server, TimeNs now) const {
-  if (table_.lookup(server, now_seconds(now))) return true;
+  // What the table holds for `server` is what sync_table last wrote there:
+  // read here, in the map this response's other rules read too, instead of
+  // a second lookup (an rte_hash lookup, live) for the same answer.
+  const AddressSlots* at = by_address_.find(server);
+  if (at && at->synced != 0 && !TableValue::unpack(at->synced).expired_at(now_seconds(now))) return true;
   return std::any_of(statics_.begin(), statics_.end(),
                      [&](const StaticAllow& s) { return s.prefix.contains(server); });
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "core/learn_session.hh"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -100,10 +101,17 @@ class LearnSession::Pipeline {
 
   static constexpr size_t kStepsAhead = 8, kRecordsAhead = 4;
   static void prefetch_records(const ParsedMessage& m) {
-    // A record's name starts in its first cache line; a referral has
-    // up to 13 NS and about as many addresses.
-    for (size_t k = 0; k < m.ns.size() && k < 16; ++k) __builtin_prefetch(&m.ns[k]);
-    for (size_t k = 0; k < m.addresses.size() && k < 16; ++k) __builtin_prefetch(&m.addresses[k]);
+    // A referral has up to 13 NS records (two to a cache line), about as
+    // many addresses, and a name for each target; a name's octets start
+    // in its first line.
+    auto lines = [](const auto& v) {
+      const char* p = reinterpret_cast<const char*>(v.data());
+      size_t bytes = std::min<size_t>(v.size() * sizeof(v[0]), 16 * 64);
+      for (size_t at = 0; at < bytes; at += 64) __builtin_prefetch(p + at);
+    };
+    lines(m.ns);
+    lines(m.addresses);
+    for (size_t k = 0; k < m.names.size() && k < 16; ++k) __builtin_prefetch(&m.names[k]);
   }
 
   void submit() {

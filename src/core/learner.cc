@@ -428,10 +428,11 @@ void Learner::prefetch(const DnsContext& ctx, const ParsedMessage& m) const {
     // Rule 3 looks up the owner's ancestors (the root's bucket stays cached).
     if (n.owner_hash != last_owner) {
       names_.prefetch(n.owner_hash);
-      const uint8_t* w = n.owner.wire();
+      const DnsName& owner = m.names[n.owner];
+      const uint8_t* w = owner.wire();
       if (w[0] != 0)
         for (size_t at = 1 + w[0]; w[at] != 0; at += 1 + w[at])
-          names_.prefetch(std::string_view{reinterpret_cast<const char*>(w + at), n.owner.wire_size() - at});
+          names_.prefetch(std::string_view{reinterpret_cast<const char*>(w + at), owner.wire_size() - at});
       last_owner = n.owner_hash;
     }
     names_.prefetch(n.target_hash);
@@ -460,6 +461,8 @@ LearnCounters Learner::counters() const {
 dns::Fault Learner::parse(const DnsContext& ctx, std::span<const std::byte> msg, ParsedMessage& out) const {
   out.ns.clear();
   out.addresses.clear();
+  out.names.clear();
+  out.name_hashes.clear();
   out.standard_query = false;
   dns::Reader r(msg);
   dns::Header& h = out.header;
@@ -482,15 +485,28 @@ dns::Fault Learner::parse(const DnsContext& ctx, std::span<const std::byte> msg,
   // pass collects what learning needs while it checks the rest.
   dns::Question extra;
   while (f == dns::Fault::none && r.more_questions()) f = r.next(extra);
+  // A name's index in out.names, added unless one of the latest distinct
+  // names is the same.
+  auto name_index = [&out](const DnsName& n, uint64_t hash) -> uint32_t {
+    size_t size = out.names.size();
+    for (size_t k = size; k > size - std::min(size, ParsedMessage::kNameReuse); --k)
+      if (out.name_hashes[k - 1] == hash && out.names[k - 1] == n) return static_cast<uint32_t>(k - 1);
+    out.names.push_back(n);
+    out.name_hashes.push_back(hash);
+    return static_cast<uint32_t>(size);
+  };
   dns::Record rr;
   while (f == dns::Fault::none && r.more_records()) {
     f = r.next(rr);
     if (f != dns::Fault::none) break;
-    if (rr.rtype == dns::type::NS && rr.section != dns::Section::additional)
-      out.ns.push_back({rr.section, false, false, rr.ttl, names_.hash(rr.owner), names_.hash(rr.target), rr.owner,
-                        rr.target});
-    else if (rr.is_address())
-      out.addresses.push_back({rr.section, rr.rtype, rr.ttl, names_.hash(rr.owner), rr.address, rr.owner});
+    if (rr.rtype == dns::type::NS && rr.section != dns::Section::additional) {
+      uint64_t owner_hash = names_.hash(rr.owner), target_hash = names_.hash(rr.target);
+      out.ns.push_back({rr.section, false, false, rr.ttl, owner_hash, target_hash, name_index(rr.owner, owner_hash),
+                        name_index(rr.target, target_hash)});
+    } else if (rr.is_address()) {
+      uint64_t owner_hash = names_.hash(rr.owner);
+      out.addresses.push_back({rr.section, rr.rtype, rr.ttl, owner_hash, rr.address, name_index(rr.owner, owner_hash)});
+    }
   }
   if (f != dns::Fault::none) {
     out.kind = ParsedMessage::Kind::malformed;
@@ -611,8 +627,9 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
 
   // Explanations are built only for --explain; count() records them.
   ExplainItem item;
+  auto name = [&m](uint32_t i) -> const DnsName& { return m.names[i]; };
   auto describe_ns = [&](const NsRecord& n) {
-    if (ex) item = ExplainItem{n.section, n.owner.to_string(), dns::type::NS, n.target.to_string(),
+    if (ex) item = ExplainItem{n.section, name(n.owner).to_string(), dns::type::NS, name(n.target).to_string(),
                                LearnEvent::added, {}};
   };
   // serves() answers for one server and time. Once true for an owner it is
@@ -632,7 +649,7 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
   };
   // Rule 3 for NS records.
   for (NsRecord& n : ns_records) {
-    if (serves_here(n.owner, n.owner_hash)) {
+    if (serves_here(name(n.owner), n.owner_hash)) {
       n.accepted = true;
       continue;
     }
@@ -643,19 +660,20 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
   size_t budget = settings_.per_response_cap;
   bool taught = false;
   for (const AddrRecord& a : addr_records) {
-    if (ex) item = ExplainItem{a.section, a.owner.to_string(), a.rtype, address_data(a.address),
+    const DnsName& owner = name(a.owner);
+    if (ex) item = ExplainItem{a.section, owner.to_string(), a.rtype, address_data(a.address),
                                LearnEvent::added, {}};
     bool is_target = false;
     for (const NsRecord& n : ns_records)
-      if (n.accepted && n.target_hash == a.owner_hash && n.target == a.owner) is_target = true;
+      if (n.accepted && m.same_name(n.target, n.target_hash, a.owner, a.owner_hash)) is_target = true;
     std::vector<PendingNs>* pending = nullptr;
     if (!pending_.empty())
-      if (NameId target = names_.find(a.owner, a.owner_hash); target != kNoName) pending = pending_.find(target);
+      if (NameId target = names_.find(owner, a.owner_hash); target != kNoName) pending = pending_.find(target);
     // Waits that ended but are not swept yet wait no more: counted as if gone.
     if (pending && std::none_of(pending->begin(), pending->end(),
                                 [&](const PendingNs& p) { return p.deadline >= ctx.time; }))
       pending = nullptr;
-    bool in_zone = (is_target || pending) && serves_here(a.owner, a.owner_hash);
+    bool in_zone = (is_target || pending) && serves_here(owner, a.owner_hash);
     bool awaited = pending && in_zone;
 
     if (!is_target && !pending) {
@@ -674,10 +692,10 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
     }
     // Glue: learn for every accepted delegation naming this target.
     for (NsRecord& n : ns_records) {
-      if (!n.accepted || n.target_hash != a.owner_hash || !(n.target == a.owner)) continue;
+      if (!n.accepted || !m.same_name(n.target, n.target_hash, a.owner, a.owner_hash)) continue;
       n.has_address = true;
-      if (ex) item.zone = n.owner.to_string();
-      LearnEvent e = learn(a.address, {n.owner, n.owner_hash}, {a.owner, a.owner_hash}, n.ttl, a.ttl, info(),
+      if (ex) item.zone = name(n.owner).to_string();
+      LearnEvent e = learn(a.address, {name(n.owner), n.owner_hash}, {owner, a.owner_hash}, n.ttl, a.ttl, info(),
                            budget);
       taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
       count(e, ex, &item);
@@ -689,7 +707,7 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
         p.resolved = true;
         DnsName zone = names_.name(p.zone);
         if (ex) item.zone = zone.to_string();
-        LearnEvent e = learn(a.address, pool_name(zone), {a.owner, a.owner_hash}, p.ns_ttl, a.ttl, p.from, budget);
+        LearnEvent e = learn(a.address, pool_name(zone), {owner, a.owner_hash}, p.ns_ttl, a.ttl, p.from, budget);
         taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
         count(e, ex, &item);
       }
@@ -700,8 +718,10 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
   for (const NsRecord& n : ns_records) {
     if (!n.accepted || n.has_address) continue;
     describe_ns(n);
-    std::string zone = ex ? n.owner.to_string() : std::string();
-    NameId target = names_.find(n.target, n.target_hash);
+    const DnsName& owner = name(n.owner);
+    const DnsName& target_name = name(n.target);
+    std::string zone = ex ? owner.to_string() : std::string();
+    NameId target = names_.find(target_name, n.target_hash);
     if (const auto* known = target == kNoName ? nullptr : by_ns_.find(target)) {
       SmallVec<NsAddress, 1> addrs = *known;  // learn() may modify by_ns_
       for (const NsAddress& k : addrs) {
@@ -715,10 +735,10 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
         if (left_s == 0) continue;
         uint32_t left = static_cast<uint32_t>(std::min<TimeNs>(left_s, UINT32_MAX));
         if (ex) {
-          item.data = n.target.to_string() + " " + k.address.to_string();
+          item.data = target_name.to_string() + " " + k.address.to_string();
           item.zone = zone;
         }
-        LearnEvent e = learn(k.address, {n.owner, n.owner_hash}, {n.target, n.target_hash}, n.ttl, left, info(),
+        LearnEvent e = learn(k.address, {owner, n.owner_hash}, {target_name, n.target_hash}, n.ttl, left, info(),
                              budget);
         taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
         count(e, ex, &item);
@@ -726,7 +746,7 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
       describe_ns(n);
     }
     if (ex) item.zone = zone;
-    NameId zone_id = names_.find(n.owner, n.owner_hash);
+    NameId zone_id = names_.find(owner, n.owner_hash);
     if (target != kNoName && zone_id != kNoName) {
       if (const auto* waiting = pending_.find(target)) {
         // A wait that has ended (still held until housekeeping) no longer
@@ -744,10 +764,10 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
       count(LearnEvent::pending_full, ex, &item);
       continue;
     }
-    target = names_.acquire(n.target, n.target_hash);
+    target = names_.acquire(target_name, n.target_hash);
     auto [waiting, fresh] = pending_.try_emplace(target);
     if (!fresh) names_.release(target);  // the table's key already holds one
-    PendingNs p{names_.acquire(n.owner, n.owner_hash), n.ttl, ctx.time + seconds_to_ns(settings_.ns_address_window_s), false,
+    PendingNs p{names_.acquire(owner, n.owner_hash), n.ttl, ctx.time + seconds_to_ns(settings_.ns_address_window_s), false,
                 info()};
     query_names_.acquire(p.from.query_name);
     waiting->push_back(p);

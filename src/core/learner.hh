@@ -50,19 +50,21 @@ struct ParsedMessage {
     response,
   };
   // Records that matter to learning: NS outside the additional section,
-  // and every address record. The *_hash fields are the names' hashes in
-  // the parsing learner's zone/NS name pool (NamePool::hash), taken by
-  // parse(): the offline learner parses on one thread and applies on
-  // another, where a name's octets are a cache miss each; beside the
-  // section (and an address record's address) they share the record's
-  // first cache line.
+  // and every address record. Their names are indices into `names`. The
+  // *_hash fields are the names' hashes in the parsing learner's zone/NS
+  // name pool (NamePool::hash), taken by parse(): the offline learner
+  // parses on one thread and applies on another, where every cache line
+  // the parser wrote is a miss. So records are small (an NS record 32
+  // bytes, where it was 544 with its two names inside) and a referral's
+  // repeated names (the zone, a glue record's owner that an NS record
+  // named) are held once.
   struct Ns {
     dns::Section section;
     bool accepted = false;     // rule 3 held (set while learning from it)
     bool has_address = false;  // an accepted address record named its target (likewise)
     uint32_t ttl;
     uint64_t owner_hash, target_hash;
-    DnsName owner, target;
+    uint32_t owner, target;  // in names
   };
   struct Address {
     dns::Section section;
@@ -70,8 +72,19 @@ struct ParsedMessage {
     uint32_t ttl;
     uint64_t owner_hash;
     IpAddress address;
-    DnsName owner;
+    uint32_t owner;  // in names
   };
+  // Whether names a and b (indices, with their hashes) are the same name:
+  // equal names have one index when parse() saw them within kNameReuse
+  // distinct names of each other, so the octets are compared only
+  // otherwise.
+  bool same_name(uint32_t a, uint64_t a_hash, uint32_t b, uint64_t b_hash) const {
+    return a_hash == b_hash && (a == b || names[a] == names[b]);
+  }
+  // How many of the latest distinct names parse() searches for a repeat:
+  // a referral's names (zone, up to 13 targets) fit, and a message of
+  // thousands of names costs a bounded search per name.
+  static constexpr size_t kNameReuse = 16;
   Kind kind = Kind::query;
   dns::Fault fault = dns::Fault::none;  // what on_message returns for it
   dns::Header header;
@@ -87,6 +100,8 @@ struct ParsedMessage {
   bool tracker_swept = false;
   std::vector<Ns> ns;
   std::vector<Address> addresses;
+  std::vector<DnsName> names;         // the records' names, each once (see kNameReuse)
+  std::vector<uint64_t> name_hashes;  // names[i]'s hash, for parse()'s search
 };
 
 // `nsgate learn --explain`: what happened to each record of one response.

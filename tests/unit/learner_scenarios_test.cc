@@ -625,6 +625,23 @@ TEST(LearnerScenario, PerResponseCapLimitsNewAddresses) {
   EXPECT_EQ(lab.events(LearnEvent::per_response_cap), 1u);
 }
 
+// A parsed message holds each name once, found among the latest few
+// distinct names (ParsedMessage::kNameReuse); glue for a target named long
+// before must still be matched to it, by its octets.
+TEST(LearnerScenario, GlueFarBehindItsNsRecordInALargeReferralIsLearned) {
+  constexpr int kServers = 3 * static_cast<int>(ParsedMessage::kNameReuse);
+  DnsBuilder r(1, flags::qr);
+  r.question("www.example.lab", A);
+  for (int i = 0; i < kServers; ++i) r.ns(S::authority, "lab", "ns" + std::to_string(i) + ".nic.lab", 172800);
+  for (int i = 0; i < kServers; ++i)
+    r.addr(S::additional, "ns" + std::to_string(i) + ".nic.lab", "198.51.100." + std::to_string(10 + i), 3600);
+  Lab lab;
+  lab.exchange(kRoot, 1, "www.example.lab", A, r);
+  EXPECT_EQ(lab.events(LearnEvent::added), static_cast<uint64_t>(kServers));
+  EXPECT_EQ(lab.events(LearnEvent::glue_not_ns_target), 0u);
+  for (int i = 0; i < kServers; ++i) EXPECT_TRUE(lab.allowed("198.51.100." + std::to_string(10 + i))) << i;
+}
+
 TEST(LearnerScenario, PerZoneCapLimitsAddressesOfOneZone) {
   LearningSettings s;
   s.per_zone_cap = 2;

@@ -220,13 +220,12 @@ int cmd_learn(Args& args) {
   Config config = load_config(conf_path);
   if (relaxed) config.learning.require_query_match = false;
 
-  // The plain table, not rte_hash: nothing reads it concurrently here, so
-  // the lock-free table and the EAL it needs bought nothing but time (EAL
-  // start-up with its driver plugins and the rte_hash writes were an eighth
-  // of tools/bench/learn). Same rules, same capacity, same history.
+  // No table: nothing reads one here (the learner answers rule 2 from its
+  // own records), so neither rte_hash and the EAL it needs (EAL start-up
+  // and the rte_hash writes were an eighth of tools/bench/learn) nor a
+  // plain map copy is written. Same rules, same capacity, same history.
   std::string error;
-  size_t capacity = config.learning.capacity + 64 + config.static_allow.size();
-  auto table = std::make_unique<MapAllowTable>(capacity);
+  auto table = std::make_unique<NoTable>();
 
   // The table and the learner are deliberately not torn down: the process
   // ends when this command returns, and freeing them cost more than printing

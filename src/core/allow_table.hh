@@ -72,4 +72,17 @@ class MapAllowTable final : public AllowTable {
   FlatMap<IpAddress, TableValue, IpAddressHash> map_;
 };
 
+// For a learner whose records are all that is wanted (`nsgate learn`,
+// `check`): keeps nothing. The learner answers rule 2 and lookup() from
+// its own records, so writing a copy nobody reads is only time.
+class NoTable final : public AllowTable {
+ public:
+  std::optional<TableValue> lookup(const IpAddress&, uint32_t) const override { return std::nullopt; }
+  bool upsert(const IpAddress&, TableValue) override { return true; }
+  bool erase(const IpAddress&) override { return true; }
+  size_t size() const override { return 0; }
+  size_t capacity() const override { return SIZE_MAX; }
+  void for_each(const std::function<void(const IpAddress&, TableValue)>&) const override {}
+};
+
 }  // namespace nsgate

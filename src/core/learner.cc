@@ -830,7 +830,8 @@ LearnEvent Learner::learn(const IpAddress& a, PoolName zone, PoolName ns, uint32
   if (new_budget == 0) return LearnEvent::per_response_cap;
   if (zone_id != kNoName && zone_count(zone_id) >= settings_.per_zone_cap) return LearnEvent::per_zone_cap;
   const AddressSlots* at = by_address_.find(a);
-  if (!at && table_.size() >= std::min(settings_.capacity, table_.capacity())) return LearnEvent::table_full;
+  // The table holds exactly the addresses in by_address_ (sync_table).
+  if (!at && by_address_.size() >= std::min(settings_.capacity, table_.capacity())) return LearnEvent::table_full;
   if (at && at->learned > 0 && at->learned >= settings_.zones_per_address) {
     // Zones per address: replace the learned zone that expires soonest.
     uint32_t soonest = kNoSlot;
@@ -921,12 +922,17 @@ void Learner::expire(TimeNs now, size_t expiry_budget) {
 
 AllowAnswer Learner::lookup(const IpAddress& a, TimeNs now) const {
   AllowAnswer ans;
-  if (auto v = table_.lookup(a, now_seconds(now))) {
-    ans.allowed = true;
-    ans.kind = v->kind;
-    if (v->provenance < slots_.size() && slots_[v->provenance].live)
-      ans.provenance = provenance(slots_[v->provenance]);
-    return ans;
+  // What the table says (see allowed()), and the record it shows (as
+  // sync_table chose it; the table's copy of the slot number has 24 bits).
+  if (const AddressSlots* at = by_address_.find(a); at && at->synced != 0) {
+    TableValue v = TableValue::unpack(at->synced);
+    if (!v.expired_at(now_seconds(now))) {
+      ans.allowed = true;
+      ans.kind = v.kind;
+      uint32_t shown = at->pinned != kNoSlot ? at->pinned : at->latest;
+      if (shown != kNoSlot) ans.provenance = provenance(slots_[shown]);
+      return ans;
+    }
   }
   for (const StaticAllow& s : statics_) {
     if (s.prefix.contains(a)) {

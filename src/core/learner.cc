@@ -905,6 +905,9 @@ void Learner::expire(TimeNs now, size_t expiry_budget) {
   for (size_t n = 0; n < expiry_budget && !expiry_.empty() && expiry_.top().when <= now_; ++n) {
     ExpiryItem item = expiry_.top();
     expiry_.pop();
+    // The next item's slot is a miss of its own: fetched while this one
+    // is removed.
+    if (!expiry_.empty()) __builtin_prefetch(&slots_[expiry_.top().slot]);
     Slot& s = slots_[item.slot];
     if (!s.live || s.generation != item.generation || s.kind != EntryKind::learned || item.when != s.queued)
       continue;  // the slot was reused or removed, or has an earlier item

@@ -142,11 +142,13 @@ class LearnSession::Pipeline {
             Step& s = b->steps[i];
             // The steps were written on the other core: start fetching them
             // ahead (the step, then its records), and the index buckets of
-            // the next one (Learner::prefetch reads its records).
+            // the next ones: two steps ahead, then, one step ahead, what
+            // those buckets point to (Learner::prefetch reads its records).
             if (i + kStepsAhead < b->used) __builtin_prefetch(&b->steps[i + kStepsAhead]);
             if (i + kRecordsAhead < b->used) prefetch_records(b->steps[i + kRecordsAhead].parsed);
-            if (i + 1 < b->used && !b->steps[i + 1].housekeeping)
-              learner_.prefetch(b->steps[i + 1].ctx, b->steps[i + 1].parsed);
+            if (i + 2 < b->used && !b->steps[i + 2].housekeeping)
+              learner_.prefetch(b->steps[i + 2].ctx, b->steps[i + 2].parsed);
+            if (i + 1 < b->used && !b->steps[i + 1].housekeeping) learner_.prefetch_entries(b->steps[i + 1].parsed);
             if (s.housekeeping)
               learner_.expire(s.time);
             else

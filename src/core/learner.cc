@@ -445,6 +445,20 @@ void Learner::prefetch(const DnsContext& ctx, const ParsedMessage& m) const {
   }
 }
 
+void Learner::prefetch_entries(const ParsedMessage& m) const {
+  if (m.kind != ParsedMessage::Kind::response || (!m.asked && settings_.require_query_match)) return;
+  // learn() finds each delegation's zone and NS name; the zone is usually
+  // one name for all of them.
+  uint64_t last_owner = 0;
+  for (const NsRecord& n : m.ns) {
+    if (n.owner_hash != last_owner) names_.prefetch_entry(n.owner_hash);
+    last_owner = n.owner_hash;
+    names_.prefetch_entry(n.target_hash);
+  }
+  if (!pending_.empty())
+    for (const AddrRecord& a : m.addresses) names_.prefetch_entry(a.owner_hash);
+}
+
 void Learner::on_query(const QueryRecord& q) {
   now_ = std::max(now_, q.time);
   // The tracker was full and swept: ended NS waits go too (what is left of

@@ -175,6 +175,9 @@ class Learner {
   // message before it is applied while memory answers. Changes nothing;
   // apply()'s thread.
   void prefetch(const DnsContext& ctx, const ParsedMessage& m) const;
+  // Its second step, for a message prefetch() was called for a step
+  // earlier: what the buckets it fetched point to (name pool entries).
+  void prefetch_entries(const ParsedMessage& m) const;
   // A query another thread parsed (see QueryRecord); same as a query message.
   void on_query(const QueryRecord& q);
   // Keyed hash of a question name for QueryRecord. Thread-safe: the key is

@@ -52,6 +52,13 @@ class NamePool {
   // A hint that a name is looked up soon: starts loading its bucket.
   void prefetch(std::string_view wire) const { prefetch(hash(wire)); }
   void prefetch(uint64_t h) const { __builtin_prefetch(&buckets_[h & (buckets_.size() - 1)]); }
+  // The second step, once prefetch(h) has had time: starts loading the
+  // entry the name's first bucket points to when that bucket has its hash
+  // (a name interned, most likely; where it is not, only a load is spent).
+  void prefetch_entry(uint64_t h) const {
+    const Bucket& b = buckets_[h & (buckets_.size() - 1)];
+    if (b.hash == h && b.id != kNone) __builtin_prefetch(&entries_[b.id]);
+  }
 
   // Presentation form ("example.com."); "" for kNone. Built on each call
   // from the wire form (no cache), so any thread may call it while no

@@ -160,7 +160,7 @@ TEST(Dataplane, AResponseIsLearnedAfterItsQueryEvenBehindABacklogOfQueries) {
   const char* root = "198.41.0.4";
   for (uint16_t i = 0; i < 1000; ++i)
     inside.put(pool, udp_frame({"192.0.2.10", root, static_cast<uint16_t>(20000 + i), 53},
-                               DnsBuilder(i).question("q" + std::to_string(i) + ".other.lab", kA).build()));
+                               DnsBuilder(i).question(std::string("q").append(std::to_string(i)).append(".other.lab"), kA).build()));
   inside.put(pool, udp_frame({"192.0.2.10", root, 40000, 53}, DnsBuilder(777).question("www.example.lab", kA).build()));
   ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::rx_inside) == 1001; }));
   outside.put(pool, udp_frame({root, "192.0.2.10", 53, 40000}, lab_referral(777)));
@@ -311,7 +311,7 @@ TEST(Dataplane, ASnapshotRequestedJustBeforeStopIsWrittenWhole) {
   for (uint32_t i = 0; i < kRecords; ++i) {
     Provenance& p = entries[i];
     p.address = IpAddress::v4(0xc6120000u + i);  // 198.18.0.0/15
-    std::string zone = "z" + std::to_string(i % 500) + ".lab";
+    std::string zone = std::string("z").append(std::to_string(i % 500)).append(".lab");
     p.zone = zone + ".";
     p.ns = "ns" + std::to_string(i) + "." + zone + ".";
     p.ns_ttl = p.addr_ttl = 3600;
@@ -353,7 +353,7 @@ TEST(Dataplane, ARequestBehindACopyUnderWayAtStopIsWrittenToo) {
   for (uint32_t i = 0; i < kRecords; ++i) {
     Provenance& p = entries[i];
     p.address = IpAddress::v4(0xc6120000u + i);  // 198.18.0.0/15
-    p.zone = "z" + std::to_string(i % 500) + ".lab.";
+    p.zone = std::string("z").append(std::to_string(i % 500)).append(".lab.");
     p.ns = "ns." + p.zone;
     p.ns_ttl = p.addr_ttl = 3600;
     p.expires = wall + 3600 * kNsPerSec;

@@ -450,12 +450,12 @@ TEST(NamePool, AgreesWithAMapOfCountsUnderChurn) {
 TEST(NamePool, ReservingKeepsEveryNameAndId) {
   NamePool pool;
   std::vector<NamePool::Id> ids;
-  for (int i = 0; i < 100; ++i) ids.push_back(pool.acquire(name("n" + std::to_string(i) + ".lab")));
+  for (int i = 0; i < 100; ++i) ids.push_back(pool.acquire(name(std::string("n").append(std::to_string(i)).append(".lab"))));
   pool.reserve(100000);
   for (int i = 0; i < 100; ++i) {
-    EXPECT_EQ(pool.find(name("n" + std::to_string(i) + ".lab")), ids[static_cast<size_t>(i)]);
+    EXPECT_EQ(pool.find(name(std::string("n").append(std::to_string(i)).append(".lab"))), ids[static_cast<size_t>(i)]);
   }
-  for (int i = 100; i < 5000; ++i) pool.acquire(name("n" + std::to_string(i) + ".lab"));
+  for (int i = 100; i < 5000; ++i) pool.acquire(name(std::string("n").append(std::to_string(i)).append(".lab")));
   EXPECT_EQ(pool.size(), 5000u);
   EXPECT_EQ(pool.text(ids[42]), "n42.lab.");
 }
@@ -504,7 +504,7 @@ TEST(NamePool, NamesOfEveryLengthKeepTheirWireFormWhenIdsAreReused) {
 TEST(NamePool, HashesTakenAheadOnAnotherThreadFindAndInternAsTheNamesDo) {
   NamePool pool;
   std::vector<DnsName> names;
-  for (int i = 0; i < 3000; ++i) names.push_back(name("h" + std::to_string(i) + (i % 2 ? ".zone.lab" : ".lab")));
+  for (int i = 0; i < 3000; ++i) names.push_back(name(std::string("h").append(std::to_string(i)).append(i % 2 ? ".zone.lab" : ".lab")));
   // Taken before the pool holds anything, on another thread (the offline
   // learner's reading thread does this); the pool then grows many times.
   std::vector<uint64_t> hashes(names.size());

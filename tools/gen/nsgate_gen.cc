@@ -256,7 +256,7 @@ void forward_mix(const std::string& capture, const std::string& snap, size_t fra
   for (size_t i = 0; i < learned; ++i) {
     Provenance p;
     p.address = *IpAddress::parse(learned_addr(i));
-    p.zone = "z" + std::to_string(i) + ".lab.";
+    p.zone = std::string("z").append(std::to_string(i)).append(".lab.");
     p.ns = "ns." + p.zone;
     p.ns_ttl = p.addr_ttl = 86400;
     p.expires = now + 365 * 86400 * kNsPerSec;
@@ -373,7 +373,7 @@ void bench(const std::string& path, uint64_t mb) {
     int answers = 2 + static_cast<int>(rng() % 4);
     for (int k = 0; k < answers; ++k) {
       next();
-      std::string host = "h" + std::to_string(k) + "." + z;
+      std::string host = std::string("h").append(std::to_string(k)).append(".").append(z);
       DnsBuilder ans(id, flags::qr | flags::aa);
       ans.question(host, v6 ? AAAA : A);
       if (rng() % 6 == 0)
@@ -409,7 +409,7 @@ void learn_feed(const std::string& path, size_t exchanges, size_t filler) {
   for (size_t x = 0; x < exchanges; ++x) {
     auto id = static_cast<uint16_t>(x + 1);
     auto port = static_cast<uint16_t>(1024 + x % 64000);
-    std::string zone = "f" + std::to_string(x) + ".feed";
+    std::string zone = std::string("f").append(std::to_string(x)).append(".feed");
     std::string q = "www." + zone;
     DnsBuilder ref(id, flags::qr);
     ref.question(q, A);

@@ -993,16 +993,17 @@ TEST(LearnerScenario, GluelessReferralsRepeatedWithinASecondDoNotKeepAKnownAddre
 
 // A random world of referrals (glue in and out of bailiwick, NS without glue
 // answered later, repeated and foreign owners, unknown servers, short TTLs
-// so that housekeeping expires things) fed to sessions: one thread, and
-// pipelined. The oracle is the one-thread session; everything either
-// learner or session reports must be equal.
-TEST(LearnSession, PipelinedOrGrowingInStepsLearnsExactlyWhatOneThreadLearns) {
-  LearningSettings settings;
-  settings.min_ttl_s = 1;
-  settings.grace_s = 0;
+// so that housekeeping expires things): frames and their times. Learn it
+// with min_ttl_s = 1 and grace_s = 0.
+struct RandomWorld {
   std::vector<Bytes> frames;
   std::vector<TimeNs> times;
-  std::mt19937 rng(21);
+};
+RandomWorld random_world(unsigned seed) {
+  RandomWorld world;
+  std::vector<Bytes>& frames = world.frames;
+  std::vector<TimeNs>& times = world.times;
+  std::mt19937 rng(seed);
   TimeNs now = TimeNs{1'700'000'000} * kNsPerSec;
   std::vector<std::string> servers = {kRoot};
   auto frame = [&](const Bytes& f) {
@@ -1049,6 +1050,17 @@ TEST(LearnSession, PipelinedOrGrowingInStepsLearnsExactlyWhatOneThreadLearns) {
     now += static_cast<TimeNs>(rng() % 400) * 1'000'000;
     if (servers.size() > 400) servers.erase(servers.begin() + 1, servers.begin() + 200);
   }
+  return world;
+}
+
+// The world fed to sessions: one thread, and pipelined. The oracle is the
+// one-thread session; everything either learner or session reports must be
+// equal.
+TEST(LearnSession, PipelinedOrGrowingInStepsLearnsExactlyWhatOneThreadLearns) {
+  LearningSettings settings;
+  settings.min_ttl_s = 1;
+  settings.grace_s = 0;
+  auto [frames, times] = random_world(21);
   struct Run {
     MapAllowTable table{100000};
     Learner learner;
@@ -1105,6 +1117,55 @@ TEST(LearnSession, PipelinedOrGrowingInStepsLearnsExactlyWhatOneThreadLearns) {
   EXPECT_EQ(history(one.learner), history(three.learner));
   EXPECT_EQ(one.learner.counters(), three.learner.counters());
   EXPECT_EQ(one.learner.tracked_queries(), three.learner.tracked_queries());
+}
+
+// The learner answers rule 2, lookup() and its capacity check from its own
+// records, not from the table it writes for the data path: the two must
+// agree on every address at all times. Checked through the random world,
+// every 250 frames, for every address it names, at times on both sides of
+// the expiries.
+TEST(LearnSession, TheLearnersOwnAnswersAreWhatItsTableHolds) {
+  LearningSettings settings;
+  settings.min_ttl_s = 1;
+  settings.grace_s = 0;
+  auto [frames, times] = random_world(5);
+  MapAllowTable table(100000);
+  Learner learner(settings, table);
+  for (const RootHint& h : builtin_root_hints()) learner.add_anchor(h.address, h.name);
+  LearnSession session(learner, {53}, {}, false);
+  std::vector<IpAddress> addresses;
+  for (const RootHint& h : builtin_root_hints()) addresses.push_back(h.address);
+  for (int i = 1; i <= 250; ++i) {
+    addresses.push_back(*IpAddress::parse("198.51.100." + std::to_string(i)));
+    addresses.push_back(*IpAddress::parse("203.0.113." + std::to_string(i)));
+  }
+  size_t checked = 0, allowed = 0, learned = 0;
+  auto compare = [&](TimeNs at) {
+    for (const IpAddress& a : addresses) {
+      std::optional<TableValue> v = table.lookup(a, now_seconds(at));
+      AllowAnswer ans = learner.lookup(a, at);
+      ASSERT_EQ(ans.allowed, v.has_value()) << a.to_string() << " at " << at;
+      ++checked;
+      if (!v) continue;
+      ++allowed;
+      learned += v->kind == EntryKind::learned;
+      EXPECT_EQ(ans.kind, v->kind) << a.to_string();
+      ASSERT_TRUE(ans.provenance) << a.to_string();
+      EXPECT_EQ(ans.provenance->address, a);
+      if (v->kind == EntryKind::learned) EXPECT_EQ(table_seconds(ans.provenance->expires), v->expires_s) << a.to_string();
+    }
+  };
+  for (size_t i = 0; i < frames.size(); ++i) {
+    session.feed(pkt::LinkType::ethernet, times[i], frames[i]);
+    if (i % 250 == 0) {
+      compare(times[i]);
+      compare(times[i] + 3 * kNsPerSec);  // most short TTLs over, nothing swept yet
+    }
+  }
+  session.finish(session.last_time());
+  compare(session.last_time());
+  EXPECT_GT(learned, 1000u) << "learned entries must be among those compared";
+  EXPECT_LT(allowed, checked) << "unknown and expired addresses too";
 }
 
 }  // namespace

@@ -42,7 +42,7 @@ struct RingPort {
 
   explicit RingPort(const std::string& n, unsigned queues = 1) {
     for (unsigned q = 0; q < queues; ++q) {
-      std::string suffix = "_" + std::to_string(q);
+      std::string suffix = std::string("_").append(std::to_string(q));
       rx.push_back(rte_ring_create((n + "_rx" + suffix).c_str(), 4096, SOCKET_ID_ANY, 0));
       tx.push_back(rte_ring_create((n + "_tx" + suffix).c_str(), 4096, SOCKET_ID_ANY, 0));
       EXPECT_TRUE(rx.back() && tx.back());
@@ -293,41 +293,56 @@ TEST(Dataplane, DropLogTimesAndSnapshotExpiriesFollowAWallClockStepAfterStart) {
 }
 
 // A snapshot asked for just before stop() is written, whole, by the time
+// `n` learned records at 198.18.0.0/15 in 500 zones, valid for an hour
+// from now (wall clock): a table whose snapshot copy takes n / 512 slices.
+std::vector<Provenance> hour_of_records(uint32_t n) {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  TimeNs wall = TimeNs{ts.tv_sec} * kNsPerSec + ts.tv_nsec;
+  std::vector<Provenance> entries(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    Provenance& p = entries[i];
+    p.address = IpAddress::v4(0xc6120000u + i);
+    std::string zone = std::string("z").append(std::to_string(i % 500)).append(".lab");
+    p.zone = zone + ".";
+    p.ns = std::string("ns").append(std::to_string(i)).append(".").append(p.zone);
+    p.ns_ttl = p.addr_ttl = 3600;
+    p.expires = wall + 3600 * kNsPerSec;
+    p.query_time = p.response_time = wall - kNsPerSec;
+    p.query_name = std::string("www.").append(p.zone);
+    p.server = *IpAddress::parse("198.41.0.4");
+  }
+  return entries;
+}
+
+// Inits `d` (between two ring ports), loads hour_of_records(n) and starts it.
+void start_with_records(Dataplane& d, uint32_t n) {
+  std::string error;
+  ASSERT_TRUE(d.init(error)) << error;
+  ASSERT_EQ(d.load(hour_of_records(n)), n);
+  ASSERT_TRUE(d.start(error)) << error;
+}
+DataplaneOptions between(const RingPort& inside, const RingPort& outside) {
+  DataplaneOptions opts;
+  opts.config.ports.inside = inside.name;
+  opts.config.ports.outside = outside.name;
+  return opts;
+}
+
 // stop() returns (copied in slices, a large one used to be abandoned
 // half-copied when the learner thread ended, with no error counted).
 TEST(Dataplane, ASnapshotRequestedJustBeforeStopIsWrittenWhole) {
   RingPort inside("stopsnap_inside"), outside("stopsnap_outside");
-  DataplaneOptions opts;
-  opts.config.ports.inside = inside.name;
-  opts.config.ports.outside = outside.name;
-  Dataplane d(opts);
-  std::string error;
-  ASSERT_TRUE(d.init(error)) << error;
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  TimeNs wall = TimeNs{ts.tv_sec} * kNsPerSec + ts.tv_nsec;
+  Dataplane d(between(inside, outside));
   constexpr uint32_t kRecords = 50000;  // about a hundred slices
-  std::vector<Provenance> entries(kRecords);
-  for (uint32_t i = 0; i < kRecords; ++i) {
-    Provenance& p = entries[i];
-    p.address = IpAddress::v4(0xc6120000u + i);  // 198.18.0.0/15
-    std::string zone = std::string("z").append(std::to_string(i % 500)).append(".lab");
-    p.zone = zone + ".";
-    p.ns = "ns" + std::to_string(i) + "." + zone + ".";
-    p.ns_ttl = p.addr_ttl = 3600;
-    p.expires = wall + 3600 * kNsPerSec;
-    p.query_time = p.response_time = wall - kNsPerSec;
-    p.query_name = "www." + zone + ".";
-    p.server = *IpAddress::parse("198.41.0.4");
-  }
-  ASSERT_EQ(d.load(entries), kRecords);
-  ASSERT_TRUE(d.start(error)) << error;
+  ASSERT_NO_FATAL_FAILURE(start_with_records(d, kRecords));
   std::string path = "/tmp/nsgate-stopsnap-" + std::to_string(getpid()) + ".snap";
   d.request_snapshot(path);
   d.stop();
   EXPECT_EQ(d.snapshots_written(), 1u);
   EXPECT_EQ(d.snapshot_failures(), 0u);
   snapshot::Contents c;
+  std::string error;
   ASSERT_TRUE(snapshot::read_file(path, c, error)) << error;
   std::remove(path.c_str());
   EXPECT_EQ(c.entries.size(), kRecords);
@@ -339,29 +354,9 @@ TEST(Dataplane, ASnapshotRequestedJustBeforeStopIsWrittenWhole) {
 // thread finished the copy under way and ended).
 TEST(Dataplane, ARequestBehindACopyUnderWayAtStopIsWrittenToo) {
   RingPort inside("behindsnap_inside"), outside("behindsnap_outside");
-  DataplaneOptions opts;
-  opts.config.ports.inside = inside.name;
-  opts.config.ports.outside = outside.name;
-  Dataplane d(opts);
-  std::string error;
-  ASSERT_TRUE(d.init(error)) << error;
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  TimeNs wall = TimeNs{ts.tv_sec} * kNsPerSec + ts.tv_nsec;
+  Dataplane d(between(inside, outside));
   constexpr uint32_t kRecords = 200000;  // hundreds of slices: still copying at stop()
-  std::vector<Provenance> entries(kRecords);
-  for (uint32_t i = 0; i < kRecords; ++i) {
-    Provenance& p = entries[i];
-    p.address = IpAddress::v4(0xc6120000u + i);  // 198.18.0.0/15
-    p.zone = std::string("z").append(std::to_string(i % 500)).append(".lab.");
-    p.ns = "ns." + p.zone;
-    p.ns_ttl = p.addr_ttl = 3600;
-    p.expires = wall + 3600 * kNsPerSec;
-    p.query_time = p.response_time = wall - kNsPerSec;
-    p.server = *IpAddress::parse("198.41.0.4");
-  }
-  ASSERT_EQ(d.load(entries), kRecords);
-  ASSERT_TRUE(d.start(error)) << error;
+  ASSERT_NO_FATAL_FAILURE(start_with_records(d, kRecords));
   std::string base = "/tmp/nsgate-behindsnap-" + std::to_string(getpid());
   std::string periodic = base + "-periodic.snap", final_one = base + "-final.snap";
   d.request_snapshot(periodic);
@@ -372,6 +367,7 @@ TEST(Dataplane, ARequestBehindACopyUnderWayAtStopIsWrittenToo) {
   EXPECT_EQ(d.snapshot_failures(), 0u);
   for (const std::string& path : {periodic, final_one}) {
     snapshot::Contents c;
+    std::string error;
     EXPECT_TRUE(snapshot::read_file(path, c, error)) << path << ": " << error;
     EXPECT_EQ(c.entries.size(), kRecords) << path;
     std::remove(path.c_str());

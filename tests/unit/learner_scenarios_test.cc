@@ -1152,7 +1152,9 @@ TEST(LearnSession, TheLearnersOwnAnswersAreWhatItsTableHolds) {
       EXPECT_EQ(ans.kind, v->kind) << a.to_string();
       ASSERT_TRUE(ans.provenance) << a.to_string();
       EXPECT_EQ(ans.provenance->address, a);
-      if (v->kind == EntryKind::learned) EXPECT_EQ(table_seconds(ans.provenance->expires), v->expires_s) << a.to_string();
+      if (v->kind == EntryKind::learned) {
+        EXPECT_EQ(table_seconds(ans.provenance->expires), v->expires_s) << a.to_string();
+      }
     }
   };
   for (size_t i = 0; i < frames.size(); ++i) {

@@ -240,6 +240,7 @@ void Learner::remove_slot(uint32_t id) {
   if (at) {
     at->ids.remove(id);
     if (at->ids.empty()) {
+      if (at->synced != 0) --table_entries_;  // sync_table erases it next
       by_address_.erase(s.address);
     } else {
       if (s.kind == EntryKind::learned) --at->learned;
@@ -844,8 +845,7 @@ LearnEvent Learner::learn(const IpAddress& a, PoolName zone, PoolName ns, uint32
   if (new_budget == 0) return LearnEvent::per_response_cap;
   if (zone_id != kNoName && zone_count(zone_id) >= settings_.per_zone_cap) return LearnEvent::per_zone_cap;
   const AddressSlots* at = by_address_.find(a);
-  // The table holds exactly the addresses in by_address_ (sync_table).
-  if (!at && by_address_.size() >= std::min(settings_.capacity, table_.capacity())) return LearnEvent::table_full;
+  if (!at && table_entries_ >= std::min(settings_.capacity, table_.capacity())) return LearnEvent::table_full;
   if (at && at->learned > 0 && at->learned >= settings_.zones_per_address) {
     // Zones per address: replace the learned zone that expires soonest.
     uint32_t soonest = kNoSlot;
@@ -890,6 +890,7 @@ bool Learner::sync_table(const IpAddress& a) {
   // costs more than this check.
   if (v.pack() == at->synced) return true;
   if (!table_.upsert(a, v)) return false;
+  if (at->synced == 0) ++table_entries_;
   at->synced = v.pack();
   return true;
 }

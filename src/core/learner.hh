@@ -406,6 +406,10 @@ class Learner {
 
   LearningSettings settings_;
   AllowTable& table_;
+  // Addresses the table holds: those whose `synced` is set. Not always all
+  // of by_address_: an anchor or static the full table refused stays out
+  // (and reads as absent) until a later sync_table writes it.
+  size_t table_entries_ = 0;
   LearnCounters counters_{};
   size_t anchors_ = 0;
   size_t host_statics_ = 0;

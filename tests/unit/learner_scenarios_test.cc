@@ -659,6 +659,32 @@ TEST(LearnerScenario, FullTableRefusesNewEntriesAndKeepsAnchors) {
   EXPECT_EQ(lab.table.size(), 28u);
 }
 
+// A static allow added while the table is full (a reload) does not get into
+// it, so it must not count against the table's room either: once an entry
+// expires, the next new address is learned.
+TEST(LearnerScenario, AStaticTheFullTableRefusedTakesNoRoomFromLearning) {
+  LearningSettings s;
+  s.grace_s = 0;
+  s.min_ttl_s = 10;
+  Lab lab(s, 27);  // 26 anchors + 1
+  lab.exchange(kRoot, 1, "www.example.lab", A, one_server_referral(1, 100, 100));
+  ASSERT_EQ(lab.events(LearnEvent::added), 1u);
+  ASSERT_EQ(lab.table.size(), 27u);
+  lab.learner.add_static(StaticAllow{*Prefix::parse("192.0.2.99/32"), "added while full", ""});
+  EXPECT_EQ(lab.table.size(), 27u) << "the full table refuses it";
+  lab.advance_s(101);
+  ASSERT_EQ(lab.events(LearnEvent::expired), 1u);
+  ASSERT_EQ(lab.table.size(), 26u);
+  DnsBuilder other(2, flags::qr);
+  other.question("www.other.lab", A)
+      .ns(S::authority, "lab", "b.nic.lab", 100)
+      .addr(S::additional, "b.nic.lab", "198.51.100.10", 100);
+  lab.exchange(kRoot, 2, "www.other.lab", A, other);
+  EXPECT_EQ(lab.events(LearnEvent::table_full), 0u);
+  EXPECT_EQ(lab.events(LearnEvent::added), 2u);
+  EXPECT_TRUE(lab.allowed("198.51.100.10"));
+}
+
 TEST(LearnerScenario, QueryTableFullLeavesNewQueriesUntrackedInsteadOfEvictingOldOnes) {
   LearningSettings s;
   s.max_tracked_queries = 2;

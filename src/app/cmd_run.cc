@@ -230,11 +230,10 @@ int cmd_run(Args& args) {
   std::fprintf(stderr, "nsgate run: signal %d, stopping\n", stop_signal.load());
   metrics.reset();  // no scrape may read a stopping data path
   dp::clear_telemetry();
-  // The final snapshot is asked for before stop(), which writes it once the
-  // learner has taken in the workers' last packets. A periodic request not
-  // yet begun is the same request (same path): one write, not two.
-  if (!snap_path.empty()) d.request_snapshot(snap_path);
-  d.stop();
+  // stop() writes the final snapshot once the learner has taken in the
+  // workers' last packets; a periodic request not yet begun is that same
+  // write (same file), not a second one.
+  d.stop(snap_path);
   d.poll_events([&](const QueryEvent& ev) { log.write(ev); });
   log.finish();
   int status = 0;

@@ -581,16 +581,24 @@ bool Dataplane::start(std::string& error) {
   return true;
 }
 
-void Dataplane::stop() {
+void Dataplane::stop(const std::string& final_snapshot) {
   stop_ = true;
   for (auto& w : workers_)
     if (w->launched) {
       rte_eal_wait_lcore(w->lcore);
       w->launched = false;
     }
+  bool learner_running = learner_thread_.joinable();
+  if (learner_running && !final_snapshot.empty()) {
+    std::lock_guard<std::mutex> lock(snap_mu_);
+    final_request_ = final_snapshot;  // before learner_stop_: the stop path reads it
+  }
   learner_stop_ = true;
   if (learner_thread_.joinable()) learner_thread_.join();
   if (snap_writer_.joinable()) snap_writer_.join();
+  running_ = false;
+  // Not started (or stopped before): written here, from the state as it is.
+  if (!learner_running && !final_snapshot.empty()) write_snapshot(final_snapshot);
   // Responses the learner released after the workers stopped are still
   // owed to the inside: send them on each worker's queue (now unused)
   // before the ports stop.
@@ -603,7 +611,6 @@ void Dataplane::stop() {
     rte_eth_dev_stop(p->id);
     p->started = false;
   }
-  running_ = false;
 }
 
 void Dataplane::learner_main() {
@@ -745,13 +752,25 @@ void Dataplane::learner_main() {
       begin_requested_copy();
     if (got == 0) {
       if (stopping) {
+        // Every ring is drained: what is learned now is the final state.
         // Snapshots requested before stop() are copied and written now
         // (stop() joins the writer): neither lost nor left uncounted. A
-        // copy under way is finished first; then the request waiting
-        // behind it, which sees the final state (the one at shutdown).
+        // copy under way is finished first, then the request waiting
+        // behind it, then stop()'s final snapshot, which a waiting request
+        // for the same file only repeats.
         if (!freezing_path_.empty()) copy_some(SIZE_MAX);
+        std::string final_path;
+        {
+          std::lock_guard<std::mutex> lock(snap_mu_);
+          final_path.swap(final_request_);
+          if (snap_request_ == final_path) snap_request_.clear();
+        }
         begin_requested_copy();
         if (!freezing_path_.empty()) copy_some(SIZE_MAX);
+        if (!final_path.empty()) {
+          begin_copy(final_path);
+          copy_some(SIZE_MAX);
+        }
         break;
       }
       // Not a spin: a busy learner core cost the worker on the other core
@@ -769,7 +788,10 @@ void Dataplane::begin_requested_copy() {
     std::lock_guard<std::mutex> lock(snap_mu_);
     path.swap(snap_request_);
   }
-  if (path.empty()) return;
+  if (!path.empty()) begin_copy(path);
+}
+
+void Dataplane::begin_copy(const std::string& path) {
   if (snap_writer_.joinable()) snap_writer_.join();  // finished: snap_writing_ is false
   if (!frozen_) frozen_ = std::make_unique<Learner::Frozen>();
   learner_->freeze_begin(*frozen_);

@@ -84,10 +84,12 @@ class Dataplane {
   Learner& learner() { return *learner_; }
   bool start(std::string& error);
   // Stops workers and the learner, then the ports. Idempotent. Snapshots
-  // requested before it are written by the time it returns, after the
-  // learner has taken in the workers' last packets (a copy under way is
-  // finished first): the way to write the state at shutdown.
-  void stop();
+  // requested before it are written by the time it returns (a copy under
+  // way is finished first). With `final_snapshot`, the learned state at
+  // shutdown is written there too, after the learner has taken in the
+  // workers' last packets; a request for the same file still waiting is
+  // that same write.
+  void stop(const std::string& final_snapshot = {});
 
   // Hot reload (control thread): swaps the policy the workers judge by (mode,
   // trusted sources, static CIDRs, DNS ports) without a lost packet, and
@@ -146,6 +148,7 @@ class Dataplane {
   // Learner thread: takes the pending snapshot request, if any, and starts
   // its copy (no write may be going on).
   void begin_requested_copy();
+  void begin_copy(const std::string& path);  // learner thread: a snapshot's copy, in slices
 
   // Read by the workers on every burst, written only at start and stop (and
   // policy_ on a reload)...
@@ -182,6 +185,7 @@ class Dataplane {
   // Snapshot hand-off between the control thread and the learner thread.
   mutable std::mutex snap_mu_;
   std::string snap_request_, snap_error_;
+  std::string final_request_;  // stop()'s final snapshot, for the learner's stop path
   std::atomic<uint64_t> snapshots_written_{0}, snapshot_failures_{0};
   std::thread snap_writer_;  // started by the learner thread, joined by it or stop()
   std::unique_ptr<Learner::Frozen> frozen_;  // the copy it writes, reused

@@ -1145,11 +1145,11 @@ TEST(LearnSession, PipelinedOrGrowingInStepsLearnsExactlyWhatOneThreadLearns) {
   EXPECT_EQ(one.learner.tracked_queries(), three.learner.tracked_queries());
 }
 
-// The learner answers rule 2, lookup() and its capacity check from its own
-// records, not from the table it writes for the data path: the two must
-// agree on every address at all times. Checked through the random world,
-// every 250 frames, for every address it names, at times on both sides of
-// the expiries.
+// The learner answers rule 2 and lookup() from its own records, not from
+// the table it writes for the data path: the two must agree on every
+// address at all times. Checked through the random world, every 250
+// frames, for every address it names, at times on both sides of the
+// expiries.
 TEST(LearnSession, TheLearnersOwnAnswersAreWhatItsTableHolds) {
   LearningSettings settings;
   settings.min_ttl_s = 1;

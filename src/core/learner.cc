@@ -420,9 +420,12 @@ void Learner::track(const DnsContext& ctx, ParsedMessage& m) {
                                         m.question.qtype, m.qname_hash, ctx.time});
 }
 
+bool Learner::reaches_indexes(const ParsedMessage& m) const {
+  return m.kind == ParsedMessage::Kind::response && (m.asked || !settings_.require_query_match);
+}
+
 void Learner::prefetch(const DnsContext& ctx, const ParsedMessage& m) const {
-  // What on_response refuses before any index lookup needs nothing.
-  if (m.kind != ParsedMessage::Kind::response || (!m.asked && settings_.require_query_match)) return;
+  if (!reaches_indexes(m)) return;
   by_address_.prefetch(ctx.server);  // rule 2
   uint64_t last_owner = 0;
   for (const NsRecord& n : m.ns) {
@@ -447,7 +450,7 @@ void Learner::prefetch(const DnsContext& ctx, const ParsedMessage& m) const {
 }
 
 void Learner::prefetch_entries(const ParsedMessage& m) const {
-  if (m.kind != ParsedMessage::Kind::response || (!m.asked && settings_.require_query_match)) return;
+  if (!reaches_indexes(m)) return;
   // learn() finds each delegation's zone and NS name; the zone is usually
   // one name for all of them.
   uint64_t last_owner = 0;
@@ -555,12 +558,18 @@ void Learner::apply(const DnsContext& ctx, ParsedMessage& m, Explanation* ex) {
   }
 }
 
+std::optional<TableValue> Learner::table_value(const AddressSlots* at, TimeNs now) {
+  // What the table holds for an address is what sync_table last wrote
+  // there: read from the map the rules read anyway, instead of a second
+  // lookup (an rte_hash lookup, live) for the same answer.
+  if (!at || at->synced == 0) return std::nullopt;
+  TableValue v = TableValue::unpack(at->synced);
+  if (v.expired_at(now_seconds(now))) return std::nullopt;
+  return v;
+}
+
 bool Learner::allowed(const IpAddress& server, TimeNs now) const {
-  // What the table holds for `server` is what sync_table last wrote there:
-  // read here, in the map this response's other rules read too, instead of
-  // a second lookup (an rte_hash lookup, live) for the same answer.
-  const AddressSlots* at = by_address_.find(server);
-  if (at && at->synced != 0 && !TableValue::unpack(at->synced).expired_at(now_seconds(now))) return true;
+  if (table_value(by_address_.find(server), now)) return true;
   return std::any_of(statics_.begin(), statics_.end(),
                      [&](const StaticAllow& s) { return s.prefix.contains(server); });
 }
@@ -940,17 +949,15 @@ void Learner::expire(TimeNs now, size_t expiry_budget) {
 
 AllowAnswer Learner::lookup(const IpAddress& a, TimeNs now) const {
   AllowAnswer ans;
-  // What the table says (see allowed()), and the record it shows (as
-  // sync_table chose it; the table's copy of the slot number has 24 bits).
-  if (const AddressSlots* at = by_address_.find(a); at && at->synced != 0) {
-    TableValue v = TableValue::unpack(at->synced);
-    if (!v.expired_at(now_seconds(now))) {
-      ans.allowed = true;
-      ans.kind = v.kind;
-      uint32_t shown = at->pinned != kNoSlot ? at->pinned : at->latest;
-      if (shown != kNoSlot) ans.provenance = provenance(slots_[shown]);
-      return ans;
-    }
+  // What the table says, and the record it shows (as sync_table chose it;
+  // the table's copy of the slot number has 24 bits).
+  const AddressSlots* at = by_address_.find(a);
+  if (auto v = table_value(at, now)) {
+    ans.allowed = true;
+    ans.kind = v->kind;
+    uint32_t shown = at->pinned != kNoSlot ? at->pinned : at->latest;
+    if (shown != kNoSlot) ans.provenance = provenance(slots_[shown]);
+    return ans;
   }
   for (const StaticAllow& s : statics_) {
     if (s.prefix.contains(a)) {

@@ -370,8 +370,14 @@ class Learner {
   LearnEvent learn(const IpAddress& a, PoolName zone, PoolName ns, uint32_t ns_ttl, uint32_t addr_ttl,
                    const ResponseInfo& from, size_t& new_budget, std::optional<TimeNs> recorded = std::nullopt);
   void fill(Slot& s, uint32_t ns_ttl, uint32_t addr_ttl, const ResponseInfo& from);
+  // What the table shows for the address `at` describes, if it has an
+  // unexpired entry (null `at`: none).
+  static std::optional<TableValue> table_value(const AddressSlots* at, TimeNs now);
   // Rule 2: the server is allowed (anchor, static or learned, unexpired).
   bool allowed(const IpAddress& server, TimeNs now) const;
+  // Whether on_response gets past rule 1 to the indexes (what it refuses
+  // before needs no prefetching).
+  bool reaches_indexes(const ParsedMessage& m) const;
   // Rule 2: the server serves some zone (a static allow without one does not).
   bool teaches(const IpAddress& server, TimeNs now) const;
   // Rule 3: the server serves a zone at or above `owner` (walks the owner's

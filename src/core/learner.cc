@@ -272,13 +272,14 @@ Learner::RecordView Learner::view(const Slot& s, NameWire name, QueryNameWire qu
   v.zone = name(s.zone);
   v.ns = name(s.ns);
   v.query_name = query_name(s.query_name);
-  v.note = s.note;
   return v;
 }
 
 Learner::RecordView Learner::view(const Slot& s) const {
-  return view(s, [this](NameId id) { return names_.wire(id); },
-              [this](NameId id) { return query_names_.wire(id); });
+  RecordView v = view(s, [this](NameId id) { return names_.wire(id); },
+                      [this](NameId id) { return query_names_.wire(id); });
+  if (s.note != kNoNote) v.note = notes_[s.note];
+  return v;
 }
 
 Provenance Learner::provenance(const Slot& s) const { return view(s).provenance(); }
@@ -370,7 +371,10 @@ void Learner::add_static(const StaticAllow& st) {
   s.address = st.prefix.address;
   s.kind = EntryKind::static_allow;
   if (teaches) s.zone = names_.acquire(zone);
-  s.note = st.note;
+  if (!st.note.empty()) {
+    s.note = static_cast<uint32_t>(notes_.size());
+    notes_.push_back(st.note);
+  }
   s.expires = kNeverExpires;
   add_slot(std::move(s));
   sync_table(st.prefix.address);
@@ -388,6 +392,7 @@ void Learner::replace_statics(const std::vector<StaticAllow>& statics) {
     sync_table(a);
   }
   host_statics_ = 0;
+  notes_.clear();
   for (const StaticAllow& s : statics) add_static(s);
 }
 

@@ -290,6 +290,7 @@ class Learner {
   using NameId = NamePool::Id;
   static constexpr NameId kNoName = NamePool::kNone;
   static constexpr uint32_t kNoSlot = UINT32_MAX;
+  static constexpr uint32_t kNoNote = UINT32_MAX;
 
   // What the provenance of anything learned from one response shares. The
   // query name is a reference held by whoever owns this value.
@@ -321,11 +322,12 @@ class Learner {
     NameId query_name = kNoName;
     uint32_t ns_ttl = 0, addr_ttl = 0;
     uint32_t generation = 0;  // bumped when the slot is reused, for stale expiry items
+    uint32_t note = kNoNote;  // statics only: an index into notes_
     TimeNs queued = kNeverExpires;  // the time of its item in the expiry queue (none: never)
     TimeNs expires = 0, query_time = 0, response_time = 0;
-    std::string note;  // statics only
     bool learned() const { return live && kind == EntryKind::learned; }  // what history and snapshots hold
   };
+  static_assert(sizeof(Slot) <= 96, "a slot is read per learned record: keep it to a cache line and a half");
   // The slots of one address, and what the table entry needs from them,
   // kept up to date so that learning and expiry need not walk the slots (a
   // shared hosting name server serves up to zones_per_address zones).
@@ -421,6 +423,10 @@ class Learner {
   size_t host_statics_ = 0;
   std::vector<StaticAllow> statics_;  // CIDR statics (shorter than a host prefix)
   std::vector<DnsName> static_zones_;  // parsed zones of statics_, same order
+  // Host statics' notes, out of the slots: a slot is read on every learned
+  // record and kept to 96 bytes (a string in it took 32 more for the few
+  // slots that are statics).
+  std::vector<std::string> notes_;
 
   // Declared before everything that holds their ids. Query names (one per
   // teaching response) have a pool of their own, so that the pool of zone

@@ -162,6 +162,31 @@ TEST(LearnerScenario, AStaticForALearnedZoneAndItsRemovalKeepTheLearnedAuthority
   EXPECT_TRUE(lab.allowed("203.0.113.10"));
 }
 
+TEST(LearnerScenario, HostStaticsKeepTheirOwnNotesThroughReloads) {
+  // The operator's note is what `nsgate check` shows for a static: after a
+  // reload each static has its own note, and a static without one has none.
+  Lab lab;
+  auto st = [](const char* cidr, const char* note) {
+    StaticAllow s;
+    s.prefix = *Prefix::parse(cidr);
+    s.note = note;
+    return s;
+  };
+  auto note_of = [&](const char* a) {
+    AllowAnswer ans = lab.learner.lookup(*IpAddress::parse(a), lab.now);
+    EXPECT_TRUE(ans.allowed) << a;
+    return ans.provenance ? ans.provenance->note : std::string("(no provenance)");
+  };
+  lab.learner.replace_statics({st("192.0.2.1/32", "first"), st("192.0.2.2/32", "second")});
+  EXPECT_EQ(note_of("192.0.2.1"), "first");
+  EXPECT_EQ(note_of("192.0.2.2"), "second");
+  lab.learner.replace_statics({st("192.0.2.2/32", ""), st("192.0.2.3/32", "third"), st("192.0.2.1/32", "again")});
+  EXPECT_EQ(note_of("192.0.2.1"), "again");
+  EXPECT_EQ(note_of("192.0.2.2"), "");
+  EXPECT_EQ(note_of("192.0.2.3"), "third");
+  EXPECT_FALSE(lab.learner.lookup(*IpAddress::parse("192.0.2.4"), lab.now).allowed);
+}
+
 TEST(LearnerScenario, RecordViewsGiveTheRecordsWithoutAQueryNameAndWithLongNames) {
   // Restored records (a snapshot need not hold a query name) with names
   // short and long: a view's text is what the record holds.

@@ -140,7 +140,9 @@ int cmd_ofshim(Args& args) {
   };
   Config config = load_config(conf_path);
   overrides(config);
-  if (auto errs = validate(config); !errs.empty()) {
+  std::vector<ConfigError> errs = validate(config);
+  for (ConfigError& e : validate_openflow_shim(config)) errs.push_back(std::move(e));
+  if (!errs.empty()) {
     std::string text = "invalid settings:";
     for (const auto& e : errs) text += "\n  " + e.to_string();
     throw Fatal{text};
@@ -296,14 +298,15 @@ int cmd_ofshim(Args& args) {
         continue;
       }
       ctl::LoadResult r = ctl::load_config_file(*conf_path);
-      if (!r.ok()) {
+      Config next = r.config;
+      overrides(next);
+      if (r.ok()) r.errors = validate_openflow_shim(next);
+      if (!r.errors.empty()) {
         ++cstats.reloads_failed;
         say("reload of " + *conf_path + " refused, nothing changed:");
         for (const auto& e : r.errors) std::fprintf(stderr, "  %s\n", e.to_string().c_str());
         continue;
       }
-      Config next = r.config;
-      overrides(next);
       for (const std::string& k : keep_restart_only(config, next, Enforcer::openflow))
         say("reload: " + k + " changed but needs a restart; the running value stays");
       if (mirror && next.dns_ports != config.dns_ports && !mirror->set_filter(port_filter(next.dns_ports), error))

@@ -73,6 +73,18 @@ std::vector<std::string> keep_restart_only(const Config& running, Config& next, 
   return changed;
 }
 
+std::vector<ConfigError> validate_openflow_shim(const Config& c) {
+  std::vector<ConfigError> errs;
+  // Learning from the bridge's copies, only a response from outside may
+  // teach: without the inside port, a host inside could forge the referral
+  // that allows its own server.
+  if (c.openflow.learn_from.empty() && c.openflow.inside_port == 0)
+    errs.push_back({"openflow.inside_port", c.line_of("openflow.inside_port"),
+                    "must be set (the OpenFlow port number of the inside) when nsgate learns from the bridge "
+                    "(no openflow.learn_from): responses from the inside must not teach"});
+  return errs;
+}
+
 std::vector<ConfigError> validate(const Config& c) {
   std::vector<ConfigError> errs;
   auto err = [&](const std::string& path, std::string msg) {

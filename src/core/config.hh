@@ -92,6 +92,8 @@ struct ConfigError {
 
 // Cross-field and range checks on a filled Config. Every problem is reported.
 std::vector<ConfigError> validate(const Config& c);
+// What `nsgate ofshim` needs beyond validate(), at start and on reload.
+std::vector<ConfigError> validate_openflow_shim(const Config& c);
 
 // Settings a running enforcer does not change on reload (what it opened,
 // bound or built at start: ports, sockets, files, table capacity, the DNS

@@ -77,6 +77,14 @@ std::vector<FlowMod> pipeline_flows(const FlowPlan& p) {
           r.instructions = normal_then(learn);
         }
         out.push_back(r);
+
+        if (p.inside_port) {
+          FlowMod in = base(p, Stage::classify, prio::inside_response);
+          in.match = r.match;
+          in.match.in_port = p.inside_port;
+          in.instructions = normal_then(std::nullopt);
+          out.push_back(in);
+        }
       }
     }
   }

@@ -48,6 +48,10 @@ inline constexpr uint32_t kLearnMeter = 1, kDropLogMeter = 2;
 // Priorities inside nsgate's tables.
 namespace prio {
 inline constexpr uint16_t query = 200, response = 100, miss = 0;  // classify
+// From the inside, a packet from a DNS port is no word of the DNS tree:
+// forwarded, never copied to the learner (a host inside could forge the
+// referral that allows its own server).
+inline constexpr uint16_t inside_response = 150;
 inline constexpr uint16_t trusted = 300, allowed = 200;            // judge
 }  // namespace prio
 

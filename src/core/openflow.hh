@@ -360,8 +360,17 @@ struct FeaturesReply {
   uint8_t n_tables = 0, auxiliary_id = 0;
 };
 
+// ofp_config_flags' fragment handling (OFPC_FRAG_MASK).
+namespace frag {
+inline constexpr uint16_t normal = 0;  // OFPC_FRAG_NORMAL: in OVS, ports of every fragment read as 0
+// Open vSwitch's fourth value ("nx-match"): a first fragment's ports are
+// matched like an unfragmented packet's, later fragments' read as 0. With
+// `normal`, a query big enough to be fragmented would miss the query flows.
+inline constexpr uint16_t nx_match = 3;
+}  // namespace frag
+
 struct SwitchConfig {
-  uint16_t flags = 0;
+  uint16_t flags = frag::normal;
   uint16_t miss_send_len = kMaxLenNoBuffer;
 };
 

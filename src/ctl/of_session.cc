@@ -154,7 +154,8 @@ void OfSession::on_message(std::span<const std::byte> msg, of::Buffer& out, Time
       char dpid[20];
       std::snprintf(dpid, sizeof dpid, "%016" PRIx64, f.datapath_id);
       log_(std::string("switch datapath ") + dpid + " connected (" + std::to_string(f.n_tables) + " tables)");
-      of::encode(out, next_xid(), of::SwitchConfig{});
+      // A query's first fragment carries its ports: judged like any query.
+      of::encode(out, next_xid(), of::SwitchConfig{of::frag::nx_match});
       of::AsyncConfig async;
       async.packet_in_mask[0] = 0x3;     // no-match and action: the copies nsgate asked for
       async.flow_removed_mask[0] = 0xf;  // idle, hard, delete, group delete

@@ -196,6 +196,16 @@ expect "root_hint_answers_with_a_referral" dig_referral lab @192.0.2.30 www.exam
 for _ in $(seq 30); do flow_for 192.0.2.31 >/dev/null && break; sleep 0.1; done
 expect "referral_installs_a_flow_for_the_glue_address" flow_for 192.0.2.31
 expect "learned_server_is_answered_directly" dig_answer @192.0.2.31 www.example.lab
+# Queries in fragments: the first fragment carries the ports and is judged
+# (OVS's nx-match fragment mode); later fragments pass as non-DNS.
+craft() { inside python3 "$(dirname "$0")/dns_craft.py" "$@"; }
+expect "fragmented_query_to_static_allowed_server_is_answered" craft big-query 192.0.2.20 www.example.lab
+expect_not "fragmented_query_to_unknown_server_is_dropped" craft big-query 192.0.2.21 www.example.lab
+# A bot inside forging the root's referral for its own server teaches nothing.
+craft forged-referral "${tag}i0" 192.0.2.10 192.0.2.30 bot.example ns.bot.example 192.0.2.21
+sleep 1
+expect_not "a_referral_forged_inside_installs_no_flow" flow_for 192.0.2.21
+expect_not "a_referral_forged_inside_allows_nothing" dig_answer @192.0.2.21 www.example.lab
 # Flows deleted by hand while still wanted come back (FLOW_REMOVED, send_flow_rem).
 ofctl del-flows br0 "table=1,ip,nw_dst=192.0.2.31"
 ofctl del-flows br0 "table=1,ip,nw_dst=192.0.2.20"
@@ -302,8 +312,11 @@ nsgate, tmp = sys.argv[1], sys.argv[2]
 srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
 port = srv.getsockname()[1]
 log = open(os.path.join(tmp, "fake.out"), "w")
-p = subprocess.Popen([nsgate, "ofshim", "--connect", f"tcp:127.0.0.1:{port}"], stderr=log, stdout=log)
+conf = os.path.join(tmp, "fake.yaml")
+open(conf, "w").write("openflow: {inside_port: 1}\n")
+p = subprocess.Popen([nsgate, "ofshim", "-c", conf, "--connect", f"tcp:127.0.0.1:{port}"], stderr=log, stdout=log)
 try:
+    srv.settimeout(8)
     c, _ = srv.accept(); c.settimeout(3)
     c.recv(64)  # its HELLO
     c.sendall(bytes.fromhex("0400001000000001" "00010008" "00000010"))  # HELLO, 1.3 bitmap
@@ -330,7 +343,9 @@ import socket, subprocess, sys, time, os
 nsgate, tmp = sys.argv[1], sys.argv[2]
 probe = socket.socket(); probe.bind(("127.0.0.1", 0)); port = probe.getsockname()[1]; probe.close()
 log = open(os.path.join(tmp, "reconnect.out"), "w")
-p = subprocess.Popen([nsgate, "ofshim", "--connect", f"tcp:127.0.0.1:{port}"], stderr=log, stdout=log)
+conf = os.path.join(tmp, "fake.yaml")
+open(conf, "w").write("openflow: {inside_port: 1}\n")
+p = subprocess.Popen([nsgate, "ofshim", "-c", conf, "--connect", f"tcp:127.0.0.1:{port}"], stderr=log, stdout=log)
 try:
     time.sleep(1.5)  # nothing listens: at least one refused attempt
     srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -149,6 +149,25 @@ TEST(Config, WrongShapesAreReported) {
   EXPECT_NE(all.find("dns_ports[2] (line 3): 70000 is out of range"), std::string::npos) << all;
 }
 
+TEST(Config, TheOpenflowShimLearningFromTheBridgeNeedsTheInsidePort) {
+  // Without it the shim cannot tell a response from outside from one a
+  // host inside forged.
+  auto r = ctl::load_config_text("openflow:\n  listen: tcp:127.0.0.1:6653\n  inside_port: 0\n");
+  ASSERT_TRUE(r.ok()) << all_errors(r);  // nsgate run has no use for it
+  std::vector<ConfigError> errs = validate_openflow_shim(r.config);
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_EQ(errs[0].path, "openflow.inside_port");
+  EXPECT_EQ(errs[0].line, 3);
+  r.config.openflow.inside_port = 1;
+  EXPECT_TRUE(validate_openflow_shim(r.config).empty());
+  r.config.openflow.inside_port = 0;
+  r.config.openflow.learn_from = "eth3";  // learns from a capture, not the bridge's copies
+  EXPECT_TRUE(validate_openflow_shim(r.config).empty());
+  auto example = ctl::load_config_file(std::string(NSGATE_SOURCE_DIR) + "/conf/ofshim.yaml");
+  ASSERT_TRUE(example.ok()) << all_errors(example);
+  EXPECT_TRUE(validate_openflow_shim(example.config).empty());
+}
+
 TEST(Config, AReloadKeepsWhatOnlyARestartChangesAndNamesIt) {
   Config running;
   running.openflow.learn_from = "eth3";

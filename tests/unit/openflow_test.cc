@@ -96,7 +96,7 @@ std::map<std::string, std::function<void(Buffer&)>> goldens() {
   };
   g["features_request"] = [](Buffer& b) { of::encode_empty(b, 3, of::MsgType::features_request); };
   g["barrier_request"] = [](Buffer& b) { of::encode_empty(b, 4, of::MsgType::barrier_request); };
-  g["set_config"] = [](Buffer& b) { of::encode(b, 5, of::SwitchConfig{}); };
+  g["set_config"] = [](Buffer& b) { of::encode(b, 5, of::SwitchConfig{of::frag::nx_match}); };
   g["set_async"] = [](Buffer& b) {
     of::AsyncConfig a;
     a.packet_in_mask[0] = 0x3;  // no-match and action
@@ -421,6 +421,56 @@ TEST(OpenflowFlows, QueriesAreJudgedOnlyFromTheInsidePortWhenOneIsSet) {
     }
     if (f.table == 10 && f.priority == of::prio::response) {
       EXPECT_FALSE(f.match.in_port);
+    }
+  }
+}
+
+// The classify flow a packet meets first: the highest priority whose
+// match (in_port, eth_type, ip_proto, L4 ports) holds for it.
+const of::FlowMod* classify_flow_for(const std::vector<of::FlowMod>& flows, uint8_t table, uint32_t in_port,
+                                     uint8_t proto, uint16_t sport, uint16_t dport) {
+  const of::FlowMod* best = nullptr;
+  for (const of::FlowMod& f : flows) {
+    if (f.table != table) continue;
+    const of::Match& m = f.match;
+    if (m.in_port && *m.in_port != in_port) continue;
+    if (m.eth_type && *m.eth_type != 0x0800) continue;
+    if (m.ip_proto && *m.ip_proto != proto) continue;
+    if ((m.udp_src && (proto != 17 || *m.udp_src != sport)) || (m.udp_dst && (proto != 17 || *m.udp_dst != dport)))
+      continue;
+    if ((m.tcp_src && (proto != 6 || *m.tcp_src != sport)) || (m.tcp_dst && (proto != 6 || *m.tcp_dst != dport)))
+      continue;
+    if (!best || f.priority > best->priority) best = &f;
+  }
+  return best;
+}
+
+bool copies_to_learner(const of::FlowMod& f, const of::FlowPlan& p) {
+  bool to_controller = std::any_of(f.instructions.apply.begin(), f.instructions.apply.end(),
+                                   [](const of::Action& a) { return a.port == of::port::controller; });
+  return to_controller || f.instructions.goto_table == p.stage(of::Stage::learn_copy);
+}
+
+TEST(OpenflowFlows, ADnsPortPacketFromTheInsideIsForwardedButNeverTeaches) {
+  // A host inside could forge the referral that allows its own server:
+  // only responses from the other ports reach the learner.
+  for (bool hold : {false, true}) {
+    of::FlowPlan p = plan();
+    p.hold_responses = hold;
+    std::vector<of::FlowMod> flows = of::pipeline_flows(p);
+    for (uint8_t proto : {uint8_t{17}, uint8_t{6}}) {
+      const of::FlowMod* inside = classify_flow_for(flows, 10, 1, proto, 53, 40000);
+      ASSERT_NE(inside, nullptr);
+      EXPECT_FALSE(copies_to_learner(*inside, p)) << "hold " << hold << " proto " << int(proto);
+      ASSERT_EQ(inside->instructions.apply.size(), 1u);
+      EXPECT_EQ(inside->instructions.apply[0].port, of::port::normal);
+      const of::FlowMod* outside = classify_flow_for(flows, 10, 2, proto, 53, 40000);
+      ASSERT_NE(outside, nullptr);
+      EXPECT_TRUE(copies_to_learner(*outside, p)) << "hold " << hold << " proto " << int(proto);
+      // A query from the inside, even from port 53, is still judged.
+      const of::FlowMod* query = classify_flow_for(flows, 10, 1, proto, 53, 53);
+      ASSERT_NE(query, nullptr);
+      EXPECT_EQ(query->instructions.goto_table, p.stage(of::Stage::judge));
     }
   }
 }

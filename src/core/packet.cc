@@ -13,10 +13,21 @@ uint16_t be16(Bytes b, size_t at) { return static_cast<uint16_t>(u8(b, at) << 8 
 uint32_t be32(Bytes b, size_t at) { return uint32_t{be16(b, at)} << 16 | be16(b, at + 2); }
 
 constexpr uint16_t kEtherIpv4 = 0x0800, kEtherIpv6 = 0x86dd;
-constexpr int kMaxIpv6Extensions = 8;
 
 DecodeResult decode_l4(Bytes l4, Packet& p) {
   if (p.later_fragment) return DecodeResult::ok;
+  if (p.fragment && (p.proto == kProtoUdp || p.proto == kProtoTcp) &&
+      l4.size() < (p.proto == kProtoUdp ? size_t{8} : size_t{20})) {
+    // A first fragment cut inside the transport header (RFC 1858's tiny
+    // fragment): its ports are still what the receiver will reassemble, so
+    // they are read and judged; the rest of the header is in the next one.
+    if (l4.size() < 4) return DecodeResult::truncated_l4;
+    p.sport = be16(l4, 0);
+    p.dport = be16(l4, 2);
+    p.has_ports = true;
+    p.payload = {};
+    return DecodeResult::ok;
+  }
   if (p.proto == kProtoUdp) {
     if (l4.size() < 8) return DecodeResult::truncated_l4;
     p.sport = be16(l4, 0);
@@ -46,7 +57,10 @@ DecodeResult decode_l4(Bytes l4, Packet& p) {
     p.has_ports = true;
     size_t off = (size_t{u8(l4, 12)} >> 4) * 4;
     if (off < 20) return DecodeResult::bad_l4_header;
-    if (off > l4.size()) return DecodeResult::truncated_l4;
+    if (off > l4.size()) {
+      if (!p.fragment) return DecodeResult::truncated_l4;
+      off = l4.size();  // a first fragment whose options go on in the next one: ports read
+    }
     p.payload = l4.subspan(off);
     return DecodeResult::ok;
   }
@@ -62,6 +76,7 @@ DecodeResult decode_ipv4(Bytes b, Packet& p) {
   if (total > b.size()) {
     if (!p.cut) return DecodeResult::truncated_ip;
     total = b.size();
+    if (total < ihl) return DecodeResult::truncated_ip;  // cut inside the header's options
   }
   p.ip_version = 4;
   p.src = IpAddress::v4(std::span<const std::byte, 4>(b.data() + 12, 4));
@@ -95,13 +110,16 @@ DecodeResult decode_ipv6(Bytes b, Packet& p) {
   p.dst = IpAddress::v6(std::span<const std::byte, 16>(b.data() + 24, 16));
   Bytes rest = b.subspan(40, plen);
   uint8_t next = u8(b, 6);
-  for (int i = 0;; ++i) {
+  // No cap on the number of extension headers: each takes at least 8
+  // bytes, so the packet bounds the walk, and a chain longer than some cap
+  // would be a way past the judge (the receiver walks it all).
+  for (;;) {
     switch (next) {
       case 0:     // hop-by-hop
       case 43:    // routing
       case 60:    // destination options
       case 51: {  // authentication header
-        if (i >= kMaxIpv6Extensions || rest.size() < 8) return DecodeResult::bad_ipv6_extension;
+        if (rest.size() < 8) return DecodeResult::bad_ipv6_extension;
         // AH counts its length in 4-octet units minus 2, the others in 8-octet units minus 1.
         size_t len = next == 51 ? (size_t{u8(rest, 1)} + 2) * 4 : (size_t{u8(rest, 1)} + 1) * 8;
         if (len > rest.size()) return DecodeResult::bad_ipv6_extension;
@@ -110,7 +128,7 @@ DecodeResult decode_ipv6(Bytes b, Packet& p) {
         continue;
       }
       case 44: {  // fragment
-        if (i >= kMaxIpv6Extensions || rest.size() < 8) return DecodeResult::bad_ipv6_extension;
+        if (rest.size() < 8) return DecodeResult::bad_ipv6_extension;
         uint16_t frag = be16(rest, 2);
         bool more = frag & 1;
         uint16_t offset = frag >> 3;
@@ -124,6 +142,8 @@ DecodeResult decode_ipv6(Bytes b, Packet& p) {
         rest = rest.subspan(8);
         p.proto = next;
         p.ip_payload = rest;
+        // A later fragment's bytes are data, whatever `next` names.
+        if (p.later_fragment) return DecodeResult::ok;
         continue;
       }
       default:

@@ -33,11 +33,15 @@ void packet_target(const uint8_t* data, size_t size) {
   if (size < 1) return;
   auto link = static_cast<pkt::LinkType>(kLinkTypes[data[0] % std::size(kLinkTypes)]);
   std::span<const std::byte> frame(reinterpret_cast<const std::byte*>(data + 1), size - 1);
+  // The rest of the first byte: the frame as captured with a snap length,
+  // that many 16-byte units shorter than it was on the wire (0: whole).
+  size_t cut = data[0] / std::size(kLinkTypes);
+  size_t wire_length = cut ? frame.size() + cut * 16 : 0;
   World w(false);
   LearnSession session(w.learner, {53});
   // Twice: the second time the query half of an exchange may already be known.
-  session.feed(link, 1, frame);
-  session.feed(link, 2, frame);
+  session.feed(link, 1, frame, wire_length);
+  session.feed(link, 2, frame, wire_length);
   session.finish(3);
 }
 

@@ -143,6 +143,37 @@ TEST(PacketDecode, EveryTruncationOfAFrameFailsCleanly) {
   }
 }
 
+TEST(PacketDecode, ACutFrameEndingInsideItsIpv4OptionsIsTruncated) {
+  // Captured with a short snap length: 24 of a 60-byte header's bytes.
+  Bytes f = udp_frame({"192.0.2.1", "198.51.100.7", 40000, 53}, payload());
+  f[14] = std::byte(0x4f);  // IHL 15: 60 bytes of header
+  f[14 + 2] = std::byte(0);
+  f[14 + 3] = std::byte(100);
+  f.resize(14 + 24);
+  pkt::Packet k;
+  EXPECT_EQ(pkt::decode(LinkType::ethernet, f, k, 14 + 100), DecodeResult::truncated_ip);
+}
+
+TEST(PacketDecode, ALaterIpv6FragmentsDataIsNotReadAsHeaders) {
+  // Fragment header (offset 8, next header "destination options"), then
+  // data that is no extension header (its length byte runs far past).
+  Bytes f = udp_frame({"2001:db8::1", "2001:db8::53", 40000, 53}, payload());
+  size_t ip = 14;
+  Bytes frag{std::byte(60), std::byte(0), std::byte(0), std::byte(8 << 3), std::byte(0), std::byte(0),
+             std::byte(0), std::byte(9)};
+  f.insert(f.begin() + static_cast<long>(ip + 40), frag.begin(), frag.end());
+  f[ip + 40 + 8 + 1] = std::byte(0xff);
+  f[ip + 6] = std::byte(44);
+  unsigned plen = (std::to_integer<unsigned>(f[ip + 4]) << 8 | std::to_integer<unsigned>(f[ip + 5])) + 8;
+  f[ip + 4] = std::byte(plen >> 8);
+  f[ip + 5] = std::byte(plen & 0xff);
+  pkt::Packet k;
+  ASSERT_EQ(pkt::decode(LinkType::ethernet, f, k), DecodeResult::ok);
+  EXPECT_TRUE(k.later_fragment);
+  EXPECT_FALSE(k.has_ports);
+  EXPECT_EQ(k.proto, 60);
+}
+
 TEST(PacketDecode, BadIpv4HeaderLengthIsRejected) {
   Bytes f = udp_frame({"192.0.2.1", "198.51.100.7", 40000, 53}, payload());
   f[14] = std::byte(0x44);  // IHL 4 < 5

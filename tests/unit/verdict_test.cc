@@ -189,6 +189,69 @@ TEST(Verdict, UndecodablePacketsFollowThePolicy) {
   EXPECT_EQ(classify(j.r, j.p, strict), Verdict::drop_undecodable);
 }
 
+// An IPv4 first fragment (MF set, offset 0) holding only the first
+// `l4_bytes` bytes of a TCP SYN from `e`: RFC 1858's tiny fragment.
+Bytes tiny_first_tcp_fragment(const Endpoints& e, size_t l4_bytes) {
+  Bytes f = tcp_frame(e, 1, pkt::tcp_flag::syn, {});
+  size_t ip = 14;
+  f.resize(ip + 20 + l4_bytes);
+  size_t total = 20 + l4_bytes;
+  f[ip + 2] = std::byte(total >> 8);
+  f[ip + 3] = std::byte(total & 0xff);
+  f[ip + 6] = std::byte(0x20);  // MF, offset 0
+  f[ip + 7] = std::byte(0);
+  return f;
+}
+
+TEST(Verdict, ATinyFirstFragmentOfATcpQueryIsJudgedByItsPorts) {
+  // Its ports are in the first 4 bytes; the receiver reassembles the
+  // connection as if whole, so nsgate judges it as a query.
+  for (size_t bytes : {4u, 8u, 16u}) {
+    auto j = decode(tiny_first_tcp_fragment({"192.0.2.10", "203.0.113.66", 40000, 53}, bytes));
+    ASSERT_EQ(j.r, pkt::DecodeResult::ok) << bytes;
+    EXPECT_TRUE(j.p.fragment);
+    EXPECT_EQ(j.p.dport, 53);
+    ASSERT_EQ(classify(j.r, j.p, policy()), std::nullopt) << bytes;
+    EXPECT_EQ(judge(j.p, std::nullopt, policy()), Verdict::drop_unknown);
+  }
+  // Fewer than 4 bytes: not even the ports.
+  auto j = decode(tiny_first_tcp_fragment({"192.0.2.10", "203.0.113.66", 40000, 53}, 2));
+  EXPECT_EQ(j.r, pkt::DecodeResult::truncated_l4);
+}
+
+TEST(Verdict, AFirstFragmentWhoseTcpOptionsGoOnIsJudgedByItsPorts) {
+  Bytes f = tiny_first_tcp_fragment({"192.0.2.10", "203.0.113.66", 40000, 53}, 24);
+  f[14 + 20 + 12] = std::byte(0xf0);  // data offset 60 bytes: the options continue in the next fragment
+  auto j = decode(f);
+  ASSERT_EQ(j.r, pkt::DecodeResult::ok);
+  ASSERT_EQ(classify(j.r, j.p, policy()), std::nullopt);
+  EXPECT_EQ(judge(j.p, std::nullopt, policy()), Verdict::drop_unknown);
+}
+
+TEST(Verdict, AQueryBehindALongChainOfIpv6ExtensionHeadersIsJudged) {
+  Bytes f = udp_frame({"2001:db8::10", "2001:db8:66::53", 40000, 53}, DnsBuilder(7).question("bot.lab", 1).build());
+  size_t ip = 14;
+  const int headers = 12;
+  Bytes chain;
+  for (int i = 0; i < headers; ++i) {
+    // Destination options, 8 bytes (PadN): next header 60 again, UDP last.
+    uint8_t next = i + 1 < headers ? 60 : 17;
+    Bytes h{std::byte(next), std::byte(0), std::byte(1), std::byte(4), std::byte(0), std::byte(0), std::byte(0),
+            std::byte(0)};
+    chain.insert(chain.end(), h.begin(), h.end());
+  }
+  f.insert(f.begin() + static_cast<long>(ip + 40), chain.begin(), chain.end());
+  f[ip + 6] = std::byte(60);
+  unsigned plen = (std::to_integer<unsigned>(f[ip + 4]) << 8 | std::to_integer<unsigned>(f[ip + 5])) + 8 * headers;
+  f[ip + 4] = std::byte(plen >> 8);
+  f[ip + 5] = std::byte(plen & 0xff);
+  auto j = decode(f);
+  ASSERT_EQ(j.r, pkt::DecodeResult::ok);
+  EXPECT_EQ(j.p.dport, 53);
+  ASSERT_EQ(classify(j.r, j.p, policy()), std::nullopt);
+  EXPECT_EQ(judge(j.p, std::nullopt, policy()), Verdict::drop_unknown);
+}
+
 TEST(Verdict, LaterFragmentsCarryNoPortsAndAreForwarded) {
   auto frags = udp_fragments_v4({"192.0.2.10", "203.0.113.66", 40000, 53}, Bytes(300, std::byte(1)), 160);
   auto j = decode(frags[1]);

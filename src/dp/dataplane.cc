@@ -21,6 +21,7 @@
 #include <future>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "core/dns_message.hh"
 #include "core/x_names.hh"
@@ -72,8 +73,20 @@ TimeNs handoff_stamp() {
   return clock_ns(CLOCK_MONOTONIC);
 }
 
+// A frame's first segment. A frame longer than one mbuf (net_pcap chains
+// frames past 2 KB, scattered RX does) goes on in more segments: the
+// workers decode the first as a frame cut at that length (its headers are
+// there: judged, never taught from), with chained_length() as decode()'s
+// wire length; the learner reads such a frame whole (whole_frame).
 std::span<const std::byte> frame_of(const rte_mbuf* m) {
   return {rte_pktmbuf_mtod(m, const std::byte*), rte_pktmbuf_data_len(m)};
+}
+size_t chained_length(const rte_mbuf* m) { return m->nb_segs > 1 ? rte_pktmbuf_pkt_len(m) : 0; }
+std::span<const std::byte> whole_frame(const rte_mbuf* m, std::vector<std::byte>& scratch) {
+  if (m->nb_segs == 1) return frame_of(m);
+  scratch.resize(rte_pktmbuf_pkt_len(m));
+  const void* p = rte_pktmbuf_read(m, 0, rte_pktmbuf_pkt_len(m), scratch.data());
+  return {static_cast<const std::byte*>(p), scratch.size()};
 }
 
 // Elements of T written straight into the slots of a single-producer
@@ -196,7 +209,8 @@ uint16_t Dataplane::Worker::inside_burst(TimeNs now) {
       verdict[i] = *v;
       continue;
     }
-    pkt::DecodeResult r = decoded ? pkt::DecodeResult::ok : pkt::decode(pkt::LinkType::ethernet, frame_of(rx[i]), pk[i]);
+    pkt::DecodeResult r = decoded ? pkt::DecodeResult::ok
+                                  : pkt::decode(pkt::LinkType::ethernet, frame_of(rx[i]), pk[i], chained_length(rx[i]));
     if (auto v = classify(r, pk[i], policy)) {
       verdict[i] = *v;
     } else {
@@ -261,7 +275,7 @@ uint16_t Dataplane::Worker::inside_burst(TimeNs now) {
         }
       }
     } else if (query) {
-      rte_mbuf_refcnt_update(rx[i], 1);
+      rte_pktmbuf_refcnt_update(rx[i], 1);
       learn[nl++] = rx[i];
     }
     fwd[nf++] = rx[i];
@@ -297,14 +311,15 @@ uint16_t Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, bool fo
   for (uint16_t i = 0; i < n; ++i) {
     pkt::Packet p;
     bool dns = !quick_not_dns_traffic(frame_of(rx[i]), policy) &&
-               pkt::decode(pkt::LinkType::ethernet, frame_of(rx[i]), p) == pkt::DecodeResult::ok && p.has_ports &&
+               pkt::decode(pkt::LinkType::ethernet, frame_of(rx[i]), p, chained_length(rx[i])) == pkt::DecodeResult::ok &&
+               p.has_ports &&
                (policy.is_dns_port(p.sport) || policy.is_dns_port(p.dport));
     if (dns && hold && policy.is_dns_port(p.sport)) {
       hold_now[nh++] = rx[i];  // a response: in only after the learner read it
       continue;
     }
     if (dns) {
-      if (forward) rte_mbuf_refcnt_update(rx[i], 1);
+      if (forward) rte_pktmbuf_refcnt_update(rx[i], 1);
       learn[nl++] = rx[i];
     } else if (!forward) {
       rte_pktmbuf_free(rx[i]);
@@ -324,7 +339,7 @@ uint16_t Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, bool fo
     counters.add(Counter::hold_full, nh - done);
     nl = 0;
     for (unsigned i = done; i < nh; ++i) {
-      rte_mbuf_refcnt_update(hold_now[i], 1);
+      rte_pktmbuf_refcnt_update(hold_now[i], 1);
       learn[nl++] = hold_now[i];
       out[no++] = hold_now[i];
     }
@@ -640,10 +655,11 @@ void Dataplane::learner_main() {
     bool stopping = learner_stop_.load();
     unsigned got = 0;
     auto learn_from = [&](Worker& w, rte_mbuf* m) {
+      static thread_local std::vector<std::byte> scratch;  // a chained frame, made whole
       TimeNs fallback = opts_.packet_time ? 0 : clock_ns(CLOCK_MONOTONIC);
       // A response that added or refreshed an entry: the time it took.
       uint64_t before = learner_->responses_taught();
-      session_->feed(pkt::LinkType::ethernet, w.packet_ns(m, fallback), frame_of(m));
+      session_->feed(pkt::LinkType::ethernet, w.packet_ns(m, fallback), whole_frame(m, scratch));
       if (learner_->responses_taught() != before) {
         delay_.record(clock_ns(CLOCK_MONOTONIC) - *RTE_MBUF_DYNFIELD(m, handoff_offset_, const TimeNs*));
       }

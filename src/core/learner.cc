@@ -383,17 +383,21 @@ void Learner::add_static(const StaticAllow& st) {
 void Learner::replace_statics(const std::vector<StaticAllow>& statics) {
   statics_.clear();
   static_zones_.clear();
-  std::vector<uint32_t> doomed;
-  for (uint32_t id = 0; id < slots_.size(); ++id)
-    if (slots_[id].live && slots_[id].kind == EntryKind::static_allow) doomed.push_back(id);
-  for (uint32_t id : doomed) {
-    IpAddress a = slots_[id].address;
-    remove_slot(id);
-    sync_table(a);
+  // The old host statics' slots go and the new ones come before the table
+  // hears of the old ones going: an address in both keeps its entry
+  // throughout. (Erased and added again, queries to it were dropped in
+  // between, on every reload.)
+  std::vector<IpAddress> removed;
+  for (uint32_t id = 0; id < slots_.size(); ++id) {
+    if (slots_[id].live && slots_[id].kind == EntryKind::static_allow) {
+      removed.push_back(slots_[id].address);
+      remove_slot(id);
+    }
   }
   host_statics_ = 0;
   notes_.clear();
   for (const StaticAllow& s : statics) add_static(s);
+  for (const IpAddress& a : removed) sync_table(a);
 }
 
 dns::Fault Learner::on_message(const DnsContext& ctx, std::span<const std::byte> msg,

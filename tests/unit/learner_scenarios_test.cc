@@ -162,6 +162,53 @@ TEST(LearnerScenario, AStaticForALearnedZoneAndItsRemovalKeepTheLearnedAuthority
   EXPECT_TRUE(lab.allowed("203.0.113.10"));
 }
 
+// A table that keeps a list of the addresses erased from it.
+class ErasureLog final : public AllowTable {
+ public:
+  explicit ErasureLog(size_t capacity) : inner_(capacity) {}
+  std::optional<TableValue> lookup(const IpAddress& a, uint32_t now_s) const override {
+    return inner_.lookup(a, now_s);
+  }
+  bool upsert(const IpAddress& a, TableValue v) override { return inner_.upsert(a, v); }
+  bool erase(const IpAddress& a) override {
+    erased.push_back(a.to_string());
+    return inner_.erase(a);
+  }
+  size_t size() const override { return inner_.size(); }
+  size_t capacity() const override { return inner_.capacity(); }
+  void for_each(const std::function<void(const IpAddress&, TableValue)>& fn) const override { inner_.for_each(fn); }
+  std::vector<std::string> erased;
+
+ private:
+  MapAllowTable inner_;
+};
+
+TEST(LearnerScenario, AReloadNeverTakesAStaticThatStaysOutOfTheTable) {
+  // Live, the table is what the workers read: a static erased and added
+  // again on reload would drop queries to it in between.
+  ErasureLog table(100);
+  Learner learner({}, table);
+  auto st = [](const char* cidr, const char* note = "") {
+    StaticAllow s;
+    s.prefix = *Prefix::parse(cidr);
+    s.note = note;
+    return s;
+  };
+  learner.replace_statics({st("192.0.2.1/32"), st("192.0.2.2/32")});
+  table.erased.clear();
+  learner.replace_statics({st("192.0.2.1/32"), st("192.0.2.2/32", "a new note"), st("192.0.2.3/32")});
+  EXPECT_TRUE(table.erased.empty());
+  for (const char* a : {"192.0.2.1", "192.0.2.2", "192.0.2.3"})
+    EXPECT_TRUE(table.lookup(*IpAddress::parse(a), 0)) << a;
+  learner.replace_statics({st("192.0.2.1/32")});
+  EXPECT_EQ(table.erased, (std::vector<std::string>{"192.0.2.2", "192.0.2.3"}));
+  EXPECT_TRUE(table.lookup(*IpAddress::parse("192.0.2.1"), 0));
+  EXPECT_FALSE(table.lookup(*IpAddress::parse("192.0.2.2"), 0));
+  EXPECT_FALSE(table.lookup(*IpAddress::parse("192.0.2.3"), 0));
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_EQ(learner.statics(), 1u);
+}
+
 TEST(LearnerScenario, HostStaticsKeepTheirOwnNotesThroughReloads) {
   // The operator's note is what `nsgate check` shows for a static: after a
   // reload each static has its own note, and a static without one has none.

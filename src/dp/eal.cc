@@ -21,11 +21,19 @@ bool init_eal(const std::vector<std::string>& args, std::string& error) {
   argv.push_back(nullptr);
   int rc = rte_eal_init(static_cast<int>(all.size()), argv.data());
   if (rc < 0) {
-    error = std::string("DPDK EAL initialisation failed: ") + rte_strerror(rte_errno) +
-            " (check the eal: arguments and the ports' device names)";
+    // rte_errno is not set on every failure (a held prefix lock leaves 0).
+    error = std::string("DPDK EAL initialisation failed");
+    if (rte_errno != 0) error.append(": ").append(rte_strerror(rte_errno));
+    error += " (is another nsgate run using the same eal --file-prefix? Else check the eal: arguments and the "
+             "ports' device names)";
+    // Only an offline tool's own folder (its prefix carries its pid): a
+    // failed `nsgate run` may have failed because another is running with
+    // the same prefix, whose folder (config lock, telemetry and
+    // multi-process sockets) this process found there and must not take.
     std::string dir = rte_eal_get_runtime_dir();
     std::error_code ec;
-    if (dir.find("/dpdk/") != std::string::npos) std::filesystem::remove_all(dir, ec);
+    if (dir.find("/dpdk/") != std::string::npos && dir.ends_with(std::string("-").append(std::to_string(::getpid()))))
+      std::filesystem::remove_all(dir, ec);
     return false;
   }
   done = true;

@@ -10,6 +10,7 @@ usage: replay_test.py NSGATE NSGATE_GEN SOURCE_DIR
 """
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -309,11 +310,46 @@ eal: [--no-huge, --no-pci, -m, "256", -l, "0-1", --no-shconf, --file-prefix=nsga
     assert p.returncode != 0 and "snapshot refused" in p.stderr, p.stderr
 
 
+def a_second_run_with_the_same_prefix_leaves_the_first_ones_files():
+    # As an operator running `nsgate run` by hand beside the service: the
+    # second fails (the prefix's lock is held) and must not remove the
+    # first's runtime folder (its lock, telemetry and multi-process sockets).
+    prefix = f"nsgate-twice-{os.getpid()}x"
+    cfg = write("twice.yaml", f"""
+ports: {{inside: "net_null20,no-rx=1", outside: "net_null21,no-rx=1"}}
+metrics: {{listen: ""}}
+eal: [--no-huge, --no-pci, -m, "256", -l, "0-1", --file-prefix={prefix}, "--log-level=lib.*:error"]
+""")
+    rundir = os.path.join("/var/run/dpdk", prefix)
+    first = subprocess.Popen([NSGATE, "run", "-c", cfg], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and not all(
+                os.path.exists(os.path.join(rundir, f)) for f in ("config", "mp_socket", "dpdk_telemetry.v2")):
+            time.sleep(0.1)
+        time.sleep(1)  # up and running: nothing more is made there
+        before = sorted(os.listdir(rundir))
+        assert "config" in before and "dpdk_telemetry.v2" in before, before
+        second = subprocess.run([NSGATE, "run", "-c", cfg], capture_output=True, text=True, timeout=60)
+        assert second.returncode != 0, second.stderr
+        assert sorted(os.listdir(rundir)) == before, (before, second.stderr)
+        assert first.poll() is None, "the first run stopped"
+    finally:
+        first.send_signal(signal.SIGTERM)
+        try:
+            first.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            first.kill()
+            first.wait()
+    assert first.returncode == 0, f"the first run exited {first.returncode}"
+    shutil.rmtree(rundir, ignore_errors=True)
+
+
 for fn in [every_packet_gets_its_verdict_and_counters_match_what_was_sent, monitor_mode_forwards_everything_and_alerts,
            undecodable_packets_are_dropped_when_configured, paper_table_two_is_reproduced,
            snapshot_from_learn_loads_into_replay, run_learns_from_a_mirror_and_saves_its_snapshot_on_sigterm,
            every_failed_snapshot_write_is_counted, drop_log_counts_every_blocked_query_and_writes_each_clients_last,
-           startup_errors_name_what_to_fix]:
+           startup_errors_name_what_to_fix, a_second_run_with_the_same_prefix_leaves_the_first_ones_files]:
     check(fn)
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed or not passed else 0)

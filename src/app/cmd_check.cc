@@ -37,7 +37,8 @@ int cmd_check(Args& args) {
   } else {
     char* end = nullptr;
     double secs = std::strtod(at_text.c_str(), &end);
-    if (!end || *end || secs < 0) throw Fatal{"--at must be now, snapshot or Unix seconds"};
+    // Bounded so that the nanoseconds fit in 64 bits (year 2262).
+    if (!end || *end || !(secs >= 0 && secs < 9.2e9)) throw Fatal{"--at must be now, snapshot or Unix seconds"};
     at = static_cast<TimeNs>(secs * 1e9);
   }
 

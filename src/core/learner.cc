@@ -43,8 +43,7 @@ std::optional<LearnEvent> refuse_address(const IpAddress& a, uint16_t rtype, boo
 }
 
 uint32_t lifetime(uint32_t ns_ttl, uint32_t addr_ttl, const LearningSettings& s) {
-  auto sane = [](uint32_t t) { return t > INT32_MAX ? 0u : t; };
-  uint32_t ttl = std::min(sane(ns_ttl), sane(addr_ttl));
+  uint32_t ttl = std::min(effective_ttl(ns_ttl), effective_ttl(addr_ttl));
   ttl = std::clamp(ttl, s.min_ttl_s, std::max(s.min_ttl_s, s.max_ttl_s));
   return ttl + s.grace_s;
 }
@@ -1066,13 +1065,20 @@ void Learner::reserve(size_t records) {
 
 bool Learner::restore(const Provenance& p) {
   DnsName zone, ns, query_name;
-  if (p.kind != EntryKind::learned || p.expires <= now_ || !DnsName::from_text(p.zone, zone) ||
+  // A record keeps the expiry it was saved with, but no later than the
+  // longest lifetime today's limits give from its response (from now if it
+  // names none): a checksum proves a file intact, not its entries within
+  // the rules (a larger max_ttl then, a hand-made file).
+  TimeNs from_time = p.response_time != 0 ? p.response_time : now_;
+  TimeNs latest = from_time + TimeNs{rules::longest_lifetime(settings_)} * kNsPerSec;
+  TimeNs expires = std::min(p.expires, latest);
+  if (p.kind != EntryKind::learned || expires <= now_ || !DnsName::from_text(p.zone, zone) ||
       !DnsName::from_text(p.ns, ns))
     return false;
   ResponseInfo from{p.query_time, p.query_id, kNoName, p.response_time, p.server};
   if (DnsName::from_text(p.query_name, query_name)) from.query_name = query_names_.acquire(query_name);
   size_t budget = 1;
-  LearnEvent e = learn(p.address, pool_name(zone), pool_name(ns), p.ns_ttl, p.addr_ttl, from, budget, p.expires);
+  LearnEvent e = learn(p.address, pool_name(zone), pool_name(ns), p.ns_ttl, p.addr_ttl, from, budget, expires);
   query_names_.release(from.query_name);
   return e == LearnEvent::added || e == LearnEvent::refreshed;
 }

@@ -133,9 +133,14 @@ bool in_bailiwick(const DnsName& owner, std::span<const DnsName> zones);
 // Rule 4: the event that refuses `a`, given in a record of `rtype` (A or
 // AAAA), or nullopt when it may be learned.
 std::optional<LearnEvent> refuse_address(const IpAddress& a, uint16_t rtype, bool allow_private);
-// TTL = min(NS TTL, address TTL) clamped to [min_ttl, max_ttl] plus grace.
-// TTLs with the top bit set count as 0 (RFC 2181 §8).
+// A TTL as a resolver takes it: one with the top bit set counts as 0
+// (RFC 2181 §8).
+inline uint32_t effective_ttl(uint32_t ttl) { return ttl > INT32_MAX ? 0u : ttl; }
+// TTL = min(NS TTL, address TTL) (effective_ttl) clamped to [min_ttl,
+// max_ttl] plus grace.
 uint32_t lifetime(uint32_t ns_ttl, uint32_t addr_ttl, const LearningSettings& s);
+// The longest lifetime() can give: no entry may outlive it.
+inline uint32_t longest_lifetime(const LearningSettings& s) { return lifetime(INT32_MAX, INT32_MAX, s); }
 }  // namespace rules
 
 class Learner {
@@ -396,7 +401,9 @@ class Learner {
   // Sets a learned slot's expiry and keeps its address's `latest` right.
   void set_expiry(uint32_t id, TimeNs expires);
   // When the address TTL slot `s` was told runs out.
-  static TimeNs address_until(const Slot& s) { return s.response_time + TimeNs{s.addr_ttl} * kNsPerSec; }
+  static TimeNs address_until(const Slot& s) {
+    return s.response_time + TimeNs{rules::effective_ttl(s.addr_ttl)} * kNsPerSec;
+  }
   // Extends the (NS name, address) pair's address TTL to what slot `s` was told.
   void note_address_ttl(const Slot& s);
   // Recompute `latest` / `pinned` from the slots (after one of them left).

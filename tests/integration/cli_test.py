@@ -98,6 +98,10 @@ def snapshot_then_check_gives_verdicts_and_reasons():
     # At wall-clock now the 2025 capture's entries have expired.
     out = run("check", "--snapshot", snap, "203.0.113.10").stdout
     assert out.startswith("203.0.113.10 block expired"), out
+    # A time that is no time is refused, not read as the epoch.
+    for bad in ["nan", "inf", "-1", "1e300", "soon"]:
+        p = run("check", "--snapshot", snap, "--at", bad, "203.0.113.10", ok=False)
+        assert p.returncode != 0 and "--at must be" in p.stderr, (bad, p.stdout, p.stderr)
 
 
 def corrupt_snapshot_is_refused_clearly():

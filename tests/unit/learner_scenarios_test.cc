@@ -234,6 +234,55 @@ TEST(LearnerScenario, HostStaticsKeepTheirOwnNotesThroughReloads) {
   EXPECT_FALSE(lab.learner.lookup(*IpAddress::parse("192.0.2.4"), lab.now).allowed);
 }
 
+TEST(LearnerScenario, AnAddressTtlWithTheTopBitSetCountsAsZeroWhenTheAddressIsReused) {
+  // RFC 2181 §8: such a TTL is 0. The glue is learned for the shortest
+  // lifetime; a later glueless referral naming the same server must not
+  // take the raw TTL (68 years) as what is left of the address.
+  Lab lab;
+  DnsBuilder first(1, flags::qr);
+  first.question("www.example.lab", 1)
+      .ns(DnsBuilder::authority, "lab", "ns1.nic.lab", 172800)
+      .addr(DnsBuilder::additional, "ns1.nic.lab", "198.51.100.1", 0x80000000u);
+  lab.exchange(kRoot, 1, "www.example.lab", 1, first);
+  ASSERT_TRUE(lab.allowed("198.51.100.1"));
+  lab.advance_s(10);
+  DnsBuilder second(2, flags::qr);
+  second.question("www.example.test", 1).ns(DnsBuilder::authority, "test", "ns1.nic.lab", 172800);
+  lab.exchange(kRoot, 2, "www.example.test", 1, second);
+  lab.advance_s(3600);  // past min_ttl + grace of the first
+  EXPECT_FALSE(lab.allowed("198.51.100.1"));
+}
+
+TEST(LearnerScenario, ARestoredRecordLivesNoLongerThanTheLimitsAllow) {
+  // A snapshot's checksum proves the file intact, not its expiries within
+  // the rules: one saved never to expire, or a year on, ends at max_ttl +
+  // grace after its response.
+  Lab lab;
+  Provenance p;
+  p.address = *IpAddress::parse("203.0.113.7");
+  p.zone = "lab.";
+  p.ns = "ns1.lab.";
+  p.ns_ttl = 86400;
+  p.addr_ttl = 86400;
+  p.response_time = lab.now;
+  p.server = *IpAddress::parse(kRoot);
+  p.expires = kNeverExpires;
+  ASSERT_TRUE(lab.learner.restore(p));
+  p.address = *IpAddress::parse("203.0.113.8");
+  p.expires = lab.now + TimeNs{365} * 86400 * kNsPerSec;
+  ASSERT_TRUE(lab.learner.restore(p));
+  p.address = *IpAddress::parse("203.0.113.9");
+  p.expires = lab.now + TimeNs{3600} * kNsPerSec;  // within the rules: kept as saved
+  ASSERT_TRUE(lab.learner.restore(p));
+  EXPECT_EQ(lab.provenance("203.0.113.7")->expires, lab.now + TimeNs{172800 + 300} * kNsPerSec);
+  lab.advance_s(3601);
+  EXPECT_FALSE(lab.allowed("203.0.113.9"));
+  EXPECT_TRUE(lab.allowed("203.0.113.7"));
+  lab.advance_s(172800 + 300);
+  EXPECT_FALSE(lab.allowed("203.0.113.7"));
+  EXPECT_FALSE(lab.allowed("203.0.113.8"));
+}
+
 TEST(LearnerScenario, RecordViewsGiveTheRecordsWithoutAQueryNameAndWithLongNames) {
   // Restored records (a snapshot need not hold a query name) with names
   // short and long: a view's text is what the record holds.

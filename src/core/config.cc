@@ -57,6 +57,7 @@ std::vector<std::string> keep_restart_only(const Config& running, Config& next, 
     next.ports = running.ports;
     keep(&Config::eal, "eal");
     keep(&Config::workers, "workers");
+    keep(&Config::hold_responses, "hold_responses");  // the workers read it from their options
   } else {
     keep_of(&OpenflowConfig::listen, "openflow.listen");
     keep_of(&OpenflowConfig::connect, "openflow.connect");

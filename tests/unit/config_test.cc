@@ -168,6 +168,15 @@ TEST(Config, TheOpenflowShimLearningFromTheBridgeNeedsTheInsidePort) {
   EXPECT_TRUE(validate_openflow_shim(example.config).empty());
 }
 
+TEST(Config, HoldingResponsesIsSetAtStartOfNsgateRun) {
+  // The workers take it from their options: a reload that changed it
+  // would say "reloaded" and change nothing.
+  Config running, next;
+  next.hold_responses = !running.hold_responses;
+  EXPECT_EQ(keep_restart_only(running, next, Enforcer::dpdk), (std::vector<std::string>{"hold_responses"}));
+  EXPECT_EQ(next.hold_responses, running.hold_responses);
+}
+
 TEST(Config, AReloadKeepsWhatOnlyARestartChangesAndNamesIt) {
   Config running;
   running.openflow.learn_from = "eth3";

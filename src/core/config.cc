@@ -12,6 +12,12 @@ int Config::line_of(const std::string& path) const {
   return it == lines.end() ? 0 : it->second;
 }
 
+std::string Config::entry(const std::string& list, size_t i) const {
+  auto it = file_index.find(list);
+  size_t n = it != file_index.end() && i < it->second.size() ? it->second[i] : i;
+  return std::string(list).append("[").append(std::to_string(n)).append("]");
+}
+
 std::string ConfigError::to_string() const {
   std::string s = path;
   if (line > 0) s += " (line " + std::to_string(line) + ")";
@@ -94,10 +100,10 @@ std::vector<ConfigError> validate(const Config& c) {
   const LearningSettings& l = c.learning;
   if (c.dns_ports.empty()) err("dns_ports", "must list at least one port");
   for (size_t i = 0; i < c.dns_ports.size(); ++i) {
-    if (c.dns_ports[i] == 0) err("dns_ports[" + std::to_string(i) + "]", "port 0 is not a DNS port");
+    if (c.dns_ports[i] == 0) err(c.entry("dns_ports", i), "port 0 is not a DNS port");
     for (size_t j = 0; j < i; ++j)
       if (c.dns_ports[j] == c.dns_ports[i])
-        err("dns_ports[" + std::to_string(i) + "]", "duplicate of dns_ports[" + std::to_string(j) + "]");
+        err(c.entry("dns_ports", i), "duplicate of " + c.entry("dns_ports", j));
   }
   if (!(l.query_match_window_s > 0 && l.query_match_window_s <= 300))
     err("learning.query_match_window", "must be between 0 and 300 seconds");
@@ -151,12 +157,11 @@ std::vector<ConfigError> validate(const Config& c) {
       for (size_t j = 0; j < i; ++j) {
         const Prefix& a = get.at(j);
         const Prefix& b = get.at(i);
-        std::string path = list + "[" + std::to_string(i) + "].cidr";
+        std::string path = c.entry(list, i) + ".cidr";
         if (a.address == b.address && a.length == b.length)
-          err(path, "duplicate of " + list + "[" + std::to_string(j) + "] (" + a.to_string() + ")");
+          err(path, "duplicate of " + c.entry(list, j) + " (" + a.to_string() + ")");
         else if (a.overlaps(b))
-          err(path, b.to_string() + " overlaps " + list + "[" + std::to_string(j) + "] (" +
-                        a.to_string() + ")");
+          err(path, b.to_string() + " overlaps " + c.entry(list, j) + " (" + a.to_string() + ")");
       }
     }
   };
@@ -169,7 +174,7 @@ std::vector<ConfigError> validate(const Config& c) {
     const std::string& z = c.static_allow[i].zone;
     DnsName n;
     if (!z.empty() && !DnsName::from_text(z, n))
-      err("static_allow[" + std::to_string(i) + "].zone", "\"" + z + "\" is not a domain name");
+      err(c.entry("static_allow", i) + ".zone", "\"" + z + "\" is not a domain name");
   }
   return errs;
 }

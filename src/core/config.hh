@@ -81,6 +81,12 @@ struct Config {
   // Where each setting came from: path ("static_allow[3].cidr") -> line.
   std::map<std::string, int> lines;
   int line_of(const std::string& path) const;
+  // A list's entries as the file numbers them: list -> the file's index
+  // of each entry held (entries that did not load are left out, and the
+  // rest keep their own numbers). A list not here is numbered as held.
+  std::map<std::string, std::vector<size_t>> file_index;
+  // "list[N]": the path of the list's i-th entry held, numbered as in the file.
+  std::string entry(const std::string& list, size_t i) const;
 };
 
 struct ConfigError {

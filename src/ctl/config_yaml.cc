@@ -75,13 +75,17 @@ class Loader {
     if (auto n = root["dns_ports"]) {
       mark("dns_ports", n);  // for validate(): an empty list has no item to point at
       c_.dns_ports.clear();
+      c_.file_index["dns_ports"].clear();
       if (!n.IsSequence()) {
         error("dns_ports", n, "must be a list of port numbers");
       } else {
         for (size_t i = 0; i < n.size(); ++i) {
           std::string p = "dns_ports[" + std::to_string(i) + "]";
           uint64_t v = 0;
-          if (integer(p, n[i], 1, 65535, v)) c_.dns_ports.push_back(static_cast<uint16_t>(v));
+          if (integer(p, n[i], 1, 65535, v)) {
+            c_.dns_ports.push_back(static_cast<uint16_t>(v));
+            c_.file_index["dns_ports"].push_back(i);
+          }
         }
       }
     }
@@ -232,6 +236,7 @@ class Loader {
         continue;
       }
       c_.trusted_sources.push_back(t);
+      c_.file_index["trusted_sources"].push_back(i);
     }
   }
   void load_static(const YAML::Node& n) {
@@ -253,6 +258,7 @@ class Loader {
         continue;
       }
       c_.static_allow.push_back(s);
+      c_.file_index["static_allow"].push_back(i);
     }
   }
   void load_learning(const YAML::Node& n) {

@@ -168,6 +168,23 @@ TEST(Config, TheOpenflowShimLearningFromTheBridgeNeedsTheInsidePort) {
   EXPECT_TRUE(validate_openflow_shim(example.config).empty());
 }
 
+TEST(Config, AnEntryThatDidNotLoadLeavesTheOthersTheirOwnNumbersAndLines) {
+  auto r = ctl::load_config_text(
+      "static_allow:\n"
+      "  - 8.8.8.8/33\n"
+      "  - 1.1.1.0/24\n"
+      "  - 1.1.1.0/24\n"
+      "  - {cidr: 9.9.9.9/32, zone: \"bad..zone\"}\n"
+      "dns_ports: [99999, 53, 53]\n");
+  ASSERT_FALSE(r.ok());
+  std::string all = all_errors(r);
+  EXPECT_NE(all.find("static_allow[0].cidr (line 2)"), std::string::npos) << all;
+  EXPECT_NE(all.find("static_allow[2].cidr (line 4): duplicate of static_allow[1] (1.1.1.0/24)"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("static_allow[3].zone (line 5)"), std::string::npos) << all;
+  EXPECT_NE(all.find("dns_ports[2] (line 6): duplicate of dns_ports[1]"), std::string::npos) << all;
+}
+
 TEST(Config, HoldingResponsesIsSetAtStartOfNsgateRun) {
   // The workers take it from their options: a reload that changed it
   // would say "reloaded" and change nothing.

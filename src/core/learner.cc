@@ -376,7 +376,10 @@ void Learner::add_static(const StaticAllow& st) {
   }
   s.expires = kNeverExpires;
   add_slot(std::move(s));
-  sync_table(st.prefix.address);
+  if (!sync_table(st.prefix.address)) {
+    count(LearnEvent::table_full);
+    unsynced_statics_.push_back(st.prefix.address);
+  }
 }
 
 void Learner::replace_statics(const std::vector<StaticAllow>& statics) {
@@ -395,6 +398,7 @@ void Learner::replace_statics(const std::vector<StaticAllow>& statics) {
   }
   host_statics_ = 0;
   notes_.clear();
+  unsynced_statics_.clear();  // those still wanted are tried again below
   for (const StaticAllow& s : statics) add_static(s);
   for (const IpAddress& a : removed) sync_table(a);
 }
@@ -953,6 +957,8 @@ void Learner::expire(TimeNs now, size_t expiry_budget) {
     remove_slot(item.slot);
     sync_table(a);
   }
+  if (!unsynced_statics_.empty())
+    std::erase_if(unsynced_statics_, [this](const IpAddress& a) { return sync_table(a); });
 }
 
 AllowAnswer Learner::lookup(const IpAddress& a, TimeNs now) const {

@@ -428,6 +428,10 @@ class Learner {
   LearnCounters counters_{};
   size_t anchors_ = 0;
   size_t host_statics_ = 0;
+  // Host statics the table had no room for (a reload adding more than it
+  // was sized for while learned entries fill it): put in as room frees,
+  // before any new learned entry (expire()).
+  std::vector<IpAddress> unsynced_statics_;
   std::vector<StaticAllow> statics_;  // CIDR statics (shorter than a host prefix)
   std::vector<DnsName> static_zones_;  // parsed zones of statics_, same order
   // Host statics' notes, out of the slots: a slot is read on every learned

@@ -209,6 +209,36 @@ TEST(LearnerScenario, AReloadNeverTakesAStaticThatStaysOutOfTheTable) {
   EXPECT_EQ(learner.statics(), 1u);
 }
 
+TEST(LearnerScenario, AStaticTheFullTableHadNoRoomForGoesInAsRoomFrees) {
+  // A reload adding statics while learned entries fill the table: the
+  // static is counted as table_full, is not allowed (the table, which
+  // the workers read, lacks it), and goes in before any new learned entry
+  // once learned ones expire.
+  Lab lab({}, 50);
+  Provenance p;
+  p.zone = "lab.";
+  p.ns = "ns1.lab.";
+  p.ns_ttl = p.addr_ttl = 100;
+  p.response_time = lab.now;
+  p.expires = lab.now + TimeNs{100} * kNsPerSec;
+  p.server = *IpAddress::parse(kRoot);
+  for (int i = 0; i < 40; ++i) {
+    p.address = *IpAddress::parse(std::string("203.0.113.").append(std::to_string(i)));
+    lab.learner.restore(p);
+  }
+  ASSERT_EQ(lab.table.size(), lab.table.capacity());
+  uint64_t full_before = lab.events(LearnEvent::table_full);
+  StaticAllow st;
+  st.prefix = *Prefix::parse("192.0.2.77/32");
+  lab.learner.replace_statics({st});
+  EXPECT_EQ(lab.events(LearnEvent::table_full), full_before + 1);
+  EXPECT_FALSE(lab.allowed("192.0.2.77"));
+  EXPECT_FALSE(lab.table.lookup(*IpAddress::parse("192.0.2.77"), 0));
+  lab.advance_s(101);
+  EXPECT_TRUE(lab.allowed("192.0.2.77"));
+  EXPECT_TRUE(lab.table.lookup(*IpAddress::parse("192.0.2.77"), 0));
+}
+
 TEST(LearnerScenario, HostStaticsKeepTheirOwnNotesThroughReloads) {
   // The operator's note is what `nsgate check` shows for a static: after a
   // reload each static has its own note, and a static without one has none.
@@ -781,9 +811,10 @@ TEST(LearnerScenario, FullTableRefusesNewEntriesAndKeepsAnchors) {
 }
 
 // A static allow added while the table is full (a reload) does not get into
-// it, so it must not count against the table's room either: once an entry
-// expires, the next new address is learned.
-TEST(LearnerScenario, AStaticTheFullTableRefusedTakesNoRoomFromLearning) {
+// it at once: the first room that frees is the static's, and the room the
+// learner counts is what the table holds (a static refused took none, one
+// that went in takes one, and its removal gives it back).
+TEST(LearnerScenario, AStaticTheFullTableRefusedTakesTheFirstRoomAndOnlyThen) {
   LearningSettings s;
   s.grace_s = 0;
   s.min_ttl_s = 10;
@@ -791,17 +822,28 @@ TEST(LearnerScenario, AStaticTheFullTableRefusedTakesNoRoomFromLearning) {
   lab.exchange(kRoot, 1, "www.example.lab", A, one_server_referral(1, 100, 100));
   ASSERT_EQ(lab.events(LearnEvent::added), 1u);
   ASSERT_EQ(lab.table.size(), 27u);
-  lab.learner.add_static(StaticAllow{*Prefix::parse("192.0.2.99/32"), "added while full", ""});
+  StaticAllow st{*Prefix::parse("192.0.2.99/32"), "added while full", ""};
+  lab.learner.replace_statics({st});
   EXPECT_EQ(lab.table.size(), 27u) << "the full table refuses it";
+  EXPECT_EQ(lab.events(LearnEvent::table_full), 1u);
   lab.advance_s(101);
   ASSERT_EQ(lab.events(LearnEvent::expired), 1u);
-  ASSERT_EQ(lab.table.size(), 26u);
+  EXPECT_EQ(lab.table.size(), 27u) << "the freed room went to the static";
+  EXPECT_TRUE(lab.allowed("192.0.2.99"));
   DnsBuilder other(2, flags::qr);
   other.question("www.other.lab", A)
       .ns(S::authority, "lab", "b.nic.lab", 100)
       .addr(S::additional, "b.nic.lab", "198.51.100.10", 100);
   lab.exchange(kRoot, 2, "www.other.lab", A, other);
-  EXPECT_EQ(lab.events(LearnEvent::table_full), 0u);
+  EXPECT_EQ(lab.events(LearnEvent::table_full), 2u);
+  EXPECT_FALSE(lab.allowed("198.51.100.10"));
+  lab.learner.replace_statics({});
+  ASSERT_EQ(lab.table.size(), 26u);
+  DnsBuilder again(3, flags::qr);
+  again.question("www.other.lab", A)
+      .ns(S::authority, "lab", "b.nic.lab", 100)
+      .addr(S::additional, "b.nic.lab", "198.51.100.10", 100);
+  lab.exchange(kRoot, 3, "www.other.lab", A, again);
   EXPECT_EQ(lab.events(LearnEvent::added), 2u);
   EXPECT_TRUE(lab.allowed("198.51.100.10"));
 }

@@ -16,6 +16,20 @@ bool init_eal(const std::vector<std::string>& args, std::string& error) {
   if (done) return true;
   std::vector<std::string> all{"nsgate"};
   all.insert(all.end(), args.begin(), args.end());
+  // The runtime folder EAL will use (eal_get_runtime_dir: /var/run/dpdk
+  // for root, else $XDG_RUNTIME_DIR or /tmp, then dpdk/PREFIX), and
+  // whether it is there before: a failed start removes only a folder it
+  // made, never one of another run with the same prefix.
+  std::string prefix = "rte";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i].starts_with("--file-prefix=")) prefix = args[i].substr(14);
+    if (args[i] == "--file-prefix" && i + 1 < args.size()) prefix = args[i + 1];
+  }
+  const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+  std::string base = ::getuid() == 0 ? "/var/run" : (xdg ? xdg : "/tmp");
+  std::string expected = base + "/dpdk/" + prefix;
+  std::error_code ec;
+  bool existed = std::filesystem::exists(expected, ec);
   std::vector<char*> argv;
   for (auto& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -26,14 +40,11 @@ bool init_eal(const std::vector<std::string>& args, std::string& error) {
     if (rte_errno != 0) error.append(": ").append(rte_strerror(rte_errno));
     error += " (is another nsgate run using the same eal --file-prefix? Else check the eal: arguments and the "
              "ports' device names)";
-    // Only an offline tool's own folder (its prefix carries its pid): a
-    // failed `nsgate run` may have failed because another is running with
-    // the same prefix, whose folder (config lock, telemetry and
-    // multi-process sockets) this process found there and must not take.
+    // A failed `nsgate run` may have failed because another is running
+    // with the same prefix: its folder (config lock, telemetry and
+    // multi-process sockets) stays.
     std::string dir = rte_eal_get_runtime_dir();
-    std::error_code ec;
-    if (dir.find("/dpdk/") != std::string::npos && dir.ends_with(std::string("-").append(std::to_string(::getpid()))))
-      std::filesystem::remove_all(dir, ec);
+    if (!existed && dir == expected) std::filesystem::remove_all(dir, ec);
     return false;
   }
   done = true;
@@ -42,8 +53,8 @@ bool init_eal(const std::vector<std::string>& args, std::string& error) {
   static std::string runtime_dir = rte_eal_get_runtime_dir();
   std::atexit([] {
     rte_eal_cleanup();
-    std::error_code ec;
-    if (runtime_dir.find("/dpdk/") != std::string::npos) std::filesystem::remove_all(runtime_dir, ec);
+    std::error_code ignored;
+    if (runtime_dir.find("/dpdk/") != std::string::npos) std::filesystem::remove_all(runtime_dir, ignored);
   });
   return true;
 }

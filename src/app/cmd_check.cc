@@ -50,7 +50,7 @@ int cmd_check(Args& args) {
   learner.reserve(snap.entries.size());
   for (const Provenance& p : snap.entries) {
     if (p.expires > at)
-      learner.restore(p);
+      learner.restore(p, at);
     else
       expired.emplace(p.address, &p);
   }

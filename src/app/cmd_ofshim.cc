@@ -300,6 +300,9 @@ int cmd_ofshim(Args& args) {
       ctl::LoadResult r = ctl::load_config_file(*conf_path);
       Config next = r.config;
       overrides(next);
+      std::vector<std::string> kept = keep_restart_only(config, next, Enforcer::openflow);
+      // Checked as it would run: with the running value of what needs a
+      // restart (learn_from), not the file's.
       if (r.ok()) r.errors = validate_openflow_shim(next);
       if (!r.errors.empty()) {
         ++cstats.reloads_failed;
@@ -307,8 +310,7 @@ int cmd_ofshim(Args& args) {
         for (const auto& e : r.errors) std::fprintf(stderr, "  %s\n", e.to_string().c_str());
         continue;
       }
-      for (const std::string& k : keep_restart_only(config, next, Enforcer::openflow))
-        say("reload: " + k + " changed but needs a restart; the running value stays");
+      for (const std::string& k : kept) say("reload: " + k + " changed but needs a restart; the running value stays");
       if (mirror && next.dns_ports != config.dns_ports && !mirror->set_filter(port_filter(next.dns_ports), error))
         say("reload: " + error + "; the mirror keeps capturing the old DNS ports");
       learner.set_settings(next.learning);

@@ -389,6 +389,8 @@ void Learner::replace_statics(const std::vector<StaticAllow>& statics) {
   // hears of the old ones going: an address in both keeps its entry
   // throughout. (Erased and added again, queries to it were dropped in
   // between, on every reload.)
+  // Those that go are taken out of the table first, so that a full table
+  // has their room for the new ones.
   std::vector<IpAddress> removed;
   for (uint32_t id = 0; id < slots_.size(); ++id) {
     if (slots_[id].live && slots_[id].kind == EntryKind::static_allow) {
@@ -396,11 +398,17 @@ void Learner::replace_statics(const std::vector<StaticAllow>& statics) {
       remove_slot(id);
     }
   }
+  std::vector<IpAddress> kept;
+  for (const StaticAllow& s : statics) kept.push_back(s.prefix.address);
+  std::sort(kept.begin(), kept.end());
+  for (const IpAddress& a : removed)
+    if (!std::binary_search(kept.begin(), kept.end(), a)) sync_table(a);
   host_statics_ = 0;
   notes_.clear();
   unsynced_statics_.clear();  // those still wanted are tried again below
   for (const StaticAllow& s : statics) add_static(s);
-  for (const IpAddress& a : removed) sync_table(a);
+  for (const IpAddress& a : removed)  // kept ones: in sync already, unless refused
+    if (std::binary_search(kept.begin(), kept.end(), a)) sync_table(a);
 }
 
 dns::Fault Learner::on_message(const DnsContext& ctx, std::span<const std::byte> msg,
@@ -1069,16 +1077,18 @@ void Learner::reserve(size_t records) {
   query_names_.reserve(query_names_.size() + records);
 }
 
-bool Learner::restore(const Provenance& p) {
+bool Learner::restore(const Provenance& p, TimeNs now) {
   DnsName zone, ns, query_name;
   // A record keeps the expiry it was saved with, but no later than the
   // longest lifetime today's limits give from its response (from now if it
-  // names none): a checksum proves a file intact, not its entries within
-  // the rules (a larger max_ttl then, a hand-made file).
-  TimeNs from_time = p.response_time != 0 ? p.response_time : now_;
+  // names none, or a time still to come): a checksum proves a file intact,
+  // not its entries within the rules (a larger max_ttl then, a hand-made
+  // file).
+  now = std::max(now, now_);
+  TimeNs from_time = p.response_time != 0 ? std::min(p.response_time, now) : now;
   TimeNs latest = from_time + TimeNs{rules::longest_lifetime(settings_)} * kNsPerSec;
   TimeNs expires = std::min(p.expires, latest);
-  if (p.kind != EntryKind::learned || expires <= now_ || !DnsName::from_text(p.zone, zone) ||
+  if (p.kind != EntryKind::learned || expires <= now || !DnsName::from_text(p.zone, zone) ||
       !DnsName::from_text(p.ns, ns))
     return false;
   ResponseInfo from{p.query_time, p.query_id, kNoName, p.response_time, p.server};

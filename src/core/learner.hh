@@ -266,8 +266,9 @@ class Learner {
     while (!freeze_some(into, SIZE_MAX)) {
     }
   }
-  // Re-inserts a learned record (from a snapshot). False if refused by limits.
-  bool restore(const Provenance& p);
+  // Re-inserts a learned record (from a snapshot) at `now` on the
+  // learner's clock. False if refused by limits or already expired.
+  bool restore(const Provenance& p, TimeNs now);
   // Makes room for `records` more learned records (before restoring many,
   // or once for the table's capacity so that nothing grows, and stalls for
   // a rehash, while the appliance learns).

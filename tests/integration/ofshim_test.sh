@@ -206,6 +206,14 @@ craft forged-referral "${tag}i0" 192.0.2.10 192.0.2.30 bot.example ns.bot.exampl
 sleep 1
 expect_not "a_referral_forged_inside_installs_no_flow" flow_for 192.0.2.21
 expect_not "a_referral_forged_inside_allows_nothing" dig_answer @192.0.2.21 www.example.lab
+# A reload that drops inside_port while still learning from the bridge (the
+# file's learn_from needs a restart to count) is refused whole.
+cp "$tmp/nsgate.yaml" "$tmp/nsgate.yaml.good"
+sed -i 's|inside_port: 1|inside_port: 0, learn_from: lo|' "$tmp/nsgate.yaml"
+kill -HUP "$shim_pid"
+expect "a_reload_without_the_inside_port_is_refused" eventually grep -q "openflow.inside_port.*must be set" "$tmp/shim.out"
+expect "the_refused_reload_keeps_judging_the_inside_port" bash -c "ovs-ofctl -O OpenFlow13 --no-names dump-flows br0 table=0 | grep -q 'priority=150,udp,in_port=1'"
+mv "$tmp/nsgate.yaml.good" "$tmp/nsgate.yaml"
 # Flows deleted by hand while still wanted come back (FLOW_REMOVED, send_flow_rem).
 ofctl del-flows br0 "table=1,ip,nw_dst=192.0.2.31"
 ofctl del-flows br0 "table=1,ip,nw_dst=192.0.2.20"

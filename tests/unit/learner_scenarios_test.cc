@@ -202,6 +202,16 @@ TEST(LearnerScenario, AReloadNeverTakesAStaticThatStaysOutOfTheTable) {
     EXPECT_TRUE(table.lookup(*IpAddress::parse(a), 0)) << a;
   learner.replace_statics({st("192.0.2.1/32")});
   EXPECT_EQ(table.erased, (std::vector<std::string>{"192.0.2.2", "192.0.2.3"}));
+  // A full table: the static that goes makes room for the one that comes.
+  ErasureLog full(27);  // the 26 root hints and one static
+  Learner tight({}, full);
+  for (const RootHint& h : builtin_root_hints()) tight.add_anchor(h.address, h.name);
+  tight.replace_statics({st("192.0.2.1/32")});
+  ASSERT_EQ(full.size(), 27u);
+  tight.replace_statics({st("192.0.2.9/32")});
+  EXPECT_TRUE(full.lookup(*IpAddress::parse("192.0.2.9"), 0));
+  EXPECT_FALSE(full.lookup(*IpAddress::parse("192.0.2.1"), 0));
+  EXPECT_EQ(tight.counters()[static_cast<size_t>(LearnEvent::table_full)], 0u);
   EXPECT_TRUE(table.lookup(*IpAddress::parse("192.0.2.1"), 0));
   EXPECT_FALSE(table.lookup(*IpAddress::parse("192.0.2.2"), 0));
   EXPECT_FALSE(table.lookup(*IpAddress::parse("192.0.2.3"), 0));
@@ -224,7 +234,7 @@ TEST(LearnerScenario, AStaticTheFullTableHadNoRoomForGoesInAsRoomFrees) {
   p.server = *IpAddress::parse(kRoot);
   for (int i = 0; i < 40; ++i) {
     p.address = *IpAddress::parse(std::string("203.0.113.").append(std::to_string(i)));
-    lab.learner.restore(p);
+    lab.learner.restore(p, lab.now);
   }
   ASSERT_EQ(lab.table.size(), lab.table.capacity());
   uint64_t full_before = lab.events(LearnEvent::table_full);
@@ -297,20 +307,28 @@ TEST(LearnerScenario, ARestoredRecordLivesNoLongerThanTheLimitsAllow) {
   p.response_time = lab.now;
   p.server = *IpAddress::parse(kRoot);
   p.expires = kNeverExpires;
-  ASSERT_TRUE(lab.learner.restore(p));
+  ASSERT_TRUE(lab.learner.restore(p, lab.now));
   p.address = *IpAddress::parse("203.0.113.8");
   p.expires = lab.now + TimeNs{365} * 86400 * kNsPerSec;
-  ASSERT_TRUE(lab.learner.restore(p));
+  ASSERT_TRUE(lab.learner.restore(p, lab.now));
   p.address = *IpAddress::parse("203.0.113.9");
   p.expires = lab.now + TimeNs{3600} * kNsPerSec;  // within the rules: kept as saved
-  ASSERT_TRUE(lab.learner.restore(p));
+  ASSERT_TRUE(lab.learner.restore(p, lab.now));
+  // A response "a year from now", or none: bounded from the present.
+  p.address = *IpAddress::parse("203.0.113.10");
+  p.response_time = lab.now + TimeNs{365} * 86400 * kNsPerSec;
+  p.expires = p.response_time + TimeNs{3600} * kNsPerSec;
+  ASSERT_TRUE(lab.learner.restore(p, lab.now));
+  p.address = *IpAddress::parse("203.0.113.11");
+  p.response_time = 0;
+  p.expires = kNeverExpires;
+  ASSERT_TRUE(lab.learner.restore(p, lab.now));
   EXPECT_EQ(lab.provenance("203.0.113.7")->expires, lab.now + TimeNs{172800 + 300} * kNsPerSec);
   lab.advance_s(3601);
   EXPECT_FALSE(lab.allowed("203.0.113.9"));
   EXPECT_TRUE(lab.allowed("203.0.113.7"));
   lab.advance_s(172800 + 300);
-  EXPECT_FALSE(lab.allowed("203.0.113.7"));
-  EXPECT_FALSE(lab.allowed("203.0.113.8"));
+  for (const char* a : {"203.0.113.7", "203.0.113.8", "203.0.113.10", "203.0.113.11"}) EXPECT_FALSE(lab.allowed(a)) << a;
 }
 
 TEST(LearnerScenario, RecordViewsGiveTheRecordsWithoutAQueryNameAndWithLongNames) {
@@ -335,8 +353,8 @@ TEST(LearnerScenario, RecordViewsGiveTheRecordsWithoutAQueryNameAndWithLongNames
   without_name.zone = "lab.";
   without_name.ns = "a.lab.";
   without_name.query_name = "";
-  ASSERT_TRUE(lab.learner.restore(with_name));
-  ASSERT_TRUE(lab.learner.restore(without_name));
+  ASSERT_TRUE(lab.learner.restore(with_name, lab.now));
+  ASSERT_TRUE(lab.learner.restore(without_name, lab.now));
   std::vector<Provenance> records;
   lab.learner.for_each_learned([&](Provenance&& p) { records.push_back(std::move(p)); });
   std::vector<Learner::RecordView> views = lab.learner.learned_views();

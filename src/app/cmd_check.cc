@@ -97,9 +97,12 @@ int cmd_check(Args& args) {
 }
 
 int cmd_config(Args& args) {
+  bool ofshim = args.flag({"--ofshim"});
   std::vector<std::string> rest = args.positional();
-  if (rest.size() != 2 || rest[0] != "check") throw Fatal{"usage: nsgate config check FILE"};
+  if (rest.size() != 2 || rest[0] != "check") throw Fatal{"usage: nsgate config check [--ofshim] FILE"};
   ctl::LoadResult r = ctl::load_config_file(rest[1]);
+  // What nsgate ofshim also needs (it refuses to start without it).
+  if (r.ok() && ofshim) r.errors = validate_openflow_shim(r.config);
   if (r.ok()) {
     std::printf("%s: ok\n", rest[1].c_str());
     return 0;

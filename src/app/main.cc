@@ -31,8 +31,9 @@ Commands:
          [--mode enforce|monitor] [--learn-from IFACE]
          The OpenFlow 1.3 shim: program an Open vSwitch bridge (fail_mode=secure)
          so that it judges DNS queries; learn from packet-in copies.
-  config check FILE
-         Validate a configuration file and print every error with its location.
+  config check [--ofshim] FILE
+         Validate a configuration file and print every error with its location
+         (--ofshim: also what nsgate ofshim needs, such as openflow.inside_port).
 
 Common options:
   -c, --config FILE   YAML configuration (see conf/nsgate.yaml)

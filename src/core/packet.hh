@@ -38,7 +38,7 @@ bool is_supported(uint32_t linktype);
   X(truncated_link, "link-layer header cut short")                        \
   X(truncated_ip, "IP header or payload cut short")                       \
   X(bad_ip_header, "invalid IP header (version, header or total length)") \
-  X(bad_ipv6_extension, "IPv6 extension headers cut short or too many")   \
+  X(bad_ipv6_extension, "IPv6 extension headers cut short")   \
   X(truncated_l4, "UDP or TCP header cut short")                          \
   X(bad_l4_header, "invalid UDP length or TCP data offset")
 

@@ -182,6 +182,13 @@ def config_check_reports_errors_with_lines():
     assert p.returncode == 1, p
     assert "static_allow[0].cidr (line 3)" in p.stdout and 'did you mean "learning"' in p.stdout, p.stdout
     assert run("config", "check", conf).stdout.strip().endswith(": ok")
+    # --ofshim: also what the OpenFlow shim needs (the inside port).
+    shim = os.path.join(tmp, "shim.yaml")
+    open(shim, "w").write("openflow:\n  listen: tcp:127.0.0.1:6653\n")
+    assert run("config", "check", shim).stdout.strip().endswith(": ok")
+    p = run("config", "check", "--ofshim", shim, ok=False)
+    assert p.returncode == 1 and "openflow.inside_port" in p.stdout, p.stdout
+    assert run("config", "check", "--ofshim", os.path.join(SRC, "conf", "ofshim.yaml")).stdout.strip().endswith(": ok")
 
 
 def learn_refuses_an_invalid_config_with_every_error():

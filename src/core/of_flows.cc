@@ -88,6 +88,16 @@ std::vector<FlowMod> pipeline_flows(const FlowPlan& p) {
       }
     }
   }
+  for (uint16_t eth : {kEthIpv4, kEthIpv6}) {
+    FlowMod f = base(p, Stage::classify, prio::tiny_fragment);
+    f.match.eth_type = eth;
+    f.match.ip_proto = 6;
+    f.match.tcp_dst = 0;  // what OVS reads when the header is cut short
+    f.match.first_fragment = true;
+    if (p.inside_port) f.match.in_port = p.inside_port;
+    f.instructions.goto_table = judge;
+    out.push_back(f);
+  }
   FlowMod other = base(p, Stage::classify, prio::miss);
   other.instructions = normal_then(std::nullopt);
   out.push_back(other);

@@ -52,6 +52,9 @@ inline constexpr uint16_t query = 200, response = 100, miss = 0;  // classify
 // forwarded, never copied to the learner (a host inside could forge the
 // referral that allows its own server).
 inline constexpr uint16_t inside_response = 150;
+// A TCP first fragment cut inside its header (RFC 1858): OVS reads its
+// ports as 0, so the query flows cannot see it; judged as a query.
+inline constexpr uint16_t tiny_fragment = 190;
 inline constexpr uint16_t trusted = 300, allowed = 200;            // judge
 }  // namespace prio
 

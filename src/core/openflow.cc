@@ -60,6 +60,10 @@ enum OxmField : uint8_t {
   kIpv6Dst = 27,
 };
 constexpr uint16_t kMatchTypeOxm = 1;
+// Open vSwitch's extension field NXM_NX_IP_FRAG (class NXM_1, field 26,
+// one byte): bit 0 any fragment, bit 1 a later one; "first" is 1/3.
+constexpr uint16_t kOxmClassNxm1 = 0x0001;
+constexpr uint8_t kNxmIpFrag = 26, kFragAny = 1, kFragLater = 2;
 enum InstructionType : uint16_t { kGotoTable = 1, kApplyActions = 4, kMeter = 6 };
 constexpr uint16_t kActionOutput = 0;
 constexpr uint16_t kMeterBandDrop = 1;
@@ -107,8 +111,9 @@ W* at(Buffer& out, size_t offset) {
   return reinterpret_cast<W*>(out.data() + offset);
 }
 
-void put_oxm(Buffer& out, OxmField f, const uint8_t* value, size_t len, const uint8_t* mask = nullptr) {
-  put_be<uint16_t>(out, kOxmClassBasic);
+void put_oxm(Buffer& out, OxmField f, const uint8_t* value, size_t len, const uint8_t* mask = nullptr,
+             uint16_t oxm_class = kOxmClassBasic) {
+  put_be<uint16_t>(out, oxm_class);
   out.push_back(static_cast<std::byte>(f << 1 | (mask ? 1 : 0)));
   out.push_back(static_cast<std::byte>(mask ? 2 * len : len));
   put_bytes(out, value, len);
@@ -153,6 +158,10 @@ void put_match(Buffer& out, const Match& m) {
   if (m.tcp_dst) put_oxm16(out, kTcpDst, *m.tcp_dst);
   if (m.udp_src) put_oxm16(out, kUdpSrc, *m.udp_src);
   if (m.udp_dst) put_oxm16(out, kUdpDst, *m.udp_dst);
+  if (m.first_fragment) {
+    uint8_t value = kFragAny, mask = kFragAny | kFragLater;
+    put_oxm(out, static_cast<OxmField>(kNxmIpFrag), &value, 1, &mask, kOxmClassNxm1);
+  }
   size_t len = out.size() - start;
   at<wire::MatchHeader>(out, start)->length.set(static_cast<uint16_t>(len));
   put_zeros(out, pad8(len) - len);
@@ -272,6 +281,11 @@ Status read_oxm_fields(std::span<const std::byte> f, Match& m) {
     size_t vlen = hasmask ? len / 2 : len;
     if (hasmask && len % 2) return Status::bad_oxm;
     auto want = [&](size_t n) { return vlen == n; };
+    if (cls == kOxmClassNxm1 && field == kNxmIpFrag && hasmask && vlen == 1 && u8(v, 0) == kFragAny &&
+        u8(v, 1) == (kFragAny | kFragLater)) {
+      m.first_fragment = true;
+      continue;
+    }
     if (cls != kOxmClassBasic) {
       ++m.other_fields;
       continue;
@@ -407,7 +421,7 @@ bool Match::operator==(const Match& o) const {
   };
   return in_port == o.in_port && eth_type == o.eth_type && ip_proto == o.ip_proto && ip_eq(ip_src, o.ip_src) &&
          ip_eq(ip_dst, o.ip_dst) && udp_src == o.udp_src && udp_dst == o.udp_dst && tcp_src == o.tcp_src &&
-         tcp_dst == o.tcp_dst && other_fields == o.other_fields;
+         tcp_dst == o.tcp_dst && first_fragment == o.first_fragment && other_fields == o.other_fields;
 }
 
 Action output(uint32_t port) {

@@ -290,6 +290,9 @@ struct Match {
   std::optional<uint8_t> ip_proto;
   std::optional<IpMatch> ip_src, ip_dst;  // IPv4 or IPv6 per address
   std::optional<uint16_t> udp_src, udp_dst, tcp_src, tcp_dst;
+  // Open vSwitch's NXM_NX_IP_FRAG as "first": a fragment at offset 0 (its
+  // transport ports read as 0 when its header is cut short).
+  bool first_fragment = false;
   // Fields present on the wire that this model does not hold (decode only).
   unsigned other_fields = 0;
   bool operator==(const Match& o) const;

@@ -7,6 +7,11 @@ Run inside the test's own namespace; lab addresses only.
       a UDP query padded (EDNS padding option) past the link MTU, so the
       kernel sends it in fragments; exit 0 if any answer arrives within 2 s,
       1 if none does.
+  dns_craft.py tiny-syn IFACE CLIENT SERVER
+      from IFACE, a TCP SYN to SERVER port 53 in two IPv4 fragments, the
+      first holding only 8 bytes of the TCP header (RFC 1858); exit 0 if
+      the server's SYN-ACK arrives within 2 s (the server reassembled
+      it: it got through), 1 if none does.
   dns_craft.py forged-referral IFACE CLIENT SERVER ZONE NS GLUE
       from IFACE, raw frames: a query from CLIENT to SERVER (an allowed
       server) for www.ZONE, to an Ethernet address nobody has (so no real
@@ -18,6 +23,7 @@ import random
 import socket
 import struct
 import sys
+import time
 
 
 def name(n):
@@ -64,6 +70,54 @@ def ipv4_udp(src, dst, sport, dport, payload):
     return hdr + udp
 
 
+def mac_of(address):
+    """The Ethernet address the kernel resolved for `address` (a datagram
+    to it first makes it ARP)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(b"", (address, 9))  # discard port: nothing answers, ARP resolves
+    for _ in range(20):
+        for line in open("/proc/net/arp").read().splitlines()[1:]:
+            f = line.split()
+            if f[0] == address and f[3] != "00:00:00:00:00:00":
+                return bytes.fromhex(f[3].replace(":", ""))
+        time.sleep(0.1)
+    raise SystemExit(f"no ARP entry for {address}")
+
+
+def tiny_syn(iface, client, server):
+    mac = bytes.fromhex(open(f"/sys/class/net/{iface}/address").read().strip().replace(":", ""))
+    eth = mac_of(server) + mac + b"\x08\x00"
+    sport, seq = random.randrange(20000, 60000), random.randrange(1 << 32)
+    tcp = struct.pack("!HHIIBBHHH", sport, 53, seq, 0, 5 << 4, 0x02, 64240, 0, 0)
+    pseudo = socket.inet_aton(client) + socket.inet_aton(server) + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", checksum(pseudo + tcp)) + tcp[18:]
+    ident = random.randrange(0xFFFF)
+
+    def fragment(offset8, more, data):
+        hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(data), ident, (0x2000 if more else 0) | offset8, 64, 6, 0,
+                          socket.inet_aton(client), socket.inet_aton(server))
+        return eth + hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:] + data
+
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+    s.bind((iface, 0))
+    s.settimeout(0.2)
+    s.send(fragment(0, True, tcp[:8]))
+    s.send(fragment(1, False, tcp[8:]))
+    deadline = time.time() + 2
+    while time.time() < deadline:
+        try:
+            f = s.recv(65535)
+        except socket.timeout:
+            continue
+        ip = f[14:]
+        if len(ip) < 40 or ip[9] != 6 or ip[12:16] != socket.inet_aton(server):
+            continue
+        t = ip[(ip[0] & 0x0F) * 4:]
+        if struct.unpack("!HH", t[:4]) == (53, sport) and t[13] & 0x12 == 0x12:
+            return 0
+    return 1
+
+
 def forged_referral(iface, client, server, zone, ns, glue):
     mac = bytes.fromhex(open(f"/sys/class/net/{iface}/address").read().strip().replace(":", ""))
     nobody = bytes.fromhex("020000000099")  # no host has it: the real server never sees the query
@@ -83,6 +137,8 @@ def forged_referral(iface, client, server, zone, ns, glue):
 def main():
     if len(sys.argv) == 4 and sys.argv[1] == "big-query":
         return big_query(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 5 and sys.argv[1] == "tiny-syn":
+        return tiny_syn(*sys.argv[2:])
     if len(sys.argv) == 8 and sys.argv[1] == "forged-referral":
         return forged_referral(*sys.argv[2:])
     print(__doc__, file=sys.stderr)

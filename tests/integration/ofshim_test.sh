@@ -201,6 +201,10 @@ expect "learned_server_is_answered_directly" dig_answer @192.0.2.31 www.example.
 craft() { inside python3 "$(dirname "$0")/dns_craft.py" "$@"; }
 expect "fragmented_query_to_static_allowed_server_is_answered" craft big-query 192.0.2.20 www.example.lab
 expect_not "fragmented_query_to_unknown_server_is_dropped" craft big-query 192.0.2.21 www.example.lab
+# A TCP SYN whose first fragment holds 8 bytes of header (RFC 1858): OVS
+# reads its ports as 0; judged all the same.
+expect "tiny_fragment_syn_to_static_allowed_server_is_answered" craft tiny-syn "${tag}i0" 192.0.2.10 192.0.2.20
+expect_not "tiny_fragment_syn_to_unknown_server_is_dropped" craft tiny-syn "${tag}i0" 192.0.2.10 192.0.2.21
 # A bot inside forging the root's referral for its own server teaches nothing.
 craft forged-referral "${tag}i0" 192.0.2.10 192.0.2.30 bot.example ns.bot.example 192.0.2.21
 sleep 1

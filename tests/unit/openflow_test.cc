@@ -427,13 +427,16 @@ TEST(OpenflowFlows, QueriesAreJudgedOnlyFromTheInsidePortWhenOneIsSet) {
 
 // The classify flow a packet meets first: the highest priority whose
 // match (in_port, eth_type, ip_proto, L4 ports) holds for it.
+// `first_fragment`: the packet is a fragment at offset 0 (OVS's nx-match
+// fragment mode gives its ports, or 0 if its header is cut short).
 const of::FlowMod* classify_flow_for(const std::vector<of::FlowMod>& flows, uint8_t table, uint32_t in_port,
-                                     uint8_t proto, uint16_t sport, uint16_t dport) {
+                                     uint8_t proto, uint16_t sport, uint16_t dport, bool first_fragment = false) {
   const of::FlowMod* best = nullptr;
   for (const of::FlowMod& f : flows) {
     if (f.table != table) continue;
     const of::Match& m = f.match;
     if (m.in_port && *m.in_port != in_port) continue;
+    if (m.first_fragment && !first_fragment) continue;
     if (m.eth_type && *m.eth_type != 0x0800) continue;
     if (m.ip_proto && *m.ip_proto != proto) continue;
     if ((m.udp_src && (proto != 17 || *m.udp_src != sport)) || (m.udp_dst && (proto != 17 || *m.udp_dst != dport)))
@@ -473,6 +476,28 @@ TEST(OpenflowFlows, ADnsPortPacketFromTheInsideIsForwardedButNeverTeaches) {
       EXPECT_EQ(query->instructions.goto_table, p.stage(of::Stage::judge));
     }
   }
+}
+
+TEST(OpenflowFlows, ATcpFirstFragmentCutInsideItsHeaderIsJudgedAsAQuery) {
+  // RFC 1858's tiny fragment: OVS reads its ports as 0, so no query flow
+  // sees it; the receiver reassembles whatever it carries.
+  of::FlowPlan p = plan();
+  std::vector<of::FlowMod> flows = of::pipeline_flows(p);
+  const of::FlowMod* tiny = classify_flow_for(flows, 10, 1, 6, 0, 0, true);
+  ASSERT_NE(tiny, nullptr);
+  EXPECT_EQ(tiny->instructions.goto_table, p.stage(of::Stage::judge));
+  EXPECT_FALSE(tiny->instructions.apply_present);
+  // Not a fragment, or from outside: not this flow's business.
+  const of::FlowMod* whole = classify_flow_for(flows, 10, 1, 6, 0, 0, false);
+  ASSERT_NE(whole, nullptr);
+  EXPECT_NE(whole->instructions.goto_table, p.stage(of::Stage::judge));
+  const of::FlowMod* outside = classify_flow_for(flows, 10, 2, 6, 0, 0, true);
+  ASSERT_NE(outside, nullptr);
+  EXPECT_NE(outside->instructions.goto_table, p.stage(of::Stage::judge));
+  // A first fragment whose header is whole keeps its ports: a query flow's.
+  const of::FlowMod* full = classify_flow_for(flows, 10, 1, 6, 40000, 53, true);
+  ASSERT_NE(full, nullptr);
+  EXPECT_EQ(full->priority, of::prio::query);
 }
 
 TEST(OpenflowFlows, QueriesFromADnsPortAreStillJudged) {

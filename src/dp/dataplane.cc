@@ -4,6 +4,8 @@
 #include <rte_atomic.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_ip_frag.h>
 #include <rte_lcore.h>
 #include <rte_ring_peek.h>
 #include <rte_mbuf.h>
@@ -157,13 +159,86 @@ struct Dataplane::Worker {
              kTimestampUnitNs;
     return fallback;
   }
-  void tx(uint16_t port, rte_mbuf** pkts, uint16_t n, Counter sent) {
+  void tx(const Port& port, rte_mbuf** pkts, uint16_t n, Counter sent) {
     if (n == 0) return;
-    uint16_t done = rte_eth_tx_burst(port, static_cast<uint16_t>(index), pkts, n);
+    // Frames larger than the port's MTU: IPv4 ones go in fragments, now;
+    // the rest of the burst after them.
+    uint32_t whole = uint32_t{port.mtu} + RTE_ETHER_HDR_LEN;
+    uint16_t kept = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+      if (rte_pktmbuf_pkt_len(pkts[i]) <= whole || fits_with_tags(pkts[i], port.mtu))
+        pkts[kept++] = pkts[i];
+      else
+        send_fragmented(port, pkts[i], sent);
+    }
+    n = kept;
+    if (n == 0) return;
+    uint16_t done = rte_eth_tx_burst(port.id, static_cast<uint16_t>(index), pkts, n);
     counters.add(sent, done);
     if (done < n) {
       counters.add(Counter::tx_failed, n - done);
       for (uint16_t i = done; i < n; ++i) rte_pktmbuf_free(pkts[i]);
+    }
+  }
+  // The frame's Ethernet header with its VLAN tags: its length, or 0 if
+  // more tags than that are stacked.
+  static uint32_t l2_length(const rte_mbuf* m) {
+    uint8_t h[RTE_ETHER_HDR_LEN + 8];
+    uint32_t have = std::min<uint32_t>(sizeof h, rte_pktmbuf_pkt_len(m));
+    const auto* b = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, have, h));
+    uint32_t at = 12;
+    for (int tags = 0; at + 2 <= have; ++tags, at += 4) {
+      uint16_t type = static_cast<uint16_t>(b[at] << 8 | b[at + 1]);
+      if (type != RTE_ETHER_TYPE_VLAN && type != RTE_ETHER_TYPE_QINQ && type != 0x9100) return at + 2;
+      if (tags == 2) break;
+    }
+    return 0;
+  }
+  static bool fits_with_tags(const rte_mbuf* m, uint16_t mtu) {
+    uint32_t l2 = l2_length(m);
+    return l2 != 0 && rte_pktmbuf_pkt_len(m) <= l2 + mtu;
+  }
+  // Sends `m` (larger than the port's MTU) as IPv4 fragments, each with
+  // m's L2 header; frees it. Not IPv4, DF set, or no mbufs: dropped and
+  // counted (a router would answer DF with ICMP; a bump in the wire stays
+  // silent, as the link it replaces would).
+  void send_fragmented(const Port& port, rte_mbuf* m, Counter sent) {
+    uint32_t l2 = l2_length(m);
+    uint8_t header[RTE_ETHER_HDR_LEN + 8];
+    rte_mbuf* frags[64];
+    int nf = -1;
+    // rte_pktmbuf_read copies only what is not contiguous: the header's bytes are at `h`.
+    const auto* h = l2 ? static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, l2, header)) : nullptr;
+    if (h && h != header) std::memcpy(header, h, l2);
+    if (h && (header[l2 - 2] << 8 | header[l2 - 1]) == RTE_ETHER_TYPE_IPV4) {
+      // `m` may be the learner's too (a response copy): cut its L2 header
+      // from a clone, never from the frame the learner may be reading.
+      if (rte_mbuf* ip = rte_pktmbuf_clone(m, dp->indirect_pool_)) {
+        if (rte_pktmbuf_adj(ip, static_cast<uint16_t>(l2)))
+          nf = rte_ipv4_fragment_packet(ip, frags, static_cast<uint16_t>(std::size(frags)), port.mtu, dp->pool_,
+                                        dp->indirect_pool_);
+        rte_pktmbuf_free(ip);
+      }
+    }
+    rte_pktmbuf_free(m);  // the fragments hold their own references to its data
+    if (nf <= 0) {
+      counters.add(Counter::tx_too_big);
+      return;
+    }
+    for (int i = 0; i < nf; ++i) {
+      auto* ip = rte_pktmbuf_mtod(frags[i], rte_ipv4_hdr*);
+      ip->hdr_checksum = 0;
+      ip->hdr_checksum = rte_ipv4_cksum(ip);
+      char* to = rte_pktmbuf_prepend(frags[i], static_cast<uint16_t>(l2));
+      if (to) std::memcpy(to, header, l2);
+    }
+    counters.add(Counter::tx_fragmented);
+    auto n = static_cast<uint16_t>(nf);
+    uint16_t done = rte_eth_tx_burst(port.id, static_cast<uint16_t>(index), frags, n);
+    counters.add(sent, done);
+    if (done < n) {
+      counters.add(Counter::tx_failed, n - done);
+      for (uint16_t i = done; i < n; ++i) rte_pktmbuf_free(frags[i]);
     }
   }
   void hand_off(rte_mbuf** pkts, unsigned n) {
@@ -182,7 +257,7 @@ struct Dataplane::Worker {
   uint16_t release_burst() {
     rte_mbuf* m[kBurst];
     unsigned n = rte_ring_dequeue_burst(release, reinterpret_cast<void**>(m), kBurst, nullptr);
-    tx(dp->inside_.id, m, static_cast<uint16_t>(n), Counter::tx_inside);
+    tx(dp->inside_, m, static_cast<uint16_t>(n), Counter::tx_inside);
     return static_cast<uint16_t>(n);
   }
 };
@@ -285,10 +360,10 @@ uint16_t Dataplane::Worker::inside_burst(TimeNs now) {
   events_out.commit();
   queries_out.commit();
   hand_off(learn, nl);
-  tx(d.outside_.id, fwd, nf, Counter::tx_outside);
+  tx(d.outside_, fwd, nf, Counter::tx_outside);
   counters.add(Counter::dropped, nd);
   if (d.have_drop_port_)
-    tx(d.drop_port_.id, drop, nd, Counter::drop_captured);
+    tx(d.drop_port_, drop, nd, Counter::drop_captured);
   else
     for (uint16_t i = 0; i < nd; ++i) rte_pktmbuf_free(drop[i]);
   return n;
@@ -345,7 +420,7 @@ uint16_t Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, bool fo
     }
     hand_off(learn, nl);
   }
-  if (forward) tx(d.inside_.id, out, no, Counter::tx_inside);
+  if (forward) tx(d.inside_, out, no, Counter::tx_inside);
   return n;
 }
 
@@ -413,6 +488,7 @@ Dataplane::~Dataplane() {
   for (Port* p : {&inside_, &outside_, &mirror_, &drop_port_})
     if (p->opened) rte_eth_dev_close(p->id);
   if (pool_) rte_mempool_free(pool_);
+  if (indirect_pool_) rte_mempool_free(indirect_pool_);
 }
 
 TimeNs Dataplane::now() const {
@@ -450,6 +526,7 @@ bool Dataplane::open_port(Port& p, const std::string& spec, uint16_t queues, std
     return false;
   }
   p.opened = true;
+  if (uint16_t mtu = 0; rte_eth_dev_get_mtu(p.id, &mtu) == 0 && mtu >= 576) p.mtu = mtu;
   uint16_t rxd = kRxDesc, txd = kTxDesc;
   rte_eth_dev_adjust_nb_rx_tx_desc(p.id, &rxd, &txd);
   int socket = rte_eth_dev_socket_id(p.id);
@@ -494,6 +571,13 @@ bool Dataplane::init(std::string& error) {
                                   static_cast<int>(rte_socket_id()));
   if (!pool_) {
     error = std::string("cannot allocate ") + std::to_string(mbufs) + " mbufs: " + rte_strerror(rte_errno) +
+            " (give the EAL more memory: -m)";
+    return false;
+  }
+  // Indirect mbufs carry no data of their own: one per fragment in flight.
+  indirect_pool_ = rte_pktmbuf_pool_create("nsgate_indirect", 8191, 256, 0, 0, static_cast<int>(rte_socket_id()));
+  if (!indirect_pool_) {
+    error = std::string("cannot allocate the fragments' mbufs: ") + rte_strerror(rte_errno) +
             " (give the EAL more memory: -m)";
     return false;
   }

@@ -139,6 +139,11 @@ class Dataplane {
     uint16_t id = 0;
     bool opened = false;   // found and configured: ours to close
     bool started = false;
+    // Bytes of IP a frame sent here may carry; larger IPv4 frames go in
+    // fragments. net_af_packet hands over IPv4 datagrams its kernel
+    // reassembled (PACKET_FANOUT_FLAG_DEFRAG, always on in DPDK 22.11),
+    // which the kernel will not send whole on an interface of that MTU.
+    uint16_t mtu = 1500;
   };
   bool open_port(Port& p, const std::string& spec, uint16_t queues, std::string& error);
   static int worker_main(void* arg);
@@ -164,6 +169,7 @@ class Dataplane {
   int handoff_offset_ = -1;  // mbuf dynfield: when a worker handed the packet off
   rte_mempool* pool_ = nullptr;
   Port inside_, outside_, mirror_, drop_port_;
+  rte_mempool* indirect_pool_ = nullptr;  // fragments' data: references into the frame
   bool have_mirror_ = false, have_drop_port_ = false;
   std::unique_ptr<RteAllowTable> table_;
   std::unique_ptr<Learner> learner_;

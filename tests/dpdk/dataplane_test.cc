@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <unistd.h>
@@ -257,6 +258,75 @@ TEST(Dataplane, FramesInChainedMbufsAreJudgedLearnedAndFreedOnce) {
   EXPECT_EQ(all.size(), free_at_start);
   EXPECT_EQ(distinct.size(), all.size());
   for (rte_mbuf* m : distinct) rte_pktmbuf_free(m);
+}
+
+// What a port's tx ring holds, taken off it (the test frees them).
+std::vector<rte_mbuf*> sent_on(const RingPort& port) {
+  std::vector<rte_mbuf*> out;
+  void* m;
+  while (rte_ring_dequeue(port.tx.at(0), &m) == 0) out.push_back(static_cast<rte_mbuf*>(m));
+  return out;
+}
+
+// Frames larger than the outgoing port's MTU (net_af_packet hands over
+// datagrams its kernel reassembled) leave as IPv4 fragments a receiver
+// reassembles into the original; with DF set they are dropped and counted.
+TEST(Dataplane, FramesAboveTheMtuLeaveAsFragmentsThatReassembleToThem) {
+  rte_mempool* pool = rte_pktmbuf_pool_create("mtu_frames", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  ASSERT_NE(pool, nullptr);
+  RingPort inside("mtu_inside"), outside("mtu_outside");
+  DataplaneOptions opts;
+  opts.config.ports.inside = inside.name;
+  opts.config.ports.outside = outside.name;
+  Dataplane d(opts);
+  ASSERT_TRUE(started(d));
+  uint16_t mtu = 0;
+  uint16_t out_id = 0;
+  ASSERT_EQ(rte_eth_dev_get_port_by_name(outside.name.c_str(), &out_id), 0);
+  ASSERT_EQ(rte_eth_dev_get_mtu(out_id, &mtu), 0);
+
+  Bytes data(4000);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = std::byte(i * 7 + 3);
+  Bytes big = udp_frame({"192.0.2.10", "198.51.100.80", 40000, 443}, data);  // not DNS: forwarded
+  inside.put_chained(pool, big, 1500);
+  Bytes df = big;
+  df[14 + 6] = std::byte(0x40);  // DF
+  inside.put_chained(pool, df, 1500);
+  ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::rx_inside) == 2; }));
+  ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::tx_too_big) == 1; }))
+      << "fragmented " << d.totals().get(Counter::tx_fragmented) << ", sent " << d.totals().get(Counter::tx_outside)
+      << ", dropped " << d.totals().get(Counter::dropped) << ", failed " << d.totals().get(Counter::tx_failed);
+  EXPECT_EQ(d.totals().get(Counter::tx_fragmented), 1u);
+  d.stop();
+
+  // Reassembled from the fragments: the original IP payload, byte for byte.
+  std::vector<rte_mbuf*> frags = sent_on(outside);
+  ASSERT_GE(frags.size(), 3u);
+  Bytes l4(big.begin() + 14 + 20, big.end());
+  Bytes joined(l4.size());
+  size_t covered = 0;
+  bool last_seen = false;
+  for (rte_mbuf* m : frags) {
+    Bytes f(rte_pktmbuf_pkt_len(m));
+    ASSERT_NE(rte_pktmbuf_read(m, 0, static_cast<uint32_t>(f.size()), f.data()), nullptr);
+    rte_pktmbuf_free(m);
+    EXPECT_LE(f.size(), size_t{mtu} + 14);
+    EXPECT_TRUE(std::equal(f.begin(), f.begin() + 14, big.begin()));  // the L2 header, each time
+    const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(f.data() + 14);
+    EXPECT_EQ(rte_ipv4_cksum(ip), 0u) << "header checksum";
+    EXPECT_EQ(rte_be_to_cpu_16(ip->packet_id), std::to_integer<uint16_t>(big[14 + 4]) << 8 | std::to_integer<uint16_t>(big[14 + 5]));
+    uint16_t flags = rte_be_to_cpu_16(ip->fragment_offset);
+    size_t offset = size_t{flags & 0x1fffu} * 8, len = rte_be_to_cpu_16(ip->total_length) - 20u;
+    ASSERT_LE(offset + len, joined.size());
+    std::copy(f.begin() + 34, f.begin() + 34 + static_cast<long>(len), joined.begin() + static_cast<long>(offset));
+    covered += len;
+    if (!(flags & 0x2000)) last_seen = true;
+  }
+  EXPECT_TRUE(last_seen);
+  EXPECT_EQ(covered, l4.size());
+  EXPECT_EQ(joined, l4);
+  inside.drain();
+  outside.drain();
 }
 
 // Two workers: the resolver's TCP query comes in on the inside port's

@@ -121,6 +121,13 @@ expect "query_to_static_allowed_server_is_answered" dig_answer @192.0.2.20 www.e
 expect_not "query_to_unknown_server_times_out" dig_answer @192.0.2.21 www.example.lab
 expect "tcp_query_to_static_allowed_server_is_answered" dig_answer +tcp @192.0.2.20 www.example.lab
 expect_not "tcp_query_to_unknown_server_fails" dig_answer +tcp @192.0.2.21 www.example.lab
+# Queries in fragments: judged by the first fragment's ports, also when it
+# holds only 8 bytes of the TCP header (RFC 1858).
+craft() { inside python3 "$(dirname "$0")/dns_craft.py" "$@"; }
+expect "fragmented_query_to_static_allowed_server_is_answered" craft big-query 192.0.2.20 www.example.lab
+expect_not "fragmented_query_to_unknown_server_is_dropped" craft big-query 192.0.2.21 www.example.lab
+expect "tiny_fragment_syn_to_static_allowed_server_is_answered" craft tiny-syn "${tag}i0" 192.0.2.10 192.0.2.20
+expect_not "tiny_fragment_syn_to_unknown_server_is_dropped" craft tiny-syn "${tag}i0" 192.0.2.10 192.0.2.21
 # A TCP connection to a non-DNS port passes both ways (an echo service).
 ip netns exec "$out_ns" python3 -c '
 import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

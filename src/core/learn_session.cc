@@ -237,7 +237,7 @@ size_t restore_snapshot(Learner& learner, const std::vector<Provenance>& entries
   for (Provenance p : entries) {
     if (p.expires <= wall_now) continue;
     snapshot::shift_clock(p, -offset);
-    n += learner.restore(p, wall_now - offset);
+    n += learner.restore(p, wall_now == 0 ? 0 : wall_now - offset);
   }
   return n;
 }

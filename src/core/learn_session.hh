@@ -61,8 +61,8 @@ class LearnSession {
 
 // Snapshots hold wall-clock times; a live learner runs on its own clock.
 // `offset` = wall clock - learner clock (0 when the learner runs on packet
-// times). Entries already expired at `wall_now` are skipped; returns how
-// many the learner took.
+// times). Entries already expired at `wall_now` are skipped (0: the time
+// is not known yet, nothing is); returns how many the learner took.
 size_t restore_snapshot(Learner& learner, const std::vector<Provenance>& entries, TimeNs wall_now, TimeNs offset);
 // The learner's learned entries on the wall clock, taken at `wall_now`.
 snapshot::Contents snapshot_of(const Learner& learner, TimeNs wall_now, TimeNs offset);

@@ -1085,7 +1085,7 @@ bool Learner::restore(const Provenance& p, TimeNs now) {
   // not its entries within the rules (a larger max_ttl then, a hand-made
   // file).
   now = std::max(now, now_);
-  TimeNs from_time = p.response_time != 0 ? std::min(p.response_time, now) : now;
+  TimeNs from_time = p.response_time == 0 ? now : now > 0 ? std::min(p.response_time, now) : p.response_time;
   TimeNs latest = from_time + TimeNs{rules::longest_lifetime(settings_)} * kNsPerSec;
   TimeNs expires = std::min(p.expires, latest);
   if (p.kind != EntryKind::learned || expires <= now || !DnsName::from_text(p.zone, zone) ||

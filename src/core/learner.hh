@@ -267,7 +267,8 @@ class Learner {
     }
   }
   // Re-inserts a learned record (from a snapshot) at `now` on the
-  // learner's clock. False if refused by limits or already expired.
+  // learner's clock (0: not known yet, as on a capture's clock before its
+  // first packet). False if refused by limits or already expired.
   bool restore(const Provenance& p, TimeNs now);
   // Makes room for `records` more learned records (before restoring many,
   // or once for the table's capacity so that nothing grows, and stalls for

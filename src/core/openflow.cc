@@ -281,8 +281,10 @@ Status read_oxm_fields(std::span<const std::byte> f, Match& m) {
     size_t vlen = hasmask ? len / 2 : len;
     if (hasmask && len % 2) return Status::bad_oxm;
     auto want = [&](size_t n) { return vlen == n; };
-    if (cls == kOxmClassNxm1 && field == kNxmIpFrag && hasmask && vlen == 1 && u8(v, 0) == kFragAny &&
-        u8(v, 1) == (kFragAny | kFragLater)) {
+    // "first" as nsgate writes it (value 1, mask 3), and as Open vSwitch
+    // reports it in a flow dump (value 1, mask all ones or none).
+    if (cls == kOxmClassNxm1 && field == kNxmIpFrag && vlen == 1 && u8(v, 0) == kFragAny &&
+        (!hasmask || u8(v, 1) == (kFragAny | kFragLater) || u8(v, 1) == 0xff)) {
       m.first_fragment = true;
       continue;
     }

@@ -20,7 +20,7 @@ namespace nsgate::dp {
   X(tx_inside, "packets sent to the inside port")                              \
   X(tx_failed, "packets a port did not accept (freed)")                        \
   X(tx_fragmented, "IPv4 frames above the outgoing port's MTU, sent in fragments") \
-  X(tx_too_big, "frames above the outgoing port's MTU that could not be fragmented (DF set, not IPv4): dropped") \
+  X(tx_unfragmented, "frames above the outgoing port's MTU sent as they are: not IPv4, DF set, cut short, or no mbufs") \
   X(dropped, "packets dropped by verdict")                                     \
   X(drop_captured, "dropped packets copied to the drop_capture port")          \
   X(handoff, "DNS packets handed to the learner")                              \

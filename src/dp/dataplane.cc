@@ -13,7 +13,10 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 #include <rte_ring_peek_zc.h>
+#include <net/if.h>
 #include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +24,7 @@
 #include <chrono>
 #include <cstring>
 #include <future>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -80,6 +84,20 @@ TimeNs handoff_stamp() {
 // workers decode the first as a frame cut at that length (its headers are
 // there: judged, never taught from), with chained_length() as decode()'s
 // wire length; the learner reads such a frame whole (whole_frame).
+// The MTU of a kernel interface (0 if unknown, or too small to fragment
+// for: IPv4's minimum is 68, anything below 576 is no link nsgate runs on).
+uint16_t kernel_mtu(unsigned if_index) {
+  char name[IF_NAMESIZE] = "";
+  if (if_index == 0 || !if_indextoname(if_index, name)) return 0;
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  ifreq r{};
+  std::memcpy(r.ifr_name, name, std::min(sizeof r.ifr_name - 1, std::strlen(name)));
+  int rc = ::ioctl(fd, SIOCGIFMTU, &r);
+  ::close(fd);
+  return rc == 0 && r.ifr_mtu >= 576 && r.ifr_mtu <= 65535 ? static_cast<uint16_t>(r.ifr_mtu) : 0;
+}
+
 std::span<const std::byte> frame_of(const rte_mbuf* m) {
   return {rte_pktmbuf_mtod(m, const std::byte*), rte_pktmbuf_data_len(m)};
 }
@@ -161,17 +179,26 @@ struct Dataplane::Worker {
   }
   void tx(const Port& port, rte_mbuf** pkts, uint16_t n, Counter sent) {
     if (n == 0) return;
-    // Frames larger than the port's MTU: IPv4 ones go in fragments, now;
-    // the rest of the burst after them.
-    uint32_t whole = uint32_t{port.mtu} + RTE_ETHER_HDR_LEN;
-    uint16_t kept = 0;
-    for (uint16_t i = 0; i < n; ++i) {
-      if (rte_pktmbuf_pkt_len(pkts[i]) <= whole || fits_with_tags(pkts[i], port.mtu))
-        pkts[kept++] = pkts[i];
-      else
-        send_fragmented(port, pkts[i], sent);
+    // On a port with an MTU, frames above it go after the rest, in
+    // fragments.
+    rte_mbuf* big[kBurst];
+    uint16_t nb = 0;
+    if (port.mtu != 0) {
+      uint32_t whole = uint32_t{port.mtu} + RTE_ETHER_HDR_LEN;
+      uint16_t kept = 0;
+      for (uint16_t i = 0; i < n; ++i) {
+        if (rte_pktmbuf_pkt_len(pkts[i]) <= whole || nb == kBurst)
+          pkts[kept++] = pkts[i];
+        else
+          big[nb++] = pkts[i];
+      }
+      n = kept;
     }
-    n = kept;
+    send(port, pkts, n, sent);
+    for (uint16_t k = 0; k < nb; ++k) send_big(port, big[k], sent);
+  }
+  // Sends what it can and frees the rest; `sent` counts frames taken.
+  void send(const Port& port, rte_mbuf** pkts, uint16_t n, Counter sent) {
     if (n == 0) return;
     uint16_t done = rte_eth_tx_burst(port.id, static_cast<uint16_t>(index), pkts, n);
     counters.add(sent, done);
@@ -180,66 +207,64 @@ struct Dataplane::Worker {
       for (uint16_t i = done; i < n; ++i) rte_pktmbuf_free(pkts[i]);
     }
   }
-  // The frame's Ethernet header with its VLAN tags: its length, or 0 if
-  // more tags than that are stacked.
-  static uint32_t l2_length(const rte_mbuf* m) {
-    uint8_t h[RTE_ETHER_HDR_LEN + 8];
-    uint32_t have = std::min<uint32_t>(sizeof h, rte_pktmbuf_pkt_len(m));
-    const auto* b = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, have, h));
-    uint32_t at = 12;
-    for (int tags = 0; at + 2 <= have; ++tags, at += 4) {
-      uint16_t type = static_cast<uint16_t>(b[at] << 8 | b[at + 1]);
-      if (type != RTE_ETHER_TYPE_VLAN && type != RTE_ETHER_TYPE_QINQ && type != 0x9100) return at + 2;
-      if (tags == 2) break;
+  // A frame larger than port.mtu + its L2 header: an IPv4 datagram without
+  // DF, whole in the frame, leaves in fragments of port.mtu bytes of IP,
+  // each with the frame's L2 header (VLAN tags too); anything else goes as
+  // it is (counted; a router would answer DF with ICMP, a bump in the wire
+  // stays as silent as the link it replaces). Counted once in `sent`.
+  void send_big(const Port& port, rte_mbuf* m, Counter sent) {
+    uint8_t header[RTE_ETHER_HDR_LEN + 8 + sizeof(rte_ipv4_hdr)];
+    uint32_t len = rte_pktmbuf_pkt_len(m);
+    uint32_t l2 = 0;
+    for (uint32_t at = 12; at + 2 <= RTE_ETHER_HDR_LEN + 8; at += 4) {  // up to two VLAN tags
+      const auto* t = static_cast<const uint8_t*>(rte_pktmbuf_read(m, at, 2, header));
+      if (!t) break;
+      uint16_t type = static_cast<uint16_t>(t[0] << 8 | t[1]);
+      if (type == RTE_ETHER_TYPE_VLAN || type == RTE_ETHER_TYPE_QINQ) continue;
+      if (type == RTE_ETHER_TYPE_IPV4) l2 = at + 2;
+      break;
     }
-    return 0;
-  }
-  static bool fits_with_tags(const rte_mbuf* m, uint16_t mtu) {
-    uint32_t l2 = l2_length(m);
-    return l2 != 0 && rte_pktmbuf_pkt_len(m) <= l2 + mtu;
-  }
-  // Sends `m` (larger than the port's MTU) as IPv4 fragments, each with
-  // m's L2 header; frees it. Not IPv4, DF set, or no mbufs: dropped and
-  // counted (a router would answer DF with ICMP; a bump in the wire stays
-  // silent, as the link it replaces would).
-  void send_fragmented(const Port& port, rte_mbuf* m, Counter sent) {
-    uint32_t l2 = l2_length(m);
-    uint8_t header[RTE_ETHER_HDR_LEN + 8];
-    rte_mbuf* frags[64];
-    int nf = -1;
-    // rte_pktmbuf_read copies only what is not contiguous: the header's bytes are at `h`.
-    const auto* h = l2 ? static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, l2, header)) : nullptr;
-    if (h && h != header) std::memcpy(header, h, l2);
-    if (h && (header[l2 - 2] << 8 | header[l2 - 1]) == RTE_ETHER_TYPE_IPV4) {
-      // `m` may be the learner's too (a response copy): cut its L2 header
-      // from a clone, never from the frame the learner may be reading.
-      if (rte_mbuf* ip = rte_pktmbuf_clone(m, dp->indirect_pool_)) {
-        if (rte_pktmbuf_adj(ip, static_cast<uint16_t>(l2)))
-          nf = rte_ipv4_fragment_packet(ip, frags, static_cast<uint16_t>(std::size(frags)), port.mtu, dp->pool_,
-                                        dp->indirect_pool_);
-        rte_pktmbuf_free(ip);
-      }
-    }
-    rte_pktmbuf_free(m);  // the fragments hold their own references to its data
-    if (nf <= 0) {
-      counters.add(Counter::tx_too_big);
+    // rte_pktmbuf_read copies only what is not contiguous.
+    const auto* h = l2 ? static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, l2 + sizeof(rte_ipv4_hdr), header))
+                       : nullptr;
+    if (h && h != header) std::memcpy(header, h, l2 + sizeof(rte_ipv4_hdr));
+    const auto* ip4 = reinterpret_cast<const rte_ipv4_hdr*>(header + l2);
+    uint32_t total = h ? rte_be_to_cpu_16(ip4->total_length) : 0;
+    bool df = h && (rte_be_to_cpu_16(ip4->fragment_offset) & RTE_IPV4_HDR_DF_FLAG);
+    if (total <= uint32_t{port.mtu} || l2 + total > len || df) {
+      counters.add(Counter::tx_unfragmented);
+      send(port, &m, 1, sent);
       return;
     }
+    rte_mbuf* frags[64];
+    int nf = -1;
+    // `m` may be the learner's too (a response copy): the L2 header and
+    // any padding are cut from a clone, never from the frame the learner
+    // may be reading. The fragments hold their own references to its data.
+    if (rte_mbuf* ip = rte_pktmbuf_clone(m, dp->indirect_pool_)) {
+      if (rte_pktmbuf_adj(ip, static_cast<uint16_t>(l2)) && rte_pktmbuf_trim(ip, static_cast<uint16_t>(len - l2 - total)) == 0)
+        nf = rte_ipv4_fragment_packet(ip, frags, static_cast<uint16_t>(std::size(frags)), port.mtu, dp->pool_,
+                                      dp->indirect_pool_);
+      rte_pktmbuf_free(ip);
+    }
+    if (nf <= 0) {  // no mbufs, or more fragments than room
+      counters.add(Counter::tx_unfragmented);
+      send(port, &m, 1, sent);
+      return;
+    }
+    rte_pktmbuf_free(m);
     for (int i = 0; i < nf; ++i) {
-      auto* ip = rte_pktmbuf_mtod(frags[i], rte_ipv4_hdr*);
-      ip->hdr_checksum = 0;
-      ip->hdr_checksum = rte_ipv4_cksum(ip);
+      auto* fip = rte_pktmbuf_mtod(frags[i], rte_ipv4_hdr*);
+      fip->hdr_checksum = 0;
+      fip->hdr_checksum = rte_ipv4_cksum(fip);
       char* to = rte_pktmbuf_prepend(frags[i], static_cast<uint16_t>(l2));
       if (to) std::memcpy(to, header, l2);
     }
-    counters.add(Counter::tx_fragmented);
     auto n = static_cast<uint16_t>(nf);
     uint16_t done = rte_eth_tx_burst(port.id, static_cast<uint16_t>(index), frags, n);
-    counters.add(sent, done);
-    if (done < n) {
-      counters.add(Counter::tx_failed, n - done);
-      for (uint16_t i = done; i < n; ++i) rte_pktmbuf_free(frags[i]);
-    }
+    for (uint16_t i = done; i < n; ++i) rte_pktmbuf_free(frags[i]);
+    counters.add(done == n ? sent : Counter::tx_failed);
+    if (done == n) counters.add(Counter::tx_fragmented);
   }
   void hand_off(rte_mbuf** pkts, unsigned n) {
     if (n == 0) return;
@@ -526,7 +551,10 @@ bool Dataplane::open_port(Port& p, const std::string& spec, uint16_t queues, std
     return false;
   }
   p.opened = true;
-  if (uint16_t mtu = 0; rte_eth_dev_get_mtu(p.id, &mtu) == 0 && mtu >= 576) p.mtu = mtu;
+  if (opts_.fragment_mtu != 0)
+    p.mtu = opts_.fragment_mtu;
+  else if (std::string_view(info.driver_name ? info.driver_name : "") == "net_af_packet")
+    p.mtu = kernel_mtu(info.if_index);
   uint16_t rxd = kRxDesc, txd = kTxDesc;
   rte_eth_dev_adjust_nb_rx_tx_desc(p.id, &rxd, &txd);
   int socket = rte_eth_dev_socket_id(p.id);

@@ -46,6 +46,10 @@ struct DataplaneOptions {
   // The wall clock (Unix ns) for drop-log times and snapshots; empty:
   // CLOCK_REALTIME. Tests step it as NTP would.
   std::function<TimeNs()> wall_clock;
+  // Bytes of IP a frame sent on any port may carry, larger IPv4 ones going
+  // in fragments; 0: only net_af_packet ports fragment, at their kernel
+  // interface's MTU (DPDK does not know other devices' link MTU). Tests.
+  uint16_t fragment_mtu = 0;
 };
 
 // How long a response took from the worker that received it to the table
@@ -139,11 +143,12 @@ class Dataplane {
     uint16_t id = 0;
     bool opened = false;   // found and configured: ours to close
     bool started = false;
-    // Bytes of IP a frame sent here may carry; larger IPv4 frames go in
-    // fragments. net_af_packet hands over IPv4 datagrams its kernel
-    // reassembled (PACKET_FANOUT_FLAG_DEFRAG, always on in DPDK 22.11),
-    // which the kernel will not send whole on an interface of that MTU.
-    uint16_t mtu = 1500;
+    // Bytes of IP a frame sent here may carry, larger IPv4 frames going in
+    // fragments; 0: sent as they are. Set for net_af_packet ports: their
+    // kernel socket hands over IPv4 datagrams it reassembled
+    // (PACKET_FANOUT_FLAG_DEFRAG, always on in DPDK 22.11), which it will
+    // not send whole on an interface of that MTU.
+    uint16_t mtu = 0;
   };
   bool open_port(Port& p, const std::string& spec, uint16_t queues, std::string& error);
   static int worker_main(void* arg);

@@ -3,6 +3,7 @@
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -10,6 +11,21 @@
 #include <string>
 
 namespace nsgate::dp {
+
+namespace {
+// Whether another process holds the lock a primary EAL process takes on
+// DIR/config while it runs (its own locks never conflict with ours).
+bool config_locked(const std::string& dir) {
+  int fd = ::open((dir + "/config").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct flock lk {};
+  lk.l_type = F_WRLCK;
+  lk.l_whence = SEEK_SET;
+  bool locked = ::fcntl(fd, F_GETLK, &lk) == 0 && lk.l_type != F_UNLCK;
+  ::close(fd);
+  return locked;
+}
+}  // namespace
 
 bool init_eal(const std::vector<std::string>& args, std::string& error) {
   static bool done = false;
@@ -43,8 +59,9 @@ bool init_eal(const std::vector<std::string>& args, std::string& error) {
     // A failed `nsgate run` may have failed because another is running
     // with the same prefix: its folder (config lock, telemetry and
     // multi-process sockets) stays.
+    // (It may have made the folder during our start, too: hence the lock.)
     std::string dir = rte_eal_get_runtime_dir();
-    if (!existed && dir == expected) std::filesystem::remove_all(dir, ec);
+    if (!existed && dir == expected && !config_locked(dir)) std::filesystem::remove_all(dir, ec);
     return false;
   }
   done = true;

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -228,6 +230,46 @@ TEST(OpenflowCodec, FlowModDecodesBackToTheSameIntent) {
     EXPECT_EQ(d.match, f.match);
     EXPECT_EQ(d.instructions, f.instructions);
   }
+}
+
+TEST(OpenflowCodec, TheFirstFragmentMatchReadsBackAsOvsReportsIt) {
+  // nsgate writes NXM_NX_IP_FRAG "first" as value 1 / mask 3; Open vSwitch
+  // reports it in a flow dump as value 1, unmasked. Both are the field.
+  of::FlowPlan p = plan();
+  of::FlowMod tiny;
+  for (const of::FlowMod& f : of::pipeline_flows(p))
+    if (f.match.first_fragment) tiny = f;
+  ASSERT_TRUE(tiny.match.first_fragment);
+  Buffer b;
+  of::encode(b, 1, tiny);
+  auto u8 = [&](size_t at) { return std::to_integer<unsigned>(b[at]); };
+  size_t match_len = u8(48 + 2) << 8 | u8(48 + 3);
+  const std::byte masked[] = {std::byte(0x00), std::byte(0x01), std::byte(26 << 1 | 1), std::byte(2), std::byte(1),
+                              std::byte(3)};
+  auto at = std::search(b.begin() + 52, b.begin() + 48 + static_cast<long>(match_len), std::begin(masked),
+                        std::end(masked));
+  ASSERT_NE(at, b.begin() + 48 + static_cast<long>(match_len));
+  // The same match with the field unmasked, padded again to 8 bytes.
+  Buffer fields(b.begin() + 52, b.begin() + 48 + static_cast<long>(match_len));
+  size_t off = static_cast<size_t>(at - (b.begin() + 52));
+  fields.erase(fields.begin() + static_cast<long>(off), fields.begin() + static_cast<long>(off) + 6);
+  const std::byte unmasked[] = {std::byte(0x00), std::byte(0x01), std::byte(26 << 1), std::byte(1), std::byte(1)};
+  fields.insert(fields.begin() + static_cast<long>(off), std::begin(unmasked), std::end(unmasked));
+  size_t new_len = 4 + fields.size();
+  Buffer out(b.begin(), b.begin() + 48);
+  out.push_back(std::byte(0));
+  out.push_back(std::byte(1));  // OFPMT_OXM
+  out.push_back(std::byte(new_len >> 8));
+  out.push_back(std::byte(new_len & 0xff));
+  out.insert(out.end(), fields.begin(), fields.end());
+  while (out.size() % 8) out.push_back(std::byte(0));
+  out.insert(out.end(), b.begin() + 48 + static_cast<long>((match_len + 7) / 8 * 8), b.end());
+  out[2] = std::byte(out.size() >> 8);
+  out[3] = std::byte(out.size() & 0xff);
+  of::FlowMod d;
+  ASSERT_EQ(of::decode(out, d), of::Status::ok);
+  EXPECT_EQ(d.match, tiny.match);
+  EXPECT_EQ(d.match.other_fields, 0u);
 }
 
 TEST(OpenflowCodec, PacketInGivesTheFrameWithoutCopying) {

@@ -66,13 +66,17 @@ def stop_children():
             c.wait()
 
 
-body = ""
-for _ in range(50):
-    try:
-        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
-        break
-    except OSError:
-        time.sleep(0.1)
+def scrape(metrics_port):
+    """The exporter's page once it answers (up to 5 s), or ""."""
+    for _ in range(50):
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2).read().decode()
+        except OSError:
+            time.sleep(0.1)
+    return ""
+
+
+body = scrape(port)
 time.sleep(1.5)  # let a periodic snapshot happen
 body2 = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
 
@@ -120,13 +124,7 @@ metrics: {{listen: "127.0.0.1:{port + 3}"}}
 """)
 shim = subprocess.Popen([NSGATE, "ofshim", "-c", shim_cfg], stderr=subprocess.PIPE, text=True)
 children.append(shim)
-shim_body = ""
-for _ in range(50):
-    try:
-        shim_body = urllib.request.urlopen(f"http://127.0.0.1:{port + 3}/metrics", timeout=2).read().decode()
-        break
-    except OSError:
-        time.sleep(0.1)
+shim_body = scrape(port + 3)
 shim.send_signal(signal.SIGTERM)
 shim.communicate(timeout=30)
 shim_exported = set(re.findall(r"^(nsgate_[a-z0-9_]+)", shim_body, re.M))

@@ -70,7 +70,7 @@ class Loader {
       std::string m = scalar("mode", n);
       if (m == "enforce") c_.mode = Mode::enforce;
       else if (m == "monitor") c_.mode = Mode::monitor;
-      else if (!m.empty()) error("mode", n, "\"" + m + "\" is not one of enforce, monitor");
+      else if (n.IsScalar()) error("mode", n, "\"" + m + "\" is not one of enforce, monitor");
     }
     if (auto n = root["dns_ports"]) {
       mark("dns_ports", n);  // for validate(): an empty list has no item to point at

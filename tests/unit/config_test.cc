@@ -185,6 +185,13 @@ TEST(Config, AnEntryThatDidNotLoadLeavesTheOthersTheirOwnNumbersAndLines) {
   EXPECT_NE(all.find("dns_ports[2] (line 6): duplicate of dns_ports[1]"), std::string::npos) << all;
 }
 
+TEST(Config, AnEmptyModeIsAnErrorNotEnforce) {
+  auto r = ctl::load_config_text("mode: \"\"\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(all_errors(r).find("mode (line 1): \"\" is not one of enforce, monitor"), std::string::npos)
+      << all_errors(r);
+}
+
 TEST(Config, HoldingResponsesIsSetAtStartOfNsgateRun) {
   // The workers take it from their options: a reload that changed it
   // would say "reloaded" and change nothing.

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <future>
@@ -475,9 +476,11 @@ Dataplane::Dataplane(DataplaneOptions opts)
 
 void Dataplane::apply(const Config& next) {
   auto fresh = std::make_unique<Policy>(Policy::from(next));
-  policy_.store(fresh.get(), std::memory_order_release);
-  if (running_) table_->synchronize();  // no worker still reads the old one
-  policy_owner_ = std::move(fresh);
+  auto swap_in = [this](std::unique_ptr<Policy> p) {
+    policy_.store(p.get(), std::memory_order_release);
+    if (running_) table_->synchronize();  // no worker still reads the old one
+    policy_owner_ = std::move(p);
+  };
   LearningSettings learning = next.learning;
   std::vector<StaticAllow> statics = next.static_allow;
   std::vector<uint16_t> ports = next.dns_ports;
@@ -488,11 +491,35 @@ void Dataplane::apply(const Config& next) {
     if (session_) session_->set_dns_ports(ports);
   };
   if (!running_) {
+    swap_in(std::move(fresh));
     task();
     return;
   }
-  std::lock_guard<std::mutex> lock(task_mu_);
-  learner_tasks_.push_back(task);
+  // Host statics are table entries the learner writes, CIDR statics are in
+  // the policy: a static allow that changes form (a /24 becomes a /32, or
+  // back) must stay allowed until the learner has taken the new statics.
+  // Until then the workers judge by the new policy with the old CIDRs too.
+  auto interim = std::make_unique<Policy>(*fresh);
+  for (const Prefix& p : policy_owner_->static_prefixes) {
+    auto same = [&p](const Prefix& q) { return q.address == p.address && q.length == p.length; };
+    if (std::none_of(interim->static_prefixes.begin(), interim->static_prefixes.end(), same))
+      interim->static_prefixes.push_back(p);
+  }
+  swap_in(std::move(interim));
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> taken = done->get_future();
+  {
+    std::lock_guard<std::mutex> lock(task_mu_);
+    learner_tasks_.push_back([task, done] {
+      task();
+      done->set_value();
+    });
+  }
+  // The learner takes tasks between passes (a snapshot copy slice or a
+  // hand-over batch: milliseconds). Should it not within the bound, the old
+  // CIDRs go anyway: a reload must not hang the control thread.
+  taken.wait_for(std::chrono::seconds(10));
+  swap_in(std::move(fresh));
 }
 
 Dataplane::~Dataplane() {

@@ -97,8 +97,11 @@ class Dataplane {
 
   // Hot reload (control thread): swaps the policy the workers judge by (mode,
   // trusted sources, static CIDRs, DNS ports) without a lost packet, and
-  // hands the learning limits and static allows to the learner thread.
-  // Learned entries are kept. Settings that need a restart are not touched.
+  // hands the learning limits and static allows to the learner thread,
+  // waiting (up to 10 s) until it has taken them: meanwhile the old static
+  // CIDRs still pass, so a static allow that changes between CIDR and host
+  // form stays allowed throughout. Learned entries are kept. Settings that
+  // need a restart are not touched.
   void apply(const Config& next);
 
   // Runs `fn` on the learner thread (the only one that may read the

@@ -336,6 +336,49 @@ TEST(Dataplane, FramesAboveTheMtuLeaveAsFragmentsThatReassembleToThem) {
   outside.drain();
 }
 
+// A reload that turns a static CIDR into a host static (a table entry the
+// learner writes): while the learner has not taken it, queries to the
+// address still pass (the old CIDR stays in the policy until it has).
+TEST(Dataplane, AStaticThatChangesFormOnReloadStaysAllowedThroughout) {
+  rte_mempool* pool = rte_pktmbuf_pool_create("form_frames", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  ASSERT_NE(pool, nullptr);
+  RingPort inside("form_inside"), outside("form_outside");
+  DataplaneOptions opts;
+  opts.config.ports.inside = inside.name;
+  opts.config.ports.outside = outside.name;
+  opts.config.static_allow.push_back({*Prefix::parse("203.0.113.0/24"), "the vendor's servers", ""});
+  Dataplane d(opts);
+  ASSERT_TRUE(started(d));
+  auto passed = [&] { return d.totals().verdicts[static_cast<size_t>(Verdict::pass_static)]; };
+  auto judged = [&] {
+    WorkerCounters t = d.totals();
+    return t.verdicts[static_cast<size_t>(Verdict::pass_static)] + t.verdicts[static_cast<size_t>(Verdict::drop_unknown)];
+  };
+  auto query = [&](uint16_t id) {
+    inside.put(pool, udp_frame({"192.0.2.10", "203.0.113.7", static_cast<uint16_t>(40000 + id), 53},
+                               DnsBuilder(id).question("www.vendor.lab", kA).build()));
+  };
+
+  LearnerHold hold(d);
+  ASSERT_TRUE(wait_for([&] { return hold.holding(); }));
+  Config next = opts.config;
+  next.static_allow = {{*Prefix::parse("203.0.113.7/32"), "now just the one", ""}};
+  std::thread reload([&] { d.apply(next); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the policy is swapped; the learner is held
+  query(1);
+  ASSERT_TRUE(wait_for([&] { return judged() == 1; }));
+  EXPECT_EQ(passed(), 1u);
+  EXPECT_EQ(d.totals().verdicts[static_cast<size_t>(Verdict::drop_unknown)], 0u);
+  hold.release();
+  reload.join();
+  query(2);
+  ASSERT_TRUE(wait_for([&] { return judged() == 2; }));
+  EXPECT_EQ(passed(), 2u);  // now as a table entry
+  d.stop();
+  inside.drain();
+  outside.drain();
+}
+
 // Two workers: the resolver's TCP query comes in on the inside port's
 // queue 1 (worker 1), the response on the outside port's queue 0 (worker
 // 0), both handed over while the learner is held up. The learner must take

@@ -80,11 +80,6 @@ TimeNs handoff_stamp() {
   return clock_ns(CLOCK_MONOTONIC);
 }
 
-// A frame's first segment. A frame longer than one mbuf (net_pcap chains
-// frames past 2 KB, scattered RX does) goes on in more segments: the
-// workers decode the first as a frame cut at that length (its headers are
-// there: judged, never taught from), with chained_length() as decode()'s
-// wire length; the learner reads such a frame whole (whole_frame).
 // The MTU of a kernel interface (0 if unknown, or too small to fragment
 // for: IPv4's minimum is 68, anything below 576 is no link nsgate runs on).
 uint16_t kernel_mtu(unsigned if_index) {
@@ -99,6 +94,11 @@ uint16_t kernel_mtu(unsigned if_index) {
   return rc == 0 && r.ifr_mtu >= 576 && r.ifr_mtu <= 65535 ? static_cast<uint16_t>(r.ifr_mtu) : 0;
 }
 
+// A frame's first segment. A frame longer than one mbuf (net_pcap chains
+// frames past 2 KB, scattered RX does) goes on in more segments: the
+// workers decode the first as a frame cut at that length (its headers are
+// there: judged, never taught from), with chained_length() as decode()'s
+// wire length; the learner reads such a frame whole (whole_frame).
 std::span<const std::byte> frame_of(const rte_mbuf* m) {
   return {rte_pktmbuf_mtod(m, const std::byte*), rte_pktmbuf_data_len(m)};
 }

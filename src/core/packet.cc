@@ -21,7 +21,7 @@ DecodeResult decode_l4(Bytes l4, Packet& p) {
     // A first fragment cut inside the transport header (RFC 1858's tiny
     // fragment): its ports are still what the receiver will reassemble, so
     // they are read and judged; the rest of the header is in the next one.
-    if (l4.size() < 4) return DecodeResult::truncated_l4;
+    if (l4.size() < 4) return p.cut ? DecodeResult::truncated_l4 : DecodeResult::incomplete_first_fragment;
     p.sport = be16(l4, 0);
     p.dport = be16(l4, 2);
     p.has_ports = true;
@@ -119,10 +119,16 @@ DecodeResult decode_ipv6(Bytes b, Packet& p) {
       case 43:    // routing
       case 60:    // destination options
       case 51: {  // authentication header
-        if (rest.size() < 8) return DecodeResult::bad_ipv6_extension;
+        // A first fragment must hold the whole header chain (RFC 7112):
+        // one that does not is no packet a receiver should take, and its
+        // ports, if any, are out of reach.
+        auto cut_short = [&p] {
+          return p.fragment && !p.cut ? DecodeResult::incomplete_first_fragment : DecodeResult::bad_ipv6_extension;
+        };
+        if (rest.size() < 8) return cut_short();
         // AH counts its length in 4-octet units minus 2, the others in 8-octet units minus 1.
         size_t len = next == 51 ? (size_t{u8(rest, 1)} + 2) * 4 : (size_t{u8(rest, 1)} + 1) * 8;
-        if (len > rest.size()) return DecodeResult::bad_ipv6_extension;
+        if (len > rest.size()) return cut_short();
         next = u8(rest, 0);
         rest = rest.subspan(len);
         continue;

@@ -40,7 +40,8 @@ bool is_supported(uint32_t linktype);
   X(bad_ip_header, "invalid IP header (version, header or total length)") \
   X(bad_ipv6_extension, "IPv6 extension headers cut short")   \
   X(truncated_l4, "UDP or TCP header cut short")                          \
-  X(bad_l4_header, "invalid UDP length or TCP data offset")
+  X(bad_l4_header, "invalid UDP length or TCP data offset")                \
+  X(incomplete_first_fragment, "first fragment without its whole IPv6 header chain or its ports (RFC 7112, 1858)")
 
 enum class DecodeResult : uint8_t { NSGATE_DECODE_RESULTS(NSGATE_X_ENUMERATOR) };
 inline constexpr size_t kDecodeResultCount = 0 NSGATE_DECODE_RESULTS(NSGATE_X_COUNT);

@@ -38,6 +38,10 @@ bool Policy::in_any(const std::vector<Prefix>& prefixes, const IpAddress& a) {
 
 std::optional<Verdict> classify(pkt::DecodeResult r, const pkt::Packet& p, const Policy& policy) {
   if (r == pkt::DecodeResult::not_ip) return Verdict::forward_not_ip;
+  // A first fragment without its header chain or ports could carry a query
+  // nsgate cannot judge to a receiver that reassembles it anyway (RFC 7112
+  // tells receivers to drop it; not every one does): dropped.
+  if (r == pkt::DecodeResult::incomplete_first_fragment) return Verdict::drop_undecodable;
   // Transparent for what it cannot read: a broken packet is the endpoints'
   // business, and dropping it would make nsgate visible.
   if (r != pkt::DecodeResult::ok)

@@ -214,9 +214,36 @@ TEST(Verdict, ATinyFirstFragmentOfATcpQueryIsJudgedByItsPorts) {
     ASSERT_EQ(classify(j.r, j.p, policy()), std::nullopt) << bytes;
     EXPECT_EQ(judge(j.p, std::nullopt, policy()), Verdict::drop_unknown);
   }
-  // Fewer than 4 bytes: not even the ports.
+  // Fewer than 4 bytes: not even the ports. Dropped, whatever
+  // drop_undecodable says.
   auto j = decode(tiny_first_tcp_fragment({"192.0.2.10", "203.0.113.66", 40000, 53}, 2));
-  EXPECT_EQ(j.r, pkt::DecodeResult::truncated_l4);
+  EXPECT_EQ(j.r, pkt::DecodeResult::incomplete_first_fragment);
+  EXPECT_EQ(classify(j.r, j.p, policy()), Verdict::drop_undecodable);
+}
+
+TEST(Verdict, AnIpv6FirstFragmentWithoutItsWholeHeaderChainIsDropped) {
+  // RFC 7112: the first fragment holds every extension header and the
+  // transport header. Here a destination-options header claims 64 bytes
+  // and the fragment ends after 16: where the ports are is unknowable.
+  Bytes f = udp_frame({"2001:db8::10", "2001:db8:66::53", 40000, 53}, Bytes(8));
+  size_t ip = 14;
+  Bytes chain{std::byte(60), std::byte(0), std::byte(0), std::byte(1), std::byte(0), std::byte(0), std::byte(0),
+              std::byte(7),  // fragment: next dest-opts, offset 0, M=1
+              std::byte(17), std::byte(7), std::byte(1), std::byte(4), std::byte(0), std::byte(0), std::byte(0),
+              std::byte(0)};  // dest-opts: 64 bytes claimed
+  f.resize(ip + 40);
+  f.insert(f.end(), chain.begin(), chain.end());
+  f[ip + 6] = std::byte(44);
+  f[ip + 4] = std::byte(0);
+  f[ip + 5] = std::byte(chain.size());
+  auto j = decode(f);
+  EXPECT_EQ(j.r, pkt::DecodeResult::incomplete_first_fragment);
+  EXPECT_EQ(classify(j.r, j.p, policy()), Verdict::drop_undecodable);
+  // The same chain whole, not a fragment: merely undecodable, forwarded.
+  f[ip + 40 + 3] = std::byte(0);
+  auto whole = decode(f);
+  EXPECT_EQ(whole.r, pkt::DecodeResult::bad_ipv6_extension);
+  EXPECT_EQ(classify(whole.r, whole.p, policy()), Verdict::forward_undecodable);
 }
 
 TEST(Verdict, AFirstFragmentWhoseTcpOptionsGoOnIsJudgedByItsPorts) {

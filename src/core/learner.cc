@@ -385,12 +385,10 @@ void Learner::add_static(const StaticAllow& st) {
 void Learner::replace_statics(const std::vector<StaticAllow>& statics) {
   statics_.clear();
   static_zones_.clear();
-  // The old host statics' slots go and the new ones come before the table
-  // hears of the old ones going: an address in both keeps its entry
-  // throughout. (Erased and added again, queries to it were dropped in
-  // between, on every reload.)
-  // Those that go are taken out of the table first, so that a full table
-  // has their room for the new ones.
+  // The old host statics' slots all go. In the table, an address no new
+  // static names is erased before the new statics come (a full table then
+  // has its room); one that stays keeps its entry throughout (erased and
+  // added again, queries to it were dropped in between, on every reload).
   std::vector<IpAddress> removed;
   for (uint32_t id = 0; id < slots_.size(); ++id) {
     if (slots_[id].live && slots_[id].kind == EntryKind::static_allow) {
@@ -398,17 +396,18 @@ void Learner::replace_statics(const std::vector<StaticAllow>& statics) {
       remove_slot(id);
     }
   }
-  std::vector<IpAddress> kept;
-  for (const StaticAllow& s : statics) kept.push_back(s.prefix.address);
-  std::sort(kept.begin(), kept.end());
-  for (const IpAddress& a : removed)
-    if (!std::binary_search(kept.begin(), kept.end(), a)) sync_table(a);
+  std::vector<IpAddress> wanted;
+  for (const StaticAllow& s : statics) wanted.push_back(s.prefix.address);
+  std::sort(wanted.begin(), wanted.end());
+  auto gone = std::stable_partition(removed.begin(), removed.end(), [&](const IpAddress& a) {
+    return std::binary_search(wanted.begin(), wanted.end(), a);
+  });
+  for (auto a = gone; a != removed.end(); ++a) sync_table(*a);
   host_statics_ = 0;
   notes_.clear();
   unsynced_statics_.clear();  // those still wanted are tried again below
   for (const StaticAllow& s : statics) add_static(s);
-  for (const IpAddress& a : removed)  // kept ones: in sync already, unless refused
-    if (std::binary_search(kept.begin(), kept.end(), a)) sync_table(a);
+  for (auto a = removed.begin(); a != gone; ++a) sync_table(*a);  // in sync already, unless refused
 }
 
 dns::Fault Learner::on_message(const DnsContext& ctx, std::span<const std::byte> msg,

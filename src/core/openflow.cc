@@ -111,10 +111,11 @@ W* at(Buffer& out, size_t offset) {
   return reinterpret_cast<W*>(out.data() + offset);
 }
 
-void put_oxm(Buffer& out, OxmField f, const uint8_t* value, size_t len, const uint8_t* mask = nullptr,
+// `field`: an OxmField of the basic class, or another class's field number.
+void put_oxm(Buffer& out, uint8_t field, const uint8_t* value, size_t len, const uint8_t* mask = nullptr,
              uint16_t oxm_class = kOxmClassBasic) {
   put_be<uint16_t>(out, oxm_class);
-  out.push_back(static_cast<std::byte>(f << 1 | (mask ? 1 : 0)));
+  out.push_back(static_cast<std::byte>(field << 1 | (mask ? 1 : 0)));
   out.push_back(static_cast<std::byte>(mask ? 2 * len : len));
   put_bytes(out, value, len);
   if (mask) put_bytes(out, mask, len);
@@ -160,7 +161,7 @@ void put_match(Buffer& out, const Match& m) {
   if (m.udp_dst) put_oxm16(out, kUdpDst, *m.udp_dst);
   if (m.first_fragment) {
     uint8_t value = kFragAny, mask = kFragAny | kFragLater;
-    put_oxm(out, static_cast<OxmField>(kNxmIpFrag), &value, 1, &mask, kOxmClassNxm1);
+    put_oxm(out, kNxmIpFrag, &value, 1, &mask, kOxmClassNxm1);
   }
   size_t len = out.size() - start;
   at<wire::MatchHeader>(out, start)->length.set(static_cast<uint16_t>(len));

@@ -848,20 +848,19 @@ TEST(LearnerScenario, AStaticTheFullTableRefusedTakesTheFirstRoomAndOnlyThen) {
   ASSERT_EQ(lab.events(LearnEvent::expired), 1u);
   EXPECT_EQ(lab.table.size(), 27u) << "the freed room went to the static";
   EXPECT_TRUE(lab.allowed("192.0.2.99"));
-  DnsBuilder other(2, flags::qr);
-  other.question("www.other.lab", A)
-      .ns(S::authority, "lab", "b.nic.lab", 100)
-      .addr(S::additional, "b.nic.lab", "198.51.100.10", 100);
-  lab.exchange(kRoot, 2, "www.other.lab", A, other);
+  auto other = [](uint16_t id) {  // a referral naming a second server for lab.
+    DnsBuilder b(id, flags::qr);
+    b.question("www.other.lab", A)
+        .ns(S::authority, "lab", "b.nic.lab", 100)
+        .addr(S::additional, "b.nic.lab", "198.51.100.10", 100);
+    return b;
+  };
+  lab.exchange(kRoot, 2, "www.other.lab", A, other(2));
   EXPECT_EQ(lab.events(LearnEvent::table_full), 2u);
   EXPECT_FALSE(lab.allowed("198.51.100.10"));
   lab.learner.replace_statics({});
   ASSERT_EQ(lab.table.size(), 26u);
-  DnsBuilder again(3, flags::qr);
-  again.question("www.other.lab", A)
-      .ns(S::authority, "lab", "b.nic.lab", 100)
-      .addr(S::additional, "b.nic.lab", "198.51.100.10", 100);
-  lab.exchange(kRoot, 3, "www.other.lab", A, again);
+  lab.exchange(kRoot, 3, "www.other.lab", A, other(3));
   EXPECT_EQ(lab.events(LearnEvent::added), 2u);
   EXPECT_TRUE(lab.allowed("198.51.100.10"));
 }

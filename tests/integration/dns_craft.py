@@ -5,7 +5,7 @@ Run inside the test's own namespace; lab addresses only.
 
   dns_craft.py big-query SERVER NAME
       a UDP query padded (EDNS padding option) past the link MTU, so the
-      kernel sends it in fragments; exit 0 if any answer arrives within 2 s,
+      kernel sends it in fragments; exit 0 if the answer arrives within 2 s,
       1 if none does.
   dns_craft.py tiny-syn IFACE CLIENT SERVER
       from IFACE, a TCP SYN to SERVER port 53 in two IPv4 fragments, the
@@ -16,7 +16,14 @@ Run inside the test's own namespace; lab addresses only.
       from IFACE, raw frames: a query from CLIENT to SERVER (an allowed
       server) for www.ZONE, to an Ethernet address nobody has (so no real
       answer can come back), then a forged "response" from SERVER naming
-      NS for ZONE with glue GLUE, as a bot inside could send.
+      NS for ZONE with glue GLUE, as a bot inside could send; exit 0
+      once both are sent.
+
+big-query and tiny-syn print "sport=N" (the source port used) before they
+wait, so that a test can find their drop-log lines. Exit status 1 means
+only "no answer": anything that goes wrong (no ARP entry, a socket error,
+bad arguments) exits 2 or more, so a test that expects no answer cannot
+pass because the packet was never sent.
 """
 import os
 import random
@@ -45,6 +52,8 @@ def big_query(server, qname):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER = IP_PMTUDISC_DONT: fragment, no DF
     s.settimeout(2)
+    s.bind(("0.0.0.0", 0))
+    print(f"sport={s.getsockname()[1]}", flush=True)
     s.sendto(msg, (server, 53))
     try:
         data, _ = s.recvfrom(65535)
@@ -81,7 +90,7 @@ def mac_of(address):
             if f[0] == address and f[3] != "00:00:00:00:00:00":
                 return bytes.fromhex(f[3].replace(":", ""))
         time.sleep(0.1)
-    raise SystemExit(f"no ARP entry for {address}")
+    raise RuntimeError(f"no ARP entry for {address}")
 
 
 def tiny_syn(iface, client, server):
@@ -101,6 +110,7 @@ def tiny_syn(iface, client, server):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
     s.bind((iface, 0))
     s.settimeout(0.2)
+    print(f"sport={sport}", flush=True)
     s.send(fragment(0, True, tcp[:8]))
     s.send(fragment(1, False, tcp[8:]))
     deadline = time.time() + 2
@@ -146,4 +156,9 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        status = main()
+    except Exception as e:  # noqa: BLE001 -- any failure must not read as "no answer"
+        print(f"dns_craft.py: {type(e).__name__}: {e}", file=sys.stderr)
+        status = 3
+    sys.exit(status)

@@ -36,9 +36,30 @@ expect() {  # expect NAME COMMAND...: passes when the command succeeds
   local name=$1; shift
   if "$@" >"$tmp/last.out" 2>&1; then ok "$name"; else fail "$name"; sed 's/^/     /' "$tmp/last.out"; fi
 }
+# expect_not NAME COMMAND...: passes when the command fails with status 1,
+# the checks' "no" (no answer); any other failure (a tool missing, a crash)
+# is a failure of the test, not a pass.
 expect_not() {
   local name=$1; shift
-  if "$@" >"$tmp/last.out" 2>&1; then fail "$name"; sed 's/^/     /' "$tmp/last.out"; else ok "$name"; fi
+  "$@" >"$tmp/last.out" 2>&1
+  local rc=$?
+  if [ "$rc" -eq 1 ]; then ok "$name"; else fail "$name (status $rc)"; sed 's/^/     /' "$tmp/last.out"; fi
+}
+eventually() {  # eventually COMMAND...: retried for up to 3 s
+  for _ in $(seq 30); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  "$@"
+}
+# The source port the last craft call printed (sport=N), to find its drop-log line.
+last_sport() { sed -n 's/^sport=\([0-9]*\)$/\1/p' "$tmp/last.out"; }
+# reload: SIGHUP, then wait until nsgate has said what it made of the file.
+reload() {
+  local before; before=$(grep -c "reloaded\|reload of .* refused" "$tmp/nsgate.out")
+  kill -HUP "$nsgate_pid"
+  for _ in $(seq 50); do
+    [ "$(grep -c "reloaded\|reload of .* refused" "$tmp/nsgate.out")" -gt "$before" ] && return 0
+    sleep 0.1
+  done
+  echo "nsgate did not answer the reload"; return 1
 }
 
 ip netns add "$in_ns" && ip netns add "$out_ns" || exit 1
@@ -126,8 +147,10 @@ expect_not "tcp_query_to_unknown_server_fails" dig_answer +tcp @192.0.2.21 www.e
 craft() { inside python3 "$(dirname "$0")/dns_craft.py" "$@"; }
 expect "fragmented_query_to_static_allowed_server_is_answered" craft big-query 192.0.2.20 www.example.lab
 expect_not "fragmented_query_to_unknown_server_is_dropped" craft big-query 192.0.2.21 www.example.lab
+big_sport=$(last_sport)
 expect "tiny_fragment_syn_to_static_allowed_server_is_answered" craft tiny-syn "${tag}i0" 192.0.2.10 192.0.2.20
 expect_not "tiny_fragment_syn_to_unknown_server_is_dropped" craft tiny-syn "${tag}i0" 192.0.2.10 192.0.2.21
+tiny_sport=$(last_sport)
 # A TCP connection to a non-DNS port passes both ways (an echo service).
 ip netns exec "$out_ns" python3 -c '
 import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -136,14 +159,17 @@ sleep 0.3
 expect "tcp_connection_to_other_port_passes" inside python3 -c '
 import socket; s = socket.create_connection(("192.0.2.21", 8080), timeout=3); s.sendall(b"hello nsgate")
 assert s.recv(64) == b"hello nsgate"'
-sleep 0.3
-expect "drop_log_names_client_server_and_query" python3 -c "
+# Each drop above has its line: the plain queries, the query in fragments
+# and the tiny SYN by their source ports (written off the data path: polled).
+expect "drop_log_names_client_server_and_query" eventually python3 -c "
 import json, sys
 lines = [json.loads(l) for l in open('$tmp/drops.json')]
 hits = [e for e in lines if e['dest_ip'] == '192.0.2.21' and e['src_ip'] == '192.0.2.10' and e['event_type'] == 'drop']
 udp = [e for e in hits if e['proto'] == 'UDP' and e['dns']['rrname'] == 'www.example.lab.']
-tcp = [e for e in hits if e['proto'] == 'TCP' and e['dest_port'] == 53]  # the SYN: no question yet
-assert udp and tcp, lines
+tcp = [e for e in hits if e['proto'] == 'TCP' and e['dest_port'] == 53]  # dig's SYN: no question yet
+assert len(udp) >= 2 and tcp, lines
+assert [e for e in udp if e['src_port'] == int('${big_sport:-0}')], ('no line for the query in fragments', lines)
+assert [e for e in tcp if e['src_port'] == int('${tiny_sport:-0}')], ('no line for the tiny SYN', lines)
 assert not [e for e in lines if e['dest_ip'] == '192.0.2.20'], lines
 "
 # Operator commands over DPDK telemetry.
@@ -163,15 +189,15 @@ assert a['verdict'] == 'block' and b['verdict'] == 'pass' and b['reason'] == 'st
 # running config stays), then take the allowance back.
 cp "$tmp/nsgate.yaml" "$tmp/nsgate.yaml.orig"
 sed -i 's|^  - {cidr: 192.0.2.20/32, note: the lab.s allowed server}|&\n  - {cidr: 192.0.2.21/32, note: allowed by reload}|' "$tmp/nsgate.yaml"
-kill -HUP "$nsgate_pid"; sleep 0.5
+expect "reload_is_taken" reload
 expect "reload_adds_a_static_allow_without_restart" dig_answer @192.0.2.21 www.example.lab
 cp "$tmp/nsgate.yaml" "$tmp/nsgate.yaml.good"
 sed -i 's/^mode: enforce/mode: sometimes/' "$tmp/nsgate.yaml"
-kill -HUP "$nsgate_pid"; sleep 0.5
-expect "invalid_reload_is_refused_and_changes_nothing" dig_answer @192.0.2.21 www.example.lab
+expect "invalid_reload_is_answered" reload
 expect "invalid_reload_names_the_error" grep -q 'mode (line .*): "sometimes" is not one of enforce, monitor' "$tmp/nsgate.out"
+expect "invalid_reload_is_refused_and_changes_nothing" dig_answer @192.0.2.21 www.example.lab
 cp "$tmp/nsgate.yaml.orig" "$tmp/nsgate.yaml"
-kill -HUP "$nsgate_pid"; sleep 0.5
+expect "reload_back_is_taken" reload
 expect_not "reload_removes_the_static_allow_again" dig_answer @192.0.2.21 www.example.lab
 kill -TERM "$nsgate_pid"
 wait "$nsgate_pid"; rc=$?
@@ -188,8 +214,12 @@ nsgate_pid=$!
 for _ in $(seq 50); do grep -q "Ctrl-C stops" "$tmp/nsgate.out" && break; sleep 0.1; done
 sleep 0.5
 expect "monitor_mode_lets_the_unknown_server_answer" dig_answer @192.0.2.21 www.example.lab
-sleep 0.3
-expect "monitor_mode_alerts_instead_of_dropping" python3 -c "
+expect "monitor_mode_lets_the_unknown_server_answer_tcp" dig_answer +tcp @192.0.2.21 www.example.lab
+# The crafted packets the unknown server did not answer in enforce mode: it
+# answers them now, so their silence then was nsgate's doing.
+expect "monitor_mode_lets_the_fragmented_query_through" craft big-query 192.0.2.21 www.example.lab
+expect "monitor_mode_lets_the_tiny_fragment_syn_through" craft tiny-syn "${tag}i0" 192.0.2.10 192.0.2.21
+expect "monitor_mode_alerts_instead_of_dropping" eventually python3 -c "
 import json
 lines = [json.loads(l) for l in open('$tmp/drops.json')]
 assert [e for e in lines if e['dest_ip'] == '192.0.2.21' and e['event_type'] == 'alert'], lines

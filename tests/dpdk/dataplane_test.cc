@@ -354,26 +354,35 @@ TEST(Dataplane, AStaticThatChangesFormOnReloadStaysAllowedThroughout) {
     WorkerCounters t = d.totals();
     return t.verdicts[static_cast<size_t>(Verdict::pass_static)] + t.verdicts[static_cast<size_t>(Verdict::drop_unknown)];
   };
-  auto query = [&](uint16_t id) {
-    inside.put(pool, udp_frame({"192.0.2.10", "203.0.113.7", static_cast<uint16_t>(40000 + id), 53},
+  auto dropped = [&] { return d.totals().verdicts[static_cast<size_t>(Verdict::drop_unknown)]; };
+  auto query = [&](uint16_t id, const char* server = "203.0.113.7") {
+    uint64_t seen = judged();
+    inside.put(pool, udp_frame({"192.0.2.10", server, static_cast<uint16_t>(40000 + id), 53},
                                DnsBuilder(id).question("www.vendor.lab", kA).build()));
+    return wait_for([&] { return judged() == seen + 1; });
   };
 
   LearnerHold hold(d);
   ASSERT_TRUE(wait_for([&] { return hold.holding(); }));
   Config next = opts.config;
-  next.static_allow = {{*Prefix::parse("203.0.113.7/32"), "now just the one", ""}};
+  next.static_allow = {{*Prefix::parse("203.0.113.7/32"), "now just the one", ""},
+                       {*Prefix::parse("198.51.100.0/24"), "new: shows the new policy is in", ""}};
   std::thread reload([&] { d.apply(next); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the policy is swapped; the learner is held
-  query(1);
-  ASSERT_TRUE(wait_for([&] { return judged() == 1; }));
-  EXPECT_EQ(passed(), 1u);
-  EXPECT_EQ(d.totals().verdicts[static_cast<size_t>(Verdict::drop_unknown)], 0u);
+  // A query to the new range passes once the reload's policy is in (the
+  // learner, held, has not taken the host static yet).
+  uint16_t probe = 100;
+  ASSERT_TRUE(wait_for([&] {
+    uint64_t before = passed();
+    return query(++probe, "198.51.100.9") && passed() == before + 1;
+  }));
+  uint64_t drops = dropped(), passes = passed();
+  ASSERT_TRUE(query(1));
+  EXPECT_EQ(passed(), passes + 1);
+  EXPECT_EQ(dropped(), drops);
   hold.release();
   reload.join();
-  query(2);
-  ASSERT_TRUE(wait_for([&] { return judged() == 2; }));
-  EXPECT_EQ(passed(), 2u);  // now as a table entry
+  ASSERT_TRUE(query(2));
+  EXPECT_EQ(passed(), passes + 2);  // now as a table entry
   d.stop();
   inside.drain();
   outside.drain();

@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""Oracle test: tshark decodes every capture independently; every NS, A and
-AAAA record it finds in DNS on port 53 must also come out of `nsgate decode`
-(same owner, type, TTL and data), and no message tshark marks malformed may
-be a clean parse in nsgate unless tests/integration/oracle_exceptions.txt
-names the reason.
+"""Oracle test: tshark decodes every capture independently. For DNS on
+port 53, per capture:
+  - every NS, A and AAAA record tshark finds must also come out of
+    `nsgate decode` (same owner, type, TTL and data), and nsgate must print
+    none that tshark does not find (a misread address would be allowed);
+  - both count the same DNS messages (nsgate's include those it prints
+    with a parse error);
+  - no message tshark marks malformed may be a clean parse in nsgate;
+  - both tools exit 0.
+Any difference fails unless tests/integration/oracle_exceptions.txt names
+it with its reason.
 
 usage: tshark_oracle.py NSGATE PCAPS_DIR EXCEPTIONS_FILE
 """
@@ -41,14 +47,15 @@ def as_list(v):
 
 
 def tshark_records(path):
-    """Returns (Counter of (name,type,ttl,data), set of malformed frame numbers)."""
+    """Returns (Counter of (name,type,ttl,data), set of malformed frame
+    numbers, DNS messages, exit status, the end of stderr)."""
     out = subprocess.run(
         ["tshark", "-n", "-r", path, "-T", "json", "--no-duplicate-keys",
          "-J", "frame dns _ws.malformed _ws.expert",
          "-Y", "udp.port == 53 || tcp.port == 53"],
         capture_output=True, text=True, check=False)
     if not out.stdout.strip():
-        return collections.Counter(), set(), 0
+        return collections.Counter(), set(), 0, out.returncode, out.stderr[-300:]
     packets = json.loads(out.stdout)
     records = collections.Counter()
     malformed = set()
@@ -84,7 +91,7 @@ def tshark_records(path):
                                      norm_name(d) if t == "NS" else d.lower())] += 1
         if bad:
             malformed.add(frame)
-    return records, malformed, messages
+    return records, malformed, messages, out.returncode, out.stderr[-300:]
 
 
 def nsgate_records(nsgate, path):
@@ -105,7 +112,7 @@ def nsgate_records(nsgate, path):
                 if r["type"] in ("A", "NS", "AAAA") and r["class"] == 1:
                     data = norm_name(r["data"]) if r["type"] == "NS" else r["data"].lower()
                     records[(norm_name(r["name"]), r["type"], r["ttl"], data)] += 1
-    return records, clean, messages, out.returncode, out.stderr
+    return records, clean, messages, out.returncode, out.stderr[-300:]
 
 
 def main():
@@ -128,21 +135,32 @@ def main():
     used_exceptions = set()
     for path in captures:
         rel = os.path.relpath(path, pcaps)
-        want, malformed, t_msgs = tshark_records(path)
+        want, malformed, t_msgs, t_rc, t_err = tshark_records(path)
         got, clean, n_msgs, rc, err = nsgate_records(nsgate, path)
         totals["captures"] += 1
         totals["tshark messages"] += t_msgs
         totals["nsgate messages"] += n_msgs
-        missing = want - got
         for rec, n in want.items():
             totals[rec[1]] += n
-        if missing:
-            key = f"{rel}:records"
+
+        def differs(what, message):
+            key = f"{rel}:{what}"
             if key in exceptions:
                 used_exceptions.add(key)
             else:
-                failures.append(f"{rel}: {sum(missing.values())} record(s) tshark found are missing, e.g. "
-                                f"{list(missing.items())[:3]}")
+                failures.append(f"{rel}: {message}")
+
+        if t_rc != 0:
+            differs("tshark", f"tshark exited {t_rc}: {t_err}")
+        if rc != 0:
+            differs("nsgate", f"nsgate decode exited {rc}: {err}")
+        if missing := want - got:
+            differs("records", f"{sum(missing.values())} record(s) tshark found are missing, e.g. "
+                    f"{list(missing.items())[:3]}")
+        if extra := got - want:
+            differs("extra", f"{sum(extra.values())} record(s) tshark does not find, e.g. {list(extra.items())[:3]}")
+        if t_msgs != n_msgs:
+            differs("messages", f"tshark finds {t_msgs} DNS message(s), nsgate {n_msgs}")
         for frame in sorted(malformed):
             if frame in clean and clean[frame]:
                 key = f"{rel}:{frame}"

@@ -204,7 +204,7 @@ void LearnSession::housekeeping(TimeNs time) {
 }
 
 void LearnSession::feed(pkt::LinkType link, TimeNs time, std::span<const std::byte> frame,
-                        size_t wire_length) {
+                        size_t wire_length, Origin origin) {
   last_time_ = std::max(last_time_, time);
   if (last_time_ - last_housekeeping_ >= kNsPerSec) {
     housekeeping(last_time_);
@@ -212,6 +212,7 @@ void LearnSession::feed(pkt::LinkType link, TimeNs time, std::span<const std::by
   }
   extractor_.feed(link, time, frame, [&](const DnsMessageEvent& ev) {
     DnsContext ctx = context_of(ev);
+    ctx.origin = origin;
     if (pipeline_) {
       // on_message's steps split across the threads: parse and track
       // here, apply there (a query has nothing left to apply).

@@ -35,7 +35,10 @@ class LearnSession {
   ~LearnSession();
   LearnSession(const LearnSession&) = delete;
   LearnSession& operator=(const LearnSession&) = delete;
-  void feed(pkt::LinkType link, TimeNs time, std::span<const std::byte> frame, size_t wire_length = 0);
+  // `origin`: Origin::inside for frames from the inside port, whose
+  // responses must never teach (DnsContext::origin).
+  void feed(pkt::LinkType link, TimeNs time, std::span<const std::byte> frame, size_t wire_length = 0,
+            Origin origin = Origin::unknown);
   // Applies everything fed so far, then runs housekeeping at `time` (end of
   // input). Rethrows what the applying thread threw, if anything.
   void finish(TimeNs time);

@@ -512,6 +512,10 @@ dns::Fault Learner::parse(const DnsContext& ctx, std::span<const std::byte> msg,
     if (out.standard_query) out.qname_hash = name_hash(out.question.name);
     return out.fault = r.check_rest();  // for the parse-error counts
   }
+  if (ctx.origin == Origin::inside) {
+    out.kind = ParsedMessage::Kind::inside;
+    return out.fault = dns::Fault::none;
+  }
   // Rule 5: a fragment is never parsed (its tail is elsewhere, and
   // fragments are how off-path attackers inject records).
   if (ctx.fragment) {
@@ -569,6 +573,11 @@ void Learner::apply(const DnsContext& ctx, ParsedMessage& m, Explanation* ex) {
       ++responses_seen_;
       if (ex) ex->refused = LearnEvent::malformed;
       count(LearnEvent::malformed);
+      return;
+    case ParsedMessage::Kind::inside:
+      ++responses_seen_;
+      if (ex) ex->refused = LearnEvent::response_from_inside;
+      count(LearnEvent::response_from_inside);
       return;
     case ParsedMessage::Kind::response:
       ++responses_seen_;

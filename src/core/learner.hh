@@ -32,11 +32,18 @@ namespace nsgate {
 
 // Where a DNS message was seen: for a query the client sent it to the
 // server; for a response the server sent it to the client.
+// Where a message entered. A host inside can send anything, including a
+// "response" from a root server's address to another's (port 53 at both
+// ends, so forwarded as a query to an allowed server): from the inside only
+// queries count. Unknown: a capture or a mirror copy, read as it is.
+enum class Origin : uint8_t { unknown, inside };
+
 struct DnsContext {
   IpAddress client, server;
   uint16_t client_port = 0, server_port = 0;
   bool tcp = false;
   bool fragment = false;
+  Origin origin = Origin::unknown;
   TimeNs time = 0;
 };
 
@@ -47,6 +54,7 @@ struct ParsedMessage {
     query,      // QR = 0 (also any message whose header did not parse)
     fragment,   // a response in an IP fragment or cut packet: never parsed further (rule 5)
     malformed,  // a response that did not parse completely (rule 5)
+    inside,     // a response that came from the inside (Origin::inside): never parsed further
     response,
   };
   // Records that matter to learning: NS outside the additional section,

@@ -462,7 +462,12 @@ void OfSession::on_packet_in(std::span<const std::byte> msg, of::Buffer& out, Ti
   }
   if (p.table == plan_.stage(of::Stage::learn_copy)) {
     ++stats_.packet_in_learn;
-    learn_.feed(pkt::LinkType::ethernet, now, p.data, p.total_len > p.data.size() ? p.total_len : 0);
+    // Copies of the inside port's queries (the judge's): a host there may
+    // send a forged "response" from port 53 to port 53, which the query
+    // flows take; from the inside only queries count.
+    bool inside = plan_.inside_port != 0 && p.match.in_port == plan_.inside_port;
+    learn_.feed(pkt::LinkType::ethernet, now, p.data, p.total_len > p.data.size() ? p.total_len : 0,
+                inside ? Origin::inside : Origin::unknown);
     return;
   }
   if (p.table != plan_.stage(of::Stage::log_copy)) {

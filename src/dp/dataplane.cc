@@ -267,10 +267,15 @@ struct Dataplane::Worker {
     counters.add(done == n ? sent : Counter::tx_failed);
     if (done == n) counters.add(Counter::tx_fragmented);
   }
-  void hand_off(rte_mbuf** pkts, unsigned n) {
+  // `port`: where the packets came in, which the learner reads from
+  // m->port (set here: not every PMD sets it, net_ring does not).
+  void hand_off(rte_mbuf** pkts, unsigned n, uint16_t port) {
     if (n == 0) return;
     TimeNs t = handoff_stamp();
-    for (unsigned i = 0; i < n; ++i) *RTE_MBUF_DYNFIELD(pkts[i], dp->handoff_offset_, TimeNs*) = t;
+    for (unsigned i = 0; i < n; ++i) {
+      *RTE_MBUF_DYNFIELD(pkts[i], dp->handoff_offset_, TimeNs*) = t;
+      pkts[i]->port = port;
+    }
     unsigned done = rte_ring_enqueue_burst(to_learner, reinterpret_cast<void* const*>(pkts), n, nullptr);
     counters.add(Counter::handoff, done);
     if (done < n) {
@@ -385,7 +390,7 @@ uint16_t Dataplane::Worker::inside_burst(TimeNs now) {
   // handed over after them, whichever worker receives those (learner_main).
   events_out.commit();
   queries_out.commit();
-  hand_off(learn, nl);
+  hand_off(learn, nl, d.inside_.id);
   tx(d.outside_, fwd, nf, Counter::tx_outside);
   counters.add(Counter::dropped, nd);
   if (d.have_drop_port_)
@@ -430,7 +435,7 @@ uint16_t Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, bool fo
   // Queries before the responses held behind them: the learner may take a
   // held response the moment it is enqueued, and its query (often in the
   // same burst) must be there by then, or the response looks unsolicited.
-  hand_off(learn, nl);
+  hand_off(learn, nl, port);
   if (nh) {
     TimeNs t = handoff_stamp();
     for (unsigned i = 0; i < nh; ++i) *RTE_MBUF_DYNFIELD(hold_now[i], d.handoff_offset_, TimeNs*) = t;
@@ -444,7 +449,7 @@ uint16_t Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, bool fo
       learn[nl++] = hold_now[i];
       out[no++] = hold_now[i];
     }
-    hand_off(learn, nl);
+    hand_off(learn, nl, port);
   }
   if (forward) tx(d.inside_, out, no, Counter::tx_inside);
   return n;
@@ -798,7 +803,11 @@ void Dataplane::learner_main() {
       TimeNs fallback = opts_.packet_time ? 0 : clock_ns(CLOCK_MONOTONIC);
       // A response that added or refreshed an entry: the time it took.
       uint64_t before = learner_->responses_taught();
-      session_->feed(pkt::LinkType::ethernet, w.packet_ns(m, fallback), whole_frame(m, scratch));
+      // From the inside only queries count: a host there may send a forged
+      // "response" between two allowed servers' addresses (port 53 at
+      // both ends), which the worker forwards as a query and hands over.
+      Origin origin = m->port == inside_.id ? Origin::inside : Origin::unknown;
+      session_->feed(pkt::LinkType::ethernet, w.packet_ns(m, fallback), whole_frame(m, scratch), 0, origin);
       if (learner_->responses_taught() != before) {
         delay_.record(clock_ns(CLOCK_MONOTONIC) - *RTE_MBUF_DYNFIELD(m, handoff_offset_, const TimeNs*));
       }

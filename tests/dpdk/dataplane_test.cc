@@ -431,6 +431,48 @@ TEST_P(TwoWorkers, ATcpResponseOnOneWorkerIsLearnedAfterItsQueryOnTheOther) {
   outside.drain();
 }
 
+// A host inside sends, port 53 to port 53, a "query" from one root
+// server's address to another, then the second's "referral" back to the
+// first, naming its own server: both go out as queries to anchors, and both
+// reach the learner (TCP segments are handed over whole). From the inside
+// only queries count: the referral teaches nothing.
+TEST(Dataplane, AResponseForgedInsideBetweenTwoAllowedServersTeachesNothing) {
+  rte_mempool* pool = rte_pktmbuf_pool_create("forged_frames", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  ASSERT_NE(pool, nullptr);
+  RingPort inside("forged_in"), outside("forged_out");
+  DataplaneOptions opts;
+  opts.config.ports.inside = inside.name;
+  opts.config.ports.outside = outside.name;
+  Dataplane d(opts);
+  ASSERT_TRUE(started(d));
+  using nsgate::testing::tcp_frame;
+  using nsgate::testing::tcp_framed;
+  namespace flag = pkt::tcp_flag;
+  const char* r1 = "198.41.0.4";
+  const char* r2 = "192.33.4.12";
+  Bytes query = DnsBuilder(777).question("www.example.lab", kA).build();
+  inside.put(pool, tcp_frame({r2, r1, 53, 53}, 1000, flag::syn, {}));
+  inside.put(pool, tcp_frame({r2, r1, 53, 53}, 1001, flag::ack | flag::psh, tcp_framed(query)));
+  inside.put(pool, tcp_frame({r1, r2, 53, 53}, 5000, flag::syn | flag::ack, {}));
+  inside.put(pool, tcp_frame({r1, r2, 53, 53}, 5001, flag::ack | flag::psh, tcp_framed(lab_referral(777))));
+  inside.put(pool, udp_frame({r2, r1, 53, 53}, DnsBuilder(778).question("www.example.lab", kA).build()));
+  inside.put(pool, udp_frame({r1, r2, 53, 53}, lab_referral(778)));
+  // The learner has taken the TCP referral: learned from it, or refused it.
+  ASSERT_TRUE(wait_for([&] {
+    LearnCounters c = d.learn_counters();
+    return c[static_cast<size_t>(LearnEvent::response_from_inside)] + c[static_cast<size_t>(LearnEvent::added)] >= 1;
+  }));
+  EXPECT_EQ(d.totals().get(Counter::tx_outside), 6u);  // judged as queries to anchors: passed
+  LearnCounters c = d.learn_counters();
+  EXPECT_EQ(c[static_cast<size_t>(LearnEvent::added)], 0u);
+  EXPECT_EQ(c[static_cast<size_t>(LearnEvent::response_from_inside)], 1u);  // the UDP one never reaches it
+  inside.put(pool, udp_frame({"192.0.2.10", "203.0.113.53", 40000, 53}, DnsBuilder(9).question("www.example.lab", kA).build()));
+  ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::dropped) == 1; }));
+  d.stop();
+  inside.drain();
+  outside.drain();
+}
+
 INSTANTIATE_TEST_SUITE_P(Dataplane, TwoWorkers, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& i) {
                            return i.param ? "ResponsesHeld" : "ResponsesCopied";

@@ -141,12 +141,12 @@ class Switch : public ::testing::Test {
     s.match = f.match;
     return s;
   }
-  Buffer packet_in(uint8_t table_id, const Bytes& frame) {
+  Buffer packet_in(uint8_t table_id, const Bytes& frame, uint32_t in_port = 2) {
     of::PacketIn p;
     p.reason = 1;
     p.table = table_id;
     p.total_len = static_cast<uint16_t>(frame.size());
-    p.match.in_port = 2;
+    p.match.in_port = in_port;
     p.data = frame;
     Buffer b;
     of::encode(b, 0, p);
@@ -294,6 +294,29 @@ TEST_F(Switch, AReferralCopiedToNsgateInstallsAFlowForTheGlueAddress) {
   EXPECT_EQ(session->stats().flows_installed, 2u);  // counted only when its barrier returns
   barrier_reply(ms.back().h.xid, 2 * kSec);
   EXPECT_EQ(session->stats().flows_installed, 3u);
+}
+
+// A host inside sends, from port 53 to port 53, a "query" from an allowed
+// address (the static) to the root, then the root's "referral" back to it:
+// both are queries to allowed servers for the switch (judged, copied to
+// nsgate). From the inside port only queries count.
+TEST_F(Switch, AResponseCopiedFromTheInsidePortTeachesNothing) {
+  sync(1 * kSec);
+  of::FlowPlan plan = of::FlowPlan::from(config(), 1);
+  uint8_t learn_table = plan.stage(of::Stage::learn_copy);
+  Endpoints q{"203.0.113.53", "198.51.100.1", 53, 53}, r{"198.51.100.1", "203.0.113.53", 53, 53};
+  Bytes referral = DnsBuilder(7, flags::qr)
+                       .question("www.bot.lab", 1)
+                       .ns(DnsBuilder::authority, "bot.lab", "ns.bot.lab", 86400)
+                       .addr(DnsBuilder::additional, "ns.bot.lab", "203.0.113.66", 86400)
+                       .build();
+  for (uint32_t in_port : {1u, 2u}) {  // inside, then the same response from outside
+    feed(packet_in(learn_table, udp_frame(q, DnsBuilder(7).question("www.bot.lab", 1).build()), 1), 2 * kSec);
+    feed(packet_in(learn_table, udp_frame(r, referral), in_port), 2 * kSec);
+    bool learned = learner.lookup(ip("203.0.113.66"), 2 * kSec).allowed;
+    EXPECT_EQ(learned, in_port == 2) << "response from port " << in_port;
+  }
+  EXPECT_EQ(learner.counters()[static_cast<size_t>(LearnEvent::response_from_inside)], 1u);
 }
 
 TEST_F(Switch, FlowsLongerThanTheTimeoutFieldAreReAddedBeforeTheyRunOut) {

@@ -438,7 +438,10 @@ uint16_t Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, bool fo
   hand_off(learn, nl, port);
   if (nh) {
     TimeNs t = handoff_stamp();
-    for (unsigned i = 0; i < nh; ++i) *RTE_MBUF_DYNFIELD(hold_now[i], d.handoff_offset_, TimeNs*) = t;
+    for (unsigned i = 0; i < nh; ++i) {
+      *RTE_MBUF_DYNFIELD(hold_now[i], d.handoff_offset_, TimeNs*) = t;
+      hold_now[i]->port = port;  // as hand_off does: the learner reads where it came in
+    }
     unsigned done = rte_ring_enqueue_burst(held, reinterpret_cast<void* const*>(hold_now), nh, nullptr);
     counters.add(Counter::held, done);
     // The learner is behind: forward the rest now and learn from copies.

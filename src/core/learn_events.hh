@@ -39,6 +39,7 @@ namespace nsgate {
   X(table_full, "the table is at capacity")                                                     \
   X(pending_full, "too many NS targets waiting for their addresses")                            \
   X(query_untracked, "a query was not tracked: learning.max_tracked_queries reached")           \
+  X(query_not_from_client, "a query was not tracked: its client is not in learning.clients")     \
   X(expired, "a learned address reached its expiry and was deleted")
 
 enum class LearnEvent : uint8_t { NSGATE_LEARN_EVENTS(NSGATE_X_ENUMERATOR) };

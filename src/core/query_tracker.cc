@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "core/query_tracker.hh"
 
+#include <algorithm>
+
 #include "core/mix.hh"
 
 namespace nsgate {
@@ -21,6 +23,12 @@ TimeNs QueryTracker::window() const {
 bool QueryTracker::add(const QueryRecord& q) {
   ++seen_;
   advance(q.time);
+  if (!settings_.clients.empty() &&
+      std::none_of(settings_.clients.begin(), settings_.clients.end(),
+                   [&](const Prefix& p) { return p.contains(q.client); })) {
+    ++not_client_;
+    return false;
+  }
   bool swept = false;
   if (queries_.size() >= settings_.max_tracked_queries) {
     // A sweep walks the whole map: a flood of unanswered queries must not

@@ -61,6 +61,7 @@ class QueryTracker {
   size_t size() const { return queries_.size(); }
   uint64_t seen() const { return seen_; }
   uint64_t untracked() const { return untracked_; }
+  uint64_t not_client() const { return not_client_; }  // from outside LearningSettings::clients
 
  private:
   struct Key {
@@ -86,7 +87,7 @@ class QueryTracker {
   size_t sweep_budget_ = SIZE_MAX;
   size_t sweep_cursor_ = 0;
   bool sweep_running_ = false;
-  uint64_t seen_ = 0, untracked_ = 0;
+  uint64_t seen_ = 0, untracked_ = 0, not_client_ = 0;
 };
 
 }  // namespace nsgate

@@ -32,6 +32,11 @@ struct LearningSettings {
   bool allow_private = false;
   // Off only for captures that hold responses without their queries.
   bool require_query_match = true;
+  // When not empty, only queries from these clients (the site's resolvers)
+  // are tracked, so only responses to them teach. A bot picks its own
+  // query's id, port and name: with an accomplice outside that spoofs a
+  // server's answer to it, rule 1 is no obstacle for queries from anyone.
+  std::vector<Prefix> clients;
 };
 
 struct StaticAllow {

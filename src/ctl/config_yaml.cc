@@ -267,7 +267,7 @@ class Loader {
     check_keys("learning", n, {"query_match_window", "ns_address_window", "min_ttl", "max_ttl",
                                "grace", "capacity", "per_response_cap", "per_zone_cap",
                                "zones_per_address", "max_tracked_queries", "max_pending_ns",
-                               "allow_private", "require_query_match"});
+                               "allow_private", "require_query_match", "clients"});
     if (auto v = n["query_match_window"]) number("learning.query_match_window", v, l.query_match_window_s);
     if (auto v = n["ns_address_window"]) number("learning.ns_address_window", v, l.ns_address_window_s);
     const uint64_t u32max = std::numeric_limits<uint32_t>::max();
@@ -282,6 +282,13 @@ class Loader {
     uint_field(n, "learning", "max_pending_ns", l.max_pending_ns, 1, u32max);
     if (auto v = n["allow_private"]) boolean("learning.allow_private", v, l.allow_private);
     if (auto v = n["require_query_match"]) boolean("learning.require_query_match", v, l.require_query_match);
+    if (auto v = n["clients"]) {
+      if (!v.IsSequence()) return error("learning.clients", v, "must be a list of CIDRs (your resolvers)");
+      for (size_t i = 0; i < v.size(); ++i) {
+        Prefix p;
+        if (prefix_entry("learning.clients[" + std::to_string(i) + "]", v[i], p)) l.clients.push_back(p);
+      }
+    }
   }
 
   LoadResult& r_;

@@ -124,6 +124,19 @@ TEST(Config, RangeChecksCoverTheLearningLimits) {
   EXPECT_NE(all.find("learning.ns_address_window (line 4)"), std::string::npos) << all;
 }
 
+TEST(Config, LearningClientsAreCidrsWithTheirErrorsLocated) {
+  auto r = ctl::load_config_text("learning:\n  clients: [192.0.2.53/32, \"2001:db8::/64\"]\n");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  ASSERT_EQ(r.config.learning.clients.size(), 2u);
+  EXPECT_EQ(r.config.learning.clients[1].to_string(), "2001:db8::/64");
+  EXPECT_TRUE(ctl::load_config_text("").config.learning.clients.empty());  // default: every client
+  auto bad = ctl::load_config_text("learning:\n  clients:\n    - 192.0.2.53/32\n    - resolver1\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(all_errors(bad).find("learning.clients[1] (line 4): \"resolver1\""), std::string::npos) << all_errors(bad);
+  auto shape = ctl::load_config_text("learning:\n  clients: 192.0.2.53/32\n");
+  EXPECT_NE(all_errors(shape).find("learning.clients (line 2): must be a list"), std::string::npos) << all_errors(shape);
+}
+
 TEST(Config, DuplicateKeysAreReportedWithBothLines) {
   auto r = ctl::load_config_text("mode: enforce\nlearning:\n  grace: 10\n  grace: 20\nmode: monitor\n");
   ASSERT_FALSE(r.ok());

@@ -1376,5 +1376,40 @@ TEST(LearnSession, TheLearnersOwnAnswersAreWhatItsTableHolds) {
   EXPECT_LT(allowed, checked) << "unknown and expired addresses too";
 }
 
+// Rule 1 with learning.clients: a bot picks its own query's id, port and
+// name, and an accomplice outside answers it "from" the root; only the
+// site's resolvers' queries are tracked, so that answer matches nothing.
+TEST(LearningClients, ASpoofedAnswerToABotsQueryTeachesNothingWhenOnlyResolversAreListed) {
+  const std::string bot = "192.0.2.77";
+  for (bool listed : {false, true}) {
+    LearningSettings s;
+    if (listed) s.clients = {*Prefix::parse(std::string(kResolver) + "/32")};
+    Lab lab(s);
+    lab.query(kRoot, 0x1337, "c2.bot.lab", 1, bot, 33333);
+    lab.advance_ms(20);
+    lab.respond(kRoot, root_referral_for_lab(0x1337, "c2.bot.lab"), bot, 33333);
+    EXPECT_EQ(lab.allowed("198.51.100.1"), !listed) << "listed " << listed;
+    EXPECT_EQ(lab.events(LearnEvent::query_not_from_client), listed ? 1u : 0u);
+    // The resolver's own exchange teaches either way.
+    lab.exchange(kRoot, 7, "www.example.lab", 1, root_referral_for_lab(7, "www.example.lab"));
+    EXPECT_TRUE(lab.allowed("198.51.100.2")) << "listed " << listed;
+  }
+}
+
+// From the inside port only queries count: the same referral, matched and
+// from an anchor, teaches nothing when it came in from the inside.
+TEST(Origin, AResponseFromTheInsideTeachesNothingEvenWhenItMatches) {
+  for (Origin origin : {Origin::unknown, Origin::inside}) {
+    Lab lab;
+    lab.query(kRoot, 7, "www.example.lab", 1);
+    lab.advance_ms(20);
+    Bytes f = udp_frame({kRoot, kResolver, 53, kResolverPort}, root_referral_for_lab(7, "www.example.lab").build());
+    lab.session.feed(pkt::LinkType::ethernet, lab.now, f, 0, origin);
+    bool inside = origin == Origin::inside;
+    EXPECT_EQ(lab.allowed("198.51.100.1"), !inside);
+    EXPECT_EQ(lab.events(LearnEvent::response_from_inside), inside ? 1u : 0u);
+  }
+}
+
 }  // namespace
 }  // namespace nsgate::testing

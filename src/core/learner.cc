@@ -128,12 +128,42 @@ void Learner::unlink_ns(const Slot& s) {
   auto* known = by_ns_.find(s.ns);
   if (!known) return;
   for (auto it = known->begin(); it != known->end(); ++it) {
-    if (it->address == s.address && --it->refs == 0) {
+    if (it->address != s.address || --it->refs != 0) continue;
+    // The last slot went (expired, evicted, relinked) before the address's
+    // TTL ran out: the resolver may still hold the address, and its next
+    // referral for the zone comes without glue. Bounded like a lifetime.
+    TimeNs bound = now_ + (TimeNs{settings_.max_ttl_s} + settings_.grace_s) * kNsPerSec;
+    TimeNs until = std::min(it->addr_until, bound);
+    if (it->remembered || (until > now_ && remembered_.size() < settings_.capacity)) {
+      if (!it->remembered) names_.acquire(s.ns);
+      it->remembered = true;
+      it->addr_until = until;
+      remembered_.push(RememberedNs{until, s.ns, s.address});
+    } else {
       known->erase(it);
-      break;
     }
+    break;
   }
   if (known->empty()) by_ns_.erase(s.ns);
+}
+
+void Learner::forget_remembered(size_t budget) {
+  for (size_t n = 0; n < budget && !remembered_.empty() && remembered_.top().until <= now_; ++n) {
+    RememberedNs r = remembered_.top();
+    remembered_.pop();
+    auto* known = by_ns_.find(r.ns);
+    if (!known) continue;
+    auto it = std::find_if(known->begin(), known->end(), [&](const NsAddress& k) { return k.address == r.address; });
+    // Gone, or its time moved on since this item was pushed (a later item
+    // follows, pushed when its last slot went again).
+    if (it == known->end() || !it->remembered || it->addr_until > now_) continue;
+    it->remembered = false;
+    if (it->refs == 0) {
+      known->erase(it);
+      if (known->empty()) by_ns_.erase(r.ns);
+    }
+    names_.release(r.ns);  // after the erase: the name may be the map's key
+  }
 }
 
 uint32_t Learner::add_slot(Slot slot) {
@@ -935,6 +965,7 @@ bool Learner::sync_table(const IpAddress& a) {
 
 void Learner::expire(TimeNs now, size_t expiry_budget) {
   now_ = std::max(now_, now);
+  forget_remembered(expiry_budget);
   while (!pending_due_.empty() && pending_due_.top().deadline < now_) {
     NameId target = pending_due_.top().target;
     pending_due_.pop();

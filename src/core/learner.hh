@@ -367,7 +367,10 @@ class Learner {
   // An address known to serve as a given NS name, and how many slots say so.
   struct NsAddress {
     IpAddress address;
-    uint32_t refs = 0;
+    uint32_t refs = 0;  // learned slots that name it
+    // Held with no slot left (refs 0) while the resolver may still hold
+    // the address (remembered_), with a reference to the NS name.
+    bool remembered = false;
     TimeNs addr_until = 0;  // when the address TTL runs out: the latest any response gave
   };
 
@@ -506,6 +509,19 @@ class Learner {
     bool operator>(const PendingDue& o) const { return deadline > o.deadline; }
   };
   MinHeap<PendingDue> pending_due_;
+  // (NS name, address) pairs whose last slot is gone before the address's
+  // TTL ran out: a resolver that still holds the address queries it after
+  // the next referral without glue, which teaches it again from by_ns_
+  // (on_response). Each is forgotten at `until` (at most max_ttl + grace
+  // after its last slot went); at most `capacity` of them.
+  struct RememberedNs {
+    TimeNs until;
+    NameId ns;
+    IpAddress address;
+    bool operator>(const RememberedNs& o) const { return until > o.until; }
+  };
+  MinHeap<RememberedNs> remembered_;
+  void forget_remembered(size_t budget);
   ParsedMessage scratch_;  // on_message's, reused for every message
   // Workers read it for every query they hand over (name_hash) while this
   // thread writes the counters around it: a cache line of its own, or

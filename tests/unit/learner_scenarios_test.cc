@@ -592,6 +592,40 @@ TEST(LearnerScenario, NsWithoutGlueIsLearnedWhenItsAddressArrivesInTheWindow) {
   EXPECT_EQ(p->addr_ttl, 600u);
 }
 
+// The delegation's NS TTL (300 s) is shorter than its server's address TTL
+// (86400 s): the entry goes after 600 s (300 + grace), while the resolver
+// still holds the address. When its NS record runs out, the parent's next
+// referral comes without glue and the resolver queries the address it
+// holds at once: that must pass (the address was forgotten with the entry).
+TEST(LearnerScenario, AGluelessReferralAfterTheEntryWentUsesTheAddressTheResolverStillHolds) {
+  Lab lab;
+  walk_example_lab(lab);
+  auto referral = [](uint16_t id) {
+    DnsBuilder r(id, flags::qr);
+    r.question("www.sub.example.lab", A).ns(S::authority, "sub.example.lab", "ns.provider.lab", 300);
+    return r;
+  };
+  lab.exchange("203.0.113.10", 10, "www.sub.example.lab", A, referral(10));
+  walk_to_provider_lab(lab, 11);
+  DnsBuilder ans(12, flags::qr | flags::aa);
+  ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 86400);
+  lab.exchange("203.0.113.20", 12, "ns.provider.lab", A, ans);
+  ASSERT_TRUE(lab.allowed("203.0.113.30"));
+  lab.advance_s(700);
+  ASSERT_FALSE(lab.allowed("203.0.113.30")) << "300 s + 300 s grace have passed";
+  lab.exchange("203.0.113.10", 13, "www.sub.example.lab", A, referral(13));
+  EXPECT_TRUE(lab.allowed("203.0.113.30")) << "the resolver queries the address it still holds";
+  // The root referral's three addresses, ns1.example.lab, ns1.provider.lab,
+  // and 203.0.113.30 twice.
+  EXPECT_EQ(lab.events(LearnEvent::added), 3u + 1u + 1u + 2u);
+  // Once the address TTL has run out the resolver asks for the address
+  // again: a referral without glue alone teaches nothing any more.
+  lab.advance_s(86400);
+  walk_example_lab(lab);
+  lab.exchange("203.0.113.10", 14, "www.sub.example.lab", A, referral(14));
+  EXPECT_FALSE(lab.allowed("203.0.113.30"));
+}
+
 TEST(LearnerScenario, NsWithoutGlueIsDroppedWhenItsAddressArrivesLate) {
   Lab lab;
   walk_example_lab(lab);

@@ -1131,6 +1131,10 @@ bool Learner::restore(const Provenance& p, TimeNs now) {
   if (p.kind != EntryKind::learned || expires <= now || !DnsName::from_text(p.zone, zone) ||
       !DnsName::from_text(p.ns, ns))
     return false;
+  // Rule 4 as it stands now: a private address saved under allow_private
+  // does not come back once it is off (nor anything a hand-made file adds).
+  if (rules::refuse_address(p.address, p.address.is_v4() ? dns::type::A : dns::type::AAAA, settings_.allow_private))
+    return false;
   ResponseInfo from{p.query_time, p.query_id, kNoName, p.response_time, p.server};
   if (DnsName::from_text(p.query_name, query_name)) from.query_name = query_names_.acquire(query_name);
   size_t budget = 1;

@@ -293,6 +293,31 @@ TEST(LearnerScenario, AnAddressTtlWithTheTopBitSetCountsAsZeroWhenTheAddressIsRe
   EXPECT_FALSE(lab.allowed("198.51.100.1"));
 }
 
+TEST(LearnerScenario, ARestoredRecordPassesRuleFourAsItStandsNow) {
+  // Saved while allow_private was on (or written by hand): a private, a
+  // loopback and a multicast address do not come back with it off.
+  for (bool allow_private : {false, true}) {
+    LearningSettings s;
+    s.allow_private = allow_private;
+    Lab lab(s);
+    Provenance p;
+    p.zone = "lab.";
+    p.ns = "ns1.lab.";
+    p.ns_ttl = p.addr_ttl = 3600;
+    p.response_time = lab.now;
+    p.server = *IpAddress::parse(kRoot);
+    p.expires = lab.now + TimeNs{3600} * kNsPerSec;
+    for (const char* a : {"10.0.0.1", "fd00::53", "127.0.0.1", "224.0.0.53", "203.0.113.7"}) {
+      p.address = *IpAddress::parse(a);
+      bool usable = std::string(a) == "203.0.113.7";
+      bool is_private = std::string(a) == "10.0.0.1" || std::string(a) == "fd00::53";
+      bool want = usable || (is_private && allow_private);
+      EXPECT_EQ(lab.learner.restore(p, lab.now), want) << a << " allow_private " << allow_private;
+      EXPECT_EQ(lab.allowed(a), want) << a << " allow_private " << allow_private;
+    }
+  }
+}
+
 TEST(LearnerScenario, ARestoredRecordLivesNoLongerThanTheLimitsAllow) {
   // A snapshot's checksum proves the file intact, not its expiries within
   // the rules: one saved never to expire, or a year on, ends at max_ttl +

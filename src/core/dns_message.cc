@@ -267,6 +267,7 @@ bool read_query(std::span<const std::byte> message, QueryView& out) {
   if (at + 1 + 4 > message.size()) return false;
   out.id = static_cast<uint16_t>(m[0] << 8 | m[1]);
   out.qtype = static_cast<uint16_t>(m[at + 1] << 8 | m[at + 2]);
+  out.qclass = static_cast<uint16_t>(m[at + 3] << 8 | m[at + 4]);
   return true;
 }
 

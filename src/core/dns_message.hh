@@ -150,7 +150,7 @@ Fault validate(std::span<const std::byte> message);
 // accept for a message with QR = 0, opcode 0 and one question; a question
 // at offset 12 can hold no valid compression pointer, so none is followed.
 struct QueryView {
-  uint16_t id = 0, qtype = 0;
+  uint16_t id = 0, qtype = 0, qclass = 0;
   const uint8_t* name = nullptr;  // wire form, not lower-cased
   size_t name_size = 0;
 };

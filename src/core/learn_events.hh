@@ -30,7 +30,7 @@ namespace nsgate {
   X(fragment, "rule 5: the response came in IP fragments or was cut short by the capture")                                        \
   X(malformed, "rule 5: the response did not parse cleanly")                                    \
   X(response_from_inside, "a response that came from the inside port (a host there can forge any)")   \
-  X(not_standard_response, "not a standard query response with exactly one question")           \
+  X(not_standard_response, "not a standard query response with exactly one question, of class IN")           \
   X(error_rcode, "response code other than NOERROR")                                            \
   X(truncated_tc, "TC bit set; the resolver retries over TCP")                                  \
   X(per_response_cap, "more new addresses in one response than learning.per_response_cap")     \

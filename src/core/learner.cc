@@ -451,7 +451,14 @@ dns::Fault Learner::on_message(const DnsContext& ctx, std::span<const std::byte>
 namespace {
 // What on_response refuses before rule 1, so that such a response does not
 // use up its query.
-bool standard_answer(const dns::Header& h) { return h.opcode() == 0 && h.qdcount == 1 && !h.tc() && h.rcode() == 0; }
+// Class IN only: the delegations a resolver follows (and the tracker's key
+// has no class).
+bool standard_question(const dns::Header& h, const dns::Question& q) {
+  return h.opcode() == 0 && h.qdcount == 1 && q.qclass == dns::kClassIn;
+}
+bool standard_answer(const dns::Header& h, const dns::Question& q) {
+  return standard_question(h, q) && !h.tc() && h.rcode() == 0;
+}
 }  // namespace
 
 void Learner::track(const DnsContext& ctx, ParsedMessage& m) {
@@ -464,7 +471,7 @@ void Learner::track(const DnsContext& ctx, ParsedMessage& m) {
                                                  m.header.id, m.question.qtype, m.qname_hash, ctx.time});
     return;
   }
-  if (m.kind == ParsedMessage::Kind::response && standard_answer(m.header))
+  if (m.kind == ParsedMessage::Kind::response && standard_answer(m.header, m.question))
     m.asked = tracker_.take(QueryRecord{ctx.client, ctx.server, ctx.client_port, ctx.server_port, m.header.id,
                                         m.question.qtype, m.qname_hash, ctx.time});
 }
@@ -539,7 +546,8 @@ dns::Fault Learner::parse(const DnsContext& ctx, std::span<const std::byte> msg,
   if (f == dns::Fault::none && h.qdcount >= 1) f = r.next(out.question);
   if (!h.qr()) {
     out.kind = ParsedMessage::Kind::query;
-    out.standard_query = f == dns::Fault::none && h.opcode() == 0 && h.qdcount == 1;
+    out.standard_query =
+        f == dns::Fault::none && h.opcode() == 0 && h.qdcount == 1 && out.question.qclass == dns::kClassIn;
     if (out.standard_query) out.qname_hash = name_hash(out.question.name);
     return out.fault = r.check_rest();  // for the parse-error counts
   }
@@ -571,7 +579,7 @@ dns::Fault Learner::parse(const DnsContext& ctx, std::span<const std::byte> msg,
   while (f == dns::Fault::none && r.more_records()) {
     f = r.next(rr);
     if (f != dns::Fault::none) break;
-    if (rr.rtype == dns::type::NS && rr.section != dns::Section::additional) {
+    if (rr.rtype == dns::type::NS && rr.rclass == dns::kClassIn && rr.section != dns::Section::additional) {
       uint64_t owner_hash = names_.hash(rr.owner), target_hash = names_.hash(rr.target);
       out.ns.push_back({rr.section, false, false, rr.ttl, owner_hash, target_hash, name_index(rr.owner, owner_hash),
                         name_index(rr.target, target_hash)});
@@ -675,7 +683,7 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
     if (ex) ex->refused = e;
     count(e);
   };
-  if (h.opcode() != 0 || h.qdcount != 1) return refuse(LearnEvent::not_standard_response);
+  if (!standard_question(h, q)) return refuse(LearnEvent::not_standard_response);
   if (h.tc()) return refuse(LearnEvent::truncated_tc);
   if (h.rcode() != 0) return refuse(LearnEvent::error_rcode);
 

@@ -371,7 +371,9 @@ uint16_t Dataplane::Worker::inside_burst(TimeNs now) {
       // Read in place: building a DnsName only to hash it was a tenth of
       // a worker's time on the benchmark mix (perf, tools/bench/forward).
       dns::QueryView q;
-      if (!pk[i].fragment && dns::read_query(pk[i].payload, q)) {
+      // Class IN only, as Learner::parse: a response's class is not in
+      // the tracker's key.
+      if (!pk[i].fragment && dns::read_query(pk[i].payload, q) && q.qclass == dns::kClassIn) {
         if (QueryRecord* r = queries_out.next(n - i)) {
           *r = QueryRecord{pk[i].src, pk[i].dst, pk[i].sport, pk[i].dport, q.id, q.qtype,
                            d.learner_->name_hash(q.name, q.name_size), when[i]};

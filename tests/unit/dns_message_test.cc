@@ -277,6 +277,7 @@ TEST(DnsMessage, ReadQueryAcceptsExactlyWhatTheReaderAcceptsAndHashesTheSameName
     ++accepted;
     EXPECT_EQ(v.id, h.id);
     EXPECT_EQ(v.qtype, q.qtype);
+    EXPECT_EQ(v.qclass, q.qclass);
     EXPECT_EQ(v.name_size, q.name.wire_size());
     EXPECT_EQ(learner.name_hash(v.name, v.name_size), learner.name_hash(q.name)) << q.name.to_string();
   }

@@ -651,6 +651,31 @@ TEST(LearnerScenario, AGluelessReferralAfterTheEntryWentUsesTheAddressTheResolve
   EXPECT_FALSE(lab.allowed("203.0.113.30"));
 }
 
+// Only class IN is a delegation a resolver follows: a CH-class exchange
+// teaches nothing, nor does a CH-class NS record (its IN glue then names
+// no accepted NS target).
+TEST(LearnerScenario, OnlyClassInTeaches) {
+  Lab lab;
+  Bytes q = DnsBuilder(1).question("www.example.lab", A, 3).build();
+  lab.frame(udp_frame({kResolver, kRoot, kResolverPort, 53}, q));
+  DnsBuilder ch(1, flags::qr);
+  ch.question("www.example.lab", A, 3)
+      .ns(S::authority, "lab", "ns1.nic.lab", 172800)
+      .addr(S::additional, "ns1.nic.lab", "198.51.100.1", 172800);
+  lab.respond(kRoot, ch);
+  EXPECT_FALSE(lab.allowed("198.51.100.1"));
+  EXPECT_EQ(lab.events(LearnEvent::not_standard_response), 1u);
+  DnsBuilder ns_ch(2, flags::qr);
+  ns_ch.question("www.example.lab", A)
+      .rr(S::authority, "lab", 2, 172800, encode_name("ns1.nic.lab"), 3)
+      .addr(S::additional, "ns1.nic.lab", "198.51.100.1", 172800);
+  lab.exchange(kRoot, 2, "www.example.lab", A, ns_ch);
+  EXPECT_FALSE(lab.allowed("198.51.100.1"));
+  EXPECT_EQ(lab.events(LearnEvent::glue_not_ns_target), 1u);
+  lab.exchange(kRoot, 3, "www.example.lab", A, root_referral_for_lab(3, "www.example.lab"));
+  EXPECT_TRUE(lab.allowed("198.51.100.1")) << "the same in class IN";
+}
+
 TEST(LearnerScenario, NsWithoutGlueIsDroppedWhenItsAddressArrivesLate) {
   Lab lab;
   walk_example_lab(lab);

@@ -33,11 +33,11 @@ namespace nsgate {
   X(not_standard_response, "not a standard query response with exactly one question, of class IN")           \
   X(error_rcode, "response code other than NOERROR")                                            \
   X(truncated_tc, "TC bit set; the resolver retries over TCP")                                  \
-  X(per_response_cap, "more new addresses in one response than learning.per_response_cap")     \
+  X(per_response_cap, "more new addresses, or NS targets left waiting, in one response than learning.per_response_cap")     \
   X(per_zone_cap, "the zone already has learning.per_zone_cap addresses")                       \
   X(per_address_zone_cap, "the address already serves learning.zones_per_address zones")       \
   X(table_full, "the table is at capacity")                                                     \
-  X(pending_full, "too many NS targets waiting for their addresses")                            \
+  X(pending_full, "too many NS targets waiting for their addresses (max_pending_ns, a sixteenth of it per server)")                            \
   X(query_untracked, "a query was not tracked: learning.max_tracked_queries reached")           \
   X(query_not_from_client, "a query was not tracked: its client is not in learning.clients")     \
   X(expired, "a learned address reached its expiry and was deleted")

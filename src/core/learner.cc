@@ -749,6 +749,7 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
   }
 
   size_t budget = settings_.per_response_cap;
+  size_t new_waits = 0;  // NS targets this response leaves waiting: per_response_cap too
   bool taught = false;
   for (const AddrRecord& a : addr_records) {
     const DnsName& owner = name(a.owner);
@@ -851,10 +852,20 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
         }
       }
     }
-    if (pending_count_ >= settings_.max_pending_ns) {
+    // Bounded per response, and per answering server (a sixteenth of
+    // max_pending_ns): a server that floods referrals without glue must
+    // not take every place, or other zones' real waits are refused.
+    if (new_waits == settings_.per_response_cap) {
+      count(LearnEvent::per_response_cap, ex, &item);
+      continue;
+    }
+    const uint32_t* from_server = pending_by_server_.find(ctx.server);
+    if (pending_count_ >= settings_.max_pending_ns || (from_server && *from_server >= pending_per_server())) {
       count(LearnEvent::pending_full, ex, &item);
       continue;
     }
+    ++*pending_by_server_.try_emplace(ctx.server).first;
+    ++new_waits;
     target = names_.acquire(target_name, n.target_hash);
     auto [waiting, fresh] = pending_.try_emplace(target);
     if (!fresh) names_.release(target);  // the table's key already holds one
@@ -983,6 +994,7 @@ void Learner::expire(TimeNs now, size_t expiry_budget) {
     std::erase_if(*waiting, [&](const PendingNs& p) {
       if (p.deadline >= now_) return false;
       if (!p.resolved) ++counters_[static_cast<size_t>(LearnEvent::pending_expired)];
+      if (uint32_t* n = pending_by_server_.find(p.from.server); n && --*n == 0) pending_by_server_.erase(p.from.server);
       names_.release(p.zone);
       query_names_.release(p.from.query_name);
       return true;

@@ -509,6 +509,8 @@ class Learner {
     bool operator>(const PendingDue& o) const { return deadline > o.deadline; }
   };
   MinHeap<PendingDue> pending_due_;
+  FlatMap<IpAddress, uint32_t, IpAddressHash> pending_by_server_;  // waits begun by each answering server
+  size_t pending_per_server() const { return std::max<size_t>(1, settings_.max_pending_ns / 16); }
   // (NS name, address) pairs whose last slot is gone before the address's
   // TTL ran out: a resolver that still holds the address queries it after
   // the next referral without glue, which teaches it again from by_ns_

@@ -676,6 +676,52 @@ TEST(LearnerScenario, OnlyClassInTeaches) {
   EXPECT_TRUE(lab.allowed("198.51.100.1")) << "the same in class IN";
 }
 
+// A server that answers with referrals without glue, many of them, must not
+// take every place a wait needs: at most a sixteenth of max_pending_ns per
+// answering server, per_response_cap per response.
+TEST(LearnerScenario, AServerFloodingGluelessReferralsCannotTakeEveryWait) {
+  LearningSettings s;
+  s.max_pending_ns = 160;  // 10 per server
+  Lab lab(s);
+  walk_example_lab(lab);
+  // example.lab.'s server (say, taken over) delegates 40 sub-zones per
+  // response, five times, each to a name server without glue.
+  for (int r = 0; r < 5; ++r) {
+    auto id = static_cast<uint16_t>(100 + r);
+    std::string qname = std::string("x").append(std::to_string(r)).append(".example.lab");
+    DnsBuilder flood(id, flags::qr);
+    flood.question(qname, A);
+    for (int k = 0; k < 40; ++k) {
+      std::string sub = std::string("s").append(std::to_string(r)).append("-").append(std::to_string(k));
+      flood.ns(S::authority, sub + ".example.lab", std::string("ns.").append(sub).append(".elsewhere.lab"), 3600);
+    }
+    lab.exchange("203.0.113.10", id, qname, A, flood);
+  }
+  EXPECT_EQ(lab.events(LearnEvent::pending), 10u);
+  EXPECT_EQ(lab.events(LearnEvent::pending_full), 190u);
+  // lab.'s server refers other.lab. to ns.provider.lab without glue: it
+  // still gets its wait, and the address answer teaches.
+  DnsBuilder ref(200, flags::qr);
+  ref.question("www.other.lab", A).ns(S::authority, "other.lab", "ns.provider.lab", 3600);
+  lab.exchange("198.51.100.1", 200, "www.other.lab", A, ref);
+  walk_to_provider_lab(lab, 201);
+  DnsBuilder ans(202, flags::qr | flags::aa);
+  ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 600);
+  lab.exchange("203.0.113.20", 202, "ns.provider.lab", A, ans);
+  EXPECT_TRUE(lab.allowed("203.0.113.30"));
+  // Per response: of 100 targets without glue, per_response_cap (64) wait.
+  Lab one;
+  walk_example_lab(one);
+  DnsBuilder big(300, flags::qr);
+  big.question("y.example.lab", A);
+  for (int k = 0; k < 100; ++k)
+    big.ns(S::authority, std::string("t").append(std::to_string(k)).append(".example.lab"),
+           std::string("ns.t").append(std::to_string(k)).append(".elsewhere.lab"), 3600);
+  one.exchange("203.0.113.10", 300, "y.example.lab", A, big);
+  EXPECT_EQ(one.events(LearnEvent::pending), 64u);
+  EXPECT_EQ(one.events(LearnEvent::per_response_cap), 36u);
+}
+
 TEST(LearnerScenario, NsWithoutGlueIsDroppedWhenItsAddressArrivesLate) {
   Lab lab;
   walk_example_lab(lab);

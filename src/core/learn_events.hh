@@ -35,7 +35,7 @@ namespace nsgate {
   X(truncated_tc, "TC bit set; the resolver retries over TCP")                                  \
   X(per_response_cap, "more new addresses, or NS targets left waiting, in one response than learning.per_response_cap")     \
   X(per_zone_cap, "the zone already has learning.per_zone_cap addresses")                       \
-  X(per_address_zone_cap, "the address already serves learning.zones_per_address zones")       \
+  X(per_address_zone_cap, "the address already serves learning.zones_per_address zones (the soonest to expire of those as deep as the new one makes room, else the new one is refused)")       \
   X(table_full, "the table is at capacity")                                                     \
   X(pending_full, "too many NS targets waiting for their addresses (max_pending_ns, a sixteenth of it per server)")                            \
   X(query_untracked, "a query was not tracked: learning.max_tracked_queries reached")           \

@@ -934,12 +934,18 @@ LearnEvent Learner::learn(const IpAddress& a, PoolName zone, PoolName ns, uint32
   const AddressSlots* at = by_address_.find(a);
   if (!at && table_entries_ >= std::min(settings_.capacity, table_.capacity())) return LearnEvent::table_full;
   if (at && at->learned > 0 && at->learned >= settings_.zones_per_address) {
-    // Zones per address: replace the learned zone that expires soonest.
+    // Zones per address: replace the learned zone that expires soonest of
+    // those at least as deep as the new one, else refuse the new one. A
+    // server that may name this address in sub-zones of its own (a TLD
+    // server's, say) must not push out the zones it serves higher up, and
+    // with them the referrals it gives for them (rule 3).
+    int depth = zone.name.label_count();
     uint32_t soonest = kNoSlot;
     for (uint32_t id : at->ids) {
-      if (slots_[id].kind != EntryKind::learned) continue;
+      if (slots_[id].kind != EntryKind::learned || names_.name(slots_[id].zone).label_count() < depth) continue;
       if (soonest == kNoSlot || slots_[id].expires < slots_[soonest].expires) soonest = id;
     }
+    if (soonest == kNoSlot) return LearnEvent::per_address_zone_cap;
     ++counters_[static_cast<size_t>(LearnEvent::per_address_zone_cap)];
     remove_slot(soonest);
     zone_id = names_.find(zone.name, zone.hash);  // the removed slot may have held the last reference

@@ -722,6 +722,47 @@ TEST(LearnerScenario, AServerFloodingGluelessReferralsCannotTakeEveryWait) {
   EXPECT_EQ(one.events(LearnEvent::per_response_cap), 36u);
 }
 
+// zones_per_address: a zone's server that names a TLD server's address in
+// sub-zones of its own must not push the TLD zone out of that address (the
+// TLD's referrals would teach nothing): the new zone replaces one at least
+// as deep, or is refused.
+TEST(LearnerScenario, SubZonesNamingATldServerCannotPushItsZoneOut) {
+  LearningSettings s;
+  s.zones_per_address = 4;
+  Lab lab(s);
+  walk_example_lab(lab);  // 198.51.100.1 serves lab. (learned first: it expires soonest)
+  for (int k = 0; k < 5; ++k) {
+    auto id = static_cast<uint16_t>(100 + k);
+    std::string sub = std::string("s").append(std::to_string(k)).append(".example.lab");
+    DnsBuilder r(id, flags::qr);
+    r.question("www." + sub, A)
+        .ns(S::authority, sub, "h." + sub, 172800)
+        .addr(S::additional, "h." + sub, "198.51.100.1", 172800);
+    lab.exchange("203.0.113.10", id, "www." + sub, A, r);
+  }
+  EXPECT_EQ(lab.events(LearnEvent::per_address_zone_cap), 2u);  // s3 and s4 each replaced a sub-zone
+  // lab.'s server still refers for lab.
+  DnsBuilder other(200, flags::qr);
+  other.question("www.other.lab", A)
+      .ns(S::authority, "other.lab", "ns1.other.lab", 3600)
+      .addr(S::additional, "ns1.other.lab", "203.0.113.40", 3600);
+  lab.exchange("198.51.100.1", 200, "www.other.lab", A, other);
+  EXPECT_TRUE(lab.allowed("203.0.113.40"));
+  // Full of zones shallower than a new one: the new one is refused.
+  LearningSettings one_zone;
+  one_zone.zones_per_address = 1;
+  Lab tight(one_zone);
+  walk_example_lab(tight);
+  DnsBuilder r(300, flags::qr);
+  r.question("www.s.example.lab", A)
+      .ns(S::authority, "s.example.lab", "h.s.example.lab", 172800)
+      .addr(S::additional, "h.s.example.lab", "198.51.100.1", 172800);
+  tight.exchange("203.0.113.10", 300, "www.s.example.lab", A, r);
+  EXPECT_EQ(tight.events(LearnEvent::per_address_zone_cap), 1u);
+  tight.exchange("198.51.100.1", 200, "www.other.lab", A, other);
+  EXPECT_TRUE(tight.allowed("203.0.113.40"));
+}
+
 TEST(LearnerScenario, NsWithoutGlueIsDroppedWhenItsAddressArrivesLate) {
   Lab lab;
   walk_example_lab(lab);

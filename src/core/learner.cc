@@ -654,12 +654,13 @@ bool Learner::teaches(const IpAddress& server, TimeNs now) const {
   });
 }
 
-bool Learner::serves(const IpAddress& server, PoolName pool_owner, TimeNs now) const {
+bool Learner::serves(const IpAddress& server, PoolName pool_owner, TimeNs now, bool above_only) const {
   // The owner's ancestors, itself first, are the tails of its wire form; a
   // tail that was never interned is no zone of anything.
   const DnsName& owner = pool_owner.name;
   const uint8_t* w = owner.wire();
-  for (size_t at = 0;; at += 1 + w[at]) {
+  if (above_only && w[0] == 0) return false;  // nothing is above the root
+  for (size_t at = above_only ? 1 + w[0] : 0;; at += 1 + w[at]) {
     std::string_view tail{reinterpret_cast<const char*>(w + at), owner.wire_size() - at};
     NameId zone = at == 0 ? names_.find(tail, pool_owner.hash) : names_.find(tail);
     if (zone != kNoName) {
@@ -670,10 +671,18 @@ bool Learner::serves(const IpAddress& server, PoolName pool_owner, TimeNs now) c
   }
   for (size_t i = 0; i < statics_.size(); ++i) {
     if (!statics_[i].zone.empty() && statics_[i].prefix.contains(server) &&
-        rules::in_bailiwick(owner, std::span<const DnsName>(&static_zones_[i], 1)))
+        rules::in_bailiwick(owner, std::span<const DnsName>(&static_zones_[i], 1)) &&
+        !(above_only && owner == static_zones_[i]))
       return true;
   }
   return false;
+}
+
+TimeNs Learner::own_zone_limit(const IpAddress& server, PoolName zone, TimeNs now) const {
+  NameId z = names_.find(zone.name, zone.hash);
+  const uint32_t* id = z == kNoName ? nullptr : slot_index_.find(ZoneKey{server, z});
+  if (!id || slots_[*id].kind != EntryKind::learned || serves(server, zone, now, true)) return kNeverExpires;
+  return slots_[*id].expires;
 }
 
 void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* ex) {
@@ -748,6 +757,17 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
     count(LearnEvent::ns_out_of_bailiwick, ex, &item);
   }
 
+  // own_zone_limit for an accepted NS record's owner (a referral repeats
+  // its owner: looked up once).
+  uint32_t limit_owner = UINT32_MAX;
+  TimeNs owner_limit = kNeverExpires;
+  auto limit_for = [&](const NsRecord& n) {
+    if (n.owner != limit_owner) {
+      limit_owner = n.owner;
+      owner_limit = own_zone_limit(ctx.server, {name(n.owner), n.owner_hash}, ctx.time);
+    }
+    return owner_limit;
+  };
   size_t budget = settings_.per_response_cap;
   size_t new_waits = 0;  // NS targets this response leaves waiting: per_response_cap too
   bool taught = false;
@@ -788,7 +808,7 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
       n.has_address = true;
       if (ex) item.zone = name(n.owner).to_string();
       LearnEvent e = learn(a.address, {name(n.owner), n.owner_hash}, {owner, a.owner_hash}, n.ttl, a.ttl, info(),
-                           budget);
+                           budget, std::nullopt, limit_for(n));
       taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
       count(e, ex, &item);
     }
@@ -799,7 +819,8 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
         p.resolved = true;
         DnsName zone = names_.name(p.zone);
         if (ex) item.zone = zone.to_string();
-        LearnEvent e = learn(a.address, pool_name(zone), {owner, a.owner_hash}, p.ns_ttl, a.ttl, p.from, budget);
+        LearnEvent e =
+            learn(a.address, pool_name(zone), {owner, a.owner_hash}, p.ns_ttl, a.ttl, p.from, budget, std::nullopt, p.latest);
         taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
         count(e, ex, &item);
       }
@@ -831,7 +852,7 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
           item.zone = zone;
         }
         LearnEvent e = learn(k.address, {owner, n.owner_hash}, {target_name, n.target_hash}, n.ttl, left, info(),
-                             budget);
+                             budget, std::nullopt, limit_for(n));
         taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
         count(e, ex, &item);
       }
@@ -870,7 +891,7 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
     auto [waiting, fresh] = pending_.try_emplace(target);
     if (!fresh) names_.release(target);  // the table's key already holds one
     PendingNs p{names_.acquire(owner, n.owner_hash), n.ttl, ctx.time + seconds_to_ns(settings_.ns_address_window_s), false,
-                info()};
+                info(), limit_for(n)};
     query_names_.acquire(p.from.query_name);
     waiting->push_back(p);
     pending_due_.push(PendingDue{p.deadline, target});
@@ -893,9 +914,10 @@ void Learner::fill(Slot& s, uint32_t ns_ttl, uint32_t addr_ttl, const ResponseIn
 }
 
 LearnEvent Learner::learn(const IpAddress& a, PoolName zone, PoolName ns, uint32_t ns_ttl, uint32_t addr_ttl,
-                          const ResponseInfo& from, size_t& new_budget, std::optional<TimeNs> recorded) {
-  TimeNs expires = recorded ? *recorded
-                            : from.response_time + TimeNs{rules::lifetime(ns_ttl, addr_ttl, settings_)} * kNsPerSec;
+                          const ResponseInfo& from, size_t& new_budget, std::optional<TimeNs> recorded, TimeNs latest) {
+  TimeNs expires =
+      recorded ? *recorded
+               : std::min(from.response_time + TimeNs{rules::lifetime(ns_ttl, addr_ttl, settings_)} * kNsPerSec, latest);
   // Looked up once; an id found here is taken with acquire(id), which
   // only counts (no hashing again).
   NameId zone_id = names_.find(zone.name, zone.hash);

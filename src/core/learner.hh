@@ -323,6 +323,7 @@ class Learner {
     TimeNs deadline = 0;
     bool resolved = false;
     ResponseInfo from;
+    TimeNs latest = kNeverExpires;  // own_zone_limit of the referral's server
   };
   // One (address, zone) record: the Provenance fields with names interned.
   // Owns one reference to each of zone, ns and query_name.
@@ -388,7 +389,8 @@ class Learner {
   // refreshed or a refusal). The expiry follows from the TTLs, or is
   // `recorded` (a snapshot's entry keeps the expiry it was saved with).
   LearnEvent learn(const IpAddress& a, PoolName zone, PoolName ns, uint32_t ns_ttl, uint32_t addr_ttl,
-                   const ResponseInfo& from, size_t& new_budget, std::optional<TimeNs> recorded = std::nullopt);
+                   const ResponseInfo& from, size_t& new_budget, std::optional<TimeNs> recorded = std::nullopt,
+                   TimeNs latest = kNeverExpires);
   void fill(Slot& s, uint32_t ns_ttl, uint32_t addr_ttl, const ResponseInfo& from);
   // What the table shows for the address `at` describes, if it has an
   // unexpired entry (null `at`: none).
@@ -402,7 +404,14 @@ class Learner {
   bool teaches(const IpAddress& server, TimeNs now) const;
   // Rule 3: the server serves a zone at or above `owner` (walks the owner's
   // ancestors through the index: cost grows with labels, not with zones).
-  bool serves(const IpAddress& server, PoolName owner, TimeNs now) const;
+  // `above_only`: a zone strictly above `owner`.
+  bool serves(const IpAddress& server, PoolName owner, TimeNs now, bool above_only = false) const;
+  // A zone's own servers name its servers (their answers teach for it) but
+  // must not outlive the delegation that made them (the ghost domains of
+  // CVE-2012-1033): what `server` teaches for `zone` when it serves that
+  // zone itself, learned, and none above it expires no later than its own
+  // entry for the zone. kNeverExpires when it teaches from above.
+  TimeNs own_zone_limit(const IpAddress& server, PoolName zone, TimeNs now) const;
   // Stores a slot (taking its name references) and links it into every index.
   uint32_t add_slot(Slot s);
   // Unlinks a slot from every index, drops its references and frees it. The

@@ -763,6 +763,41 @@ TEST(LearnerScenario, SubZonesNamingATldServerCannotPushItsZoneOut) {
   EXPECT_TRUE(tight.allowed("203.0.113.40"));
 }
 
+// Ghost domains (CVE-2012-1033): a zone's own server answers for the zone's
+// NS records with long TTLs, again and again, after its parent stopped
+// delegating to it. What it teaches for its own zone (itself, or a server
+// it adds) expires no later than its own entry, which only the parent's
+// referral extends.
+TEST(LearnerScenario, AZonesOwnServerCannotOutliveItsDelegation) {
+  for (bool parent_refers_again : {false, true}) {
+    Lab lab;
+    walk_example_lab(lab);  // 203.0.113.10 for example.lab: min(86400, 3600) + 300 = 3900 s
+    auto own_answer = [&](uint16_t id) {
+      DnsBuilder r(id, flags::qr | flags::aa);
+      r.question("example.lab", 2)
+          .ns(S::answer, "example.lab", "ns1.example.lab", 86400)
+          .ns(S::answer, "example.lab", "ns2.example.lab", 86400)
+          .addr(S::additional, "ns1.example.lab", "203.0.113.10", 86400)
+          .addr(S::additional, "ns2.example.lab", "203.0.113.11", 86400);
+      lab.exchange("203.0.113.10", id, "example.lab", 2, r);
+    };
+    own_answer(10);
+    EXPECT_TRUE(lab.allowed("203.0.113.11")) << "a server the zone's own server names is learned";
+    lab.advance_s(3000);
+    own_answer(11);
+    if (parent_refers_again) {
+      DnsBuilder tld(12, flags::qr);
+      tld.question("www.example.lab", A)
+          .ns(S::authority, "example.lab", "ns1.example.lab", 86400)
+          .addr(S::additional, "ns1.example.lab", "203.0.113.10", 3600);
+      lab.exchange("198.51.100.1", 12, "www.example.lab", A, tld);
+    }
+    lab.advance_s(901);  // 3901 s after the parent's referral
+    EXPECT_EQ(lab.allowed("203.0.113.10"), parent_refers_again) << "refers again " << parent_refers_again;
+    EXPECT_EQ(lab.allowed("203.0.113.11"), false) << "refers again " << parent_refers_again;
+  }
+}
+
 TEST(LearnerScenario, NsWithoutGlueIsDroppedWhenItsAddressArrivesLate) {
   Lab lab;
   walk_example_lab(lab);

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "targets.hh"
 
-#include "core/openflow.hh"
-
+#include <algorithm>
+#include <cstdlib>
 #include <span>
+#include <vector>
 
 #include "core/learn_session.hh"
+#include "core/openflow.hh"
 #include "core/root_hints.hh"
 #include "core/snapshot.hh"
-
-#include <cstdlib>
 
 namespace nsgate::fuzz {
 
@@ -69,6 +69,26 @@ void dns_target(const uint8_t* data, size_t size) {
   ctx.time = 1;
   Explanation ex;
   w.learner.on_message(ctx, msg, &ex);
+  // What the learner took from one message (a fresh learner, the root as
+  // its source) is among the message's address records, and usable (rule
+  // 4); and only a message that parses whole teaches (rule 5).
+  std::vector<IpAddress> in_message;
+  dns::Reader walk(msg);
+  dns::Header wh;
+  bool whole = walk.open(wh) == dns::Fault::none;
+  if (whole) {
+    dns::Question q;
+    while (walk.more_questions() && walk.next(q) == dns::Fault::none) {
+    }
+    dns::Record rr;
+    while (walk.more_records() && walk.next(rr) == dns::Fault::none)
+      if (rr.is_address()) in_message.push_back(rr.address);
+    whole = walk.check_rest() == dns::Fault::none;
+  }
+  w.learner.for_each_learned([&](Provenance&& p) {
+    if (!whole || std::find(in_message.begin(), in_message.end(), p.address) == in_message.end()) std::abort();
+    if (rules::refuse_address(p.address, p.address.is_v4() ? dns::type::A : dns::type::AAAA, false)) std::abort();
+  });
   w.learner.housekeeping(10 * kNsPerSec);
 }
 
@@ -104,6 +124,23 @@ std::vector<uint8_t> snapshot_seed() {
   return out;
 }
 
+namespace {
+// What the encoder writes for a decoded message decodes again, to what
+// encodes to the same bytes: encode(decode(x)) is a fixed point.
+template <class M>
+void round_trip(std::span<const std::byte> msg) {
+  M m;
+  if (of::decode(msg, m) != of::Status::ok) return;
+  of::Buffer a;
+  of::encode(a, 1, m);
+  M again;
+  if (of::decode(std::span<const std::byte>(a), again) != of::Status::ok) std::abort();
+  of::Buffer b;
+  of::encode(b, 1, again);
+  if (a != b) std::abort();
+}
+}  // namespace
+
 void openflow_target(const uint8_t* data, size_t size) {
   std::span<const std::byte> in(reinterpret_cast<const std::byte*>(data), size);
   while (in.size() >= 8) {
@@ -132,6 +169,15 @@ void openflow_target(const uint8_t* data, size_t size) {
     (void)of::decode(msg, mm);
     of::BundleCtrl bc;
     (void)of::decode(msg, bc);
+    round_trip<of::SwitchConfig>(msg);
+    round_trip<of::FeaturesReply>(msg);
+    round_trip<of::Error>(msg);
+    round_trip<of::PacketIn>(msg);
+    round_trip<of::FlowRemoved>(msg);
+    round_trip<of::FlowMod>(msg);
+    round_trip<of::PacketOut>(msg);
+    round_trip<of::MeterMod>(msg);
+    round_trip<of::BundleCtrl>(msg);
     of::MultipartReply mr;
     if (of::decode(msg, mr) == of::Status::ok) {
       std::vector<of::FlowStats> stats;

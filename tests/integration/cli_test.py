@@ -157,15 +157,23 @@ def learn_with_and_without_explain_gives_one_history():
                     if f.endswith((".pcap", ".pcapng")) and "_tshark" not in d)
     bench = os.path.join(tmp, "bench.pcap")
     subprocess.run([GEN, "bench", bench, "--mb", "5"], check=True, capture_output=True)
-    # (The shared captures span years: what they teach has expired by the
-    # end, so their history is empty and the summaries tell.)
-    for inputs, rows in ((shared, 0), ([bench], 1000)):
+    summary = lambda err: err[err.index("summary:"):]
+
+    def compare(inputs):
         two = run("learn", "--format", "json", "--no-query-match", *inputs, ok=False)
         one = run("learn", "--format", "json", "--no-query-match", "--explain", *inputs, ok=False)
-        assert two.returncode == one.returncode, (two.returncode, one.returncode)
-        assert two.stdout == one.stdout and two.stdout.count("\n") >= rows, (len(two.stdout), len(one.stdout))
-        summary = lambda err: err[err.index("summary:"):]
-        assert summary(two.stderr) == summary(one.stderr), (summary(two.stderr), summary(one.stderr))
+        assert two.returncode == one.returncode, (inputs, two.returncode, one.returncode)
+        assert two.stdout == one.stdout, (inputs, len(two.stdout), len(one.stdout))
+        assert summary(two.stderr) == summary(one.stderr), (inputs, summary(two.stderr), summary(one.stderr))
+        return two.stdout.count("\n")
+
+    # All shared captures together (they span years: what they teach has
+    # expired by the end, so the summaries tell), then each on its own
+    # (its history is what is left at its own end).
+    compare(shared)
+    rows = sum(compare([c]) for c in shared)
+    assert rows >= 20, rows  # about 46 today: the floor keeps the comparison from going empty
+    assert compare([bench]) >= 1000
 
 
 def decode_prints_one_object_per_message():

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """deploy/ checked by the tools that will load it: promtool (config, rules,
-rule unit tests), the dashboard as JSON, and every nsgate_* metric that the
+rule unit tests), systemd-analyze verify (the units; the OVS bridge script
+runs in ofshim_test.sh), the dashboard as JSON, and every nsgate_* metric that the
 rules and the dashboard name must be one a running nsgate exports (a real
 scrape of `nsgate run` on virtual devices).
 
@@ -37,6 +38,16 @@ for args in (["check", "config", "deploy/prometheus/prometheus.yml"],
              ["test", "rules", "tests/integration/alert_rules_test.yml"]):
     p = subprocess.run(["promtool", *args], cwd=SRC, capture_output=True, text=True)
     check("promtool " + " ".join(args[:2]), p.returncode == 0, p.stdout + p.stderr)
+
+# The systemd units as systemd reads them (nsgate's path made the built
+# binary's, which verify requires to exist): any warning counts.
+unit_dir = tempfile.mkdtemp(prefix="nsgate-units-")
+for unit in sorted(os.listdir(os.path.join(SRC, "deploy/systemd"))):
+    text = open(os.path.join(SRC, "deploy/systemd", unit)).read().replace("/usr/local/bin/nsgate", os.path.abspath(NSGATE))
+    path = os.path.join(unit_dir, unit)
+    open(path, "w").write(text)
+    p = subprocess.run(["systemd-analyze", "verify", path], capture_output=True, text=True)
+    check(f"systemd_analyze_verify_{unit}", p.returncode == 0 and not (p.stdout + p.stderr).strip(), p.stdout + p.stderr)
 
 dash = json.load(open(os.path.join(SRC, "deploy/grafana/nsgate-dashboard.json")))
 exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]

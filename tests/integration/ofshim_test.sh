@@ -93,8 +93,10 @@ ip link set "${tag}o1" up
 for dev in "${tag}i1" "${tag}o1"; do ethtool -K "$dev" tx off rx off tso off gso off gro off >/dev/null 2>&1; done
 ip netns exec "$in_ns" ethtool -K "${tag}i0" tx off rx off tso off gso off gro off >/dev/null 2>&1
 ip netns exec "$out_ns" ethtool -K "${tag}o0" tx off rx off tso off gso off gro off >/dev/null 2>&1
-ovs-vsctl add-port br0 "${tag}i1" -- set interface "${tag}i1" ofport_request=1
-ovs-vsctl add-port br0 "${tag}o1" -- set interface "${tag}o1" ofport_request=2
+# The operator's script puts the bridge (made above with the userspace
+# datapath this machine has) under nsgate: ports 1 and 2, controller, secure.
+sh "$(dirname "$0")/../../deploy/ovs/nsgate-bridge.sh" br0 "${tag}i1" "${tag}o1" "tcp:127.0.0.1:$of_port" || exit 1
+[ "$(ovs-vsctl get bridge br0 fail_mode)" = secure ] || { echo "nsgate-bridge.sh left fail_mode unset"; exit 1; }
 
 # ---- DNS: a root that delegates lab. to 192.0.2.31, and the lab. server
 nsd_conf() {  # nsd_conf NAME ZONE ADDRESS...
@@ -207,7 +209,6 @@ inside_response_packets() {
 }
 
 write_config enforce "  - {cidr: 192.0.2.20/32, note: the lab's allowed server}"
-ovs-vsctl set-controller br0 "tcp:127.0.0.1:$of_port"
 start_shim || exit 1
 
 expect "query_to_static_allowed_server_is_answered" dig_answer @192.0.2.20 www.example.lab

@@ -187,12 +187,21 @@ metrics: {{listen: "127.0.0.1:{metrics_port}"}}
 """)
     proc = subprocess.Popen([NSGATE, "run", "-c", cfg], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(3)
-        # A scrape while running: promtool accepts it, and the counters are there.
-        body = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+        # A scrape while running, once the three frames are in and learned
+        # from (up to 15 s): promtool accepts it, and the counters are there.
+        deadline = time.time() + 15
+        while True:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+            except OSError:
+                body = ""
+            values = {l.split(" ")[0]: float(l.split(" ")[1]) for l in body.splitlines() if l and not l.startswith("#")}
+            if (values.get("nsgate_rx_inside_total") == 3 and
+                    values.get('nsgate_learn_events_total{event="added"}', 0) >= 2) or time.time() > deadline:
+                break
+            time.sleep(0.1)
         lint = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, text=True)
         assert lint.returncode == 0, lint.stdout + lint.stderr
-        values = {l.split(" ")[0]: float(l.split(" ")[1]) for l in body.splitlines() if l and not l.startswith("#")}
         assert values["nsgate_rx_inside_total"] == 3, body
         assert values['nsgate_verdicts_total{verdict="drop_unknown"}'] >= 1, body
         assert values['nsgate_learn_events_total{event="added"}'] >= 2, body

@@ -88,8 +88,13 @@ def scrape(metrics_port):
 
 
 body = scrape(port)
-time.sleep(1.5)  # let a periodic snapshot happen
-body2 = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+# Until a periodic snapshot (interval 1 s) is reported, up to 10 s.
+deadline = time.time() + 10
+while True:
+    body2 = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+    if re.search(r'^nsgate_snapshots_total\{result="ok"\} [1-9]', body2, re.M) or time.time() > deadline:
+        break
+    time.sleep(0.1)
 
 # A real Prometheus server on loopback scrapes nsgate; the counter comes
 # back through its HTTP API.

@@ -473,6 +473,36 @@ TEST(Dataplane, AResponseForgedInsideBetweenTwoAllowedServersTeachesNothing) {
   outside.drain();
 }
 
+// The tracker's key has no class: a query of class CH must not be what an
+// IN response matches (the workers read the class in place).
+TEST(Dataplane, AQueryOfAnotherClassIsNotWhatAResponseMatches) {
+  rte_mempool* pool = rte_pktmbuf_pool_create("class_frames", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  ASSERT_NE(pool, nullptr);
+  RingPort inside("class_in"), outside("class_out");
+  DataplaneOptions opts;
+  opts.config.ports.inside = inside.name;
+  opts.config.ports.outside = outside.name;
+  Dataplane d(opts);
+  ASSERT_TRUE(started(d));
+  const char* root = "198.41.0.4";
+  for (uint16_t qclass : {uint16_t{3}, uint16_t{1}}) {  // CH: nothing; then IN: the referral teaches
+    uint16_t id = qclass == 1 ? 778 : 777;
+    inside.put(pool, udp_frame({"192.0.2.10", root, 40000, 53}, DnsBuilder(id).question("www.example.lab", kA, qclass).build()));
+    outside.put(pool, udp_frame({root, "192.0.2.10", 53, 40000}, lab_referral(id)));
+    ASSERT_TRUE(wait_for([&] {
+      LearnCounters c = d.learn_counters();
+      return c[static_cast<size_t>(LearnEvent::unmatched_response)] + c[static_cast<size_t>(LearnEvent::added)] >=
+             (qclass == 1 ? 2u : 1u);
+    }));
+  }
+  LearnCounters c = d.learn_counters();
+  EXPECT_EQ(c[static_cast<size_t>(LearnEvent::unmatched_response)], 1u);  // the CH query's
+  EXPECT_EQ(c[static_cast<size_t>(LearnEvent::added)], 1u);               // the IN query's
+  d.stop();
+  inside.drain();
+  outside.drain();
+}
+
 INSTANTIATE_TEST_SUITE_P(Dataplane, TwoWorkers, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& i) {
                            return i.param ? "ResponsesHeld" : "ResponsesCopied";

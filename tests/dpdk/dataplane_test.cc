@@ -8,6 +8,7 @@
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_errno.h>
 #include <rte_ring.h>
 #include <unistd.h>
 
@@ -15,6 +16,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -141,6 +144,42 @@ bool wait_for(Pred done, std::chrono::milliseconds limit = std::chrono::millisec
   if (!d.start(error)) return ::testing::AssertionFailure() << "start: " << error;
   return ::testing::AssertionSuccess();
 }
+
+// A dataplane between two ring ports, with a frame pool of its own (DPDK
+// names are global: each rig numbers its own), stopped and drained at the
+// end of the test. `configure` sets options beyond the two ports.
+class Rig {
+ public:
+  explicit Rig(const std::function<void(DataplaneOptions&)>& configure = {})
+      : tag_("rig" + std::to_string(next_++)), inside(tag_ + "_in"), outside(tag_ + "_out") {
+    pool = rte_pktmbuf_pool_create((tag_ + "_frames").c_str(), 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+    DataplaneOptions opts;
+    opts.config.ports.inside = inside.name;
+    opts.config.ports.outside = outside.name;
+    if (configure) configure(opts);
+    d = std::make_unique<Dataplane>(opts);
+  }
+  Rig(const Rig&) = delete;
+  Rig& operator=(const Rig&) = delete;
+  ~Rig() {
+    d->stop();
+    inside.drain();
+    outside.drain();
+  }
+  ::testing::AssertionResult start() {
+    if (!pool) return ::testing::AssertionFailure() << "no frame pool: " << rte_strerror(rte_errno);
+    return started(*d);
+  }
+
+ private:
+  static inline int next_ = 0;
+  std::string tag_;
+
+ public:
+  RingPort inside, outside;
+  rte_mempool* pool = nullptr;
+  std::unique_ptr<Dataplane> d;
+};
 
 // The root's referral for www.example.lab: lab. at ns1.nic.lab, with glue.
 Bytes lab_referral(uint16_t id) {
@@ -340,15 +379,14 @@ TEST(Dataplane, FramesAboveTheMtuLeaveAsFragmentsThatReassembleToThem) {
 // learner writes): while the learner has not taken it, queries to the
 // address still pass (the old CIDR stays in the policy until it has).
 TEST(Dataplane, AStaticThatChangesFormOnReloadStaysAllowedThroughout) {
-  rte_mempool* pool = rte_pktmbuf_pool_create("form_frames", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-  ASSERT_NE(pool, nullptr);
-  RingPort inside("form_inside"), outside("form_outside");
-  DataplaneOptions opts;
-  opts.config.ports.inside = inside.name;
-  opts.config.ports.outside = outside.name;
-  opts.config.static_allow.push_back({*Prefix::parse("203.0.113.0/24"), "the vendor's servers", ""});
-  Dataplane d(opts);
-  ASSERT_TRUE(started(d));
+  const StaticAllow vendor{*Prefix::parse("203.0.113.0/24"), "the vendor's servers", ""};
+  Config running;
+  Rig rig([&](DataplaneOptions& o) {
+    o.config.static_allow.push_back(vendor);
+    running = o.config;
+  });
+  ASSERT_TRUE(rig.start());
+  Dataplane& d = *rig.d;
   auto passed = [&] { return d.totals().verdicts[static_cast<size_t>(Verdict::pass_static)]; };
   auto judged = [&] {
     WorkerCounters t = d.totals();
@@ -357,14 +395,14 @@ TEST(Dataplane, AStaticThatChangesFormOnReloadStaysAllowedThroughout) {
   auto dropped = [&] { return d.totals().verdicts[static_cast<size_t>(Verdict::drop_unknown)]; };
   auto query = [&](uint16_t id, const char* server = "203.0.113.7") {
     uint64_t seen = judged();
-    inside.put(pool, udp_frame({"192.0.2.10", server, static_cast<uint16_t>(40000 + id), 53},
+    rig.inside.put(rig.pool, udp_frame({"192.0.2.10", server, static_cast<uint16_t>(40000 + id), 53},
                                DnsBuilder(id).question("www.vendor.lab", kA).build()));
     return wait_for([&] { return judged() == seen + 1; });
   };
 
   LearnerHold hold(d);
   ASSERT_TRUE(wait_for([&] { return hold.holding(); }));
-  Config next = opts.config;
+  Config next = running;
   next.static_allow = {{*Prefix::parse("203.0.113.7/32"), "now just the one", ""},
                        {*Prefix::parse("198.51.100.0/24"), "new: shows the new policy is in", ""}};
   std::thread reload([&] { d.apply(next); });
@@ -383,9 +421,7 @@ TEST(Dataplane, AStaticThatChangesFormOnReloadStaysAllowedThroughout) {
   reload.join();
   ASSERT_TRUE(query(2));
   EXPECT_EQ(passed(), passes + 2);  // now as a table entry
-  d.stop();
-  inside.drain();
-  outside.drain();
+
 }
 
 // Two workers: the resolver's TCP query comes in on the inside port's
@@ -437,26 +473,21 @@ TEST_P(TwoWorkers, ATcpResponseOnOneWorkerIsLearnedAfterItsQueryOnTheOther) {
 // reach the learner (TCP segments are handed over whole). From the inside
 // only queries count: the referral teaches nothing.
 TEST(Dataplane, AResponseForgedInsideBetweenTwoAllowedServersTeachesNothing) {
-  rte_mempool* pool = rte_pktmbuf_pool_create("forged_frames", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-  ASSERT_NE(pool, nullptr);
-  RingPort inside("forged_in"), outside("forged_out");
-  DataplaneOptions opts;
-  opts.config.ports.inside = inside.name;
-  opts.config.ports.outside = outside.name;
-  Dataplane d(opts);
-  ASSERT_TRUE(started(d));
+  Rig rig;
+  ASSERT_TRUE(rig.start());
+  Dataplane& d = *rig.d;
   using nsgate::testing::tcp_frame;
   using nsgate::testing::tcp_framed;
   namespace flag = pkt::tcp_flag;
   const char* r1 = "198.41.0.4";
   const char* r2 = "192.33.4.12";
   Bytes query = DnsBuilder(777).question("www.example.lab", kA).build();
-  inside.put(pool, tcp_frame({r2, r1, 53, 53}, 1000, flag::syn, {}));
-  inside.put(pool, tcp_frame({r2, r1, 53, 53}, 1001, flag::ack | flag::psh, tcp_framed(query)));
-  inside.put(pool, tcp_frame({r1, r2, 53, 53}, 5000, flag::syn | flag::ack, {}));
-  inside.put(pool, tcp_frame({r1, r2, 53, 53}, 5001, flag::ack | flag::psh, tcp_framed(lab_referral(777))));
-  inside.put(pool, udp_frame({r2, r1, 53, 53}, DnsBuilder(778).question("www.example.lab", kA).build()));
-  inside.put(pool, udp_frame({r1, r2, 53, 53}, lab_referral(778)));
+  rig.inside.put(rig.pool, tcp_frame({r2, r1, 53, 53}, 1000, flag::syn, {}));
+  rig.inside.put(rig.pool, tcp_frame({r2, r1, 53, 53}, 1001, flag::ack | flag::psh, tcp_framed(query)));
+  rig.inside.put(rig.pool, tcp_frame({r1, r2, 53, 53}, 5000, flag::syn | flag::ack, {}));
+  rig.inside.put(rig.pool, tcp_frame({r1, r2, 53, 53}, 5001, flag::ack | flag::psh, tcp_framed(lab_referral(777))));
+  rig.inside.put(rig.pool, udp_frame({r2, r1, 53, 53}, DnsBuilder(778).question("www.example.lab", kA).build()));
+  rig.inside.put(rig.pool, udp_frame({r1, r2, 53, 53}, lab_referral(778)));
   // The learner has taken the TCP referral: learned from it, or refused it.
   ASSERT_TRUE(wait_for([&] {
     LearnCounters c = d.learn_counters();
@@ -466,29 +497,22 @@ TEST(Dataplane, AResponseForgedInsideBetweenTwoAllowedServersTeachesNothing) {
   LearnCounters c = d.learn_counters();
   EXPECT_EQ(c[static_cast<size_t>(LearnEvent::added)], 0u);
   EXPECT_EQ(c[static_cast<size_t>(LearnEvent::response_from_inside)], 1u);  // the UDP one never reaches it
-  inside.put(pool, udp_frame({"192.0.2.10", "203.0.113.53", 40000, 53}, DnsBuilder(9).question("www.example.lab", kA).build()));
+  rig.inside.put(rig.pool, udp_frame({"192.0.2.10", "203.0.113.53", 40000, 53}, DnsBuilder(9).question("www.example.lab", kA).build()));
   ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::dropped) == 1; }));
-  d.stop();
-  inside.drain();
-  outside.drain();
+
 }
 
 // The tracker's key has no class: a query of class CH must not be what an
 // IN response matches (the workers read the class in place).
 TEST(Dataplane, AQueryOfAnotherClassIsNotWhatAResponseMatches) {
-  rte_mempool* pool = rte_pktmbuf_pool_create("class_frames", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-  ASSERT_NE(pool, nullptr);
-  RingPort inside("class_in"), outside("class_out");
-  DataplaneOptions opts;
-  opts.config.ports.inside = inside.name;
-  opts.config.ports.outside = outside.name;
-  Dataplane d(opts);
-  ASSERT_TRUE(started(d));
+  Rig rig;
+  ASSERT_TRUE(rig.start());
+  Dataplane& d = *rig.d;
   const char* root = "198.41.0.4";
   for (uint16_t qclass : {uint16_t{3}, uint16_t{1}}) {  // CH: nothing; then IN: the referral teaches
     uint16_t id = qclass == 1 ? 778 : 777;
-    inside.put(pool, udp_frame({"192.0.2.10", root, 40000, 53}, DnsBuilder(id).question("www.example.lab", kA, qclass).build()));
-    outside.put(pool, udp_frame({root, "192.0.2.10", 53, 40000}, lab_referral(id)));
+    rig.inside.put(rig.pool, udp_frame({"192.0.2.10", root, 40000, 53}, DnsBuilder(id).question("www.example.lab", kA, qclass).build()));
+    rig.outside.put(rig.pool, udp_frame({root, "192.0.2.10", 53, 40000}, lab_referral(id)));
     ASSERT_TRUE(wait_for([&] {
       LearnCounters c = d.learn_counters();
       return c[static_cast<size_t>(LearnEvent::unmatched_response)] + c[static_cast<size_t>(LearnEvent::added)] >=
@@ -498,9 +522,7 @@ TEST(Dataplane, AQueryOfAnotherClassIsNotWhatAResponseMatches) {
   LearnCounters c = d.learn_counters();
   EXPECT_EQ(c[static_cast<size_t>(LearnEvent::unmatched_response)], 1u);  // the CH query's
   EXPECT_EQ(c[static_cast<size_t>(LearnEvent::added)], 1u);               // the IN query's
-  d.stop();
-  inside.drain();
-  outside.drain();
+
 }
 
 INSTANTIATE_TEST_SUITE_P(Dataplane, TwoWorkers, ::testing::Bool(),

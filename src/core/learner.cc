@@ -134,13 +134,19 @@ void Learner::unlink_ns(const Slot& s) {
     // referral for the zone comes without glue. Bounded like a lifetime.
     TimeNs bound = now_ + (TimeNs{settings_.max_ttl_s} + settings_.grace_s) * kNsPerSec;
     TimeNs until = std::min(it->addr_until, bound);
-    if (it->remembered || (until > now_ && remembered_.size() < settings_.capacity)) {
-      if (!it->remembered) names_.acquire(s.ns);
+    if (!it->remembered) {
+      if (until <= now_ || remembered_count_ >= settings_.capacity) {
+        known->erase(it);
+        break;
+      }
+      names_.acquire(s.ns);
       it->remembered = true;
-      it->addr_until = until;
+      ++remembered_count_;
+    }
+    it->addr_until = until;
+    if (it->queued == 0) {
+      it->queued = until;
       remembered_.push(RememberedNs{until, s.ns, s.address});
-    } else {
-      known->erase(it);
     }
     break;
   }
@@ -154,10 +160,15 @@ void Learner::forget_remembered(size_t budget) {
     auto* known = by_ns_.find(r.ns);
     if (!known) continue;
     auto it = std::find_if(known->begin(), known->end(), [&](const NsAddress& k) { return k.address == r.address; });
-    // Gone, or its time moved on since this item was pushed (a later item
-    // follows, pushed when its last slot went again).
-    if (it == known->end() || !it->remembered || it->addr_until > now_) continue;
+    if (it == known->end() || !it->remembered) continue;  // cannot be: a remembered pair keeps its item
+    it->queued = 0;
+    if (it->addr_until > now_) {  // a slot came and went since, with a later address TTL
+      it->queued = it->addr_until;
+      remembered_.push(RememberedNs{it->addr_until, r.ns, r.address});
+      continue;
+    }
     it->remembered = false;
+    --remembered_count_;
     if (it->refs == 0) {
       known->erase(it);
       if (known->empty()) by_ns_.erase(r.ns);

@@ -30,14 +30,14 @@
 
 namespace nsgate {
 
-// Where a DNS message was seen: for a query the client sent it to the
-// server; for a response the server sent it to the client.
 // Where a message entered. A host inside can send anything, including a
 // "response" from a root server's address to another's (port 53 at both
 // ends, so forwarded as a query to an allowed server): from the inside only
 // queries count. Unknown: a capture or a mirror copy, read as it is.
 enum class Origin : uint8_t { unknown, inside };
 
+// Where a DNS message was seen: for a query the client sent it to the
+// server; for a response the server sent it to the client.
 struct DnsContext {
   IpAddress client, server;
   uint16_t client_port = 0, server_port = 0;
@@ -293,6 +293,10 @@ class Learner {
   size_t host_statics() const { return host_statics_; }
   size_t tracked_queries() const { return tracker_.size(); }
   size_t pending_targets() const { return pending_.size(); }
+  // (NS name, address) pairs remembered past their last entry, and their
+  // items in the queue that forgets them (one each).
+  size_t remembered_pairs() const { return remembered_count_; }
+  size_t remembered_items() const { return remembered_.size(); }
   // Items in the expiry queue: one per learned slot, plus one for each
   // time an expiry moved earlier and the later item has not come up yet.
   size_t expiry_queue_size() const { return expiry_.size(); }
@@ -373,6 +377,7 @@ class Learner {
     // the address (remembered_), with a reference to the NS name.
     bool remembered = false;
     TimeNs addr_until = 0;  // when the address TTL runs out: the latest any response gave
+    TimeNs queued = 0;      // the time of its one item in remembered_ (0: none)
   };
 
   using NsRecord = ParsedMessage::Ns;
@@ -523,8 +528,10 @@ class Learner {
   // (NS name, address) pairs whose last slot is gone before the address's
   // TTL ran out: a resolver that still holds the address queries it after
   // the next referral without glue, which teaches it again from by_ns_
-  // (on_response). Each is forgotten at `until` (at most max_ttl + grace
-  // after its last slot went); at most `capacity` of them.
+  // (on_response). Each is forgotten at its addr_until (at most max_ttl +
+  // grace after its last slot went); at most `capacity` of them, each with
+  // one item in the heap (NsAddress::queued), which a later addr_until
+  // moves on when it comes due.
   struct RememberedNs {
     TimeNs until;
     NameId ns;
@@ -532,6 +539,7 @@ class Learner {
     bool operator>(const RememberedNs& o) const { return until > o.until; }
   };
   MinHeap<RememberedNs> remembered_;
+  size_t remembered_count_ = 0;
   void forget_remembered(size_t budget);
   ParsedMessage scratch_;  // on_message's, reused for every message
   // Workers read it for every query they hand over (name_hash) while this

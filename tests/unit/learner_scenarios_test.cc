@@ -798,6 +798,27 @@ TEST(LearnerScenario, AZonesOwnServerCannotOutliveItsDelegation) {
   }
 }
 
+// A server named twice at one address (ns1 and ns2): each answer relinks
+// its entry from one name to the other, and the name left behind is
+// remembered. Remembering it again must not queue another item each time.
+TEST(LearnerScenario, AnNsNameRememberedAgainAndAgainKeepsOneItem) {
+  Lab lab;
+  walk_example_lab(lab);
+  for (int i = 0; i < 500; ++i) {
+    auto id = static_cast<uint16_t>(100 + i);
+    DnsBuilder r(id, flags::qr | flags::aa);
+    r.question("example.lab", 2)
+        .ns(S::answer, "example.lab", "ns1.example.lab", 3600)
+        .ns(S::answer, "example.lab", "ns2.example.lab", 3600)
+        .addr(S::additional, "ns1.example.lab", "203.0.113.10", 3600)
+        .addr(S::additional, "ns2.example.lab", "203.0.113.10", 3600);
+    lab.exchange("203.0.113.10", id, "example.lab", 2, r);
+  }
+  EXPECT_GE(lab.learner.remembered_pairs(), 1u) << "the pair left behind is remembered";
+  EXPECT_LE(lab.learner.remembered_items(), lab.learner.remembered_pairs());
+  EXPECT_LE(lab.learner.remembered_pairs(), 2u);
+}
+
 TEST(LearnerScenario, NsWithoutGlueIsDroppedWhenItsAddressArrivesLate) {
   Lab lab;
   walk_example_lab(lab);

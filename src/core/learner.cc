@@ -690,6 +690,11 @@ bool Learner::serves(const IpAddress& server, PoolName pool_owner, TimeNs now, b
 }
 
 TimeNs Learner::own_zone_limit(const IpAddress& server, PoolName zone, TimeNs now) const {
+  // A static allow that teaches for the zone or above is the operator's
+  // word: never limited.
+  for (size_t i = 0; i < statics_.size(); ++i)
+    if (!statics_[i].zone.empty() && statics_[i].prefix.contains(server) && zone.name.is_at_or_below(static_zones_[i]))
+      return kNeverExpires;
   NameId z = names_.find(zone.name, zone.hash);
   const uint32_t* id = z == kNoName ? nullptr : slot_index_.find(ZoneKey{server, z});
   if (!id || slots_[*id].kind != EntryKind::learned || serves(server, zone, now, true)) return kNeverExpires;
@@ -872,27 +877,34 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
     if (ex) item.zone = zone;
     NameId zone_id = names_.find(owner, n.owner_hash);
     if (target != kNoName && zone_id != kNoName) {
-      if (const auto* waiting = pending_.find(target)) {
+      if (auto* waiting = pending_.find(target)) {
         // A wait that has ended (still held until housekeeping) no longer
         // waits: the repeated referral starts a new one. One still on
         // serves the repeat too (no new place taken, even when all are).
-        bool dup = std::any_of(waiting->begin(), waiting->end(),
-                               [&](const PendingNs& p) { return p.zone == zone_id && p.deadline >= ctx.time; });
-        if (dup) {
+        auto dup = std::find_if(waiting->begin(), waiting->end(),
+                                [&](const PendingNs& p) { return p.zone == zone_id && p.deadline >= ctx.time; });
+        if (dup != waiting->end()) {
+          // The parent's referral may come while the zone's own servers'
+          // wait is on: its address then learns without their limit.
+          dup->latest = std::max(dup->latest, limit_for(n));
           count(LearnEvent::pending, ex, &item);
           continue;
         }
       }
     }
-    // Bounded per response, and per answering server (a sixteenth of
-    // max_pending_ns): a server that floods referrals without glue must
-    // not take every place, or other zones' real waits are refused.
+    // Bounded per response, and once half the places are taken, per
+    // answering server (a sixteenth of max_pending_ns each): a server that
+    // floods referrals without glue must not take every place, or other
+    // zones' real waits are refused. (Below half, the busy TLD servers
+    // that begin most waits are not held back.)
     if (new_waits == settings_.per_response_cap) {
       count(LearnEvent::per_response_cap, ex, &item);
       continue;
     }
     const uint32_t* from_server = pending_by_server_.find(ctx.server);
-    if (pending_count_ >= settings_.max_pending_ns || (from_server && *from_server >= pending_per_server())) {
+    bool crowded = pending_count_ >= settings_.max_pending_ns / 2;
+    if (pending_count_ >= settings_.max_pending_ns ||
+        (crowded && from_server && *from_server >= pending_per_server())) {
       count(LearnEvent::pending_full, ex, &item);
       continue;
     }
@@ -973,9 +985,15 @@ LearnEvent Learner::learn(const IpAddress& a, PoolName zone, PoolName ns, uint32
     // server's, say) must not push out the zones it serves higher up, and
     // with them the referrals it gives for them (rule 3).
     int depth = zone.name.label_count();
+    auto depth_of = [this](NameId id) {  // labels, read off the pooled wire form
+      std::string_view w = names_.wire(id);
+      int n = 0;
+      for (size_t i = 0; i < w.size() && w[i] != 0; i += 1 + static_cast<uint8_t>(w[i])) ++n;
+      return n;
+    };
     uint32_t soonest = kNoSlot;
     for (uint32_t id : at->ids) {
-      if (slots_[id].kind != EntryKind::learned || names_.name(slots_[id].zone).label_count() < depth) continue;
+      if (slots_[id].kind != EntryKind::learned || depth_of(slots_[id].zone) < depth) continue;
       if (soonest == kNoSlot || slots_[id].expires < slots_[soonest].expires) soonest = id;
     }
     if (soonest == kNoSlot) return LearnEvent::per_address_zone_cap;

@@ -677,11 +677,12 @@ TEST(LearnerScenario, OnlyClassInTeaches) {
 }
 
 // A server that answers with referrals without glue, many of them, must not
-// take every place a wait needs: at most a sixteenth of max_pending_ns per
-// answering server, per_response_cap per response.
+// take every place a wait needs: once half the places are taken, at most a
+// sixteenth of max_pending_ns per answering server; per_response_cap per
+// response.
 TEST(LearnerScenario, AServerFloodingGluelessReferralsCannotTakeEveryWait) {
   LearningSettings s;
-  s.max_pending_ns = 160;  // 10 per server
+  s.max_pending_ns = 160;  // from 80 taken on, 10 per server
   Lab lab(s);
   walk_example_lab(lab);
   // example.lab.'s server (say, taken over) delegates 40 sub-zones per
@@ -697,8 +698,10 @@ TEST(LearnerScenario, AServerFloodingGluelessReferralsCannotTakeEveryWait) {
     }
     lab.exchange("203.0.113.10", id, qname, A, flood);
   }
-  EXPECT_EQ(lab.events(LearnEvent::pending), 10u);
-  EXPECT_EQ(lab.events(LearnEvent::pending_full), 190u);
+  // Its waits fill half the places; then it is past its share: the other
+  // 120 are refused.
+  EXPECT_EQ(lab.events(LearnEvent::pending), 80u);
+  EXPECT_EQ(lab.events(LearnEvent::pending_full), 120u);
   // lab.'s server refers other.lab. to ns.provider.lab without glue: it
   // still gets its wait, and the address answer teaches.
   DnsBuilder ref(200, flags::qr);
@@ -817,6 +820,40 @@ TEST(LearnerScenario, AnNsNameRememberedAgainAndAgainKeepsOneItem) {
   EXPECT_GE(lab.learner.remembered_pairs(), 1u) << "the pair left behind is remembered";
   EXPECT_LE(lab.learner.remembered_items(), lab.learner.remembered_pairs());
   EXPECT_LE(lab.learner.remembered_pairs(), 2u);
+}
+
+// The limit on a zone's own servers is not the operator's: a static allow
+// that teaches for the zone keeps what its server names unlimited. And a
+// wait the zone's own server began takes the parent's word when the
+// parent's referral for the same name comes while it waits.
+TEST(LearnerScenario, OwnZoneLimitsYieldToStaticsAndToTheParent) {
+  LearningSettings s;
+  Lab with_static(s);
+  with_static.learner.add_static({*Prefix::parse("203.0.113.8/30"), "", "example.lab"});  // a CIDR: in no slot
+  walk_example_lab(with_static);
+  DnsBuilder own(10, flags::qr | flags::aa);
+  own.question("example.lab", 2)
+      .ns(S::answer, "example.lab", "ns2.example.lab", 86400)
+      .addr(S::additional, "ns2.example.lab", "203.0.113.77", 86400);
+  with_static.exchange("203.0.113.10", 10, "example.lab", 2, own);
+  with_static.advance_s(3901);
+  EXPECT_TRUE(with_static.allowed("203.0.113.77")) << "86400 + 300 s: the static's word";
+
+  Lab lab;
+  walk_example_lab(lab);  // 203.0.113.10 for example.lab until 3900 s from now
+  DnsBuilder child(20, flags::qr | flags::aa);
+  child.question("example.lab", 2).ns(S::answer, "example.lab", "ns.provider.lab", 86400);
+  lab.exchange("203.0.113.10", 20, "example.lab", 2, child);
+  DnsBuilder parent(21, flags::qr);
+  parent.question("www.example.lab", A).ns(S::authority, "example.lab", "ns.provider.lab", 86400);
+  lab.exchange("198.51.100.1", 21, "www.example.lab", A, parent);
+  walk_to_provider_lab(lab, 22);
+  DnsBuilder ans(23, flags::qr | flags::aa);
+  ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 86400);
+  lab.exchange("203.0.113.20", 23, "ns.provider.lab", A, ans);
+  ASSERT_TRUE(lab.allowed("203.0.113.30"));
+  lab.advance_s(4000);
+  EXPECT_TRUE(lab.allowed("203.0.113.30")) << "the parent named it: 86400 + 300 s";
 }
 
 TEST(LearnerScenario, NsWithoutGlueIsDroppedWhenItsAddressArrivesLate) {

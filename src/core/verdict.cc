@@ -26,6 +26,7 @@ Policy Policy::from(const Config& c) {
   p.mode = c.mode;
   p.dns_ports = c.dns_ports;
   p.drop_undecodable = c.drop_undecodable;
+  p.learn_clients = c.learning.clients;
   for (const auto& t : c.trusted_sources) p.trusted_sources.push_back(t.prefix);
   for (const auto& s : c.static_allow)
     if (s.prefix.length != (s.prefix.address.is_v4() ? 32 : 128)) p.static_prefixes.push_back(s.prefix);

@@ -48,6 +48,7 @@ struct Policy {
   std::vector<uint16_t> dns_ports{53};
   std::vector<Prefix> trusted_sources;
   std::vector<Prefix> static_prefixes;  // CIDR statics; host statics live in the table
+  std::vector<Prefix> learn_clients;    // learning.clients: empty, every client
   bool drop_undecodable = false;
 
   static Policy from(const Config& c);
@@ -61,6 +62,10 @@ struct Policy {
   // (the calls were 2.5 % of a worker on DNS queries, perf).
   bool trusted(const IpAddress& a) const { return !trusted_sources.empty() && in_any(trusted_sources, a); }
   bool static_cidr(const IpAddress& a) const { return !static_prefixes.empty() && in_any(static_prefixes, a); }
+  // Whether a query from `client` goes to the learner (rule 1's queries):
+  // a bot's flood of queries then cannot crowd the resolvers' out of the
+  // hand-over ring.
+  bool learns_from(const IpAddress& client) const { return learn_clients.empty() || in_any(learn_clients, client); }
   static bool in_any(const std::vector<Prefix>& prefixes, const IpAddress& a);
 };
 

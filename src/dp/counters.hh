@@ -25,6 +25,7 @@ namespace nsgate::dp {
   X(drop_captured, "dropped packets copied to the drop_capture port")          \
   X(handoff, "DNS packets handed to the learner")                              \
   X(handoff_dropped, "DNS packets not handed to the learner: its ring was full") \
+  X(handoff_not_client, "queries not handed to the learner: their source is not in learning.clients") \
   X(events_dropped, "query events lost: the event ring was full")             \
   X(held, "DNS responses held until the learner had read them (hold_responses)") \
   X(hold_full, "DNS responses forwarded without waiting: the hold ring was full") \

@@ -367,7 +367,9 @@ uint16_t Dataplane::Worker::inside_burst(TimeNs now) {
     // Queries that leave teach the learner which responses to expect: a
     // UDP query as a 64-byte record (parsed here, cheap for the learner),
     // TCP segments as packets (the learner reassembles streams).
-    if (query && pk[i].proto == pkt::kProtoUdp) {
+    if (query && !policy.learns_from(pk[i].src)) {
+      counters.add(Counter::handoff_not_client);
+    } else if (query && pk[i].proto == pkt::kProtoUdp) {
       // Read in place: building a DnsName only to hash it was a tenth of
       // a worker's time on the benchmark mix (perf, tools/bench/forward).
       dns::QueryView q;

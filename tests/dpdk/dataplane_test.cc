@@ -525,6 +525,31 @@ TEST(Dataplane, AQueryOfAnotherClassIsNotWhatAResponseMatches) {
 
 }
 
+// With learning.clients, the workers hand over only the listed clients'
+// queries: a bot's query is forwarded (to an anchor) but not tracked, so an
+// answer to it, spoofed from the root, teaches nothing.
+TEST(Dataplane, OnlyTheListedClientsQueriesReachTheLearner) {
+  Rig rig([](DataplaneOptions& o) { o.config.learning.clients = {*Prefix::parse("192.0.2.53/32")}; });
+  ASSERT_TRUE(rig.start());
+  Dataplane& d = *rig.d;
+  const char* root = "198.41.0.4";
+  Bytes q = DnsBuilder(777).question("www.example.lab", kA).build();
+  rig.inside.put(rig.pool, udp_frame({"192.0.2.77", root, 40000, 53}, q));  // the bot
+  rig.inside.put(rig.pool, udp_frame({"192.0.2.53", root, 40000, 53}, q));  // the resolver
+  ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::tx_outside) == 2; }));
+  EXPECT_EQ(d.totals().get(Counter::handoff_not_client), 1u);
+  EXPECT_EQ(d.totals().get(Counter::handoff), 1u);
+  rig.outside.put(rig.pool, udp_frame({root, "192.0.2.77", 53, 40000}, lab_referral(777)));
+  rig.outside.put(rig.pool, udp_frame({root, "192.0.2.53", 53, 40000}, lab_referral(777)));
+  ASSERT_TRUE(wait_for([&] {
+    LearnCounters c = d.learn_counters();
+    return c[static_cast<size_t>(LearnEvent::unmatched_response)] + c[static_cast<size_t>(LearnEvent::added)] >= 2;
+  }));
+  LearnCounters c = d.learn_counters();
+  EXPECT_EQ(c[static_cast<size_t>(LearnEvent::unmatched_response)], 1u);  // the bot's
+  EXPECT_EQ(c[static_cast<size_t>(LearnEvent::added)], 1u);               // the resolver's
+}
+
 INSTANTIATE_TEST_SUITE_P(Dataplane, TwoWorkers, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& i) {
                            return i.param ? "ResponsesHeld" : "ResponsesCopied";

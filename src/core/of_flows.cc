@@ -40,6 +40,7 @@ FlowPlan FlowPlan::from(const Config& c, uint32_t generation) {
   p.inside_port = c.openflow.inside_port;
   p.hold_responses = c.openflow.hold_responses;
   p.learn_copies = c.openflow.learn_from.empty();
+  p.learn_clients = c.learning.clients;
   for (const TrustedSource& t : c.trusted_sources) p.trusted.push_back(t.prefix);
   for (const StaticAllow& s : c.static_allow) {
     int full = s.prefix.address.is_v4() ? 32 : 128;
@@ -126,6 +127,21 @@ std::vector<FlowMod> pipeline_flows(const FlowPlan& p) {
   out.push_back(miss);
 
   // The metered copies.
+  if (learn && p.inside_port && !p.learn_clients.empty()) {
+    for (const Prefix& c : p.learn_clients) {
+      FlowMod f = base(p, Stage::learn_copy, prio::client_copy);
+      f.match.in_port = p.inside_port;
+      f.match.eth_type = eth_type_of(c.address);
+      f.match.ip_src = ip_match(c);
+      if (p.meters) f.instructions.meter = kLearnMeter;
+      f.instructions.apply = {output(port::controller)};
+      f.instructions.apply_present = true;
+      out.push_back(f);
+    }
+    FlowMod none = base(p, Stage::learn_copy, prio::inside_no_copy);  // no instructions: no copy
+    none.match.in_port = p.inside_port;
+    out.push_back(none);
+  }
   for (auto [stage, meter] : {std::pair{Stage::learn_copy, kLearnMeter}, std::pair{Stage::log_copy, kDropLogMeter}}) {
     FlowMod c = base(p, stage, prio::miss);
     if (p.meters) c.instructions.meter = meter;

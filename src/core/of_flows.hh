@@ -56,6 +56,10 @@ inline constexpr uint16_t inside_response = 150;
 // ports as 0, so the query flows cannot see it; judged as a query.
 inline constexpr uint16_t tiny_fragment = 190;
 inline constexpr uint16_t trusted = 300, allowed = 200;            // judge
+// Learning copies with learning.clients: from the inside port, only the
+// listed clients' queries are copied (a bot's flood must not use up the
+// learn meter the resolvers' queries need); other ports' copies as ever.
+inline constexpr uint16_t client_copy = 20, inside_no_copy = 10;    // learn copy
 }  // namespace prio
 
 enum class Stage : uint8_t { classify = 0, judge = 1, learn_copy = 2, log_copy = 3 };
@@ -70,6 +74,7 @@ struct FlowPlan {
   bool meters = true;  // false when the switch refused the meters: copies unmetered
   bool hold_responses = false;  // responses -> CONTROLLER only (nsgate sends them on)
   bool learn_copies = true;     // false when nsgate learns from a mirror (openflow.learn_from)
+  std::vector<Prefix> learn_clients;  // learning.clients (copies from inside_port: only theirs)
 
   static FlowPlan from(const Config& c, uint32_t generation);
   uint8_t stage(Stage s) const { return static_cast<uint8_t>(table + static_cast<uint8_t>(s)); }

@@ -167,6 +167,7 @@ root_hints: $tmp/root.hints
 static_allow:
 $2
 trusted_sources: []
+learning: {clients: [192.0.2.10/32, "2001:db8::10/128"]}
 openflow: {listen: "tcp:127.0.0.1:$of_port", inside_port: 1, echo_interval: 2${3:-}}
 drop_log: {path: $tmp/drops.json}
 snapshot: {path: $tmp/table.snap, interval: 1}
@@ -267,6 +268,11 @@ assert [e for e in udp if e['src_port'] == int('${big_sport:-0}')], ('no line fo
 assert [e for e in hit('192.0.2.21', 'TCP') if e['src_port'] == int('${tiny_sport:-0}')], ('no line for the tiny SYN', lines)
 assert not [e for e in lines if e['dest_ip'] in ('192.0.2.20', '192.0.2.30')], lines
 "
+# learning.clients: from the inside port only the client's queries are
+# copied to nsgate (OVS takes the flows: the sync above would have failed).
+expect "learning_copies_from_inside_are_only_the_clients" bash -c "ovs-ofctl -O OpenFlow13 --no-names dump-flows br0 table=2 |
+  grep -q 'priority=20,ip,in_port=1,nw_src=192.0.2.10 ' && ovs-ofctl -O OpenFlow13 --no-names dump-flows br0 table=2 |
+  grep -Eq 'priority=10,in_port=1 actions=drop'"
 expect "flows_have_the_expected_shape_and_timeouts" python3 - "$(ofctl dump-flows br0)" <<'PY'
 import re, sys
 flows = [l.strip() for l in sys.argv[1].splitlines() if 'cookie=' in l]

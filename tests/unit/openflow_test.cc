@@ -520,6 +520,41 @@ TEST(OpenflowFlows, ADnsPortPacketFromTheInsideIsForwardedButNeverTeaches) {
   }
 }
 
+// With learning.clients, the learn-copy table copies from the inside port
+// only the listed clients' queries (a bot's flood would use up the learn
+// meter); copies from the other ports (responses) go as ever.
+TEST(OpenflowFlows, WithLearningClientsOnlyTheirQueriesAreCopiedFromTheInside) {
+  auto copy_flow_for = [](const std::vector<of::FlowMod>& flows, const of::FlowPlan& p, uint32_t in_port,
+                          const IpAddress& src) {
+    const of::FlowMod* best = nullptr;
+    for (const of::FlowMod& f : flows) {
+      if (f.table != p.stage(of::Stage::learn_copy)) continue;
+      const of::Match& m = f.match;
+      if (m.in_port && *m.in_port != in_port) continue;
+      if (m.eth_type && *m.eth_type != (src.is_v4() ? 0x0800 : 0x86dd)) continue;
+      if (m.ip_src && !Prefix{m.ip_src->address, m.ip_src->prefix}.contains(src)) continue;
+      if (!best || f.priority > best->priority) best = &f;
+    }
+    return best;
+  };
+  auto copied = [](const of::FlowMod* f) {
+    return f && std::any_of(f->instructions.apply.begin(), f->instructions.apply.end(),
+                            [](const of::Action& a) { return a.port == of::port::controller; });
+  };
+  for (bool listed : {false, true}) {
+    of::FlowPlan p = plan();
+    if (listed) p.learn_clients = {*Prefix::parse("192.0.2.53/32"), *Prefix::parse("2001:db8::53/128")};
+    std::vector<of::FlowMod> flows = of::pipeline_flows(p);
+    EXPECT_TRUE(copied(copy_flow_for(flows, p, 1, ip("192.0.2.53"))));
+    EXPECT_TRUE(copied(copy_flow_for(flows, p, 1, ip("2001:db8::53"))));
+    EXPECT_EQ(copied(copy_flow_for(flows, p, 1, ip("192.0.2.77"))), !listed) << "a bot's query, listed " << listed;
+    EXPECT_TRUE(copied(copy_flow_for(flows, p, 2, ip("198.41.0.4")))) << "a response from outside";
+    const of::FlowMod* resolver = copy_flow_for(flows, p, 1, ip("192.0.2.53"));
+    ASSERT_NE(resolver, nullptr);
+    EXPECT_EQ(resolver->instructions.meter, std::optional<uint32_t>(of::kLearnMeter));
+  }
+}
+
 TEST(OpenflowFlows, ATcpFirstFragmentCutInsideItsHeaderIsJudgedAsAQuery) {
   // RFC 1858's tiny fragment: OVS reads its ports as 0, so no query flow
   // sees it; the receiver reassembles whatever it carries.

@@ -147,12 +147,14 @@ bool wait_for(Pred done, std::chrono::milliseconds limit = std::chrono::millisec
 
 // A dataplane between two ring ports, with a frame pool of its own (DPDK
 // names are global: each rig numbers its own), stopped and drained at the
-// end of the test. `configure` sets options beyond the two ports.
+// end of the test (a test may stop it before). `configure` sets options
+// beyond the two ports; the pool holds `frames` mbufs, with no per-lcore
+// cache (a test can count them back).
 class Rig {
  public:
-  explicit Rig(const std::function<void(DataplaneOptions&)>& configure = {})
+  explicit Rig(const std::function<void(DataplaneOptions&)>& configure = {}, unsigned frames = 1023)
       : tag_("rig" + std::to_string(next_++)), inside(tag_ + "_in"), outside(tag_ + "_out") {
-    pool = rte_pktmbuf_pool_create((tag_ + "_frames").c_str(), 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+    pool = rte_pktmbuf_pool_create((tag_ + "_frames").c_str(), frames, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
     DataplaneOptions opts;
     opts.config.ports.inside = inside.name;
     opts.config.ports.outside = outside.name;
@@ -204,14 +206,9 @@ void expect_the_referral_taught(Dataplane& d) {
 }
 
 TEST(Dataplane, AResponseIsLearnedAfterItsQueryEvenBehindABacklogOfQueries) {
-  rte_mempool* pool = rte_pktmbuf_pool_create("test_frames", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-  ASSERT_NE(pool, nullptr);
-  RingPort inside("test_inside"), outside("test_outside");
-  DataplaneOptions opts;
-  opts.config.ports.inside = inside.name;
-  opts.config.ports.outside = outside.name;
-  Dataplane d(opts);
-  ASSERT_TRUE(started(d));
+  Rig rig({}, 4095);
+  ASSERT_TRUE(rig.start());
+  Dataplane& d = *rig.d;
 
   // Queries pile up in the worker's ring while the learner is held up.
   LearnerHold hold(d);
@@ -221,18 +218,15 @@ TEST(Dataplane, AResponseIsLearnedAfterItsQueryEvenBehindABacklogOfQueries) {
   // resolver's query Q, and Q's referral once the worker has sent Q.
   const char* root = "198.41.0.4";
   for (uint16_t i = 0; i < 1000; ++i)
-    inside.put(pool, udp_frame({"192.0.2.10", root, static_cast<uint16_t>(20000 + i), 53},
+    rig.inside.put(rig.pool, udp_frame({"192.0.2.10", root, static_cast<uint16_t>(20000 + i), 53},
                                DnsBuilder(i).question(std::string("q").append(std::to_string(i)).append(".other.lab"), kA).build()));
-  inside.put(pool, udp_frame({"192.0.2.10", root, 40000, 53}, DnsBuilder(777).question("www.example.lab", kA).build()));
+  rig.inside.put(rig.pool, udp_frame({"192.0.2.10", root, 40000, 53}, DnsBuilder(777).question("www.example.lab", kA).build()));
   ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::rx_inside) == 1001; }));
-  outside.put(pool, udp_frame({root, "192.0.2.10", 53, 40000}, lab_referral(777)));
+  rig.outside.put(rig.pool, udp_frame({root, "192.0.2.10", 53, 40000}, lab_referral(777)));
   ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::rx_outside) == 1; }));
   hold.release();
 
   expect_the_referral_taught(d);
-  d.stop();
-  inside.drain();
-  outside.drain();
 }
 
 // Frames in several mbufs: a query is judged on its headers (in the first
@@ -240,16 +234,11 @@ TEST(Dataplane, AResponseIsLearnedAfterItsQueryEvenBehindABacklogOfQueries) {
 // and handed to the learner holds a reference on every segment (one on
 // the first only freed the rest twice).
 TEST(Dataplane, FramesInChainedMbufsAreJudgedLearnedAndFreedOnce) {
-  rte_mempool* pool = rte_pktmbuf_pool_create("chain_frames", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-  ASSERT_NE(pool, nullptr);
+  Rig rig([](DataplaneOptions& o) { o.config.hold_responses = false; });  // forwarded and copied: two references
+  ASSERT_TRUE(rig.start());
+  Dataplane& d = *rig.d;
+  rte_mempool* pool = rig.pool;
   unsigned free_at_start = rte_mempool_avail_count(pool);
-  RingPort inside("chain_inside"), outside("chain_outside");
-  DataplaneOptions opts;
-  opts.config.ports.inside = inside.name;
-  opts.config.ports.outside = outside.name;
-  opts.config.hold_responses = false;  // forwarded and copied: two references
-  Dataplane d(opts);
-  ASSERT_TRUE(started(d));
 
   const char* root = "198.41.0.4";
   // A query to an unknown server in three segments: dropped, not
@@ -260,10 +249,10 @@ TEST(Dataplane, FramesInChainedMbufsAreJudgedLearnedAndFreedOnce) {
     bot.addr(DnsBuilder::additional, std::string("pad").append(std::to_string(i)).append(".bot.lab"), "192.0.2.1", 60);
   Bytes bot_query = bot.build();
   ASSERT_GT(bot_query.size(), 1000u);
-  inside.put_chained(pool, udp_frame({"192.0.2.10", "203.0.113.66", 41000, 53}, bot_query), 512);
+  rig.inside.put_chained(rig.pool, udp_frame({"192.0.2.10", "203.0.113.66", 41000, 53}, bot_query), 512);
   // The resolver's query, then a referral padded past 2 KB with glue for
   // names no NS names, in 1 KB segments.
-  inside.put(pool, udp_frame({"192.0.2.10", root, 40000, 53}, DnsBuilder(777).question("www.example.lab", kA).build()));
+  rig.inside.put(rig.pool, udp_frame({"192.0.2.10", root, 40000, 53}, DnsBuilder(777).question("www.example.lab", kA).build()));
   ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::rx_inside) == 2; }));
   DnsBuilder referral(777, 0x8000);
   referral.question("www.example.lab", kA)
@@ -274,7 +263,7 @@ TEST(Dataplane, FramesInChainedMbufsAreJudgedLearnedAndFreedOnce) {
                   "203.0.113.99", 172800);
   Bytes big = udp_frame({root, "192.0.2.10", 53, 40000}, referral.build());
   ASSERT_GT(big.size(), 2048u);
-  outside.put_chained(pool, big, 1024);
+  rig.outside.put_chained(rig.pool, big, 1024);
   ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::rx_outside) == 1; }));
 
   expect_the_referral_taught(d);
@@ -282,8 +271,8 @@ TEST(Dataplane, FramesInChainedMbufsAreJudgedLearnedAndFreedOnce) {
   EXPECT_EQ(t.verdicts[static_cast<size_t>(Verdict::drop_unknown)], 1u);
   EXPECT_EQ(t.verdicts[static_cast<size_t>(Verdict::forward_undecodable)], 0u);
   d.stop();
-  inside.drain();
-  outside.drain();
+  rig.inside.drain();
+  rig.outside.drain();
   // Every mbuf back in the pool, once. The pool has no per-lcore cache,
   // so a segment freed twice sits in its ring twice: taking everything
   // out then gives it twice (and misses another; the count alone cannot
@@ -312,15 +301,9 @@ std::vector<rte_mbuf*> sent_on(const RingPort& port) {
 // reassembles into the original; what cannot be fragmented (DF set, not
 // IPv4) is sent as it is, as before.
 TEST(Dataplane, FramesAboveTheMtuLeaveAsFragmentsThatReassembleToThem) {
-  rte_mempool* pool = rte_pktmbuf_pool_create("mtu_frames", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-  ASSERT_NE(pool, nullptr);
-  RingPort inside("mtu_inside"), outside("mtu_outside");
-  DataplaneOptions opts;
-  opts.config.ports.inside = inside.name;
-  opts.config.ports.outside = outside.name;
-  opts.fragment_mtu = 1500;  // ring ports have no link MTU of their own
-  Dataplane d(opts);
-  ASSERT_TRUE(started(d));
+  Rig rig([](DataplaneOptions& o) { o.fragment_mtu = 1500; });  // ring ports have no link MTU of their own
+  ASSERT_TRUE(rig.start());
+  Dataplane& d = *rig.d;
 
   Bytes data(4000);
   for (size_t i = 0; i < data.size(); ++i) data[i] = std::byte(i * 7 + 3);
@@ -328,15 +311,15 @@ TEST(Dataplane, FramesAboveTheMtuLeaveAsFragmentsThatReassembleToThem) {
   Bytes df = big;
   df[14 + 6] = std::byte(0x40);  // DF
   Bytes v6 = udp_frame({"2001:db8::10", "2001:db8::80", 40000, 443}, Bytes(1600));
-  inside.put_chained(pool, big, 1500);
+  rig.inside.put_chained(rig.pool, big, 1500);
   ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::tx_fragmented) == 1; }));
-  inside.put_chained(pool, df, 1500);
-  inside.put_chained(pool, v6, 1500);
+  rig.inside.put_chained(rig.pool, df, 1500);
+  rig.inside.put_chained(rig.pool, v6, 1500);
   ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::tx_unfragmented) == 2; }));
   EXPECT_EQ(d.totals().get(Counter::tx_outside), 3u);  // frames, not fragments
   d.stop();
 
-  std::vector<rte_mbuf*> sent = sent_on(outside);
+  std::vector<rte_mbuf*> sent = sent_on(rig.outside);
   ASSERT_GE(sent.size(), 5u);
   std::vector<Bytes> frames;
   for (rte_mbuf* m : sent) {
@@ -371,8 +354,6 @@ TEST(Dataplane, FramesAboveTheMtuLeaveAsFragmentsThatReassembleToThem) {
   EXPECT_TRUE(last_seen);
   EXPECT_EQ(covered, l4.size());
   EXPECT_EQ(joined, l4);
-  inside.drain();
-  outside.drain();
 }
 
 // A reload that turns a static CIDR into a host static (a table entry the

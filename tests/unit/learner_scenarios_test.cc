@@ -67,6 +67,14 @@ void walk_to_provider_lab(Lab& lab, uint16_t id) {
   lab.exchange("198.51.100.1", id, "ns.provider.lab", A, tld);
 }
 
+// An authoritative answer for ns.provider.lab: 203.0.113.30 with `ttl`,
+// from `server` (by default ns1.provider.lab, which serves its zone).
+void answer_provider_ns(Lab& lab, uint16_t id, uint32_t ttl, const std::string& server = "203.0.113.20") {
+  DnsBuilder ans(id, flags::qr | flags::aa);
+  ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", ttl);
+  lab.exchange(server, id, "ns.provider.lab", A, ans);
+}
+
 // What the two known-address TTL tests start from: the walk done, with
 // exact TTLs (no grace, no minimum), 3500 s into ns1.example.lab's 3600 s.
 void walk_and_wait_3500s(Lab& lab) {
@@ -606,9 +614,7 @@ TEST(LearnerScenario, NsWithoutGlueIsLearnedWhenItsAddressArrivesInTheWindow) {
   EXPECT_EQ(lab.events(LearnEvent::pending), 1u);
   // The resolver resolves ns.provider.lab: lab. refers it to provider.lab.
   walk_to_provider_lab(lab, 11);
-  DnsBuilder ans(12, flags::qr | flags::aa);
-  ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 600);
-  lab.exchange("203.0.113.20", 12, "ns.provider.lab", A, ans);
+  answer_provider_ns(lab, 12, 600);
   EXPECT_TRUE(lab.allowed("203.0.113.30"));
   std::optional<Provenance> p = lab.provenance("203.0.113.30");
   ASSERT_TRUE(p.has_value());
@@ -632,9 +638,7 @@ TEST(LearnerScenario, AGluelessReferralAfterTheEntryWentUsesTheAddressTheResolve
   };
   lab.exchange("203.0.113.10", 10, "www.sub.example.lab", A, referral(10));
   walk_to_provider_lab(lab, 11);
-  DnsBuilder ans(12, flags::qr | flags::aa);
-  ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 86400);
-  lab.exchange("203.0.113.20", 12, "ns.provider.lab", A, ans);
+  answer_provider_ns(lab, 12, 86400);
   ASSERT_TRUE(lab.allowed("203.0.113.30"));
   lab.advance_s(700);
   ASSERT_FALSE(lab.allowed("203.0.113.30")) << "300 s + 300 s grace have passed";
@@ -708,9 +712,7 @@ TEST(LearnerScenario, AServerFloodingGluelessReferralsCannotTakeEveryWait) {
   ref.question("www.other.lab", A).ns(S::authority, "other.lab", "ns.provider.lab", 3600);
   lab.exchange("198.51.100.1", 200, "www.other.lab", A, ref);
   walk_to_provider_lab(lab, 201);
-  DnsBuilder ans(202, flags::qr | flags::aa);
-  ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 600);
-  lab.exchange("203.0.113.20", 202, "ns.provider.lab", A, ans);
+  answer_provider_ns(lab, 202, 600);
   EXPECT_TRUE(lab.allowed("203.0.113.30"));
   // Per response: of 100 targets without glue, per_response_cap (64) wait.
   Lab one;
@@ -848,9 +850,7 @@ TEST(LearnerScenario, OwnZoneLimitsYieldToStaticsAndToTheParent) {
   parent.question("www.example.lab", A).ns(S::authority, "example.lab", "ns.provider.lab", 86400);
   lab.exchange("198.51.100.1", 21, "www.example.lab", A, parent);
   walk_to_provider_lab(lab, 22);
-  DnsBuilder ans(23, flags::qr | flags::aa);
-  ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 86400);
-  lab.exchange("203.0.113.20", 23, "ns.provider.lab", A, ans);
+  answer_provider_ns(lab, 23, 86400);
   ASSERT_TRUE(lab.allowed("203.0.113.30"));
   lab.advance_s(4000);
   EXPECT_TRUE(lab.allowed("203.0.113.30")) << "the parent named it: 86400 + 300 s";
@@ -931,9 +931,7 @@ TEST(LearnerScenario, AShortenedNsWindowEndsNewWaitsOnTimeBeforeOlderLongerOnes)
   EXPECT_EQ(lab.events(LearnEvent::pending_expired), 1u) << "the short wait ended on time";
   EXPECT_EQ(lab.learner.pending_targets(), 1u);
   walk_to_provider_lab(lab, 22);
-  DnsBuilder ans(23, flags::qr | flags::aa);
-  ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 600);
-  lab.exchange("203.0.113.20", 23, "ns.provider.lab", A, ans);
+  answer_provider_ns(lab, 23, 600);
   EXPECT_FALSE(lab.allowed("203.0.113.30")) << "the answer came after its wait ended";
   lab.advance_s(2);
   EXPECT_EQ(lab.events(LearnEvent::pending_expired), 2u);
@@ -954,9 +952,7 @@ TEST(LearnerScenario, RepeatedNsWithoutGlueWaitsAgainOnceItsFirstWaitEnded) {
   lab.exchange("203.0.113.10", 14, "www.sub.example.lab", A, sub_to_provider(14));
   EXPECT_EQ(lab.events(LearnEvent::pending), 2u) << "an ended wait must not count as one still waiting";
   lab.advance_ms(100);
-  DnsBuilder ans(15, flags::qr | flags::aa);
-  ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 600);
-  lab.exchange("203.0.113.20", 15, "ns.provider.lab", A, ans);
+  answer_provider_ns(lab, 15, 600);
   EXPECT_TRUE(lab.allowed("203.0.113.30"));
 }
 
@@ -965,9 +961,7 @@ TEST(LearnerScenario, AddressAnswerFromAServerOutsideTheNamesZoneDoesNotResolveA
   walk_example_lab(lab);
   lab.exchange("203.0.113.10", 10, "www.sub.example.lab", A, sub_to_provider(10));
   // example.lab.'s server answers for provider.lab.: not its zone.
-  DnsBuilder ans(11, flags::qr | flags::aa);
-  ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 600);
-  lab.exchange("203.0.113.10", 11, "ns.provider.lab", A, ans);
+  answer_provider_ns(lab, 11, 600, "203.0.113.10");
   EXPECT_FALSE(lab.allowed("203.0.113.30"));
 }
 
@@ -1152,9 +1146,7 @@ TEST(LearnerScenario, AnAddressForAWaitThatEndedButIsNotSweptYetCountsAsNoDelega
   lab.query("203.0.113.10", 13, "unrelated.example.lab", A);  // housekeeping: the wait goes on
   lab.advance_ms(950);  // the 2 s wait has ended; the next housekeeping is 0.05 s away
   uint64_t before = lab.events(LearnEvent::answer_not_delegation);
-  DnsBuilder ans(14, flags::qr | flags::aa);
-  ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 600);
-  lab.exchange("203.0.113.20", 14, "ns.provider.lab", A, ans);
+  answer_provider_ns(lab, 14, 600);
   EXPECT_FALSE(lab.allowed("203.0.113.30"));
   EXPECT_EQ(lab.events(LearnEvent::answer_not_delegation), before + 1) << "the late answer must be counted";
 }
@@ -1166,9 +1158,7 @@ TEST(LearnerScenario, AnAwaitedAddressFromAServerOutsideItsZoneCountsAsOutOfBail
   ASSERT_EQ(lab.events(LearnEvent::pending), 1u);
   uint64_t before = lab.events(LearnEvent::answer_not_delegation);
   // example.lab.'s server answers for provider.lab. while the wait is on.
-  DnsBuilder ans(11, flags::qr | flags::aa);
-  ans.question("ns.provider.lab", A).addr(S::answer, "ns.provider.lab", "203.0.113.30", 600);
-  lab.exchange("203.0.113.10", 11, "ns.provider.lab", A, ans);
+  answer_provider_ns(lab, 11, 600, "203.0.113.10");
   EXPECT_FALSE(lab.allowed("203.0.113.30"));
   EXPECT_EQ(lab.events(LearnEvent::glue_out_of_bailiwick), 1u);
   EXPECT_EQ(lab.events(LearnEvent::answer_not_delegation), before);

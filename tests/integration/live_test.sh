@@ -30,27 +30,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL $1"; failed=$((failed + 1)); }
-expect() {  # expect NAME COMMAND...: passes when the command succeeds
-  local name=$1; shift
-  if "$@" >"$tmp/last.out" 2>&1; then ok "$name"; else fail "$name"; sed 's/^/     /' "$tmp/last.out"; fi
-}
-# expect_not NAME COMMAND...: passes when the command fails with status 1,
-# the checks' "no" (no answer); any other failure (a tool missing, a crash)
-# is a failure of the test, not a pass.
-expect_not() {
-  local name=$1; shift
-  "$@" >"$tmp/last.out" 2>&1
-  local rc=$?
-  if [ "$rc" -eq 1 ]; then ok "$name"; else fail "$name (status $rc)"; sed 's/^/     /' "$tmp/last.out"; fi
-}
-eventually() {  # eventually COMMAND...: retried for up to 3 s
-  for _ in $(seq 30); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  "$@"
-}
-# The source port the last craft call printed (sport=N), to find its drop-log line.
-last_sport() { sed -n 's/^sport=\([0-9]*\)$/\1/p' "$tmp/last.out"; }
+. "$(dirname "$0")/checks.sh"
 # reload: SIGHUP, then wait until nsgate has said what it made of the file.
 reload() {
   local before; before=$(grep -c "reloaded\|reload of .* refused" "$tmp/nsgate.out")
@@ -133,7 +114,6 @@ if ! grep -q "Ctrl-C stops" "$tmp/nsgate.out"; then
 fi
 sleep 0.5
 
-inside() { ip netns exec "$in_ns" "$@"; }
 dig_answer() { inside dig +time=2 +tries=1 +short "$@" | grep -qx 192.0.2.80; }
 
 expect "ping_passes_both_ways" inside ping -c 2 -W 2 192.0.2.21
@@ -142,15 +122,7 @@ expect "query_to_static_allowed_server_is_answered" dig_answer @192.0.2.20 www.e
 expect_not "query_to_unknown_server_times_out" dig_answer @192.0.2.21 www.example.lab
 expect "tcp_query_to_static_allowed_server_is_answered" dig_answer +tcp @192.0.2.20 www.example.lab
 expect_not "tcp_query_to_unknown_server_fails" dig_answer +tcp @192.0.2.21 www.example.lab
-# Queries in fragments: judged by the first fragment's ports, also when it
-# holds only 8 bytes of the TCP header (RFC 1858).
-craft() { inside python3 "$(dirname "$0")/dns_craft.py" "$@"; }
-expect "fragmented_query_to_static_allowed_server_is_answered" craft big-query 192.0.2.20 www.example.lab
-expect_not "fragmented_query_to_unknown_server_is_dropped" craft big-query 192.0.2.21 www.example.lab
-big_sport=$(last_sport)
-expect "tiny_fragment_syn_to_static_allowed_server_is_answered" craft tiny-syn "${tag}i0" 192.0.2.10 192.0.2.20
-expect_not "tiny_fragment_syn_to_unknown_server_is_dropped" craft tiny-syn "${tag}i0" 192.0.2.10 192.0.2.21
-tiny_sport=$(last_sport)
+fragment_checks "${tag}i0" 192.0.2.10 192.0.2.20 192.0.2.21
 # A TCP connection to a non-DNS port passes both ways (an echo service).
 ip netns exec "$out_ns" python3 -c '
 import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -44,31 +44,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
 fail() {
   echo "FAIL $1"; failed=$((failed + 1))
   echo "     --- shim log"; tail -n 15 "$tmp/shim.out" 2>/dev/null | sed 's/^/     /'
   echo "     --- drop log"; tail -n 5 "$tmp/drops.json" 2>/dev/null | sed 's/^/     /'
 }
-expect() {  # expect NAME COMMAND...: passes when the command succeeds
-  local name=$1; shift
-  if "$@" >"$tmp/last.out" 2>&1; then ok "$name"; else sed 's/^/     /' "$tmp/last.out"; fail "$name"; fi
-}
-eventually() {  # eventually COMMAND...: retried for up to 3 s (metrics refresh every second)
-  for _ in $(seq 30); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  "$@"
-}
-# expect_not NAME COMMAND...: passes when the command fails with status 1,
-# the checks' "no" (no answer, no such flow); any other failure (a tool
-# missing, a crash) fails the test instead of passing it.
-expect_not() {
-  local name=$1; shift
-  "$@" >"$tmp/last.out" 2>&1
-  local rc=$?
-  if [ "$rc" -eq 1 ]; then ok "$name"; else sed 's/^/     /' "$tmp/last.out"; fail "$name (status $rc)"; fi
-}
-# The source port the last craft call printed (sport=N), to find its drop-log line.
-last_sport() { sed -n 's/^sport=\([0-9]*\)$/\1/p' "$tmp/last.out"; }
+. "$(dirname "$0")/checks.sh"
 
 # ---- Open vSwitch, userspace datapath, in $tmp/ovs
 ovs_start "$tmp/ovs" || exit 1
@@ -182,7 +163,6 @@ start_shim() {  # start_shim [ARGS...]: waits until the switch is in sync
   echo "the shim did not reach sync:"; cat "$tmp/shim.out"; return 1
 }
 
-inside() { ip netns exec "$in_ns" "$@"; }
 dig_answer() { inside dig +time=2 +tries=1 +short +norec "$@" | grep -qx 192.0.2.80; }
 # The root's referral for a TLD: no answer, an authority section naming ns1.TLD.
 dig_referral() {  # dig_referral TLD DIG_ARGS...
@@ -224,16 +204,9 @@ for _ in $(seq 30); do flow_for 192.0.2.31 >/dev/null && break; sleep 0.1; done
 expect "referral_installs_a_flow_for_the_glue_address" flow_for 192.0.2.31
 expect "learned_server_is_answered_directly" dig_answer @192.0.2.31 www.example.lab
 # Queries in fragments: the first fragment carries the ports and is judged
-# (OVS's nx-match fragment mode); later fragments pass as non-DNS.
-craft() { inside python3 "$(dirname "$0")/dns_craft.py" "$@"; }
-expect "fragmented_query_to_static_allowed_server_is_answered" craft big-query 192.0.2.20 www.example.lab
-expect_not "fragmented_query_to_unknown_server_is_dropped" craft big-query 192.0.2.21 www.example.lab
-big_sport=$(last_sport)
-# A TCP SYN whose first fragment holds 8 bytes of header (RFC 1858): OVS
-# reads its ports as 0; judged all the same.
-expect "tiny_fragment_syn_to_static_allowed_server_is_answered" craft tiny-syn "${tag}i0" 192.0.2.10 192.0.2.20
-expect_not "tiny_fragment_syn_to_unknown_server_is_dropped" craft tiny-syn "${tag}i0" 192.0.2.10 192.0.2.21
-tiny_sport=$(last_sport)
+# (OVS's nx-match fragment mode; a TCP first fragment cut inside its header
+# has its ports read as 0, judged all the same); later fragments pass.
+fragment_checks "${tag}i0" 192.0.2.10 192.0.2.20 192.0.2.21
 # A bot inside forging the root's referral for its own server teaches nothing.
 # The bridge's counter shows the forgery arrived and went out uncopied; the
 # half second after it is what a copy to the shim would need to become a flow.

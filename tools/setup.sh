@@ -22,8 +22,8 @@ packages=(
   clang libclang-rt-14-dev llvm
   # live tests: namespaces, real DNS software, metrics server, OVS
   iproute2 ethtool iputils-ping dnsutils unbound nsd prometheus openvswitch-switch procps psmisc curl bc
-  # deploy checks (systemd-analyze verify)
-  systemd
+  # deploy checks (systemd-analyze verify, logrotate --debug)
+  systemd logrotate
 )
 
 missing=()

@@ -120,6 +120,7 @@ bool save_snapshot(const Learner& learner, const std::string& path, std::string&
 }  // namespace
 
 int cmd_ofshim(Args& args) {
+  catch_reloads();
   auto conf_path = args.value({"-c", "--config"});
   auto listen = args.value({"--listen"});
   auto connect = args.value({"--connect"});
@@ -293,6 +294,7 @@ int cmd_ofshim(Args& args) {
       next_snapshot = now + static_cast<TimeNs>(config.snapshot_interval_s * 1e9);
     }
     if (reload_requested.exchange(false)) {
+      if (!log.reopen(error)) say("reload: " + error);
       if (!conf_path) {
         say("reload: no configuration file (-c) to reload");
         continue;

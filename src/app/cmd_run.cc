@@ -153,6 +153,7 @@ void register_run_telemetry(dp::Dataplane& d, DropLog& log, const std::string& s
 }  // namespace
 
 int cmd_run(Args& args) {
+  catch_reloads();
   auto conf_path = args.value({"-c", "--config"});
   auto snap_override = args.value({"--snapshot"});
   if (!conf_path) throw Fatal{"usage: nsgate run -c CONF [--snapshot FILE]"};
@@ -206,6 +207,8 @@ int cmd_run(Args& args) {
       std::fprintf(stderr, "nsgate run: %s\n", e.empty() ? "a snapshot write failed" : e.c_str());
     }
     if (reload_requested.exchange(false)) {
+      // Whatever the file says: logrotate's postrotate reloads.
+      if (!log.reopen(error)) std::fprintf(stderr, "nsgate run: reload: %s\n", error.c_str());
       // Parsed and validated here, off the data path; applied only whole.
       ctl::LoadResult r = ctl::load_config_file(*conf_path);
       if (!r.ok()) {

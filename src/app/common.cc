@@ -16,11 +16,15 @@ namespace nsgate::app {
 std::atomic<int> stop_signal{0};
 std::atomic<bool> reload_requested{false};
 
-void install_signal_handlers() {
-  signal(SIGINT, [](int sig) { stop_signal = sig; });
-  signal(SIGTERM, [](int sig) { stop_signal = sig; });
+void catch_reloads() {
   signal(SIGHUP, [](int) { reload_requested = true; });
   signal(SIGPIPE, SIG_IGN);
+}
+
+void install_signal_handlers() {
+  catch_reloads();
+  signal(SIGINT, [](int sig) { stop_signal = sig; });
+  signal(SIGTERM, [](int sig) { stop_signal = sig; });
 }
 
 TimeNs clock_now(clockid_t clock) {

@@ -50,7 +50,13 @@ class Args {
 // ignored (a closed socket is an error return, not a death).
 extern std::atomic<int> stop_signal;
 extern std::atomic<bool> reload_requested;
-void install_signal_handlers();
+// SIGHUP and SIGPIPE only: called first thing, because a start can take
+// seconds (a large snapshot) and a reload sent meanwhile (systemd counts a
+// Type=simple unit active at once) would otherwise end the process, with
+// an exit systemd does not restart. The reload is applied once running.
+// A stop during the start still ends the process at once.
+void catch_reloads();
+void install_signal_handlers();  // catch_reloads() and the stop signals
 TimeNs clock_now(clockid_t clock);  // CLOCK_REALTIME or CLOCK_MONOTONIC, in ns
 
 // Loads -c FILE if given (else defaults); invalid files are fatal with every error.

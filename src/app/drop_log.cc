@@ -20,8 +20,25 @@ DropLog::DropLog(const DropLogConfig& c, ControlStats& stats)
       line_([this](const QueryEvent& ev, uint64_t suppressed) { line(ev, suppressed); }),
       stats_(stats) {
   if (c.path.empty()) return;
-  out_ = c.path == "-" ? stdout : std::fopen(c.path.c_str(), "a");
+  if (c.path == "-") {
+    out_ = stdout;
+    return;
+  }
+  path_ = c.path;
+  out_ = std::fopen(c.path.c_str(), "a");
   if (!out_) throw Fatal{"cannot open drop_log.path " + c.path + ": " + std::strerror(errno), 1};
+}
+
+bool DropLog::reopen(std::string& error) {
+  if (path_.empty()) return true;
+  FILE* next = std::fopen(path_.c_str(), "a");
+  if (!next) {
+    error = "cannot reopen drop_log.path " + path_ + ": " + std::strerror(errno) + "; still writing to the file opened before";
+    return false;
+  }
+  std::fclose(out_);
+  out_ = next;
+  return true;
 }
 
 DropLog::~DropLog() {

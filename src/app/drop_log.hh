@@ -40,6 +40,10 @@ class DropLog {
   DropLog& operator=(const DropLog&) = delete;
   // A reload: the sources' buckets, suppressed counts and held events carry over.
   void set_limits(const DropLogConfig& c, TimeNs now) { throttle_.set_limits(c.rate, c.burst, now); }
+  // Also on a reload: opens the file's path anew, so that a log rotated by
+  // renaming (logrotate's default) is written afresh under its name. When
+  // that fails the old file stays in use and `error` says why.
+  bool reopen(std::string& error);
   // The most blocked sources and destinations, "ADDRESS COUNT".
   std::pair<std::vector<std::string>, std::vector<std::string>> top(size_t n, TimeNs now);
   // Passes are ignored; drops and alerts are counted and written if the
@@ -54,6 +58,7 @@ class DropLog {
  private:
   void line(const QueryEvent& ev, uint64_t suppressed);
 
+  std::string path_;  // a file's; empty for stdout or none
   FILE* out_ = nullptr;
   EventThrottle throttle_;
   EventThrottle::Write line_;

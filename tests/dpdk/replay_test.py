@@ -304,6 +304,56 @@ def drop_log_counts_every_blocked_query_and_writes_each_clients_last():
             proc.wait()
 
 
+def hup_caught(pid):
+    """Whether the process has a handler for SIGHUP (/proc's SigCgt mask)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            mask = next(l for l in f if l.startswith("SigCgt:")).split()[1]
+    except (OSError, StopIteration):
+        return False
+    return int(mask, 16) & (1 << (signal.SIGHUP - 1)) != 0
+
+
+def a_reload_sent_during_the_start_is_applied_once_running():
+    # systemd counts the unit active at once; a reload can come while a
+    # large snapshot loads. The configuration file is a FIFO here, so the
+    # start waits, at a known point, for the test to write it.
+    metrics_port = 20000 + (os.getpid() + 3) % 20000
+    text = open(run_config("hup", 40, empty_capture(), metrics_port, "")).read()
+    fifo = os.path.join(tmp, "hup-fifo.yaml")
+    os.mkfifo(fifo)
+    log = os.path.join(tmp, "hup.err")
+    with open(log, "w") as err_file:
+        proc = subprocess.Popen([NSGATE, "run", "-c", fifo], stdout=subprocess.DEVNULL, stderr=err_file)
+
+    def wait_for(text):
+        deadline = time.time() + 30
+        while text not in open(log).read() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        return text in open(log).read()
+    try:
+        deadline = time.time() + 10
+        while not hup_caught(proc.pid) and time.time() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # blocked opening the FIFO
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.2)
+        assert proc.poll() is None, f"a SIGHUP during the start ended it ({proc.returncode}): {open(log).read()}"
+        with open(fifo, "w") as f:
+            f.write(text)
+        assert wait_for("Ctrl-C stops"), open(log).read()
+        with open(fifo, "w") as f:  # opened for the reload asked for during the start
+            f.write(text)
+        assert wait_for(f"reloaded {fifo}"), open(log).read()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        assert proc.returncode == 0, open(log).read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def startup_errors_name_what_to_fix():
     cfg = write("bad.yaml", f"""
 ports: {{inside: net_nothing0, outside: net_nothing1}}
@@ -358,7 +408,8 @@ for fn in [every_packet_gets_its_verdict_and_counters_match_what_was_sent, monit
            undecodable_packets_are_dropped_when_configured, paper_table_two_is_reproduced,
            snapshot_from_learn_loads_into_replay, run_learns_from_a_mirror_and_saves_its_snapshot_on_sigterm,
            every_failed_snapshot_write_is_counted, drop_log_counts_every_blocked_query_and_writes_each_clients_last,
-           startup_errors_name_what_to_fix, a_second_run_with_the_same_prefix_leaves_the_first_ones_files]:
+           a_reload_sent_during_the_start_is_applied_once_running, startup_errors_name_what_to_fix,
+           a_second_run_with_the_same_prefix_leaves_the_first_ones_files]:
     check(fn)
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed or not passed else 0)

@@ -49,6 +49,19 @@ for unit in sorted(os.listdir(os.path.join(SRC, "deploy/systemd"))):
     p = subprocess.run(["systemd-analyze", "verify", path], capture_output=True, text=True)
     check(f"systemd_analyze_verify_{unit}", p.returncode == 0 and not (p.stdout + p.stderr).strip(), p.stdout + p.stderr)
 
+# The logrotate rule as logrotate reads it, on a log of its own (--debug
+# changes nothing and runs no script): it would rotate and then reload.
+rot_dir = tempfile.mkdtemp(prefix="nsgate-logrotate-")
+log_path = os.path.join(rot_dir, "drops.json")
+open(log_path, "w").write('{"event_type":"drop"}\n')
+rule = os.path.join(rot_dir, "nsgate")
+open(rule, "w").write(open(os.path.join(SRC, "deploy/logrotate/nsgate")).read().replace("/var/log/nsgate/drops.json", log_path))
+p = subprocess.run(["logrotate", "--debug", "--force", "--state", os.path.join(rot_dir, "state"), rule],
+                   capture_output=True, text=True)
+out = p.stdout + p.stderr
+check("logrotate_rule_rotates_the_drop_log_and_reloads", p.returncode == 0 and "error" not in out.lower() and
+      f"renaming {log_path} to {log_path}.1" in out and "systemctl reload nsgate.service" in out, out)
+
 dash = json.load(open(os.path.join(SRC, "deploy/grafana/nsgate-dashboard.json")))
 exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
 check("dashboard_has_panels_with_queries", len(exprs) >= 8, exprs)

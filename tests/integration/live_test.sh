@@ -171,6 +171,19 @@ expect "invalid_reload_is_refused_and_changes_nothing" dig_answer @192.0.2.21 ww
 cp "$tmp/nsgate.yaml.orig" "$tmp/nsgate.yaml"
 expect "reload_back_is_taken" reload
 expect_not "reload_removes_the_static_allow_again" dig_answer @192.0.2.21 www.example.lab
+# Log rotation as logrotate does it by default: rename, then reload; the
+# next drop goes to a new file under the old name, none to the renamed one.
+mv "$tmp/drops.json" "$tmp/drops.json.1"
+expect "reload_after_rotation_is_taken" reload
+rotated_lines=$(wc -l <"$tmp/drops.json.1")
+expect_not "query_after_rotation_is_dropped" craft big-query 192.0.2.21 www.example.lab
+rotated_sport=$(last_sport)
+expect "a_rotated_drop_log_is_written_afresh_after_a_reload" eventually python3 -c "
+import json
+lines = [json.loads(l) for l in open('$tmp/drops.json')]
+assert [e for e in lines if e['src_port'] == int('${rotated_sport:-0}') and e['dest_ip'] == '192.0.2.21'], lines
+"
+expect "the_renamed_drop_log_gets_nothing_more" test "$(wc -l <"$tmp/drops.json.1")" -eq "$rotated_lines"
 kill -TERM "$nsgate_pid"
 wait "$nsgate_pid"; rc=$?
 nsgate_pid=""

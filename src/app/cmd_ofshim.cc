@@ -299,7 +299,7 @@ int cmd_ofshim(Args& args) {
         say("reload: no configuration file (-c) to reload");
         continue;
       }
-      ctl::LoadResult r = ctl::load_config_file(*conf_path);
+      ctl::LoadResult r = ctl::load_config_file_for_reload(*conf_path);
       Config next = r.config;
       overrides(next);
       std::vector<std::string> kept = keep_restart_only(config, next, Enforcer::openflow);

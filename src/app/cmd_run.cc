@@ -210,7 +210,7 @@ int cmd_run(Args& args) {
       // Whatever the file says: logrotate's postrotate reloads.
       if (!log.reopen(error)) std::fprintf(stderr, "nsgate run: reload: %s\n", error.c_str());
       // Parsed and validated here, off the data path; applied only whole.
-      ctl::LoadResult r = ctl::load_config_file(*conf_path);
+      ctl::LoadResult r = ctl::load_config_file_for_reload(*conf_path);
       if (!r.ok()) {
         ++stats.reloads_failed;
         std::fprintf(stderr, "nsgate run: reload of %s refused, nothing changed:\n", conf_path->c_str());

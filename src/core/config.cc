@@ -92,6 +92,41 @@ std::vector<ConfigError> validate_openflow_shim(const Config& c) {
   return errs;
 }
 
+namespace {
+
+// Why a metrics.listen value is not a list of ADDRESS:PORT (IPv6 in
+// brackets, comma-separated), or empty when it is. A bare port is refused
+// though the exporter takes it: it means every interface, which the
+// metrics should not be on unless the operator writes 0.0.0.0 or [::].
+std::string listen_address_error(const std::string& spec) {
+  size_t start = 0;
+  while (true) {
+    size_t comma = spec.find(',', start);
+    std::string item = spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    size_t colon = item.rfind(':');
+    if (colon == std::string::npos)
+      return "has no address: write ADDRESS:PORT (0.0.0.0:PORT for every interface, 127.0.0.1:PORT for this host)";
+    std::string host = item.substr(0, colon), port = item.substr(colon + 1);
+    bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+    if (bracketed) host = host.substr(1, host.size() - 2);
+    auto address = IpAddress::parse(host);
+    if (!address || address->is_v4() == bracketed)
+      return "is not ADDRESS:PORT: \"" + item + "\" needs an IPv4 address or an IPv6 one in brackets";
+    unsigned value = 0;
+    bool digits = !port.empty() && port.size() <= 5;
+    for (char ch : port) {
+      digits = digits && ch >= '0' && ch <= '9';
+      if (digits) value = value * 10 + static_cast<unsigned>(ch - '0');
+    }
+    if (!digits || value == 0 || value > 65535)
+      return "is not ADDRESS:PORT: \"" + port + "\" is not a port (1-65535)";
+    if (comma == std::string::npos) return "";
+    start = comma + 1;
+  }
+}
+
+}  // namespace
+
 std::vector<ConfigError> validate(const Config& c) {
   std::vector<ConfigError> errs;
   auto err = [&](const std::string& path, std::string msg) {
@@ -109,8 +144,14 @@ std::vector<ConfigError> validate(const Config& c) {
     err("learning.query_match_window", "must be between 0 and 300 seconds");
   if (!(l.ns_address_window_s > 0 && l.ns_address_window_s <= 300))
     err("learning.ns_address_window", "must be between 0 and 300 seconds");
-  if (l.min_ttl_s > l.max_ttl_s)
-    err("learning.min_ttl", "is larger than learning.max_ttl (" + std::to_string(l.max_ttl_s) + ")");
+  if (l.min_ttl_s > l.max_ttl_s) {
+    // Named where the file has it: a max_ttl under the default min_ttl is
+    // the max_ttl's line.
+    if (c.line_of("learning.min_ttl") != 0)
+      err("learning.min_ttl", "is larger than learning.max_ttl (" + std::to_string(l.max_ttl_s) + ")");
+    else
+      err("learning.max_ttl", "is smaller than learning.min_ttl (" + std::to_string(l.min_ttl_s) + ", its default)");
+  }
   if (l.max_ttl_s > 7 * 86400) err("learning.max_ttl", "must be at most 604800 (one week)");
   if (l.grace_s > 86400) err("learning.grace", "must be at most 86400 (one day)");
   if (l.capacity == 0 || l.capacity > (1u << 24))
@@ -118,7 +159,9 @@ std::vector<ConfigError> validate(const Config& c) {
   if (l.per_response_cap == 0) err("learning.per_response_cap", "must be at least 1");
   if (l.per_zone_cap == 0) err("learning.per_zone_cap", "must be at least 1");
   if (l.zones_per_address == 0) err("learning.zones_per_address", "must be at least 1");
-  if (l.max_tracked_queries == 0) err("learning.max_tracked_queries", "must be at least 1");
+  // Reserved whole at start, as capacity is.
+  if (l.max_tracked_queries == 0 || l.max_tracked_queries > (1u << 24))
+    err("learning.max_tracked_queries", "must be between 1 and 16777216");
   if (l.max_pending_ns == 0) err("learning.max_pending_ns", "must be at least 1");
   // Bounded above too: the interval becomes nanoseconds in 64 bits.
   if (!(c.snapshot_interval_s >= 1 && c.snapshot_interval_s <= 7 * 86400))
@@ -148,6 +191,10 @@ std::vector<ConfigError> validate(const Config& c) {
     err("openflow.listen", "\"" + of.listen + "\" is not tcp:ADDRESS:PORT");
   if (!of.connect.empty() && !spec_ok(of.connect))
     err("openflow.connect", "\"" + of.connect + "\" is not tcp:HOST:PORT or unix:PATH");
+  if (!c.metrics_listen.empty()) {
+    if (std::string why = listen_address_error(c.metrics_listen); !why.empty())
+      err("metrics.listen", "\"" + c.metrics_listen + "\" " + why);
+  }
   if (!c.ports.inside.empty() && c.ports.inside == c.ports.outside)
     err("ports.outside", "is the same device as ports.inside");
 

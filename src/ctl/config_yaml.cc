@@ -3,10 +3,14 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 
 namespace nsgate::ctl {
@@ -316,16 +320,48 @@ LoadResult load_config_text(const std::string& text) {
   return load_node([&] { return YAML::Load(text); });
 }
 
-LoadResult load_config_file(const std::string& path) {
+namespace {
+
+// The file's text, or an error naming why it could not be read (a folder
+// opens but does not read: it must not pass for an empty file).
+std::optional<std::string> read_text(const std::string& path, LoadResult& r) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    r.errors.push_back({path, 0, "is a folder, not a configuration file"});
+    return std::nullopt;
+  }
   std::ifstream in(path);
   if (!in) {
-    LoadResult r;
-    r.errors.push_back({path, 0, "cannot open the file"});
+    r.errors.push_back({path, 0, std::string("cannot open the file: ") + std::strerror(errno)});
+    return std::nullopt;
+  }
+  std::string text;
+  char block[4096];
+  while (in.read(block, sizeof block) || in.gcount() > 0) text.append(block, static_cast<size_t>(in.gcount()));
+  if (in.bad()) {  // a failed read(2): libstdc++'s filebuf throws, read() sets badbit
+    r.errors.push_back({path, 0, "cannot read the file"});
+    return std::nullopt;
+  }
+  return text;
+}
+
+}  // namespace
+
+LoadResult load_config_file(const std::string& path) {
+  LoadResult r;
+  std::optional<std::string> text = read_text(path, r);
+  return text ? load_config_text(*text) : r;
+}
+
+LoadResult load_config_file_for_reload(const std::string& path) {
+  LoadResult r;
+  std::optional<std::string> text = read_text(path, r);
+  if (!text) return r;
+  if (text->find_first_not_of(" \t\r\n") == std::string::npos) {
+    r.errors.push_back({path, 0, "is empty; the running configuration stays (write {} for every default)"});
     return r;
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return load_node([&] { return YAML::Load(ss.str()); });
+  return load_config_text(*text);
 }
 
 }  // namespace nsgate::ctl

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <filesystem>
 
 #include "ctl/config_yaml.hh"
@@ -122,6 +125,71 @@ TEST(Config, RangeChecksCoverTheLearningLimits) {
   std::string all = all_errors(r);
   EXPECT_NE(all.find("learning.min_ttl (line 2): is larger than learning.max_ttl"), std::string::npos) << all;
   EXPECT_NE(all.find("learning.ns_address_window (line 4)"), std::string::npos) << all;
+}
+
+TEST(Config, AMaxTtlUnderTheDefaultMinTtlIsReportedOnItsOwnLine) {
+  auto r = ctl::load_config_text("mode: enforce\nlearning:\n  max_ttl: 30\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(all_errors(r).find("learning.max_ttl (line 3): is smaller than learning.min_ttl (60"), std::string::npos)
+      << all_errors(r);
+}
+
+TEST(Config, TrackedQueriesAreBoundedAsTheyAreReservedAtStart) {
+  EXPECT_TRUE(ctl::load_config_text("learning: {max_tracked_queries: 16777216}\n").ok());
+  auto r = ctl::load_config_text("learning:\n  max_tracked_queries: 100000000\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(all_errors(r).find("learning.max_tracked_queries (line 2): must be between 1 and 16777216"),
+            std::string::npos) << all_errors(r);
+}
+
+TEST(Config, TheMetricsAddressIsAddressAndPort) {
+  for (const char* good : {"127.0.0.1:9153", "[::1]:9153", "0.0.0.0:9153", "127.0.0.1:9153,[::1]:9154"})
+    EXPECT_TRUE(ctl::load_config_text(std::string("metrics: {listen: \"") + good + "\"}\n").ok()) << good;
+  EXPECT_TRUE(ctl::load_config_text("metrics: {listen: \"\"}\n").ok());  // off
+  struct Case {
+    const char* listen;
+    const char* says;
+  };
+  for (const Case& c : {Case{"9153", "has no address: write ADDRESS:PORT (0.0.0.0:PORT for every interface"},
+                        Case{"localhost:9153", "needs an IPv4 address or an IPv6 one in brackets"},
+                        Case{"::1:9153", "needs an IPv4 address or an IPv6 one in brackets"},
+                        Case{"[127.0.0.1]:9153", "needs an IPv4 address or an IPv6 one in brackets"},
+                        Case{"127.0.0.1:", "\"\" is not a port"}, Case{"127.0.0.1:70000", "\"70000\" is not a port"},
+                        Case{"127.0.0.1:0", "\"0\" is not a port"}, Case{"127.0.0.1:9153,9154", "has no address"}}) {
+    auto r = ctl::load_config_text(std::string("mode: enforce\nmetrics:\n  listen: \"") + c.listen + "\"\n");
+    ASSERT_FALSE(r.ok()) << c.listen;
+    std::string all = all_errors(r);
+    EXPECT_NE(all.find("metrics.listen (line 3): \"" + std::string(c.listen) + "\""), std::string::npos) << all;
+    EXPECT_NE(all.find(c.says), std::string::npos) << all;
+  }
+}
+
+TEST(Config, AFolderOrAnUnreadableFileIsAnErrorNotTheDefaults) {
+  auto folder = ctl::load_config_file(NSGATE_SOURCE_DIR);
+  ASSERT_FALSE(folder.ok());
+  EXPECT_NE(all_errors(folder).find("is a folder"), std::string::npos) << all_errors(folder);
+  EXPECT_FALSE(ctl::load_config_file(std::string(NSGATE_SOURCE_DIR) + "/no-such-file.yaml").ok());
+}
+
+TEST(Config, AReloadRefusesAnEmptyFileButTakesAnEmptyMap) {
+  auto dir = std::filesystem::temp_directory_path() / ("nsgate-config-test-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::string path = (dir / name).string();
+    FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+    return path;
+  };
+  std::string empty = write("empty.yaml", ""), blank = write("blank.yaml", "\n  \n"), map = write("map.yaml", "{}\n");
+  EXPECT_TRUE(ctl::load_config_file(empty).ok());  // at start: every default, as documented
+  for (const std::string& path : {empty, blank}) {
+    auto r = ctl::load_config_file_for_reload(path);
+    ASSERT_FALSE(r.ok()) << path;
+    EXPECT_NE(all_errors(r).find("is empty; the running configuration stays"), std::string::npos) << all_errors(r);
+  }
+  EXPECT_TRUE(ctl::load_config_file_for_reload(map).ok());
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Config, LearningClientsAreCidrsWithTheirErrorsLocated) {

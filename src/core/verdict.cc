@@ -43,12 +43,18 @@ std::optional<Verdict> classify(pkt::DecodeResult r, const pkt::Packet& p, const
   // nsgate cannot judge to a receiver that reassembles it anyway (RFC 7112
   // tells receivers to drop it; not every one does): dropped.
   if (r == pkt::DecodeResult::incomplete_first_fragment) return Verdict::drop_undecodable;
-  // Transparent for what it cannot read: a broken packet is the endpoints'
-  // business, and dropping it would make nsgate visible.
-  if (r != pkt::DecodeResult::ok)
-    return policy.drop_undecodable ? Verdict::drop_undecodable : Verdict::forward_undecodable;
+  bool to_dns_port = p.has_ports && policy.is_dns_port(p.dport);
+  if (r != pkt::DecodeResult::ok) {
+    // Transparent for what it cannot read: a broken packet is the
+    // endpoints' business, and dropping it would make nsgate visible.
+    // Except towards a DNS port, where some receivers take what nsgate
+    // calls broken (Linux reads an IPv6 UDP length of 0 as "up to the end",
+    // RFC 2675): judged as a query, so no header trick gets one past.
+    if (policy.drop_undecodable) return Verdict::drop_undecodable;
+    if (!to_dns_port) return Verdict::forward_undecodable;
+  }
   if (p.later_fragment) return Verdict::forward_later_fragment;
-  if (!p.has_ports || !policy.is_dns_port(p.dport)) return Verdict::forward_not_dns;
+  if (!to_dns_port) return Verdict::forward_not_dns;
   if (policy.trusted(p.src)) return Verdict::pass_trusted_source;
   return std::nullopt;
 }

@@ -180,13 +180,48 @@ TEST(Verdict, CidrStaticAllowsPassWithoutATableEntry) {
 }
 
 TEST(Verdict, UndecodablePacketsFollowThePolicy) {
-  Bytes f = query_to("192.0.2.10", "203.0.113.66");
+  Bytes f = query_to("192.0.2.10", "203.0.113.66", 443);
   f[14 + 20 + 4] = std::byte(0x7f);  // UDP length beyond the packet
   auto j = decode(f);
+  ASSERT_EQ(j.r, pkt::DecodeResult::truncated_l4);
   Policy lax = policy(), strict = policy();
   strict.drop_undecodable = true;
   EXPECT_EQ(classify(j.r, j.p, lax), Verdict::forward_undecodable);
   EXPECT_EQ(classify(j.r, j.p, strict), Verdict::drop_undecodable);
+}
+
+TEST(Verdict, AMalformedTransportHeaderToADnsPortIsJudgedAsAQuery) {
+  // Linux takes an IPv6 UDP length of 0 as "up to the end of the packet"
+  // (RFC 2675's jumbogram rule) and answers the query: forwarding it as
+  // merely undecodable let it reach any server, unlogged.
+  Bytes zero = udp_frame({"2001:db8::10", "2001:db8:66::53", 40000, 53},
+                         DnsBuilder(7).question("cmd.c2.invalid", 1).build());
+  zero[14 + 40 + 4] = zero[14 + 40 + 5] = std::byte(0);
+  Bytes long_udp = query_to("192.0.2.10", "203.0.113.66");
+  long_udp[14 + 20 + 4] = std::byte(0x7f);  // length beyond the packet
+  Bytes tcp = tcp_frame({"192.0.2.10", "203.0.113.66", 40000, 53}, 1, pkt::tcp_flag::syn, {});
+  tcp[14 + 20 + 12] = std::byte(0x10);  // data offset 4 bytes: below the header's own 20
+  for (const Bytes& f : {zero, long_udp, tcp}) {
+    auto j = decode(f);
+    EXPECT_NE(j.r, pkt::DecodeResult::ok);
+    ASSERT_EQ(classify(j.r, j.p, policy()), std::nullopt) << pkt::to_string(j.r);
+    EXPECT_EQ(judge(j.p, std::nullopt, policy()), Verdict::drop_unknown);
+    EXPECT_EQ(judge(j.p, std::nullopt, policy(Mode::monitor)), Verdict::alert_unknown);
+    Policy strict = policy();
+    strict.drop_undecodable = true;
+    EXPECT_EQ(classify(j.r, j.p, strict), Verdict::drop_undecodable);
+  }
+  // To an allowed server it passes as any query would; from a trusted
+  // resolver too.
+  Bytes to_static = query_to("192.0.2.10", "198.51.100.9");  // a CIDR static
+  to_static[14 + 20 + 4] = std::byte(0x7f);
+  auto a = decode(to_static);
+  ASSERT_EQ(classify(a.r, a.p, policy()), std::nullopt);
+  EXPECT_EQ(judge(a.p, std::nullopt, policy()), Verdict::pass_static);
+  Bytes from_resolver = query_to("192.0.2.53", "203.0.113.66");
+  from_resolver[14 + 20 + 4] = std::byte(0x7f);
+  auto t = decode(from_resolver);
+  EXPECT_EQ(classify(t.r, t.p, policy()), Verdict::pass_trusted_source);
 }
 
 // An IPv4 first fragment (MF set, offset 0) holding only the first

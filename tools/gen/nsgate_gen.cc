@@ -209,8 +209,9 @@ void replay_cases(const std::string& dir) {
   // 7 not DNS (HTTP) to the same unknown server: forwarded untouched
   w.frame(tcp_frame({client, "203.0.113.66", 50007, 80}, 1, 0x02, {}));
   w.advance_us(100'000);
-  // 8 truncated UDP (length field beyond the packet) to port 53: undecodable
-  Bytes bad = udp_frame({client, "203.0.113.66", 50008, 53}, DnsBuilder(8).question("x.invalid", A).build());
+  // 8 truncated UDP (length field beyond the packet), not to a DNS port:
+  // undecodable, forwarded (dropped under drop_undecodable)
+  Bytes bad = udp_frame({client, "203.0.113.66", 50008, 443}, DnsBuilder(8).question("x.invalid", A).build());
   bad[14 + 20 + 4] = std::byte(0x7f);
   w.frame(bad);
   w.advance_us(100'000);
@@ -226,6 +227,12 @@ void replay_cases(const std::string& dir) {
   // 11 ten seconds later the 5 s TTL (+ grace 0 in the test config) is over: drop
   w.advance_us(10'000'000);
   query(client, "198.51.100.5", 11, "c.short.lab");
+  // 12 an IPv6 query with UDP length 0 (Linux reads it as "to the end") to
+  // an unknown server: malformed, but to a DNS port, so judged: drop
+  Bytes zero = udp_frame({"2001:db8:62::62", "2001:db8:66::53", 50012, 53},
+                         DnsBuilder(12).question("cmd.c2.invalid", A).build());
+  zero[14 + 40 + 4] = zero[14 + 40 + 5] = std::byte(0);
+  w.frame(zero);
   std::printf("nsgate-gen: wrote %s/learn-short.pcap and %s/traffic-cases.pcap\n", dir.c_str(), dir.c_str());
 }
 

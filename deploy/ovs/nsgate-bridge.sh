@@ -18,7 +18,18 @@ ovs-vsctl --may-exist add-br "$br" \
 # The inside port gets OpenFlow port 1 (openflow.inside_port: 1).
 ovs-vsctl --may-exist add-port "$br" "$inside" -- set interface "$inside" ofport_request=1
 ovs-vsctl --may-exist add-port "$br" "$outside" -- set interface "$outside" ofport_request=2
+# OVS gives another number, silently, when 1 is taken (a bridge that had
+# ports): nsgate would then judge queries on a port they never come in on,
+# and let them all out. Checked before nsgate takes the bridge.
+in_port=$(ovs-vsctl get interface "$inside" ofport)
+out_port=$(ovs-vsctl get interface "$outside" ofport)
+if [ "$in_port" != 1 ]; then
+  echo "$0: $inside got OpenFlow port $in_port, not 1 (taken on $br): free port 1 and run this" \
+    "again, or set openflow.inside_port: $in_port and then the controller by hand" \
+    "(ovs-vsctl set-controller $br $controller); no controller set" >&2
+  exit 1
+fi
 ovs-vsctl set-controller "$br" "$controller"
 # OVS itself probes the controller; nsgate answers echoes.
 ovs-vsctl set controller "$br" inactivity_probe=5000
-echo "bridge $br: inside $inside (port 1), outside $outside (port 2), controller $controller, fail_mode=secure"
+echo "bridge $br: inside $inside (port 1), outside $outside (port $out_port), controller $controller, fail_mode=secure"

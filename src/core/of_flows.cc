@@ -90,14 +90,16 @@ std::vector<FlowMod> pipeline_flows(const FlowPlan& p) {
     }
   }
   for (uint16_t eth : {kEthIpv4, kEthIpv6}) {
-    FlowMod f = base(p, Stage::classify, prio::tiny_fragment);
-    f.match.eth_type = eth;
-    f.match.ip_proto = 6;
-    f.match.tcp_dst = 0;  // what OVS reads when the header is cut short
-    f.match.first_fragment = true;
-    if (p.inside_port) f.match.in_port = p.inside_port;
-    f.instructions.goto_table = judge;
-    out.push_back(f);
+    for (uint8_t proto : {uint8_t{6}, uint8_t{17}}) {
+      FlowMod f = base(p, Stage::classify, prio::tiny_fragment);
+      f.match.eth_type = eth;
+      f.match.ip_proto = proto;
+      (proto == 17 ? f.match.udp_dst : f.match.tcp_dst) = 0;  // what OVS reads when the header is cut short
+      f.match.first_fragment = true;
+      if (p.inside_port) f.match.in_port = p.inside_port;
+      f.instructions.goto_table = judge;
+      out.push_back(f);
+    }
   }
   FlowMod other = base(p, Stage::classify, prio::miss);
   other.instructions = normal_then(std::nullopt);
@@ -127,28 +129,34 @@ std::vector<FlowMod> pipeline_flows(const FlowPlan& p) {
   out.push_back(miss);
 
   // The metered copies.
-  if (learn && p.inside_port && !p.learn_clients.empty()) {
+  auto copy = [&](Stage stage, uint16_t priority, uint32_t meter) {
+    FlowMod c = base(p, stage, priority);
+    if (p.meters) c.instructions.meter = meter;
+    c.instructions.apply = {output(port::controller)};
+    c.instructions.apply_present = true;
+    return c;
+  };
+  bool only_clients = learn && p.inside_port && !p.learn_clients.empty();
+  if (only_clients) {
     for (const Prefix& c : p.learn_clients) {
-      FlowMod f = base(p, Stage::learn_copy, prio::client_copy);
-      f.match.in_port = p.inside_port;
-      f.match.eth_type = eth_type_of(c.address);
-      f.match.ip_src = ip_match(c);
-      if (p.meters) f.instructions.meter = kLearnMeter;
-      f.instructions.apply = {output(port::controller)};
-      f.instructions.apply_present = true;
-      out.push_back(f);
+      FlowMod query = copy(Stage::learn_copy, prio::client_copy, kLearnMeter);
+      query.match.in_port = p.inside_port;
+      query.match.eth_type = eth_type_of(c.address);
+      query.match.ip_src = ip_match(c);
+      out.push_back(query);
+      FlowMod response = copy(Stage::learn_copy, prio::client_response_copy, kLearnMeter);
+      response.match.eth_type = eth_type_of(c.address);
+      response.match.ip_dst = ip_match(c);
+      out.push_back(response);
     }
     FlowMod none = base(p, Stage::learn_copy, prio::inside_no_copy);  // no instructions: no copy
     none.match.in_port = p.inside_port;
     out.push_back(none);
+    out.push_back(base(p, Stage::learn_copy, prio::miss));
+  } else {
+    out.push_back(copy(Stage::learn_copy, prio::miss, kLearnMeter));
   }
-  for (auto [stage, meter] : {std::pair{Stage::learn_copy, kLearnMeter}, std::pair{Stage::log_copy, kDropLogMeter}}) {
-    FlowMod c = base(p, stage, prio::miss);
-    if (p.meters) c.instructions.meter = meter;
-    c.instructions.apply = {output(port::controller)};
-    c.instructions.apply_present = true;
-    out.push_back(c);
-  }
+  out.push_back(copy(Stage::log_copy, prio::miss, kDropLogMeter));
   return out;
 }
 

@@ -52,14 +52,18 @@ inline constexpr uint16_t query = 200, response = 100, miss = 0;  // classify
 // forwarded, never copied to the learner (a host inside could forge the
 // referral that allows its own server).
 inline constexpr uint16_t inside_response = 150;
-// A TCP first fragment cut inside its header (RFC 1858): OVS reads its
-// ports as 0, so the query flows cannot see it; judged as a query.
+// A TCP or UDP first fragment cut inside or before its header (RFC 1858;
+// in IPv6 an extension header can push the UDP header into the second
+// fragment): OVS reads its ports as 0, so the query flows cannot see it;
+// judged as a query.
 inline constexpr uint16_t tiny_fragment = 190;
 inline constexpr uint16_t trusted = 300, allowed = 200;            // judge
-// Learning copies with learning.clients: from the inside port, only the
-// listed clients' queries are copied (a bot's flood must not use up the
-// learn meter the resolvers' queries need); other ports' copies as ever.
-inline constexpr uint16_t client_copy = 20, inside_no_copy = 10;    // learn copy
+// Learning copies with learning.clients: from the inside port only the
+// listed clients' queries, from elsewhere only responses to them (only
+// their queries are tracked, so nothing else can teach; a bot's queries,
+// or their answers, or anyone's packets from port 53, must not use up the
+// learn meter the resolvers need). Without clients, every copy goes.
+inline constexpr uint16_t client_copy = 20, inside_no_copy = 10, client_response_copy = 5;  // learn copy
 }  // namespace prio
 
 enum class Stage : uint8_t { classify = 0, judge = 1, learn_copy = 2, log_copy = 3 };

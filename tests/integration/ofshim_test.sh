@@ -39,6 +39,7 @@ cleanup() {
   ip netns del "$out_ns" 2>/dev/null
   ip link del "${tag}i1" 2>/dev/null
   ip link del "${tag}o1" 2>/dev/null
+  for d in d1 d3; do ip link del "${tag}$d" 2>/dev/null; done
   sleep 0.2
   rm -rf "$tmp"
 }
@@ -78,6 +79,18 @@ ip netns exec "$out_ns" ethtool -K "${tag}o0" tx off rx off tso off gso off gro 
 # datapath this machine has) under nsgate: ports 1 and 2, controller, secure.
 sh "$(dirname "$0")/../../deploy/ovs/nsgate-bridge.sh" br0 "${tag}i1" "${tag}o1" "tcp:127.0.0.1:$of_port" || exit 1
 [ "$(ovs-vsctl get bridge br0 fail_mode)" = secure ] || { echo "nsgate-bridge.sh left fail_mode unset"; exit 1; }
+# On a bridge whose port 1 is taken, OVS numbers the inside otherwise: the
+# script must say so and set no controller.
+ovs_bridge br9 || exit 1
+ip link add "${tag}d1" type veth peer name "${tag}d2" && ip link add "${tag}d3" type veth peer name "${tag}d4" || exit 1
+for d in d1 d2 d3 d4; do ip link set "${tag}$d" up; done
+ovs-vsctl add-port br9 "${tag}d3" -- set interface "${tag}d3" ofport_request=1
+expect_not "the_bridge_script_refuses_an_inside_port_other_than_1" \
+  sh "$(dirname "$0")/../../deploy/ovs/nsgate-bridge.sh" br9 "${tag}d1" "${tag}d2" "tcp:127.0.0.1:$of_port"
+cp "$tmp/last.out" "$tmp/bridge9.out"
+expect "the_bridge_script_names_the_port_ovs_gave" grep -q "${tag}d1 got OpenFlow port [0-9]*, not 1 .* set openflow.inside_port: [0-9]" "$tmp/bridge9.out"
+expect "the_refused_bridge_has_no_controller" test -z "$(ovs-vsctl get-controller br9)"
+ovs-vsctl del-br br9
 
 # ---- DNS: a root that delegates lab. to 192.0.2.31, and the lab. server
 nsd_conf() {  # nsd_conf NAME ZONE ADDRESS...
@@ -242,10 +255,19 @@ assert [e for e in hit('192.0.2.21', 'TCP') if e['src_port'] == int('${tiny_spor
 assert not [e for e in lines if e['dest_ip'] in ('192.0.2.20', '192.0.2.30')], lines
 "
 # learning.clients: from the inside port only the client's queries are
-# copied to nsgate (OVS takes the flows: the sync above would have failed).
-expect "learning_copies_from_inside_are_only_the_clients" bash -c "ovs-ofctl -O OpenFlow13 --no-names dump-flows br0 table=2 |
-  grep -q 'priority=20,ip,in_port=1,nw_src=192.0.2.10 ' && ovs-ofctl -O OpenFlow13 --no-names dump-flows br0 table=2 |
-  grep -Eq 'priority=10,in_port=1 actions=drop'"
+# copied to nsgate, from elsewhere only responses to it (OVS takes the
+# flows: the sync above would have failed).
+ovs-ofctl -O OpenFlow13 --no-names dump-flows br0 table=2 >"$tmp/table2.txt"
+expect "learning_copies_are_only_the_clients_queries_and_responses" python3 - "$tmp/table2.txt" <<'PY'
+import re, sys
+flows = open(sys.argv[1]).read()
+def has(pattern): return re.search(pattern, flows) is not None
+assert has(r'priority=20,ip,in_port=1,nw_src=192\.0\.2\.10 .*actions=meter:1,CONTROLLER'), flows
+assert has(r'priority=10,in_port=1 actions=drop'), flows
+assert has(r'priority=5,ip,nw_dst=192\.0\.2\.10 .*actions=meter:1,CONTROLLER'), flows
+assert has(r'priority=5,ipv6,ipv6_dst=2001:db8::10 .*actions=meter:1,CONTROLLER'), flows
+assert has(r'priority=0 actions=drop'), flows  # nothing else is copied
+PY
 expect "flows_have_the_expected_shape_and_timeouts" python3 - "$(ofctl dump-flows br0)" <<'PY'
 import re, sys
 flows = [l.strip() for l in sys.argv[1].splitlines() if 'cookie=' in l]

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include <cstdlib>
 #include <fstream>
@@ -472,14 +473,15 @@ TEST(OpenflowFlows, QueriesAreJudgedOnlyFromTheInsidePortWhenOneIsSet) {
 // `first_fragment`: the packet is a fragment at offset 0 (OVS's nx-match
 // fragment mode gives its ports, or 0 if its header is cut short).
 const of::FlowMod* classify_flow_for(const std::vector<of::FlowMod>& flows, uint8_t table, uint32_t in_port,
-                                     uint8_t proto, uint16_t sport, uint16_t dport, bool first_fragment = false) {
+                                     uint8_t proto, uint16_t sport, uint16_t dport, bool first_fragment = false,
+                                     uint16_t eth_type = 0x0800) {
   const of::FlowMod* best = nullptr;
   for (const of::FlowMod& f : flows) {
     if (f.table != table) continue;
     const of::Match& m = f.match;
     if (m.in_port && *m.in_port != in_port) continue;
     if (m.first_fragment && !first_fragment) continue;
-    if (m.eth_type && *m.eth_type != 0x0800) continue;
+    if (m.eth_type && *m.eth_type != eth_type) continue;
     if (m.ip_proto && *m.ip_proto != proto) continue;
     if ((m.udp_src && (proto != 17 || *m.udp_src != sport)) || (m.udp_dst && (proto != 17 || *m.udp_dst != dport)))
       continue;
@@ -522,10 +524,11 @@ TEST(OpenflowFlows, ADnsPortPacketFromTheInsideIsForwardedButNeverTeaches) {
 
 // With learning.clients, the learn-copy table copies from the inside port
 // only the listed clients' queries (a bot's flood would use up the learn
-// meter); copies from the other ports (responses) go as ever.
-TEST(OpenflowFlows, WithLearningClientsOnlyTheirQueriesAreCopiedFromTheInside) {
+// meter), and from elsewhere only responses to them (a bot's answers, or
+// anyone's packets from port 53, would too).
+TEST(OpenflowFlows, WithLearningClientsOnlyTheirQueriesAndTheirResponsesAreCopied) {
   auto copy_flow_for = [](const std::vector<of::FlowMod>& flows, const of::FlowPlan& p, uint32_t in_port,
-                          const IpAddress& src) {
+                          const IpAddress& src, const IpAddress& dst) {
     const of::FlowMod* best = nullptr;
     for (const of::FlowMod& f : flows) {
       if (f.table != p.stage(of::Stage::learn_copy)) continue;
@@ -533,6 +536,8 @@ TEST(OpenflowFlows, WithLearningClientsOnlyTheirQueriesAreCopiedFromTheInside) {
       if (m.in_port && *m.in_port != in_port) continue;
       if (m.eth_type && *m.eth_type != (src.is_v4() ? 0x0800 : 0x86dd)) continue;
       if (m.ip_src && !Prefix{m.ip_src->address, m.ip_src->prefix}.contains(src)) continue;
+      if (m.ip_dst && !Prefix{m.ip_dst->address, m.ip_dst->prefix}.contains(dst)) continue;
+      if (best && f.priority == best->priority) ADD_FAILURE() << "two flows of one priority match";
       if (!best || f.priority > best->priority) best = &f;
     }
     return best;
@@ -545,36 +550,48 @@ TEST(OpenflowFlows, WithLearningClientsOnlyTheirQueriesAreCopiedFromTheInside) {
     of::FlowPlan p = plan();
     if (listed) p.learn_clients = {*Prefix::parse("192.0.2.53/32"), *Prefix::parse("2001:db8::53/128")};
     std::vector<of::FlowMod> flows = of::pipeline_flows(p);
-    EXPECT_TRUE(copied(copy_flow_for(flows, p, 1, ip("192.0.2.53"))));
-    EXPECT_TRUE(copied(copy_flow_for(flows, p, 1, ip("2001:db8::53"))));
-    EXPECT_EQ(copied(copy_flow_for(flows, p, 1, ip("192.0.2.77"))), !listed) << "a bot's query, listed " << listed;
-    EXPECT_TRUE(copied(copy_flow_for(flows, p, 2, ip("198.41.0.4")))) << "a response from outside";
-    const of::FlowMod* resolver = copy_flow_for(flows, p, 1, ip("192.0.2.53"));
-    ASSERT_NE(resolver, nullptr);
-    EXPECT_EQ(resolver->instructions.meter, std::optional<uint32_t>(of::kLearnMeter));
+    EXPECT_TRUE(copied(copy_flow_for(flows, p, 1, ip("192.0.2.53"), ip("198.41.0.4"))));
+    EXPECT_TRUE(copied(copy_flow_for(flows, p, 1, ip("2001:db8::53"), ip("2001:503:ba3e::2:30"))));
+    EXPECT_EQ(copied(copy_flow_for(flows, p, 1, ip("192.0.2.77"), ip("198.41.0.4"))), !listed)
+        << "a bot's query, listed " << listed;
+    EXPECT_TRUE(copied(copy_flow_for(flows, p, 2, ip("198.41.0.4"), ip("192.0.2.53")))) << "a response to a resolver";
+    EXPECT_TRUE(copied(copy_flow_for(flows, p, 2, ip("2001:503:ba3e::2:30"), ip("2001:db8::53"))));
+    EXPECT_EQ(copied(copy_flow_for(flows, p, 2, ip("198.41.0.4"), ip("192.0.2.77"))), !listed)
+        << "a response to a bot, listed " << listed;
+    for (auto [in_port, src, dst] : {std::tuple{1u, "192.0.2.53", "198.41.0.4"}, std::tuple{2u, "198.41.0.4", "192.0.2.53"}}) {
+      const of::FlowMod* f = copy_flow_for(flows, p, in_port, ip(src), ip(dst));
+      ASSERT_NE(f, nullptr);
+      EXPECT_EQ(f->instructions.meter, std::optional<uint32_t>(of::kLearnMeter)) << src;
+    }
   }
 }
 
-TEST(OpenflowFlows, ATcpFirstFragmentCutInsideItsHeaderIsJudgedAsAQuery) {
-  // RFC 1858's tiny fragment: OVS reads its ports as 0, so no query flow
-  // sees it; the receiver reassembles whatever it carries.
+TEST(OpenflowFlows, AFirstFragmentCutInsideOrBeforeItsHeaderIsJudgedAsAQuery) {
+  // RFC 1858's tiny fragment, or an IPv6 first fragment whose extension
+  // headers push the UDP header into the next one: OVS reads the ports as
+  // 0, so no query flow sees it; the receiver reassembles whatever it carries.
   of::FlowPlan p = plan();
   std::vector<of::FlowMod> flows = of::pipeline_flows(p);
-  const of::FlowMod* tiny = classify_flow_for(flows, 10, 1, 6, 0, 0, true);
-  ASSERT_NE(tiny, nullptr);
-  EXPECT_EQ(tiny->instructions.goto_table, p.stage(of::Stage::judge));
-  EXPECT_FALSE(tiny->instructions.apply_present);
-  // Not a fragment, or from outside: not this flow's business.
-  const of::FlowMod* whole = classify_flow_for(flows, 10, 1, 6, 0, 0, false);
-  ASSERT_NE(whole, nullptr);
-  EXPECT_NE(whole->instructions.goto_table, p.stage(of::Stage::judge));
-  const of::FlowMod* outside = classify_flow_for(flows, 10, 2, 6, 0, 0, true);
-  ASSERT_NE(outside, nullptr);
-  EXPECT_NE(outside->instructions.goto_table, p.stage(of::Stage::judge));
-  // A first fragment whose header is whole keeps its ports: a query flow's.
-  const of::FlowMod* full = classify_flow_for(flows, 10, 1, 6, 40000, 53, true);
-  ASSERT_NE(full, nullptr);
-  EXPECT_EQ(full->priority, of::prio::query);
+  for (uint16_t eth : {uint16_t{0x0800}, uint16_t{0x86dd}}) {
+    for (uint8_t proto : {uint8_t{6}, uint8_t{17}}) {
+      SCOPED_TRACE(std::to_string(eth) + "/" + std::to_string(proto));
+      const of::FlowMod* tiny = classify_flow_for(flows, 10, 1, proto, 0, 0, true, eth);
+      ASSERT_NE(tiny, nullptr);
+      EXPECT_EQ(tiny->instructions.goto_table, p.stage(of::Stage::judge));
+      EXPECT_FALSE(tiny->instructions.apply_present);
+      // Not a fragment, or from outside: not this flow's business.
+      const of::FlowMod* whole = classify_flow_for(flows, 10, 1, proto, 0, 0, false, eth);
+      ASSERT_NE(whole, nullptr);
+      EXPECT_NE(whole->instructions.goto_table, p.stage(of::Stage::judge));
+      const of::FlowMod* outside = classify_flow_for(flows, 10, 2, proto, 0, 0, true, eth);
+      ASSERT_NE(outside, nullptr);
+      EXPECT_NE(outside->instructions.goto_table, p.stage(of::Stage::judge));
+      // A first fragment whose header is whole keeps its ports: a query flow's.
+      const of::FlowMod* full = classify_flow_for(flows, 10, 1, proto, 40000, 53, true, eth);
+      ASSERT_NE(full, nullptr);
+      EXPECT_EQ(full->priority, of::prio::query);
+    }
+  }
 }
 
 TEST(OpenflowFlows, QueriesFromADnsPortAreStillJudged) {

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <future>
 #include <string_view>
@@ -56,6 +57,21 @@ constexpr int kSnapshotNice = 10;
 // were fresh); a million-record copy takes about two thousand passes,
 // 56 ms of copying in all (nsgate run, a temporary timer).
 constexpr size_t kFreezeSlice = 512;
+// The mbufs' data room: DPDK's default, or more where a net_af_packet port
+// asks for larger frames (`framesz=N`): its receive queue refuses frames
+// its mbufs cannot hold, and the kernel hands it fragmented datagrams
+// reassembled, as large as the frames allow.
+uint16_t data_room_for(const PortsConfig& ports) {
+  size_t room = RTE_MBUF_DEFAULT_BUF_SIZE;
+  for (const std::string* spec : {&ports.inside, &ports.outside, &ports.mirror}) {
+    if (spec->rfind("net_af_packet", 0) != 0) continue;
+    size_t at = spec->find(",framesz=");
+    if (at == std::string::npos) continue;
+    size_t frame = std::strtoul(spec->c_str() + at + 9, nullptr, 10);
+    room = std::max(room, std::min<size_t>(frame + RTE_PKTMBUF_HEADROOM, UINT16_MAX));
+  }
+  return static_cast<uint16_t>(room);
+}
 // net_pcap stamps mbufs with the capture's time in microseconds.
 constexpr TimeNs kTimestampUnitNs = 1000;
 
@@ -634,7 +650,7 @@ bool Dataplane::init(std::string& error) {
     return false;
   }
   unsigned mbufs = workers * (kRingSize + 3 * kHoldRing + 4 * (kRxDesc + kTxDesc)) + 4096;
-  pool_ = rte_pktmbuf_pool_create("nsgate_mbufs", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+  pool_ = rte_pktmbuf_pool_create("nsgate_mbufs", mbufs, 256, 0, data_room_for(c.ports),
                                   static_cast<int>(rte_socket_id()));
   if (!pool_) {
     error = std::string("cannot allocate ") + std::to_string(mbufs) + " mbufs: " + rte_strerror(rte_errno) +

@@ -3,10 +3,10 @@
 """DNS packets a well-behaved resolver never sends, for the live tests.
 Run inside the test's own namespace; lab addresses only.
 
-  dns_craft.py big-query SERVER NAME
-      a UDP query padded (EDNS padding option) past the link MTU, so the
-      kernel sends it in fragments; exit 0 if the answer arrives within 2 s,
-      1 if none does.
+  dns_craft.py big-query SERVER NAME [PADDING]
+      a UDP query padded (EDNS padding option, 1600 bytes by default) past
+      the link MTU, so the kernel sends it in fragments; exit 0 if the
+      answer arrives within 2 s, 1 if none does.
   dns_craft.py tiny-syn IFACE CLIENT SERVER
       from IFACE, a TCP SYN to SERVER port 53 in two IPv4 fragments, the
       first holding only 8 bytes of the TCP header (RFC 1858); exit 0 if
@@ -44,9 +44,8 @@ def question(qid, qname, flags=0, counts=(1, 0, 0, 0)):
     return struct.pack("!6H", qid, flags, *counts) + name(qname) + struct.pack("!HH", 1, 1)
 
 
-def big_query(server, qname):
+def big_query(server, qname, pad=1600):
     qid = random.randrange(1, 0xFFFF)
-    pad = 1600
     opt = b"\0" + struct.pack("!HHIH", 41, 1232, 0, 4 + pad) + struct.pack("!HH", 12, pad) + bytes(pad)
     msg = question(qid, qname, counts=(1, 0, 0, 1)) + opt
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -145,8 +144,8 @@ def forged_referral(iface, client, server, zone, ns, glue):
 
 
 def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "big-query":
-        return big_query(sys.argv[2], sys.argv[3])
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "big-query":
+        return big_query(sys.argv[2], sys.argv[3], *(int(a) for a in sys.argv[4:]))
     if len(sys.argv) == 5 and sys.argv[1] == "tiny-syn":
         return tiny_syn(*sys.argv[2:])
     if len(sys.argv) == 8 and sys.argv[1] == "forged-referral":

@@ -99,8 +99,10 @@ mode: enforce
 static_allow:
   - {cidr: 192.0.2.20/32, note: the lab's allowed server}
 ports:
-  inside: net_af_packet0,iface=${tag}i1
-  outside: net_af_packet1,iface=${tag}o1
+  # Frames of 4 KB: the sockets hand over datagrams reassembled, as large
+  # as a frame (a 2 KB frame would cut the 3 KB query below).
+  inside: net_af_packet0,iface=${tag}i1,framesz=4096,blocksz=4096
+  outside: net_af_packet1,iface=${tag}o1,framesz=4096,blocksz=4096
 eal: [--no-huge, --no-pci, -m, "512", -l, "0-1", --file-prefix=${tag}, "--log-level=lib.*:error", "--log-level=pmd.*:error"]
 drop_log: {path: $tmp/drops.json}
 snapshot: {path: $tmp/table.snap, interval: 60}
@@ -123,6 +125,7 @@ expect_not "query_to_unknown_server_times_out" dig_answer @192.0.2.21 www.exampl
 expect "tcp_query_to_static_allowed_server_is_answered" dig_answer +tcp @192.0.2.20 www.example.lab
 expect_not "tcp_query_to_unknown_server_fails" dig_answer +tcp @192.0.2.21 www.example.lab
 fragment_checks "${tag}i0" 192.0.2.10 192.0.2.20 192.0.2.21
+expect "query_of_3000_bytes_in_fragments_is_answered" craft big-query 192.0.2.20 www.example.lab 3000
 # A TCP connection to a non-DNS port passes both ways (an echo service).
 ip netns exec "$out_ns" python3 -c '
 import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

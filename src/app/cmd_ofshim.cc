@@ -72,6 +72,7 @@ std::vector<MetricFamilyData> shim_metrics(const ctl::SessionStats& s, LearnerVi
   out.push_back(family("nsgate_openflow_flow_mods_total", "FLOW_MOD messages sent", true, d(s.flow_mods)));
   out.push_back(family("nsgate_openflow_flows_refreshed_total", "Capped allow flows re-added before their hard timeout", true, d(s.flows_refreshed)));
   out.push_back(family("nsgate_openflow_flows_restored_total", "Allow flows the switch removed while still wanted (del-flows, eviction), re-added", true, d(s.flows_restored)));
+  out.push_back(family("nsgate_openflow_flows_retried_total", "Allow flows the switch refused (a full table), sent again after a back-off", true, d(s.flows_retried)));
   out.push_back(family("nsgate_openflow_stale_flows_removed_total", "Allow flows for addresses no longer allowed, removed at reconciliation", true, d(s.stale_flows_removed)));
   out.push_back(family("nsgate_openflow_switch_errors_total", "OFPT_ERROR messages from the switch", true, d(s.switch_errors)));
   out.push_back(family("nsgate_openflow_reconcile_seconds", "Duration of the last full reconciliation", false, static_cast<double>(s.last_reconcile_ns.load()) / 1e9));

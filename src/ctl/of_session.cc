@@ -16,6 +16,7 @@ constexpr uint16_t kErrHelloFailed = 0, kErrMeterModFailed = 12;
 constexpr uint16_t kMeterExists = 1;
 // Capped flows are re-added when less than this is left on the switch.
 constexpr uint32_t kRefreshMargin_s = 3600;
+constexpr TimeNs kRetryFirst = 5 * kNsPerSec, kRetryMax = 300 * kNsPerSec;
 constexpr TimeNs kRefreshScan = 60 * kNsPerSec;
 // A barrier unanswered this long: the switch is alive (it answers echoes)
 // but not taking flows, and what waits for it (learned addresses, held
@@ -80,6 +81,7 @@ void OfSession::reset(State state) {
   held_.clear();  // responses from a switch that is gone
   in_flight_.clear();
   installed_.clear();
+  retry_.clear();  // a new connection's sync sends every wanted flow
   stats_.flows_installed = 0;
   stats_.connected = state != State::closed;
   stats_.ready = 0;
@@ -335,6 +337,23 @@ void OfSession::refresh_capped(of::Buffer& out, TimeNs now) {
   send_barrier(out, std::move(batch));
 }
 
+void OfSession::retry_refused(TimeNs now) {
+  uint32_t now_s = now_seconds(now);
+  for (auto it = retry_.begin(); it != retry_.end();) {
+    Retry& r = it->second;
+    if (r.at == 0 || r.at > now) {
+      ++it;
+    } else if (!table_.lookup(it->first, now_s)) {
+      it = retry_.erase(it);  // no longer allowed: nothing to install
+    } else {
+      table_.touch(it->first);  // push_changes sends it
+      r.at = 0;
+      ++stats_.flows_retried;
+      ++it;
+    }
+  }
+}
+
 void OfSession::on_barrier_reply(uint32_t xid, of::Buffer& out, TimeNs now) {
   auto it = std::find_if(in_flight_.begin(), in_flight_.end(), [&](const Batch& b) { return b.barrier_xid == xid; });
   if (it == in_flight_.end()) return;
@@ -351,8 +370,17 @@ void OfSession::on_barrier_reply(uint32_t xid, of::Buffer& out, TimeNs now) {
       for (const IpAddress& a : b->removed) table_.touch(a);
       continue;
     }
-    for (auto& [a, exp] : b->added)
-      if (!std::binary_search(b->refused.begin(), b->refused.end(), a)) installed_[a].flow_expires_s = exp;
+    for (auto& [a, exp] : b->added) {
+      if (!std::binary_search(b->refused.begin(), b->refused.end(), a)) {
+        installed_[a].flow_expires_s = exp;
+        retry_.erase(a);
+        continue;
+      }
+      // Refused (a full table, say): its queries drop until it is in.
+      Retry& r = retry_[a];
+      r.backoff = r.backoff == 0 ? kRetryFirst : std::min(2 * r.backoff, kRetryMax);
+      r.at = now + r.backoff;
+    }
     for (const IpAddress& a : b->removed) installed_.erase(a);
     removed_old |= b->removes_old;
   }
@@ -534,6 +562,7 @@ void OfSession::tick(of::Buffer& out, TimeNs now) {
     return;
   }
   if (state_ != State::ready) return;
+  retry_refused(now);
   push_changes(out, now);
   if (now - last_refresh_ >= kRefreshScan) {
     refresh_capped(out, now);

@@ -66,6 +66,7 @@ struct SessionStats {
   std::atomic<uint64_t> flows_installed{0};   // addresses confirmed by a barrier and not since removed
   std::atomic<uint64_t> flows_refreshed{0};   // capped flows re-added before they ran out
   std::atomic<uint64_t> flows_restored{0};    // wanted flows the switch removed (del-flows, eviction), re-added
+  std::atomic<uint64_t> flows_retried{0};     // allow flows the switch refused (table full), sent again
   std::atomic<uint64_t> stale_flows_removed{0};  // nsgate flows of older generations seen at reconcile
   std::atomic<uint64_t> reconciles{0};
   std::atomic<int64_t> last_reconcile_ns{0};  // connect to the final barrier reply
@@ -137,6 +138,9 @@ class OfSession {
   void full_push(of::Buffer& out, TimeNs now);
   void push_changes(of::Buffer& out, TimeNs now);
   void refresh_capped(of::Buffer& out, TimeNs now);
+  // Refused allow flows are sent again after a back-off (5 s, doubling to
+  // 5 min) while their address is allowed: until then its queries drop.
+  void retry_refused(TimeNs now);
   void on_packet_in(std::span<const std::byte> msg, of::Buffer& out, TimeNs now);
   void send_packet_out(of::Buffer& out, uint32_t in_port, std::span<const std::byte> frame);
   void on_error(std::span<const std::byte> msg, of::Buffer& out, TimeNs now);
@@ -171,6 +175,11 @@ class OfSession {
   TimeNs watched_since_ = 0;
   std::vector<Batch> in_flight_;
   std::unordered_map<IpAddress, Installed, IpAddressHash> installed_;
+  struct Retry {
+    TimeNs at = 0;  // 0: sent again, awaiting its barrier
+    TimeNs backoff = 0;
+  };
+  std::unordered_map<IpAddress, Retry, IpAddressHash> retry_;
   // Held responses that taught something: sent on once their batch's
   // barrier returned and the switch had time to revalidate its caches.
   struct HeldResponse {

@@ -500,6 +500,50 @@ TEST_F(Switch, AnAllowFlowDeletedOnTheSwitchWhileStillWantedIsPutBack) {
   EXPECT_EQ(session->stats().flows_installed, 2u);
 }
 
+// A switch whose flow table is full (FLOW_MOD_FAILED / TABLE_FULL) refuses
+// an allow flow: it is sent again after 5 s, then 10 s, until taken.
+TEST_F(Switch, AnAllowFlowTheSwitchRefusedIsSentAgainAfterABackOff) {
+  sync(1 * kSec);
+  auto allow_flows = [](const std::vector<Msg>& ms) {
+    std::vector<const Msg*> found;
+    for (const Msg& m : ms) {
+      of::FlowMod f;
+      if (m.h.type == MsgType::flow_mod && of::decode(m.bytes, f) == of::Status::ok && f.match.ip_dst &&
+          f.match.ip_dst->address == ip("203.0.113.10"))
+        found.push_back(&m);
+    }
+    return found;
+  };
+  auto refuse = [&](const Msg& flow_mod, uint32_t barrier, TimeNs at) {
+    Buffer err;
+    of::encode(err, flow_mod.h.xid, of::Error{5, 1, std::span<const std::byte>(flow_mod.bytes).first(64)});
+    feed(err, at);
+    barrier_reply(barrier, at);
+  };
+  learner.add_static({*Prefix::parse("203.0.113.10/32"), "", ""});
+  session->tick(out, 2 * kSec);
+  std::vector<Msg> ms = split(out);
+  ASSERT_EQ(allow_flows(ms).size(), 1u);
+  refuse(*allow_flows(ms)[0], ms.back().h.xid, 2 * kSec);
+  EXPECT_EQ(session->stats().flows_installed, 2u);  // not the refused one
+  session->tick(out, 6 * kSec);
+  EXPECT_TRUE(allow_flows(split(out)).empty()) << "sent again before its 5 s";
+  session->tick(out, 7 * kSec);
+  ms = split(out);
+  ASSERT_EQ(allow_flows(ms).size(), 1u) << "not sent again after 5 s";
+  refuse(*allow_flows(ms)[0], ms.back().h.xid, 7 * kSec);
+  session->tick(out, 16 * kSec);
+  EXPECT_TRUE(allow_flows(split(out)).empty()) << "the second wait is 10 s";
+  session->tick(out, 17 * kSec);
+  ms = split(out);
+  ASSERT_EQ(allow_flows(ms).size(), 1u);
+  barrier_reply(ms.back().h.xid, 17 * kSec);
+  EXPECT_EQ(session->stats().flows_installed, 3u);
+  EXPECT_EQ(session->stats().flows_retried, 2u);
+  session->tick(out, 400 * kSec);
+  EXPECT_TRUE(allow_flows(split(out)).empty()) << "installed: nothing more to send";
+}
+
 TEST_F(Switch, ASwitchWithoutOpenflow13IsRefusedWithAHint) {
   session->on_connect(out, 1 * kSec);
   split(out);

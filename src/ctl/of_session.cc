@@ -370,6 +370,10 @@ void OfSession::on_barrier_reply(uint32_t xid, of::Buffer& out, TimeNs now) {
       for (const IpAddress& a : b->removed) table_.touch(a);
       continue;
     }
+    // A sync re-adds every wanted flow and deletes the older generations:
+    // what it added is what the switch has (a static removed by the reload
+    // that began it is among neither).
+    if (b->reconcile) installed_.clear();
     for (auto& [a, exp] : b->added) {
       if (!std::binary_search(b->refused.begin(), b->refused.end(), a)) {
         installed_[a].flow_expires_s = exp;

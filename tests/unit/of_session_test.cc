@@ -214,6 +214,22 @@ TEST_F(Switch, AReloadDuringASyncIsPushedOnceThatSyncEnds) {
   EXPECT_EQ(session->stats().reconciles, 2u);
 }
 
+TEST_F(Switch, AReloadThatRemovesAStaticLeavesTheInstalledCountExact) {
+  sync(1 * kSec);
+  EXPECT_EQ(session->stats().flows_installed, 2u);  // the root hint and the static
+  Config without = config();
+  without.static_allow.clear();
+  learner.replace_statics(without.static_allow);
+  session->apply(without, out, 2 * kSec);
+  std::vector<Msg> ms = split(out);
+  const Msg* dump = first(ms, MsgType::multipart_request);
+  ASSERT_NE(dump, nullptr);
+  dump_reply(dump->h.xid, {}, 2 * kSec);
+  for (int i = 0; i < 3 && !session->ready(); ++i) barrier_reply(split(out).back().h.xid, 2 * kSec);
+  ASSERT_TRUE(session->ready());
+  EXPECT_EQ(session->stats().flows_installed, 1u);
+}
+
 TEST_F(Switch, AReloadThatChangesTheMeterRatesModifiesTheMeters) {
   sync(1 * kSec);
   Config same = config();

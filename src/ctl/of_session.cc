@@ -29,6 +29,10 @@ constexpr TimeNs kBarrierTimeout = 120 * kNsPerSec;
 // destination can outlive the barrier by a few milliseconds; the lab saw a
 // resolver's next query hit it.
 constexpr TimeNs kReleaseSettle = 10 * 1000 * 1000;
+// Held responses: at most this many (beyond, sent on at once), and the
+// barrier a response held during a sync waits for until one is known.
+constexpr size_t kMaxHeld = 8192;
+constexpr uint32_t kAwaitingBatch = 0;
 // Batches of at least this many flow-mods go in one bundle (when the
 // switch takes bundles); smaller ones are not worth the three extra messages.
 constexpr size_t kBundleThreshold = 32;
@@ -389,7 +393,8 @@ void OfSession::on_barrier_reply(uint32_t xid, of::Buffer& out, TimeNs now) {
     removed_old |= b->removes_old;
   }
   for (HeldResponse& h : held_)
-    if (h.release_at == 0 && h.barrier_xid <= xid) h.release_at = now + kReleaseSettle;  // xids grow
+    if (h.release_at == 0 && h.barrier_xid != kAwaitingBatch && h.barrier_xid <= xid)
+      h.release_at = now + kReleaseSettle;  // xids grow
   in_flight_.erase(in_flight_.begin(), it + 1);
   stats_.flows_installed = installed_.size();
   if (state_ == State::adding && redo_full) {
@@ -481,12 +486,16 @@ void OfSession::on_packet_in(std::span<const std::byte> msg, of::Buffer& out, Ti
     // messages in order), then let the response go on.
     ++stats_.packet_in_held;
     learn_.feed(pkt::LinkType::ethernet, now, p.data, p.total_len > p.data.size() ? p.total_len : 0);
-    size_t batches = in_flight_.size();
     if (state_ == State::ready) push_changes(out, now);
     if (p.data.size() < p.total_len) return;  // cut short by the switch: cannot be sent on
     uint32_t in_port = p.match.in_port.value_or(of::port::controller);
-    if (in_flight_.size() > batches) {
-      held_.push_back({in_flight_.back().barrier_xid, 0, in_port, {p.data.begin(), p.data.end()}});
+    // Held until every flow change sent so far is in: what this response
+    // taught, or what an earlier one taught for the same server that may
+    // still be on its way. During a sync, until the changes pushed after
+    // it are in (tick()): the sync's own flows were planned before.
+    if (held_.size() < kMaxHeld && (state_ != State::ready || !in_flight_.empty())) {
+      uint32_t barrier = state_ == State::ready ? in_flight_.back().barrier_xid : kAwaitingBatch;
+      held_.push_back({barrier, 0, in_port, {p.data.begin(), p.data.end()}});
       return;
     }
     send_packet_out(out, in_port, p.data);
@@ -568,6 +577,13 @@ void OfSession::tick(of::Buffer& out, TimeNs now) {
   if (state_ != State::ready) return;
   retry_refused(now);
   push_changes(out, now);
+  for (HeldResponse& h : held_) {  // held during a sync: the first changes after it
+    if (h.barrier_xid != kAwaitingBatch || h.release_at != 0) continue;
+    if (in_flight_.empty())
+      h.release_at = now + kReleaseSettle;
+    else
+      h.barrier_xid = in_flight_.back().barrier_xid;
+  }
   if (now - last_refresh_ >= kRefreshScan) {
     refresh_capped(out, now);
     last_refresh_ = now;

@@ -377,19 +377,24 @@ class HeldSwitch : public Switch {
     c.openflow.hold_responses = true;
     open(c);
   }
+  // The resolver's query (copied from the judge's learning copy, table 2)
+  // from `port`, and the root's referral to ns1.lab at 203.0.113.10 (held
+  // from the classify table).
+  void referral(uint16_t id, uint16_t port, TimeNs at) {
+    feed(packet_in(2, udp_frame({"192.0.2.53", "198.51.100.1", port, 53},
+                                 DnsBuilder(id).question("www.example.lab", 1).build())), at);
+    Bytes r = DnsBuilder(id, flags::qr)
+                  .question("www.example.lab", 1)
+                  .ns(DnsBuilder::authority, "lab", "ns1.lab", 300)
+                  .addr(DnsBuilder::additional, "ns1.lab", "203.0.113.10", 300)
+                  .build();
+    feed(packet_in(0, udp_frame({"198.51.100.1", "192.0.2.53", 53, port}, r)), at);
+  }
 };
 
 TEST_F(HeldSwitch, AResponseThatTaughtWaitsForItsFlowsAndTheSwitchCacheToSettle) {
   sync(kSec);
-  // The query is copied from the judge table's learning copy (table 2).
-  feed(packet_in(2, udp_frame({"192.0.2.53", "198.51.100.1", 40000, 53},
-                               DnsBuilder(7).question("www.example.lab", 1).build())), 2 * kSec);
-  Bytes referral = DnsBuilder(7, flags::qr)
-                       .question("www.example.lab", 1)
-                       .ns(DnsBuilder::authority, "lab", "ns1.lab", 300)
-                       .addr(DnsBuilder::additional, "ns1.lab", "203.0.113.10", 300)
-                       .build();
-  feed(packet_in(0, udp_frame({"198.51.100.1", "192.0.2.53", 53, 40000}, referral)), 2 * kSec);
+  referral(7, 40000, 2 * kSec);
   std::vector<Msg> ms = split(out);
   EXPECT_EQ(count(ms, MsgType::flow_mod), 1u);
   EXPECT_EQ(count(ms, MsgType::packet_out), 0u);  // not before the flow is in place
@@ -410,6 +415,44 @@ TEST_F(HeldSwitch, AResponseThatTaughtWaitsForItsFlowsAndTheSwitchCacheToSettle)
   Bytes answer = DnsBuilder(8, flags::qr).question("x.lab", 1).addr(DnsBuilder::answer, "x.lab", "203.0.113.80", 60).build();
   feed(packet_in(0, udp_frame({"203.0.113.10", "192.0.2.53", 53, 40001}, answer)), 3 * kSec);
   EXPECT_EQ(count(split(out), MsgType::packet_out), 1u);
+}
+
+TEST_F(HeldSwitch, ASecondReferralToAServerStillBeingInstalledWaitsForItsFlow) {
+  // Two resolutions under one zone at once: the second referral only
+  // refreshes the entry the first is installing; sent on at once, the
+  // resolver's next query would race the first flow.
+  sync(kSec);
+  referral(7, 40000, 2 * kSec);
+  std::vector<Msg> ms = split(out);
+  ASSERT_EQ(count(ms, MsgType::flow_mod), 1u);
+  uint32_t barrier = ms.back().h.xid;
+  referral(8, 40001, 2 * kSec);
+  ms = split(out);
+  EXPECT_EQ(count(ms, MsgType::flow_mod), 0u);  // nothing new to install
+  EXPECT_EQ(count(ms, MsgType::packet_out), 0u) << "sent on before the flow it relies on";
+  barrier_reply(barrier, 2 * kSec);
+  session->tick(out, 2 * kSec + 20'000'000);
+  EXPECT_EQ(count(split(out), MsgType::packet_out), 2u);
+}
+
+TEST_F(HeldSwitch, AReferralDuringASyncWaitsForTheFlowPushedAfterIt) {
+  // The sync's flows were planned before the referral: what it taught is
+  // pushed once the sync is over, and the response waits for that.
+  dump_reply(handshake(kSec), {}, kSec);
+  uint32_t sync_barrier = split(out).back().h.xid;
+  referral(7, 40000, 2 * kSec);
+  EXPECT_EQ(count(split(out), MsgType::packet_out), 0u);
+  barrier_reply(sync_barrier, 2 * kSec);
+  for (int i = 0; i < 3 && !session->ready(); ++i) barrier_reply(split(out).back().h.xid, 2 * kSec);
+  ASSERT_TRUE(session->ready());
+  session->tick(out, 2 * kSec + 20'000'000);
+  std::vector<Msg> ms = split(out);
+  ASSERT_EQ(count(ms, MsgType::flow_mod), 1u);  // the referral's, after the sync
+  EXPECT_EQ(count(ms, MsgType::packet_out), 0u) << "sent on before that flow";
+  barrier_reply(ms.back().h.xid, 2 * kSec + 20'000'000);
+  session->tick(out, 2 * kSec + 40'000'000);
+  EXPECT_EQ(count(split(out), MsgType::packet_out), 1u);
+  EXPECT_FALSE(session->releases_pending());
 }
 
 TEST_F(Switch, DropLogCopiesBecomeEventsWithTheClientAndTheQuery) {

@@ -113,18 +113,18 @@ DecodeResult decode_ipv6(Bytes b, Packet& p) {
   // No cap on the number of extension headers: each takes at least 8
   // bytes, so the packet bounds the walk, and a chain longer than some cap
   // would be a way past the judge (the receiver walks it all).
+  // A first fragment must hold the whole header chain (RFC 7112): one that
+  // does not is no packet a receiver should take, and its ports, if any,
+  // are out of reach.
+  auto cut_short = [&p] {
+    return p.fragment && !p.cut ? DecodeResult::incomplete_first_fragment : DecodeResult::bad_ipv6_extension;
+  };
   for (;;) {
     switch (next) {
       case 0:     // hop-by-hop
       case 43:    // routing
       case 60:    // destination options
       case 51: {  // authentication header
-        // A first fragment must hold the whole header chain (RFC 7112):
-        // one that does not is no packet a receiver should take, and its
-        // ports, if any, are out of reach.
-        auto cut_short = [&p] {
-          return p.fragment && !p.cut ? DecodeResult::incomplete_first_fragment : DecodeResult::bad_ipv6_extension;
-        };
         if (rest.size() < 8) return cut_short();
         // AH counts its length in 4-octet units minus 2, the others in 8-octet units minus 1.
         size_t len = next == 51 ? (size_t{u8(rest, 1)} + 2) * 4 : (size_t{u8(rest, 1)} + 1) * 8;
@@ -134,7 +134,7 @@ DecodeResult decode_ipv6(Bytes b, Packet& p) {
         continue;
       }
       case 44: {  // fragment
-        if (rest.size() < 8) return DecodeResult::bad_ipv6_extension;
+        if (rest.size() < 8) return cut_short();  // a second one, cut, in a first fragment
         uint16_t frag = be16(rest, 2);
         bool more = frag & 1;
         uint16_t offset = frag >> 3;

@@ -281,6 +281,27 @@ TEST(Verdict, AnIpv6FirstFragmentWithoutItsWholeHeaderChainIsDropped) {
   EXPECT_EQ(classify(whole.r, whole.p, policy()), Verdict::forward_undecodable);
 }
 
+TEST(Verdict, AnIpv6FirstFragmentEndingInACutFragmentHeaderIsDropped) {
+  // Fragment (offset 0, M=1), destination options, then a second fragment
+  // header of which only 4 bytes are there: the chain does not end in the
+  // first fragment either.
+  Bytes f = udp_frame({"2001:db8::10", "2001:db8:66::53", 40000, 53}, Bytes(8));
+  size_t ip = 14;
+  Bytes chain{std::byte(60), std::byte(0), std::byte(0), std::byte(1), std::byte(0), std::byte(0), std::byte(0),
+              std::byte(7),  // fragment: next dest-opts, offset 0, M=1
+              std::byte(44), std::byte(0), std::byte(1), std::byte(4), std::byte(0), std::byte(0), std::byte(0),
+              std::byte(0),  // dest-opts (8 bytes): next fragment
+              std::byte(17), std::byte(0), std::byte(0), std::byte(0)};  // 4 bytes of a fragment header
+  f.resize(ip + 40);
+  f.insert(f.end(), chain.begin(), chain.end());
+  f[ip + 6] = std::byte(44);
+  f[ip + 4] = std::byte(0);
+  f[ip + 5] = std::byte(chain.size());
+  auto j = decode(f);
+  EXPECT_EQ(j.r, pkt::DecodeResult::incomplete_first_fragment);
+  EXPECT_EQ(classify(j.r, j.p, policy()), Verdict::drop_undecodable);
+}
+
 TEST(Verdict, AFirstFragmentWhoseTcpOptionsGoOnIsJudgedByItsPorts) {
   Bytes f = tiny_first_tcp_fragment({"192.0.2.10", "203.0.113.66", 40000, 53}, 24);
   f[14 + 20 + 12] = std::byte(0xf0);  // data offset 60 bytes: the options continue in the next fragment

@@ -110,11 +110,17 @@ void register_run_telemetry(dp::Dataplane& d, DropLog& log, const std::string& s
       out->emplace_back("address", a.to_string());
       out->emplace_back("verdict", ans.allowed ? "pass" : "block");
       out->emplace_back("reason", ans.allowed ? to_string(ans.kind) : "unknown");
-      if (ans.allowed) {
-        if (ans.provenance && ans.kind == EntryKind::learned) {
-          ans.provenance->expires += offset;  // the learner keeps monotonic times
-          ans.provenance->response_time += offset;
-        }
+      if (!ans.allowed) return;
+      if (ans.provenance && ans.kind == EntryKind::learned) {
+        // One field each: a telemetry string holds 127 characters, and
+        // the whole sentence of `nsgate check` is longer.
+        const Provenance& p = *ans.provenance;  // the learner keeps monotonic times
+        out->emplace_back("zone", p.zone);
+        out->emplace_back("ns", p.ns);
+        out->emplace_back("expires", format_time(p.expires + offset));
+        out->emplace_back("learned_from", p.server.to_string());
+        out->emplace_back("learned_at", format_time(p.response_time + offset));
+      } else {
         out->emplace_back("detail", describe_allow(ans));
       }
     });
@@ -138,7 +144,7 @@ void register_run_telemetry(dp::Dataplane& d, DropLog& log, const std::string& s
       r.strings.emplace_back("error", "snapshot.path is not set");
     } else {
       d.request_snapshot(snap_path);
-      r.strings.emplace_back("snapshot", "requested: " + snap_path);
+      r.strings.emplace_back("snapshot", std::string("requested: ").append(snap_path));
     }
     return r;
   });

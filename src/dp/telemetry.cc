@@ -25,7 +25,20 @@ int dispatch(const char* cmd, const char* params, rte_tel_data* d) {
   }
   TelemetryReply r = h(params ? params : "");
   rte_tel_data_start_dict(d);
-  for (const auto& [k, v] : r.strings) rte_tel_data_add_dict_string(d, k.c_str(), v.c_str());
+  for (const auto& [k, v] : r.strings) {
+    if (v.size() < RTE_TEL_MAX_STRING_LEN) {
+      rte_tel_data_add_dict_string(d, k.c_str(), v.c_str());
+      continue;
+    }
+    // DPDK would cut it (and say so only in a return value): an array of
+    // pieces instead, which read in order are the whole string.
+    rte_tel_data* pieces = rte_tel_data_alloc();
+    if (!pieces) continue;
+    rte_tel_data_start_array(pieces, RTE_TEL_STRING_VAL);
+    for (size_t at = 0; at < v.size(); at += RTE_TEL_MAX_STRING_LEN - 1)
+      rte_tel_data_add_array_string(pieces, v.substr(at, RTE_TEL_MAX_STRING_LEN - 1).c_str());
+    rte_tel_data_add_dict_container(d, k.c_str(), pieces, 0);
+  }
   for (const auto& [k, v] : r.numbers) rte_tel_data_add_dict_u64(d, k.c_str(), v);
   for (const auto& [k, items] : r.lists) {
     rte_tel_data* arr = rte_tel_data_alloc();

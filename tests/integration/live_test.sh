@@ -94,10 +94,13 @@ CONF
 ip netns exec "$out_ns" nsd -d -c "$tmp/nsd.conf" >"$tmp/nsd.out" 2>&1 &
 nsd_pid=$!
 
+# A note longer than a DPDK telemetry string (127 characters).
+long_note="kept for the telemetry test: $(printf 'a note of some length %.0s' 1 2 3 4 5 6)end"
 cat >"$tmp/nsgate.yaml" <<CONF
 mode: enforce
 static_allow:
   - {cidr: 192.0.2.20/32, note: the lab's allowed server}
+  - {cidr: 192.0.2.22/32, note: "$long_note"}
 ports:
   # Frames of 4 KB: the sockets hand over datagrams reassembled, as large
   # as a frame (a 2 KB frame would cut the 3 KB query below).
@@ -159,6 +162,11 @@ import json, sys
 a = json.loads(sys.argv[1])['/nsgate/lookup']; b = json.loads(sys.argv[2])['/nsgate/lookup']
 assert a['verdict'] == 'block' and b['verdict'] == 'pass' and b['reason'] == 'static', (a, b)
 " "$(telemetry /nsgate/lookup,192.0.2.21)" "$(telemetry /nsgate/lookup,192.0.2.20)"
+expect "telemetry_lookup_sends_a_long_detail_whole" python3 -c "
+import json, sys
+r = json.loads(sys.argv[1])['/nsgate/lookup']
+assert isinstance(r['detail'], list) and ''.join(r['detail']) == 'static_allow (' + sys.argv[2] + ')', r
+" "$(telemetry /nsgate/lookup,192.0.2.22)" "$long_note"
 
 # Hot reload: allow the second server, then an invalid file (refused, the
 # running config stays), then take the allowance back.

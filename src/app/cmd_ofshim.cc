@@ -100,6 +100,8 @@ std::vector<MetricFamilyData> shim_metrics(const ctl::SessionStats& s, LearnerVi
   int64_t last = c.snapshot_last_success_unix.load();
   out.push_back(family("nsgate_snapshot_age_seconds", "Seconds since the last snapshot was written (-1: none yet)", false,
                        last ? static_cast<double>(std::time(nullptr) - last) : -1));
+  out.push_back(family("nsgate_snapshot_interval_seconds", "snapshot.interval: seconds between snapshots", false,
+                       c.snapshot_interval_s.load()));
   return out;
 }
 
@@ -159,6 +161,7 @@ int cmd_ofshim(Args& args) {
   size_t restored = snap_path.empty() ? 0 : load_snapshot(learner, snap_path, snap_override.has_value());
 
   ControlStats cstats;
+  cstats.snapshot_interval_s = config.snapshot_interval_s;
   DropLog log(config.drop_log, cstats);
   ctl::OfSession session(config, learner, table, [&log](const QueryEvent& ev) { log.write(ev); }, say);
   std::unique_ptr<io::CaptureReader> mirror;
@@ -320,6 +323,7 @@ int cmd_ofshim(Args& args) {
       learner.replace_statics(next.static_allow);
       log.set_limits(next.drop_log, clock_now(CLOCK_REALTIME));
       config = next;
+      cstats.snapshot_interval_s = config.snapshot_interval_s;
       session.apply(config, stream ? stream->out() : discard, now);
       discard.clear();
       ++cstats.reloads_ok;

@@ -141,11 +141,11 @@ void register_run_telemetry(dp::Dataplane& d, DropLog& log, const std::string& s
                          [&d, snap_path](const std::string&) {
     dp::TelemetryReply r;
     if (snap_path.empty()) {
-      r.strings.emplace_back("error", "snapshot.path is not set");
-    } else {
-      d.request_snapshot(snap_path);
-      r.strings.emplace_back("snapshot", std::string("requested: ").append(snap_path));
+      r.strings.push_back({"error", "snapshot.path is not set"});
+      return r;
     }
+    d.request_snapshot(snap_path);
+    r.strings.push_back({"snapshot", "requested: " + snap_path});
     return r;
   });
   dp::register_telemetry("/nsgate/reload", "Reload the configuration file (as SIGHUP)", [](const std::string&) {
@@ -175,6 +175,7 @@ int cmd_run(Args& args) {
   seed_learner(d.learner(), config);
   size_t restored = d.load(saved);
   ControlStats stats;
+  stats.snapshot_interval_s = config.snapshot_interval_s;
   DropLog log(config.drop_log, stats);
   std::unique_ptr<ctl::MetricsExporter> metrics;
   if (!config.metrics_listen.empty()) {
@@ -229,6 +230,7 @@ int cmd_run(Args& args) {
         d.apply(next);
         log.set_limits(next.drop_log, wall_now());
         config = next;
+        stats.snapshot_interval_s = config.snapshot_interval_s;
         ++stats.reloads_ok;
         std::fprintf(stderr, "nsgate run: reloaded %s (%s mode, %zu static allows, %zu trusted sources)\n",
                      conf_path->c_str(), config.mode == Mode::enforce ? "enforce" : "monitor",

@@ -28,6 +28,7 @@ struct ControlStats {
   std::atomic<uint64_t> snapshots_written{0}, snapshot_failures{0};  // ofshim's own; run counts written in the data plane
   std::atomic<uint64_t> reloads_ok{0}, reloads_failed{0};
   std::atomic<int64_t> snapshot_last_success_unix{0};
+  std::atomic<double> snapshot_interval_s{0};  // as configured now (alerts compare the age with it)
 };
 
 class DropLog {

@@ -131,6 +131,9 @@ std::vector<MetricFamilyData> run_metrics(const dp::Dataplane& d, const ControlS
   int64_t last = c.snapshot_last_success_unix.load();
   age.samples.push_back(sample(last ? static_cast<double>(std::time(nullptr) - last) : -1));
   out.push_back(std::move(age));
+  auto interval = family("nsgate_snapshot_interval_seconds", "snapshot.interval: seconds between snapshots", false);
+  interval.samples.push_back(sample(c.snapshot_interval_s.load()));
+  out.push_back(std::move(interval));
   return out;
 }
 

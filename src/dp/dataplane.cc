@@ -204,7 +204,10 @@ struct Dataplane::Worker {
       uint32_t whole = uint32_t{port.mtu} + RTE_ETHER_HDR_LEN;
       uint16_t kept = 0;
       for (uint16_t i = 0; i < n; ++i) {
-        if (rte_pktmbuf_pkt_len(pkts[i]) <= whole || nb == kBurst)
+        uint32_t len = rte_pktmbuf_pkt_len(pkts[i]);
+        // VLAN tags are not the MTU's: a full-size tagged frame is no
+        // bigger than the link takes (read only for the rare long frame).
+        if (len <= whole || len <= whole + vlan_tags_length(pkts[i]) || nb == kBurst)
           pkts[kept++] = pkts[i];
         else
           big[nb++] = pkts[i];
@@ -213,6 +216,19 @@ struct Dataplane::Worker {
     }
     send(port, pkts, n, sent);
     for (uint16_t k = 0; k < nb; ++k) send_big(port, big[k], sent);
+  }
+  // The bytes of up to two VLAN tags after the Ethernet addresses.
+  static uint32_t vlan_tags_length(const rte_mbuf* m) {
+    uint32_t tags = 0;
+    uint8_t copy[2];
+    for (uint32_t at = 12; tags < 8; at += 4) {
+      const auto* t = static_cast<const uint8_t*>(rte_pktmbuf_read(m, at, 2, copy));
+      if (!t) break;
+      uint16_t type = static_cast<uint16_t>(t[0] << 8 | t[1]);
+      if (type != RTE_ETHER_TYPE_VLAN && type != RTE_ETHER_TYPE_QINQ) break;
+      tags += 4;
+    }
+    return tags;
   }
   // Sends what it can and frees the rest; `sent` counts frames taken.
   void send(const Port& port, rte_mbuf** pkts, uint16_t n, Counter sent) {

@@ -356,6 +356,41 @@ TEST(Dataplane, FramesAboveTheMtuLeaveAsFragmentsThatReassembleToThem) {
   EXPECT_EQ(joined, l4);
 }
 
+// A full-size frame with one or two VLAN tags (1500 bytes of IP) is no
+// bigger than the link takes: sent as it is, in its place in the burst,
+// and not counted as a frame above the MTU.
+TEST(Dataplane, FullSizeTaggedFramesAreNotAboveTheMtu) {
+  Rig rig([](DataplaneOptions& o) { o.fragment_mtu = 1500; });
+  ASSERT_TRUE(rig.start());
+  Dataplane& d = *rig.d;
+  Bytes tagged = udp_frame({"192.0.2.10", "198.51.100.80", 40000, 443}, Bytes(1500 - 28), 100);
+  ASSERT_EQ(tagged.size(), 1518u);
+  Bytes qinq = tagged;
+  const std::byte outer[4] = {std::byte(0x88), std::byte(0xa8), std::byte(0x00), std::byte(0xc8)};
+  qinq.insert(qinq.begin() + 12, std::begin(outer), std::end(outer));
+  Bytes small = udp_frame({"192.0.2.10", "198.51.100.80", 40001, 443}, Bytes(100));
+  Bytes over = udp_frame({"192.0.2.10", "198.51.100.80", 40002, 443}, Bytes(1500 - 28 + 1), 100);  // 1 byte of IP too many
+  for (const Bytes* f : {&tagged, &qinq, &small, &over}) rig.inside.put(rig.pool, *f);
+  ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::tx_outside) == 4; }));
+  EXPECT_EQ(d.totals().get(Counter::tx_unfragmented), 0u);
+  EXPECT_EQ(d.totals().get(Counter::tx_fragmented), 1u);  // only the one above
+  d.stop();
+  std::vector<rte_mbuf*> sent = sent_on(rig.outside);
+  ASSERT_GE(sent.size(), 4u);
+  std::vector<Bytes> frames;
+  for (rte_mbuf* m : sent) {
+    Bytes f(rte_pktmbuf_pkt_len(m));
+    const void* at = rte_pktmbuf_read(m, 0, static_cast<uint32_t>(f.size()), f.data());  // copies only if chained
+    ASSERT_NE(at, nullptr);
+    if (at != f.data()) std::memcpy(f.data(), at, f.size());
+    rte_pktmbuf_free(m);
+    frames.push_back(std::move(f));
+  }
+  EXPECT_EQ(frames[0], tagged);
+  EXPECT_EQ(frames[1], qinq);
+  EXPECT_EQ(frames[2], small);
+}
+
 // A reload that turns a static CIDR into a host static (a table entry the
 // learner writes): while the learner has not taken it, queries to the
 // address still pass (the old CIDR stays in the policy until it has).

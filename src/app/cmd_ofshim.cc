@@ -297,6 +297,7 @@ int cmd_ofshim(Args& args) {
       else ++cstats.snapshot_failures, say(error);
       next_snapshot = now + static_cast<TimeNs>(config.snapshot_interval_s * 1e9);
     }
+    if (reopen_requested.exchange(false)) say(log.reopen(error) ? "drop log reopened" : error);
     if (reload_requested.exchange(false)) {
       if (!log.reopen(error)) say("reload: " + error);
       if (!conf_path) {

@@ -213,8 +213,12 @@ int cmd_run(Args& args) {
       std::string e = d.last_snapshot_error();  // empty if a later write went well meanwhile
       std::fprintf(stderr, "nsgate run: %s\n", e.empty() ? "a snapshot write failed" : e.c_str());
     }
+    if (reopen_requested.exchange(false)) {
+      if (log.reopen(error)) std::fprintf(stderr, "nsgate run: drop log reopened\n");
+      else std::fprintf(stderr, "nsgate run: %s\n", error.c_str());
+    }
     if (reload_requested.exchange(false)) {
-      // Whatever the file says: logrotate's postrotate reloads.
+      // Also whatever the file says: a reload opens the drop log anew too.
       if (!log.reopen(error)) std::fprintf(stderr, "nsgate run: reload: %s\n", error.c_str());
       // Parsed and validated here, off the data path; applied only whole.
       ctl::LoadResult r = ctl::load_config_file_for_reload(*conf_path);

@@ -15,9 +15,11 @@ namespace nsgate::app {
 
 std::atomic<int> stop_signal{0};
 std::atomic<bool> reload_requested{false};
+std::atomic<bool> reopen_requested{false};
 
 void catch_reloads() {
   signal(SIGHUP, [](int) { reload_requested = true; });
+  signal(SIGUSR1, [](int) { reopen_requested = true; });
   signal(SIGPIPE, SIG_IGN);
 }
 

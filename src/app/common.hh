@@ -46,16 +46,19 @@ class Args {
 };
 
 // Long-running commands (run, ofshim): SIGINT/SIGTERM set `stop_signal`,
-// SIGHUP sets `reload_requested`; the main loop polls both. SIGPIPE is
-// ignored (a closed socket is an error return, not a death).
+// SIGHUP sets `reload_requested`, SIGUSR1 `reopen_requested` (the drop
+// log's file, for logrotate: a reload would also apply whatever the
+// configuration file holds, and re-sync the switch); the main loop polls
+// them. SIGPIPE is ignored (a closed socket is an error return, not a death).
 extern std::atomic<int> stop_signal;
 extern std::atomic<bool> reload_requested;
+extern std::atomic<bool> reopen_requested;
 // SIGHUP and SIGPIPE only: called first thing, because a start can take
 // seconds (a large snapshot) and a reload sent meanwhile (systemd counts a
 // Type=simple unit active at once) would otherwise end the process, with
 // an exit systemd does not restart. The reload is applied once running.
 // A stop during the start still ends the process at once.
-void catch_reloads();
+void catch_reloads();  // SIGHUP, SIGUSR1 and SIGPIPE
 void install_signal_handlers();  // catch_reloads() and the stop signals
 TimeNs clock_now(clockid_t clock);  // CLOCK_REALTIME or CLOCK_MONOTONIC, in ns
 

@@ -50,7 +50,7 @@ for unit in sorted(os.listdir(os.path.join(SRC, "deploy/systemd"))):
     check(f"systemd_analyze_verify_{unit}", p.returncode == 0 and not (p.stdout + p.stderr).strip(), p.stdout + p.stderr)
 
 # The logrotate rule as logrotate reads it, on a log of its own (--debug
-# changes nothing and runs no script): it would rotate and then reload.
+# changes nothing and runs no script): it would rotate, then tell nsgate.
 rot_dir = tempfile.mkdtemp(prefix="nsgate-logrotate-")
 log_path = os.path.join(rot_dir, "drops.json")
 open(log_path, "w").write('{"event_type":"drop"}\n')
@@ -59,8 +59,8 @@ open(rule, "w").write(open(os.path.join(SRC, "deploy/logrotate/nsgate")).read().
 p = subprocess.run(["logrotate", "--debug", "--force", "--state", os.path.join(rot_dir, "state"), rule],
                    capture_output=True, text=True)
 out = p.stdout + p.stderr
-check("logrotate_rule_rotates_the_drop_log_and_reloads", p.returncode == 0 and "error" not in out.lower() and
-      f"renaming {log_path} to {log_path}.1" in out and "systemctl reload nsgate.service" in out, out)
+check("logrotate_rule_rotates_the_drop_log_and_signals_nsgate", p.returncode == 0 and "error" not in out.lower() and
+      f"renaming {log_path} to {log_path}.1" in out and "systemctl kill --signal=USR1 --kill-whom=main nsgate.service" in out, out)
 
 dash = json.load(open(os.path.join(SRC, "deploy/grafana/nsgate-dashboard.json")))
 exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]

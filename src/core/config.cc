@@ -94,24 +94,26 @@ std::vector<ConfigError> validate_openflow_shim(const Config& c) {
 
 namespace {
 
-// Why a metrics.listen value is not a list of ADDRESS:PORT (IPv6 in
-// brackets, comma-separated), or empty when it is. A bare port is refused
-// though the exporter takes it: it means every interface, which the
-// metrics should not be on unless the operator writes 0.0.0.0 or [::].
+// Why a metrics.listen value is not what the exporter (CivetWeb) takes, or
+// empty when it is: comma-separated PORT, +PORT (both mean every
+// interface), HOST:PORT or [IPv6]:PORT, HOST an address or a host name.
 std::string listen_address_error(const std::string& spec) {
   size_t start = 0;
   while (true) {
     size_t comma = spec.find(',', start);
     std::string item = spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     size_t colon = item.rfind(':');
-    if (colon == std::string::npos)
-      return "has no address: write ADDRESS:PORT (0.0.0.0:PORT for every interface, 127.0.0.1:PORT for this host)";
-    std::string host = item.substr(0, colon), port = item.substr(colon + 1);
-    bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
-    if (bracketed) host = host.substr(1, host.size() - 2);
-    auto address = IpAddress::parse(host);
-    if (!address || address->is_v4() == bracketed)
-      return "is not ADDRESS:PORT: \"" + item + "\" needs an IPv4 address or an IPv6 one in brackets";
+    std::string host = colon == std::string::npos ? "" : item.substr(0, colon);
+    std::string port = colon == std::string::npos ? item : item.substr(colon + 1);
+    if (colon == std::string::npos && !port.empty() && port.front() == '+') port.erase(0, 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      auto a = IpAddress::parse(host.substr(1, host.size() - 2));
+      if (!a || a->is_v4()) return "is not ADDRESS:PORT: \"" + host + "\" is not an IPv6 address";
+    } else if (colon != std::string::npos) {
+      bool name = !host.empty() && host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                          "0123456789.-") == std::string::npos;
+      if (!name) return "is not ADDRESS:PORT: \"" + host + "\" is neither an address nor a host name (IPv6 in brackets)";
+    }
     unsigned value = 0;
     bool digits = !port.empty() && port.size() <= 5;
     for (char ch : port) {

@@ -142,20 +142,20 @@ TEST(Config, TrackedQueriesAreBoundedAsTheyAreReservedAtStart) {
             std::string::npos) << all_errors(r);
 }
 
-TEST(Config, TheMetricsAddressIsAddressAndPort) {
-  for (const char* good : {"127.0.0.1:9153", "[::1]:9153", "0.0.0.0:9153", "127.0.0.1:9153,[::1]:9154"})
+TEST(Config, TheMetricsAddressIsWhatTheExporterTakes) {
+  for (const char* good : {"127.0.0.1:9153", "[::1]:9153", "0.0.0.0:9153", "127.0.0.1:9153,[::1]:9154",
+                           "localhost:9153", "9153", "+9153", "metrics.example.lab:9153"})
     EXPECT_TRUE(ctl::load_config_text(std::string("metrics: {listen: \"") + good + "\"}\n").ok()) << good;
   EXPECT_TRUE(ctl::load_config_text("metrics: {listen: \"\"}\n").ok());  // off
   struct Case {
     const char* listen;
     const char* says;
   };
-  for (const Case& c : {Case{"9153", "has no address: write ADDRESS:PORT (0.0.0.0:PORT for every interface"},
-                        Case{"localhost:9153", "needs an IPv4 address or an IPv6 one in brackets"},
-                        Case{"::1:9153", "needs an IPv4 address or an IPv6 one in brackets"},
-                        Case{"[127.0.0.1]:9153", "needs an IPv4 address or an IPv6 one in brackets"},
+  for (const Case& c : {Case{"::1:9153", "is neither an address nor a host name (IPv6 in brackets)"},
+                        Case{"[127.0.0.1]:9153", "is not an IPv6 address"}, Case{"local host:9153", "neither"},
                         Case{"127.0.0.1:", "\"\" is not a port"}, Case{"127.0.0.1:70000", "\"70000\" is not a port"},
-                        Case{"127.0.0.1:0", "\"0\" is not a port"}, Case{"127.0.0.1:9153,9154", "has no address"}}) {
+                        Case{"127.0.0.1:0", "\"0\" is not a port"}, Case{"http://127.0.0.1:9153", "neither"},
+                        Case{"127.0.0.1:9153,", "\"\" is not a port"}, Case{"metrics", "\"metrics\" is not a port"}}) {
     auto r = ctl::load_config_text(std::string("mode: enforce\nmetrics:\n  listen: \"") + c.listen + "\"\n");
     ASSERT_FALSE(r.ok()) << c.listen;
     std::string all = all_errors(r);
@@ -164,7 +164,7 @@ TEST(Config, TheMetricsAddressIsAddressAndPort) {
   }
 }
 
-TEST(Config, AFolderOrAnUnreadableFileIsAnErrorNotTheDefaults) {
+TEST(Config, AFolderOrAMissingFileIsAnErrorNotTheDefaults) {
   auto folder = ctl::load_config_file(NSGATE_SOURCE_DIR);
   ASSERT_FALSE(folder.ok());
   EXPECT_NE(all_errors(folder).find("is a folder"), std::string::npos) << all_errors(folder);

@@ -13,6 +13,17 @@
 set -eu
 [ $# -ge 3 ] || { echo "usage: $0 BRIDGE INSIDE_IF OUTSIDE_IF [CONTROLLER]" >&2; exit 2; }
 br=$1 inside=$2 outside=$3 controller=${4:-tcp:127.0.0.1:6653}
+# An existing bridge whose port 1 is another interface's: refused before
+# anything changes (the bridge may be carrying traffic).
+if ovs-vsctl br-exists "$br"; then
+  for i in $(ovs-vsctl list-ifaces "$br"); do
+    if [ "$i" != "$inside" ] && [ "$(ovs-vsctl get interface "$i" ofport)" = 1 ]; then
+      echo "$0: port 1 of $br is $i's; nsgate's inside must be port 1: move $i, or set" \
+        "openflow.inside_port to $inside's number and set the bridge up by hand; nothing changed" >&2
+      exit 1
+    fi
+  done
+fi
 ovs-vsctl --may-exist add-br "$br" \
   -- set bridge "$br" fail_mode=secure protocols=OpenFlow13
 # The inside port gets OpenFlow port 1 (openflow.inside_port: 1).

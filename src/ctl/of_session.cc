@@ -30,9 +30,12 @@ constexpr TimeNs kBarrierTimeout = 120 * kNsPerSec;
 // resolver's next query hit it.
 constexpr TimeNs kReleaseSettle = 10 * 1000 * 1000;
 // Held responses: at most this many (beyond, sent on at once), and the
-// barrier a response held during a sync waits for until one is known.
+// barrier a response held during a sync waits for until one is known. A
+// sync that takes longer than kSyncHoldMax (a switch that answers echoes
+// but not the dump) does not hold them longer: they go on then.
 constexpr size_t kMaxHeld = 8192;
 constexpr uint32_t kAwaitingBatch = 0;
+constexpr TimeNs kSyncHoldMax = 2 * kNsPerSec;
 // Batches of at least this many flow-mods go in one bundle (when the
 // switch takes bundles); smaller ones are not worth the three extra messages.
 constexpr size_t kBundleThreshold = 32;
@@ -447,6 +450,7 @@ void OfSession::on_error(std::span<const std::byte> msg, of::Buffer& out, TimeNs
   }
   ++stats_.switch_errors;
   std::string what;
+  bool quiet = false;
   if (has_req) {
     for (Batch& b : in_flight_) {
       if (req.xid < b.first_xid || req.xid > b.barrier_xid) continue;
@@ -454,6 +458,8 @@ void OfSession::on_error(std::span<const std::byte> msg, of::Buffer& out, TimeNs
       auto it = std::lower_bound(b.xids.begin(), b.xids.end(), std::make_pair(req.xid, IpAddress{}),
                                  [](const auto& x, const auto& y) { return x.first < y.first; });
       if (it != b.xids.end() && it->first == req.xid) {
+        // Said once per address: a full table refuses its retries too.
+        if (retry_.count(it->second)) quiet = true;
         what = " for address " + it->second.to_string();
         b.refused.insert(std::upper_bound(b.refused.begin(), b.refused.end(), it->second), it->second);
       } else if (b.reconcile && !b.bundle_id) {
@@ -465,7 +471,7 @@ void OfSession::on_error(std::span<const std::byte> msg, of::Buffer& out, TimeNs
       }
     }
   }
-  log_("switch error: " + of::describe(e) + what);
+  if (!quiet) log_("switch error: " + of::describe(e) + what);
   (void)now;
 }
 
@@ -495,7 +501,7 @@ void OfSession::on_packet_in(std::span<const std::byte> msg, of::Buffer& out, Ti
     // it are in (tick()): the sync's own flows were planned before.
     if (held_.size() < kMaxHeld && (state_ != State::ready || !in_flight_.empty())) {
       uint32_t barrier = state_ == State::ready ? in_flight_.back().barrier_xid : kAwaitingBatch;
-      held_.push_back({barrier, 0, in_port, {p.data.begin(), p.data.end()}});
+      held_.push_back({barrier, 0, in_port, {p.data.begin(), p.data.end()}, now});
       return;
     }
     send_packet_out(out, in_port, p.data);
@@ -550,6 +556,8 @@ void OfSession::tick(of::Buffer& out, TimeNs now) {
   }
   if (state_ == State::closed) return;
   if (!held_.empty()) {
+    for (HeldResponse& h : held_)
+      if (h.barrier_xid == kAwaitingBatch && h.release_at == 0 && now - h.held_at >= kSyncHoldMax) h.release_at = now;
     auto due = [&](const HeldResponse& h) { return h.release_at != 0 && h.release_at <= now; };
     for (const HeldResponse& h : held_)
       if (due(h)) send_packet_out(out, h.in_port, h.frame);

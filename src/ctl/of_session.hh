@@ -187,6 +187,7 @@ class OfSession {
     TimeNs release_at = 0;  // 0 until the barrier reply
     uint32_t in_port = 0;
     std::vector<std::byte> frame;
+    TimeNs held_at = 0;
   };
   std::vector<HeldResponse> held_;
   uint64_t event_seq_ = 0;

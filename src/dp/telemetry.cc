@@ -3,6 +3,7 @@
 
 #include <rte_telemetry.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -35,8 +36,13 @@ int dispatch(const char* cmd, const char* params, rte_tel_data* d) {
     rte_tel_data* pieces = rte_tel_data_alloc();
     if (!pieces) continue;
     rte_tel_data_start_array(pieces, RTE_TEL_STRING_VAL);
-    for (size_t at = 0; at < v.size(); at += RTE_TEL_MAX_STRING_LEN - 1)
-      rte_tel_data_add_array_string(pieces, v.substr(at, RTE_TEL_MAX_STRING_LEN - 1).c_str());
+    for (size_t at = 0; at < v.size();) {
+      size_t end = std::min(v.size(), at + RTE_TEL_MAX_STRING_LEN - 1);
+      // Not inside a UTF-8 character (a static's note may hold any).
+      while (end < v.size() && end > at + 1 && (static_cast<unsigned char>(v[end]) & 0xc0) == 0x80) --end;
+      rte_tel_data_add_array_string(pieces, v.substr(at, end - at).c_str());
+      at = end;
+    }
     rte_tel_data_add_dict_container(d, k.c_str(), pieces, 0);
   }
   for (const auto& [k, v] : r.numbers) rte_tel_data_add_dict_u64(d, k.c_str(), v);

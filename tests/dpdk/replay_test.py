@@ -333,6 +333,22 @@ def a_reload_sent_during_the_start_is_applied_once_running():
         while text not in open(log).read() and proc.poll() is None and time.time() < deadline:
             time.sleep(0.05)
         return text in open(log).read()
+
+    def feed_fifo():
+        """Writes the configuration once nsgate opens the FIFO to read it
+        (up to 30 s): False if it never does, instead of blocking."""
+        deadline = time.time() + 30
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO while no reader
+            except OSError:
+                time.sleep(0.05)
+                continue
+            os.set_blocking(fd, True)
+            os.write(fd, text.encode())
+            os.close(fd)
+            return True
+        return False
     try:
         deadline = time.time() + 10
         while not hup_caught(proc.pid) and time.time() < deadline:
@@ -341,11 +357,9 @@ def a_reload_sent_during_the_start_is_applied_once_running():
         proc.send_signal(signal.SIGHUP)
         time.sleep(0.2)
         assert proc.poll() is None, f"a SIGHUP during the start ended it ({proc.returncode}): {open(log).read()}"
-        with open(fifo, "w") as f:
-            f.write(text)
+        assert feed_fifo(), "nsgate did not read its configuration: " + open(log).read()
         assert wait_for("Ctrl-C stops"), open(log).read()
-        with open(fifo, "w") as f:  # opened for the reload asked for during the start
-            f.write(text)
+        assert feed_fifo(), "the reload asked for during the start did not come: " + open(log).read()
         assert wait_for(f"reloaded {fifo}"), open(log).read()
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)

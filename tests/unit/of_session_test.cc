@@ -455,6 +455,18 @@ TEST_F(HeldSwitch, AReferralDuringASyncWaitsForTheFlowPushedAfterIt) {
   EXPECT_FALSE(session->releases_pending());
 }
 
+TEST_F(HeldSwitch, AReferralDuringASyncThatNeverEndsGoesOnAfterTwoSeconds) {
+  // The switch answers echoes but never the flow dump: holding on would
+  // keep the resolver's answers from it for as long as it stays connected.
+  handshake(kSec);
+  referral(7, 40000, 2 * kSec);
+  session->tick(out, 3 * kSec);
+  EXPECT_EQ(count(split(out), MsgType::packet_out), 0u);
+  session->tick(out, 4 * kSec);
+  EXPECT_EQ(count(split(out), MsgType::packet_out), 1u);
+  EXPECT_FALSE(session->releases_pending());
+}
+
 TEST_F(Switch, DropLogCopiesBecomeEventsWithTheClientAndTheQuery) {
   uint32_t dump = handshake(1 * kSec);
   dump_reply(dump, {}, 1 * kSec);
@@ -599,6 +611,9 @@ TEST_F(Switch, AnAllowFlowTheSwitchRefusedIsSentAgainAfterABackOff) {
   barrier_reply(ms.back().h.xid, 17 * kSec);
   EXPECT_EQ(session->stats().flows_installed, 3u);
   EXPECT_EQ(session->stats().flows_retried, 2u);
+  EXPECT_EQ(std::count_if(log.begin(), log.end(),
+                          [](const std::string& l) { return l.find("switch error") != std::string::npos; }),
+            1) << "a refused retry is said again";
   session->tick(out, 400 * kSec);
   EXPECT_TRUE(allow_flows(split(out)).empty()) << "installed: nothing more to send";
 }

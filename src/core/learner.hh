@@ -310,6 +310,9 @@ class Learner {
   static constexpr NameId kNoName = NamePool::kNone;
   static constexpr uint32_t kNoSlot = UINT32_MAX;
   static constexpr uint32_t kNoNote = UINT32_MAX;
+  // zones_per_address: how many of an address's zones (the oldest at least
+  // as deep as the new one) are weighed to make room.
+  static constexpr size_t kEvictionSample = 16;
 
   // What the provenance of anything learned from one response shares. The
   // query name is a reference held by whoever owns this value.
@@ -335,7 +338,8 @@ class Learner {
     IpAddress address;
     IpAddress server;
     EntryKind kind = EntryKind::learned;
-    bool live = false;
+    bool live : 1 = false;
+    uint8_t zone_depth : 7 = 0;  // learned: the zone's labels (at most 127), for zones_per_address
     uint16_t query_id = 0;
     NameId zone = kNoName;  // kNoName: teaches nothing (a static allow without a zone)
     NameId ns = kNoName;

@@ -296,6 +296,20 @@ std::vector<rte_mbuf*> sent_on(const RingPort& port) {
   return out;
 }
 
+// The frames a port sent, in order, as bytes (the mbufs freed).
+std::vector<Bytes> frames_sent_on(const RingPort& port) {
+  std::vector<Bytes> frames;
+  for (rte_mbuf* m : sent_on(port)) {
+    Bytes f(rte_pktmbuf_pkt_len(m));
+    // A pointer into the mbuf when the frame is in one segment, else a copy in f.
+    const void* at = rte_pktmbuf_read(m, 0, static_cast<uint32_t>(f.size()), f.data());
+    if (at && at != f.data()) std::memcpy(f.data(), at, f.size());
+    rte_pktmbuf_free(m);
+    if (at) frames.push_back(std::move(f));
+  }
+  return frames;
+}
+
 // Frames larger than the outgoing port's MTU (net_af_packet hands over
 // datagrams its kernel reassembled) leave as IPv4 fragments a receiver
 // reassembles into the original; what cannot be fragmented (DF set, not
@@ -319,15 +333,8 @@ TEST(Dataplane, FramesAboveTheMtuLeaveAsFragmentsThatReassembleToThem) {
   EXPECT_EQ(d.totals().get(Counter::tx_outside), 3u);  // frames, not fragments
   d.stop();
 
-  std::vector<rte_mbuf*> sent = sent_on(rig.outside);
-  ASSERT_GE(sent.size(), 5u);
-  std::vector<Bytes> frames;
-  for (rte_mbuf* m : sent) {
-    Bytes f(rte_pktmbuf_pkt_len(m));
-    ASSERT_NE(rte_pktmbuf_read(m, 0, static_cast<uint32_t>(f.size()), f.data()), nullptr);
-    rte_pktmbuf_free(m);
-    frames.push_back(std::move(f));
-  }
+  std::vector<Bytes> frames = frames_sent_on(rig.outside);
+  ASSERT_GE(frames.size(), 5u);
   // The two that could not be fragmented, last and whole.
   EXPECT_EQ(frames[frames.size() - 2], df);
   EXPECT_EQ(frames[frames.size() - 1], v6);
@@ -375,17 +382,8 @@ TEST(Dataplane, FullSizeTaggedFramesAreNotAboveTheMtu) {
   EXPECT_EQ(d.totals().get(Counter::tx_unfragmented), 0u);
   EXPECT_EQ(d.totals().get(Counter::tx_fragmented), 1u);  // only the one above
   d.stop();
-  std::vector<rte_mbuf*> sent = sent_on(rig.outside);
-  ASSERT_GE(sent.size(), 4u);
-  std::vector<Bytes> frames;
-  for (rte_mbuf* m : sent) {
-    Bytes f(rte_pktmbuf_pkt_len(m));
-    const void* at = rte_pktmbuf_read(m, 0, static_cast<uint32_t>(f.size()), f.data());  // copies only if chained
-    ASSERT_NE(at, nullptr);
-    if (at != f.data()) std::memcpy(f.data(), at, f.size());
-    rte_pktmbuf_free(m);
-    frames.push_back(std::move(f));
-  }
+  std::vector<Bytes> frames = frames_sent_on(rig.outside);
+  ASSERT_EQ(frames.size(), 5u);  // the last one in two fragments
   EXPECT_EQ(frames[0], tagged);
   EXPECT_EQ(frames[1], qinq);
   EXPECT_EQ(frames[2], small);

@@ -256,21 +256,28 @@ TEST(Verdict, ATinyFirstFragmentOfATcpQueryIsJudgedByItsPorts) {
   EXPECT_EQ(classify(j.r, j.p, policy()), Verdict::drop_undecodable);
 }
 
+// An IPv6 frame to port 53 whose payload is `chain` (extension headers
+// starting with a fragment header), payload length set to it.
+Bytes ipv6_with_chain(const Bytes& chain) {
+  Bytes f = udp_frame({"2001:db8::10", "2001:db8:66::53", 40000, 53}, Bytes(8));
+  size_t ip = 14;
+  f.resize(ip + 40);
+  f.insert(f.end(), chain.begin(), chain.end());
+  f[ip + 6] = std::byte(44);
+  f[ip + 4] = std::byte(chain.size() >> 8);
+  f[ip + 5] = std::byte(chain.size() & 0xff);
+  return f;
+}
+
 TEST(Verdict, AnIpv6FirstFragmentWithoutItsWholeHeaderChainIsDropped) {
   // RFC 7112: the first fragment holds every extension header and the
   // transport header. Here a destination-options header claims 64 bytes
   // and the fragment ends after 16: where the ports are is unknowable.
-  Bytes f = udp_frame({"2001:db8::10", "2001:db8:66::53", 40000, 53}, Bytes(8));
+  Bytes f = ipv6_with_chain({std::byte(60), std::byte(0), std::byte(0), std::byte(1), std::byte(0), std::byte(0),
+                             std::byte(0), std::byte(7),  // fragment: next dest-opts, offset 0, M=1
+                             std::byte(17), std::byte(7), std::byte(1), std::byte(4), std::byte(0), std::byte(0),
+                             std::byte(0), std::byte(0)});  // dest-opts: 64 bytes claimed
   size_t ip = 14;
-  Bytes chain{std::byte(60), std::byte(0), std::byte(0), std::byte(1), std::byte(0), std::byte(0), std::byte(0),
-              std::byte(7),  // fragment: next dest-opts, offset 0, M=1
-              std::byte(17), std::byte(7), std::byte(1), std::byte(4), std::byte(0), std::byte(0), std::byte(0),
-              std::byte(0)};  // dest-opts: 64 bytes claimed
-  f.resize(ip + 40);
-  f.insert(f.end(), chain.begin(), chain.end());
-  f[ip + 6] = std::byte(44);
-  f[ip + 4] = std::byte(0);
-  f[ip + 5] = std::byte(chain.size());
   auto j = decode(f);
   EXPECT_EQ(j.r, pkt::DecodeResult::incomplete_first_fragment);
   EXPECT_EQ(classify(j.r, j.p, policy()), Verdict::drop_undecodable);
@@ -285,18 +292,11 @@ TEST(Verdict, AnIpv6FirstFragmentEndingInACutFragmentHeaderIsDropped) {
   // Fragment (offset 0, M=1), destination options, then a second fragment
   // header of which only 4 bytes are there: the chain does not end in the
   // first fragment either.
-  Bytes f = udp_frame({"2001:db8::10", "2001:db8:66::53", 40000, 53}, Bytes(8));
-  size_t ip = 14;
-  Bytes chain{std::byte(60), std::byte(0), std::byte(0), std::byte(1), std::byte(0), std::byte(0), std::byte(0),
-              std::byte(7),  // fragment: next dest-opts, offset 0, M=1
-              std::byte(44), std::byte(0), std::byte(1), std::byte(4), std::byte(0), std::byte(0), std::byte(0),
-              std::byte(0),  // dest-opts (8 bytes): next fragment
-              std::byte(17), std::byte(0), std::byte(0), std::byte(0)};  // 4 bytes of a fragment header
-  f.resize(ip + 40);
-  f.insert(f.end(), chain.begin(), chain.end());
-  f[ip + 6] = std::byte(44);
-  f[ip + 4] = std::byte(0);
-  f[ip + 5] = std::byte(chain.size());
+  Bytes f = ipv6_with_chain({std::byte(60), std::byte(0), std::byte(0), std::byte(1), std::byte(0), std::byte(0),
+                             std::byte(0), std::byte(7),  // fragment: next dest-opts, offset 0, M=1
+                             std::byte(44), std::byte(0), std::byte(1), std::byte(4), std::byte(0), std::byte(0),
+                             std::byte(0), std::byte(0),  // dest-opts (8 bytes): next fragment
+                             std::byte(17), std::byte(0), std::byte(0), std::byte(0)});  // 4 bytes of a fragment header
   auto j = decode(f);
   EXPECT_EQ(j.r, pkt::DecodeResult::incomplete_first_fragment);
   EXPECT_EQ(classify(j.r, j.p, policy()), Verdict::drop_undecodable);

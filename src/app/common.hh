@@ -53,12 +53,12 @@ class Args {
 extern std::atomic<int> stop_signal;
 extern std::atomic<bool> reload_requested;
 extern std::atomic<bool> reopen_requested;
-// SIGHUP and SIGPIPE only: called first thing, because a start can take
-// seconds (a large snapshot) and a reload sent meanwhile (systemd counts a
-// Type=simple unit active at once) would otherwise end the process, with
-// an exit systemd does not restart. The reload is applied once running.
-// A stop during the start still ends the process at once.
-void catch_reloads();  // SIGHUP, SIGUSR1 and SIGPIPE
+// SIGHUP, SIGUSR1 and SIGPIPE: called first thing, because a start can
+// take seconds (a large snapshot) and a reload or a log rotation meanwhile
+// (systemd counts a Type=simple unit active at once) would otherwise end
+// the process, with an exit systemd does not restart; either is applied
+// once running. A stop during the start still ends the process at once.
+void catch_reloads();
 void install_signal_handlers();  // catch_reloads() and the stop signals
 TimeNs clock_now(clockid_t clock);  // CLOCK_REALTIME or CLOCK_MONOTONIC, in ns
 

@@ -41,9 +41,9 @@ class DropLog {
   DropLog& operator=(const DropLog&) = delete;
   // A reload: the sources' buckets, suppressed counts and held events carry over.
   void set_limits(const DropLogConfig& c, TimeNs now) { throttle_.set_limits(c.rate, c.burst, now); }
-  // Also on a reload: opens the file's path anew, so that a log rotated by
-  // renaming (logrotate's default) is written afresh under its name. When
-  // that fails the old file stays in use and `error` says why.
+  // On SIGUSR1 and on a reload: opens the file's path anew, so that a log
+  // rotated by renaming (logrotate's default) is written afresh under its
+  // name. When that fails the old file stays in use and `error` says why.
   bool reopen(std::string& error);
   // The most blocked sources and destinations, "ADDRESS COUNT".
   std::pair<std::vector<std::string>, std::vector<std::string>> top(size_t n, TimeNs now);

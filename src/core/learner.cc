@@ -985,9 +985,9 @@ LearnEvent Learner::learn(const IpAddress& a, PoolName zone, PoolName ns, uint32
     // server's, say) must not push out the zones it serves higher up, and
     // with them the referrals it gives for them (rule 3).
     // Of the oldest kEvictionSample such zones, in the order they were
-    // added (those expire soonest unless refreshed): scanning all of a busy
-    // shared server's zones on every new one took the learner more time
-    // than the rest of learning (tools/bench/forward's feed, perf).
+    // added (those expire soonest unless refreshed): scanning all of a full
+    // shared server's zones for every new one was a fifth of the learner's
+    // time in tools/bench/forward's learning window (perf).
     int depth = zone.name.label_count();
     uint32_t soonest = kNoSlot;
     size_t seen = 0;

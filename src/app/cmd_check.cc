@@ -20,13 +20,20 @@ int cmd_check(Args& args) {
   if (format != "text" && format != "json") throw Fatal{"--format must be text or json"};
   std::vector<std::string> addresses = args.positional();
   if (addresses.empty()) throw Fatal{"no address given (usage: nsgate check --snapshot FILE ADDRESS...)"};
+  if (!snap_path) throw Fatal{"--snapshot FILE is required (usage: nsgate check --snapshot FILE ADDRESS...)"};
+  // Every address checked before any verdict: a typo must not leave the
+  // ones after it unanswered behind a partial list.
+  std::vector<IpAddress> parsed;
+  for (const std::string& text : addresses) {
+    auto addr = IpAddress::parse(text);
+    if (!addr) throw Fatal{"'" + text + "' is not an IPv4 or IPv6 address"};
+    parsed.push_back(*addr);
+  }
 
   Config config = load_config(conf_path);
   snapshot::Contents snap;
-  if (snap_path) {
-    std::string error;
-    if (!snapshot::read_file(*snap_path, snap, error)) throw Fatal{"snapshot refused: " + error, 1};
-  }
+  std::string error;
+  if (!snapshot::read_file(*snap_path, snap, error)) throw Fatal{"snapshot refused: " + error, 1};
   TimeNs at = 0;
   if (at_text == "now") {
     timespec ts{};
@@ -55,17 +62,15 @@ int cmd_check(Args& args) {
       expired.emplace(p.address, &p);
   }
 
-  for (const std::string& text : addresses) {
-    auto addr = IpAddress::parse(text);
-    if (!addr) throw Fatal{"'" + text + "' is not an IPv4 or IPv6 address"};
-    AllowAnswer a = learner.lookup(*addr, at);
+  for (const IpAddress& addr : parsed) {
+    AllowAnswer a = learner.lookup(addr, at);
     std::string reason, detail;
     const Provenance* p = a.provenance ? &*a.provenance : nullptr;
     if (a.allowed) {
       reason = to_string(a.kind);
       detail = describe_allow(a);
     } else {
-      auto e = expired.find(*addr);
+      auto e = expired.find(addr);
       if (e != expired.end()) {
         reason = "expired";
         p = e->second;
@@ -77,7 +82,7 @@ int cmd_check(Args& args) {
     }
     const char* verdict = a.allowed ? "pass" : "block";
     if (format == "json") {
-      std::string j = "{\"address\":" + json_string(addr->to_string()) + ",\"verdict\":\"" + verdict +
+      std::string j = "{\"address\":" + json_string(addr.to_string()) + ",\"verdict\":\"" + verdict +
                       "\",\"reason\":" + json_string(reason);
       if (p && p->kind == EntryKind::learned)
         j += ",\"zone\":" + json_string(p->zone) + ",\"ns\":" + json_string(p->ns) +
@@ -90,7 +95,7 @@ int cmd_check(Args& args) {
       j += ",\"detail\":" + json_string(detail) + "}";
       std::printf("%s\n", j.c_str());
     } else {
-      std::printf("%s %s %s: %s\n", addr->to_string().c_str(), verdict, reason.c_str(), detail.c_str());
+      std::printf("%s %s %s: %s\n", addr.to_string().c_str(), verdict, reason.c_str(), detail.c_str());
     }
   }
   return 0;

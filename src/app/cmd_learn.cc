@@ -275,7 +275,12 @@ int cmd_learn(Args& args) {
   if (format == Format::table) std::fputc('\n', stdout);
   print_summary(session, learner, order.size(), text_out);
 
-  if (snapshot_out) {
+  if (snapshot_out && status != 0) {
+    // What it would hold misses what the unreadable captures held: an
+    // earlier snapshot at that path is worth more.
+    std::fprintf(stderr, "nsgate learn: snapshot not written to %s: a capture could not be read whole\n",
+                 snapshot_out->c_str());
+  } else if (snapshot_out) {
     snapshot::Contents c;
     c.taken_at = session.last_time();
     c.entries.reserve(order.size());

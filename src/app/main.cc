@@ -2,6 +2,7 @@
 // nsgate: learns legitimate name servers from DNS responses and judges
 // outbound DNS queries against them. This file only dispatches.
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -56,14 +57,20 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (cmd == "learn") return cmd_learn(args);
-    if (cmd == "decode") return cmd_decode(args);
-    if (cmd == "check") return cmd_check(args);
-    if (cmd == "config") return cmd_config(args);
-    if (cmd == "run") return cmd_run(args);
-    if (cmd == "replay") return cmd_replay(args);
-    if (cmd == "ofshim") return cmd_ofshim(args);
-    throw Fatal{"unknown command '" + cmd + "' (see nsgate --help)"};
+    int status = 0;
+    if (cmd == "learn") status = cmd_learn(args);
+    else if (cmd == "decode") status = cmd_decode(args);
+    else if (cmd == "check") status = cmd_check(args);
+    else if (cmd == "config") status = cmd_config(args);
+    else if (cmd == "run") status = cmd_run(args);
+    else if (cmd == "replay") status = cmd_replay(args);
+    else if (cmd == "ofshim") status = cmd_ofshim(args);
+    else throw Fatal{"unknown command '" + cmd + "' (see nsgate --help)"};
+    // Output that did not all reach its file or pipe (a full disk, a closed
+    // pipe) is a failure: a history cut short must not pass for a whole one.
+    if (std::fflush(stdout) != 0 || std::ferror(stdout))
+      throw Fatal{std::string("writing the output failed: ") + std::strerror(errno), 1};
+    return status;
   } catch (const Fatal& f) {
     std::fprintf(stderr, "nsgate %s: %s\n", cmd.c_str(), f.message.c_str());
     return f.code;

@@ -8,6 +8,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 namespace nsgate::snapshot {
@@ -278,6 +279,12 @@ bool write_file(const std::string& path, const Contents& c, std::string& error) 
 }
 
 bool read_file(const std::string& path, Contents& out, std::string& error) {
+  // A folder opens, and its "size" is nonsense: refused by name.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    error = path + " is a folder, not a snapshot file";
+    return false;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     error = "cannot open " + path + ": " + std::strerror(errno);

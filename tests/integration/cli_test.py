@@ -132,6 +132,36 @@ def missing_and_truncated_captures_are_named():
     assert p.returncode != 0 and "garbage.pcap" in p.stderr, p.stderr
 
 
+def a_failed_learn_leaves_the_earlier_snapshot():
+    snap = os.path.join(tmp, "keep.snap")
+    run("learn", demo, "--snapshot", snap)
+    before = open(snap, "rb").read()
+    p = run("learn", demo, os.path.join(tmp, "nope.pcap"), "--snapshot", snap, ok=False)
+    assert p.returncode != 0 and "snapshot not written" in p.stderr, p.stderr
+    assert open(snap, "rb").read() == before, "the earlier snapshot was replaced"
+
+
+def output_that_cannot_be_written_is_an_error():
+    snap = os.path.join(tmp, "t.snap")
+    run("learn", demo, "--snapshot", snap)
+    for args in (["learn", "--format", "json", demo], ["learn", demo], ["decode", "--format", "json", demo],
+                 ["check", "--snapshot", snap, "192.0.2.1"]):
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([NSGATE, *args], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+        assert p.returncode != 0 and "writing the output failed" in p.stderr, (args, p.returncode, p.stderr)
+
+
+def check_refuses_what_it_cannot_answer_before_answering():
+    snap = os.path.join(tmp, "t.snap")
+    run("learn", demo, "--snapshot", snap)
+    p = run("check", "--snapshot", snap, "192.0.2.1", "bogus", "192.0.2.2", ok=False)
+    assert p.returncode != 0 and "'bogus' is not an IPv4 or IPv6 address" in p.stderr and p.stdout == "", p
+    p = run("check", "192.0.2.1", ok=False)
+    assert p.returncode != 0 and "--snapshot FILE is required" in p.stderr, p.stderr
+    p = run("check", "--snapshot", tmp, "192.0.2.1", ok=False)
+    assert p.returncode == 1 and "is a folder, not a snapshot file" in p.stderr, (p.returncode, p.stderr)
+
+
 def stdin_capture_is_read():
     with open(demo, "rb") as f:
         p = subprocess.run([NSGATE, "learn", "--format", "json", "-"], stdin=f, capture_output=True, timeout=60)

@@ -78,15 +78,45 @@ std::string format_time(TimeNs t) {
   return out;
 }
 
+namespace {
+
+// The length of the well-formed UTF-8 character at s[i] (2 to 4 bytes:
+// no overlong form, no surrogate, nothing past U+10FFFF), or 0.
+size_t utf8_length(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
+  auto cont = [&](size_t k) { return (b(k) & 0xc0u) == 0x80u; };
+  unsigned c = b(0);
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    unsigned lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+    return b(1) >= lo && b(1) <= hi && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    unsigned lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+    return b(1) >= lo && b(1) <= hi && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   // Runs that need no escape are appended whole: names rarely hold any, and
   // a character at a time was a third of printing the history (perf,
-  // tools/bench/learn).
+  // tools/bench/learn). Well-formed UTF-8 (a static's note) goes as it is;
+  // any other byte above 0x7e as \u00XX, which keeps every byte and the
+  // line valid JSON.
   size_t run = 0;
   for (size_t i = 0; i < s.size(); ++i) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') continue;
+    if (c >= 0x80) {
+      if (size_t n = utf8_length(s, i)) {
+        i += n - 1;
+        continue;
+      }
+    }
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {

@@ -81,14 +81,39 @@ TEST(IpAddress, PrintsWhatInetNtopPrints) {
   }
 }
 
+// The code point of the UTF-8 character at q[i] and its length, decoded
+// bit by bit; {0, 0} unless it is well-formed (shortest form, no
+// surrogate, at most U+10FFFF).
+std::pair<uint32_t, size_t> utf8_at(const std::string& q, size_t i) {
+  auto c = static_cast<unsigned char>(q[i]);
+  size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+  if (n == 0 || c >= 0xf8 || i + n > q.size()) return {0, 0};
+  uint32_t cp = c & (0x7fu >> n);
+  for (size_t k = 1; k < n; ++k) {
+    auto d = static_cast<unsigned char>(q[i + k]);
+    if ((d >> 6) != 2) return {0, 0};
+    cp = cp << 6 | (d & 0x3fu);
+  }
+  uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < least[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return {0, 0};
+  return {cp, n};
+}
+
 // A JSON string decoder for the test: the escapes append_json_string may
-// write, anything else in the output is a failure.
+// write and well-formed UTF-8, anything else in the output is a failure.
 std::optional<std::string> json_unquote(const std::string& q) {
   if (q.size() < 2 || q.front() != '"' || q.back() != '"') return std::nullopt;
   std::string out;
   for (size_t i = 1; i + 1 < q.size(); ++i) {
     auto c = static_cast<unsigned char>(q[i]);
-    if (c < 0x20 || c >= 0x7f || c == '"') return std::nullopt;  // must have been escaped
+    if (c >= 0x80) {
+      auto [cp, n] = utf8_at(q.substr(0, q.size() - 1), i);
+      if (n == 0) return std::nullopt;  // a byte that is not UTF-8 must have been escaped
+      out += q.substr(i, n);
+      i += n - 1;
+      continue;
+    }
+    if (c < 0x20 || c == 0x7f || c == '"') return std::nullopt;  // must have been escaped
     if (c != '\\') {
       out += q[i];
       continue;
@@ -112,6 +137,15 @@ std::optional<std::string> json_unquote(const std::string& q) {
   return out;
 }
 
+TEST(JsonString, WellFormedUtf8GoesAsItIsAndOtherHighBytesAreEscaped) {
+  EXPECT_EQ(json_string("Z\xc3\xbcrich"), "\"Z\xc3\xbcrich\"");                       // U+00FC
+  EXPECT_EQ(json_string("\xe2\x82\xac \xf0\x9f\x98\x80"), "\"\xe2\x82\xac \xf0\x9f\x98\x80\"");  // 3 and 4 bytes
+  EXPECT_EQ(json_string("\xc3"), "\"\\u00c3\"");                                 // cut short
+  EXPECT_EQ(json_string("\xc0\xaf"), "\"\\u00c0\\u00af\"");                      // overlong '/'
+  EXPECT_EQ(json_string("\xed\xa0\x80"), "\"\\u00ed\\u00a0\\u0080\"");           // a surrogate
+  EXPECT_EQ(json_string("\xf4\x90\x80\x80"), "\"\\u00f4\\u0090\\u0080\\u0080\"");  // past U+10FFFF
+}
+
 TEST(JsonString, EveryByteRoundTripsAndNothingUnescapedLeaks) {
   std::mt19937 rng(3);
   std::vector<std::string> inputs = {"", "example.com.", "a\"b", "back\\slash", "tab\tnl\ncr\r"};
@@ -122,6 +156,13 @@ TEST(JsonString, EveryByteRoundTripsAndNothingUnescapedLeaks) {
     std::string s(rng() % 40, '\0');
     for (char& ch : s) ch = static_cast<char>(rng() % 4 ? 'a' + rng() % 26 : rng() % 256);
     inputs.push_back(s);
+  }
+  // Well-formed characters of every length, whole and cut, among others.
+  for (const char* u : {"\xc3\xbc", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf"}) {
+    std::string w(u);
+    inputs.push_back("a" + w + "b");
+    inputs.push_back(w.substr(0, w.size() - 1) + "z");
+    inputs.push_back(w + w.substr(1));
   }
   for (const std::string& s : inputs) {
     std::string prefix = "x";

@@ -70,6 +70,10 @@ CaptureReader::CaptureReader(pcap* p, std::string path)
 
 CaptureReader::~CaptureReader() { pcap_close(pcap_); }
 
+namespace {
+constexpr int64_t kMaxSeconds = 9'200'000'000;  // under INT64_MAX ns, with room for the fraction
+}  // namespace
+
 bool CaptureReader::next(Frame& f) {
   pcap_pkthdr* hdr = nullptr;
   const u_char* data = nullptr;
@@ -81,9 +85,14 @@ bool CaptureReader::next(Frame& f) {
     return false;
   }
   ++frames_;
-  // pcapng files may change link type per interface; libpcap reports the
-  // current one through pcap_datalink().
   linktype_ = static_cast<uint32_t>(pcap_datalink(pcap_));
+  // Nanoseconds in 64 bits reach the year 2262: a time beyond (or before
+  // 1970) is a corrupt frame header, not a time to learn with.
+  if (hdr->ts.tv_sec < 0 || hdr->ts.tv_sec >= kMaxSeconds) {
+    error_ = path_ + ": frame " + std::to_string(frames_) + ": its time stamp (" + std::to_string(hdr->ts.tv_sec) +
+             " s) is outside 1970-2262";
+    return false;
+  }
   // tv_usec holds ns here (or µs on a live capture that refused nanoseconds)
   f.time = TimeNs{hdr->ts.tv_sec} * kNsPerSec +
            (pcap_get_tstamp_precision(pcap_) == PCAP_TSTAMP_PRECISION_NANO ? hdr->ts.tv_usec : hdr->ts.tv_usec * 1000);

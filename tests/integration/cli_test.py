@@ -162,6 +162,25 @@ def check_refuses_what_it_cannot_answer_before_answering():
     assert p.returncode == 1 and "is a folder, not a snapshot file" in p.stderr, (p.returncode, p.stderr)
 
 
+def a_time_stamp_past_2262_is_a_corrupt_frame():
+    # pcapng keeps 64-bit time stamps: 2^62 microseconds is beyond what
+    # nanoseconds in 64 bits hold (it wrapped to 1970 and was learned with).
+    import struct
+    frame = open(demo, "rb").read()[24 + 16:]  # the first frame of the demo capture, and more
+    def block(kind, body):
+        body += b"\0" * (-len(body) % 4)
+        return struct.pack("<II", kind, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+    shb = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    idb = block(1, struct.pack("<HHI", 1, 0, 65535))
+    t = 1 << 62
+    epb = block(6, struct.pack("<IIIII", 0, t >> 32, t & 0xFFFFFFFF, 60, 60) + frame[:60])
+    path = os.path.join(tmp, "future.pcapng")
+    open(path, "wb").write(shb + idb + epb)
+    for cmd in (["decode", "--format", "json"], ["learn"]):
+        p = run(*cmd, path, ok=False)
+        assert p.returncode != 0 and "future.pcapng: frame 1: its time stamp" in p.stderr, (cmd, p.stderr)
+
+
 def stdin_capture_is_read():
     with open(demo, "rb") as f:
         p = subprocess.run([NSGATE, "learn", "--format", "json", "-"], stdin=f, capture_output=True, timeout=60)

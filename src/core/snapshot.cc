@@ -2,6 +2,7 @@
 #include "core/snapshot.hh"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -240,12 +241,16 @@ bool decode(std::span<const std::byte> file, Contents& out, std::string& error) 
 
 bool write_file(const std::string& path, const Contents& c, std::string& error) {
   std::vector<std::byte> bytes = encode(c);
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A new file of its own beside the target: two writers of one path (a
+  // running nsgate and a learn) never share it, and a link placed where a
+  // fixed name would be is never followed.
+  std::string tmp = path + ".tmp.XXXXXX";
+  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
   if (fd < 0) {
     error = "cannot create " + tmp + ": " + std::strerror(errno);
     return false;
   }
+  ::fchmod(fd, 0644);  // as a file created plainly would be; mkostemp makes it 0600
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <vector>
@@ -136,8 +139,23 @@ TEST(Snapshot, FileIsWrittenAtomicallyAndReadBack) {
   ASSERT_NE(mkdtemp(dir), nullptr);
   std::string path = std::string(dir) + "/table.snap";
   std::string err;
+  // A link where a fixed temp name would be (PATH.tmp) is not written through.
+  std::string victim = std::string(dir) + "/victim";
+  std::ofstream(victim) << "keep me";
+  ASSERT_EQ(symlink(victim.c_str(), (path + ".tmp").c_str()), 0);
   ASSERT_TRUE(snapshot::write_file(path, sample(), err)) << err;
-  EXPECT_NE(access((path + ".tmp").c_str(), F_OK), 0);  // no temp file left
+  std::ifstream v(victim);
+  std::string kept;
+  std::getline(v, kept);
+  EXPECT_EQ(kept, "keep me");
+  unlink((path + ".tmp").c_str());
+  std::vector<std::string> left;  // nothing but the snapshot and the test's own files
+  for (const auto& e : std::filesystem::directory_iterator(dir)) left.push_back(e.path().filename().string());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"table.snap", "victim"}));
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644u);
   snapshot::Contents back;
   ASSERT_TRUE(snapshot::read_file(path, back, err)) << err;
   EXPECT_EQ(back.entries.size(), 3u);
@@ -145,6 +163,7 @@ TEST(Snapshot, FileIsWrittenAtomicallyAndReadBack) {
   EXPECT_FALSE(snapshot::read_file(path, back, err));
   EXPECT_NE(err.find(path), std::string::npos);
   unlink(path.c_str());
+  unlink(victim.c_str());
   rmdir(dir);
 }
 

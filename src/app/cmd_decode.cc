@@ -40,7 +40,7 @@ std::string rdata_text(const dns::Record& rr, std::span<const std::byte> msg) {
   static const char* hex = "0123456789abcdef";
   std::string s = "\\# " + std::to_string(rr.rdlength);
   if (rr.rdlength) s += ' ';
-  for (size_t i = 0; i < rr.rdlength && i < 512; ++i) {
+  for (size_t i = 0; i < rr.rdlength; ++i) {  // whole: a prefix would be no RFC 3597 form
     auto b = std::to_integer<uint8_t>(msg[rr.rdata_offset + i]);
     s += hex[b >> 4];
     s += hex[b & 15];

@@ -181,6 +181,26 @@ def a_time_stamp_past_2262_is_a_corrupt_frame():
         assert p.returncode != 0 and "future.pcapng: frame 1: its time stamp" in p.stderr, (cmd, p.stderr)
 
 
+def decode_prints_long_record_data_whole():
+    # A response with a 606-byte TXT record (three strings): its RFC 3597
+    # form holds every byte (it stopped at 512).
+    import struct
+    txt = b"".join(bytes([200]) + bytes([65 + k]) * 200 for k in range(3)) + bytes([3]) + b"end"
+    dns = struct.pack("!6H", 7, 0x8400, 1, 1, 0, 0) + b"\x03txt\x03lab\x00" + struct.pack("!HH", 16, 1)
+    dns += b"\xc0\x0c" + struct.pack("!HHIH", 16, 1, 300, len(txt)) + txt
+    udp = struct.pack("!HHHH", 53, 40000, 8 + len(dns), 0) + dns
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, bytes([198, 51, 100, 1]),
+                     bytes([192, 0, 2, 53])) + udp
+    frame = bytes(6) + bytes(6) + b"\x08\x00" + ip
+    path = os.path.join(tmp, "txt.pcap")
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        f.write(struct.pack("<IIII", 1_700_000_000, 0, len(frame), len(frame)) + frame)
+    [msg] = [json.loads(l) for l in run("decode", "--format", "json", path).stdout.splitlines()]
+    [rr] = msg["answer"]
+    assert rr["data"] == "\\# %d %s" % (len(txt), txt.hex()), rr["data"][:80]
+
+
 def stdin_capture_is_read():
     with open(demo, "rb") as f:
         p = subprocess.run([NSGATE, "learn", "--format", "json", "-"], stdin=f, capture_output=True, timeout=60)

@@ -71,7 +71,23 @@ std::vector<FlowMod> pipeline_flows(const FlowPlan& p) {
         r.match.eth_type = eth;
         r.match.ip_proto = proto;
         (proto == 17 ? r.match.udp_src : r.match.tcp_src) = dns_port;
-        if (p.hold_responses && p.learn_copies) {
+        bool hold = p.hold_responses && p.learn_copies;
+        if (hold && !p.learn_clients.empty()) {
+          // Only responses to the clients can teach: only they are held
+          // (unmetered, they would otherwise let anyone sending from port
+          // 53 flood nsgate); the rest go on, as the learn-copy table
+          // would not copy them either.
+          for (const Prefix& c : p.learn_clients) {
+            if (eth_type_of(c.address) != eth) continue;
+            FlowMod held = base(p, Stage::classify, prio::client_held_response);
+            held.match = r.match;
+            held.match.ip_dst = ip_match(c);
+            held.instructions.apply = {output(port::controller)};
+            held.instructions.apply_present = true;
+            out.push_back(held);
+          }
+          r.instructions = normal_then(std::nullopt);
+        } else if (hold) {
           r.instructions.apply = {output(port::controller)};
           r.instructions.apply_present = true;
         } else {

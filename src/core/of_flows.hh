@@ -52,6 +52,9 @@ inline constexpr uint16_t query = 200, response = 100, miss = 0;  // classify
 // forwarded, never copied to the learner (a host inside could forge the
 // referral that allows its own server).
 inline constexpr uint16_t inside_response = 150;
+// With hold_responses and learning.clients: a response to a client (held
+// for nsgate); other responses are forwarded by the response flow.
+inline constexpr uint16_t client_held_response = 120;
 // A TCP or UDP first fragment cut inside or before its header (RFC 1858;
 // in IPv6 an extension header can push the UDP header into the second
 // fragment): OVS reads its ports as 0, so the query flows cannot see it;

@@ -469,17 +469,18 @@ TEST(OpenflowFlows, QueriesAreJudgedOnlyFromTheInsidePortWhenOneIsSet) {
 }
 
 // The classify flow a packet meets first: the highest priority whose
-// match (in_port, eth_type, ip_proto, L4 ports) holds for it.
+// match (in_port, eth_type, ip_proto, L4 ports, destination) holds for it.
 // `first_fragment`: the packet is a fragment at offset 0 (OVS's nx-match
 // fragment mode gives its ports, or 0 if its header is cut short).
 const of::FlowMod* classify_flow_for(const std::vector<of::FlowMod>& flows, uint8_t table, uint32_t in_port,
                                      uint8_t proto, uint16_t sport, uint16_t dport, bool first_fragment = false,
-                                     uint16_t eth_type = 0x0800) {
+                                     uint16_t eth_type = 0x0800, const IpAddress* dst = nullptr) {
   const of::FlowMod* best = nullptr;
   for (const of::FlowMod& f : flows) {
     if (f.table != table) continue;
     const of::Match& m = f.match;
     if (m.in_port && *m.in_port != in_port) continue;
+    if (m.ip_dst && !(dst && Prefix{m.ip_dst->address, m.ip_dst->prefix}.contains(*dst))) continue;
     if (m.first_fragment && !first_fragment) continue;
     if (m.eth_type && *m.eth_type != eth_type) continue;
     if (m.ip_proto && *m.ip_proto != proto) continue;
@@ -518,6 +519,39 @@ TEST(OpenflowFlows, ADnsPortPacketFromTheInsideIsForwardedButNeverTeaches) {
       const of::FlowMod* query = classify_flow_for(flows, 10, 1, proto, 53, 53);
       ASSERT_NE(query, nullptr);
       EXPECT_EQ(query->instructions.goto_table, p.stage(of::Stage::judge));
+    }
+  }
+}
+
+// With hold_responses, responses go to nsgate unmetered (it sends them on
+// after installing what they taught); with learning.clients only responses
+// to the clients do: no other response can teach, and anyone can send
+// from port 53.
+TEST(OpenflowFlows, WithLearningClientsOnlyResponsesToThemAreHeld) {
+  auto held = [](const of::FlowMod* f) {
+    return f && f->instructions.apply.size() == 1 && f->instructions.apply[0].port == of::port::controller;
+  };
+  for (bool listed : {false, true}) {
+    of::FlowPlan p = plan();
+    p.hold_responses = true;
+    if (listed) p.learn_clients = {*Prefix::parse("192.0.2.53/32"), *Prefix::parse("2001:db8::53/128")};
+    std::vector<of::FlowMod> flows = of::pipeline_flows(p);
+    for (uint8_t proto : {uint8_t{17}, uint8_t{6}}) {
+      IpAddress resolver = ip("192.0.2.53"), resolver6 = ip("2001:db8::53"), bot = ip("192.0.2.77");
+      EXPECT_TRUE(held(classify_flow_for(flows, 10, 2, proto, 53, 40000, false, 0x0800, &resolver)));
+      EXPECT_TRUE(held(classify_flow_for(flows, 10, 2, proto, 53, 40000, false, 0x86dd, &resolver6)));
+      const of::FlowMod* other = classify_flow_for(flows, 10, 2, proto, 53, 40000, false, 0x0800, &bot);
+      ASSERT_NE(other, nullptr);
+      EXPECT_EQ(held(other), !listed) << "a response to another host, listed " << listed;
+      if (listed) {  // forwarded, and no copy either
+        EXPECT_FALSE(copies_to_learner(*other, p));
+        ASSERT_EQ(other->instructions.apply.size(), 1u);
+        EXPECT_EQ(other->instructions.apply[0].port, of::port::normal);
+      }
+      // From the inside, a "response" to the resolver is forwarded, never held.
+      const of::FlowMod* inside = classify_flow_for(flows, 10, 1, proto, 53, 40000, false, 0x0800, &resolver);
+      ASSERT_NE(inside, nullptr);
+      EXPECT_FALSE(copies_to_learner(*inside, p));
     }
   }
 }

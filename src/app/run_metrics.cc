@@ -30,6 +30,9 @@ std::vector<MetricFamilyData> run_metrics(const dp::Dataplane& d, const ControlS
     f.samples.push_back(sample(static_cast<double>(t.c[i])));
     out.push_back(std::move(f));
   }
+  auto lost = family("nsgate_held_lost_total", "Held DNS responses freed: the ring back to the workers was full", true);
+  lost.samples.push_back(sample(static_cast<double>(d.held_lost())));
+  out.push_back(std::move(lost));
   auto verdicts = family("nsgate_verdicts_total", "Packets from the inside port by verdict", true);
   for (size_t i = 0; i < kVerdictCount; ++i)
     verdicts.samples.push_back(sample(static_cast<double>(t.verdicts[i]), {{"verdict", to_string(static_cast<Verdict>(i))}}));

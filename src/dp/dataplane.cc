@@ -918,7 +918,7 @@ void Dataplane::learner_main() {
         for (unsigned i = 0; i < k; ++i) learn_from(*w, objs[i]);
         unsigned back = rte_ring_enqueue_burst(w->release, reinterpret_cast<void* const*>(objs), k, nullptr);
         for (unsigned i = back; i < k; ++i) rte_pktmbuf_free(objs[i]);  // cannot happen while workers drain
-        held_lost_ += k - back;
+        if (k > back) held_lost_.fetch_add(k - back, std::memory_order_relaxed);
         got += k;
         if (k < 64) break;
       }

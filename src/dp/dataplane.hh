@@ -122,6 +122,9 @@ class Dataplane {
   std::string last_snapshot_error() const;
   uint64_t snapshots_written() const { return snapshots_written_.load(); }
   uint64_t snapshot_failures() const { return snapshot_failures_.load(); }
+  // Held responses freed because the release ring was full (none so far:
+  // the workers drain it every loop, and it holds twice the hold ring).
+  uint64_t held_lost() const { return held_lost_.load(std::memory_order_relaxed); }
 
   WorkerCounters totals() const;
   std::vector<PortStats> port_stats() const;
@@ -193,7 +196,7 @@ class Dataplane {
   alignas(64) std::mutex task_mu_;
   std::vector<std::function<void()>> learner_tasks_;  // run on the learner thread
   LearnDelay delay_;          // learner thread; copied under learn_mu_
-  uint64_t held_lost_ = 0;    // learner thread: held responses the release ring refused (never seen)
+  std::atomic<uint64_t> held_lost_{0};  // learner thread: held responses the release ring refused (never seen)
   std::thread learner_thread_;
   std::atomic<bool> learner_stop_{false};
   // Snapshot hand-off between the control thread and the learner thread.

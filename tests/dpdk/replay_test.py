@@ -207,6 +207,7 @@ metrics: {{listen: "127.0.0.1:{metrics_port}"}}
         assert values["nsgate_rx_inside_total"] == 3, body
         assert values['nsgate_verdicts_total{verdict="drop_unknown"}'] >= 1, body
         assert values['nsgate_learn_events_total{event="added"}'] >= 2, body
+        assert values["nsgate_held_lost_total"] == 0, body  # exported, and nothing lost
         # The learn-to-enforce histogram: every teaching response counted once,
         # buckets cumulative up to +Inf.
         buckets = [v for k, v in values.items() if k.startswith("nsgate_learn_to_enforce_seconds_bucket")]

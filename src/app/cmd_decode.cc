@@ -48,13 +48,20 @@ std::string rdata_text(const dns::Record& rr, std::span<const std::byte> msg) {
   return s;
 }
 
-std::string message_json(const DnsMessageEvent& ev) {
+// `capture`: named in the object when several are decoded (empty: one).
+std::string message_json(const DnsMessageEvent& ev, const std::string& capture) {
   const pkt::Packet& p = *ev.packet;
-  std::string j = "{\"frame\":" + std::to_string(ev.frame) + ",\"time\":" + json_string(format_time(ev.time)) +
-                  ",\"src\":" + json_string(p.src.to_string()) + ",\"dst\":" + json_string(p.dst.to_string()) +
-                  ",\"sport\":" + std::to_string(p.sport) + ",\"dport\":" + std::to_string(p.dport) +
-                  ",\"transport\":" + (ev.tcp ? "\"tcp\"" : "\"udp\"") +
-                  ",\"fragment\":" + (p.fragment ? "true" : "false") + (p.cut ? ",\"cut\":true" : "");
+  std::string j = "{";
+  if (!capture.empty()) {
+    j += "\"capture\":";
+    append_json_string(j, capture);
+    j += ',';
+  }
+  j += "\"frame\":" + std::to_string(ev.frame) + ",\"time\":" + json_string(format_time(ev.time)) +
+       ",\"src\":" + json_string(p.src.to_string()) + ",\"dst\":" + json_string(p.dst.to_string()) +
+       ",\"sport\":" + std::to_string(p.sport) + ",\"dport\":" + std::to_string(p.dport) +
+       ",\"transport\":" + (ev.tcp ? "\"tcp\"" : "\"udp\"") +
+       ",\"fragment\":" + (p.fragment ? "true" : "false") + (p.cut ? ",\"cut\":true" : "");
   dns::Reader r(ev.message);
   dns::Header h;
   dns::Fault f = r.open(h);
@@ -119,14 +126,18 @@ int cmd_decode(Args& args) {
   if (captures.empty()) throw Fatal{"no capture given (usage: nsgate decode CAPTURE... --format json)"};
   // One extractor per capture: TCP streams do not continue across files.
   std::unique_ptr<DnsExtractor> ex;
+  std::string capture;  // named only when there are several
   int failed = for_each_frame(
       "decode", captures,
       [&](pkt::LinkType link, const io::Frame& f) {
         ex->feed(link, f.time, f.data,
-                 [&](const DnsMessageEvent& ev) { std::printf("%s\n", message_json(ev).c_str()); },
+                 [&](const DnsMessageEvent& ev) { std::printf("%s\n", message_json(ev, capture).c_str()); },
                  f.wire_length);
       },
-      [&](const std::string&) { ex = std::make_unique<DnsExtractor>(ports); });
+      [&](const std::string& path) {
+        ex = std::make_unique<DnsExtractor>(ports);
+        if (captures.size() > 1) capture = path;
+      });
   return failed ? 1 : 0;
 }
 

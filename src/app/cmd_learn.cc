@@ -140,9 +140,19 @@ void print_history(const std::vector<RecordView>& learned, const std::vector<uin
       std::fprintf(out, "%-*s%s", static_cast<int>(width[i]), r[i].c_str(), i < 11 ? "  " : "\n");
 }
 
-void print_explain(const DnsMessageEvent& ev, const DnsContext& ctx, const Explanation& ex, FILE* out) {
+// `where`: the capture's name and the number of frames read before it,
+// when there are several captures (frames are numbered per capture).
+struct ExplainPlace {
+  std::string capture;
+  uint64_t frames_before = 0;
+};
+
+void print_explain(const DnsMessageEvent& ev, const DnsContext& ctx, const Explanation& ex, FILE* out,
+                   const ExplainPlace* where) {
+  if (where) std::fprintf(out, "%s ", where->capture.c_str());
   std::fprintf(out, "frame %llu %s response %s:%u -> %s:%u%s\n",
-               static_cast<unsigned long long>(ev.frame), format_time(ev.time).c_str(),
+               static_cast<unsigned long long>(ev.frame - (where ? where->frames_before : 0)),
+               format_time(ev.time).c_str(),
                ctx.server.to_string().c_str(), ctx.server_port, ctx.client.to_string().c_str(),
                ctx.client_port, ev.tcp ? " tcp" : "");
   if (ex.refused) {
@@ -235,17 +245,28 @@ int cmd_learn(Args& args) {
   seed_learner(learner, config);
   FILE* text_out = format == Format::table ? stdout : stderr;
   LearnSession::ExplainSink sink;
+  // With several captures, each explanation names its capture and the
+  // frame's number in it (the sink runs as each frame is fed).
+  ExplainPlace place;
+  uint64_t frames_fed = 0;
+  bool several = captures.size() > 1;
   if (explain)
     sink = [&](const DnsMessageEvent& ev, const DnsContext& ctx, const Explanation& ex) {
-      print_explain(ev, ctx, ex, text_out);
+      print_explain(ev, ctx, ex, text_out, several ? &place : nullptr);
     };
   // Two threads unless explaining: reading and parsing beside learning
   // (tools/bench/learn); the explanations need each message's packet.
   LearnSession session(learner, config.dns_ports, sink, /*pipelined=*/true);
 
-  int status = for_each_frame("learn", captures, [&](pkt::LinkType link, const io::Frame& f) {
-                 session.feed(link, f.time, f.data, f.wire_length);
-               }) ? 1 : 0;
+  int status = for_each_frame(
+                   "learn", captures,
+                   [&](pkt::LinkType link, const io::Frame& f) {
+                     ++frames_fed;
+                     session.feed(link, f.time, f.data, f.wire_length);
+                   },
+                   [&](const std::string& path) { place = {path, frames_fed}; })
+                   ? 1
+                   : 0;
   session.finish(session.last_time());
 
   std::vector<RecordView> learned = learner.learned_views(2);

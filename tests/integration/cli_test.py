@@ -252,6 +252,24 @@ def decode_prints_one_object_per_message():
     assert first["question"][0]["name"] == "www.example.lab." and first["qr"] == 0, first
 
 
+def several_captures_are_named_with_frames_counted_in_each():
+    copy = os.path.join(tmp, "again.pcap")
+    open(copy, "wb").write(open(demo, "rb").read())
+    one = [json.loads(l) for l in run("decode", "--format", "json", demo).stdout.splitlines()]
+    both = [json.loads(l) for l in run("decode", "--format", "json", demo, copy).stdout.splitlines()]
+    assert "capture" not in one[0], one[0]
+    assert [m["capture"] for m in both] == [demo] * len(one) + [copy] * len(one), [m["capture"] for m in both]
+    assert [m["frame"] for m in both] == [m["frame"] for m in one] * 2
+    # learn --explain: the second capture's explanations name it, frames counted from 1 in it
+    single = run("learn", "--no-query-match", "--explain", demo).stdout
+    double = run("learn", "--no-query-match", "--explain", demo, copy).stdout
+    frames = [l.split()[1] for l in single.splitlines() if l.startswith("frame ")]
+    assert frames, single
+    named = [l.split() for l in double.splitlines() if l.startswith((demo + " frame ", copy + " frame "))]
+    assert [n[2] for n in named if n[0] == demo] == frames, named
+    assert [n[2] for n in named if n[0] == copy] == frames, named
+
+
 def config_check_reports_errors_with_lines():
     bad = os.path.join(tmp, "bad.yaml")
     open(bad, "w").write("mode: enforce\nstatic_allow:\n  - cidr: 10.0.0.0/33\nlerning: {}\n")

@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -117,8 +118,11 @@ void print_history(const std::vector<RecordView>& learned, const std::vector<uin
   }
   if (f == Format::csv) {
     auto csv = [](const std::string& s) {
-      if (s.find_first_of(",\"\n") == std::string::npos) return s;
-      std::string q = "\"";
+      // A name is whatever a query asked: one that starts like a formula
+      // gets a leading ' so that a spreadsheet shows it, not runs it.
+      bool formula = !s.empty() && std::string_view("=+-@\t\r").find(s.front()) != std::string_view::npos;
+      if (!formula && s.find_first_of(",\"\n\r") == std::string::npos) return s;
+      std::string q = formula ? "\"'" : "\"";
       for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
       return q + "\"";
     };

@@ -250,7 +250,10 @@ bool write_file(const std::string& path, const Contents& c, std::string& error) 
     error = "cannot create " + tmp + ": " + std::strerror(errno);
     return false;
   }
-  ::fchmod(fd, 0644);  // as a file created plainly would be; mkostemp makes it 0600
+  // The mode of the file it replaces, which the operator may have set; a
+  // new one stays 0600 (mkostemp's): it holds the names clients asked.
+  struct stat old {};
+  if (::stat(path.c_str(), &old) == 0) ::fchmod(fd, old.st_mode & 07777);
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);

@@ -86,15 +86,19 @@ bool CaptureReader::next(Frame& f) {
   }
   ++frames_;
   linktype_ = static_cast<uint32_t>(pcap_datalink(pcap_));
-  // Nanoseconds in 64 bits reach the year 2262: a time beyond (or before
-  // 1970) is a corrupt frame header, not a time to learn with.
-  if (hdr->ts.tv_sec < 0 || hdr->ts.tv_sec >= kMaxSeconds) {
+  // Classic pcap keeps seconds in 32 unsigned bits (to 2106), which
+  // libpcap sign-extends: from 2038 they arrive negative.
+  int64_t seconds = hdr->ts.tv_sec;
+  if (seconds < 0 && seconds >= INT32_MIN) seconds += int64_t{1} << 32;
+  // Nanoseconds in 64 bits reach the year 2261: a time beyond is a corrupt
+  // frame header, not a time to learn with.
+  if (seconds < 0 || seconds >= kMaxSeconds) {
     error_ = path_ + ": frame " + std::to_string(frames_) + ": its time stamp (" + std::to_string(hdr->ts.tv_sec) +
-             " s) is outside 1970-2262";
+             " s) is outside 1970-2261";
     return false;
   }
   // tv_usec holds ns here (or µs on a live capture that refused nanoseconds)
-  f.time = TimeNs{hdr->ts.tv_sec} * kNsPerSec +
+  f.time = TimeNs{seconds} * kNsPerSec +
            (pcap_get_tstamp_precision(pcap_) == PCAP_TSTAMP_PRECISION_NANO ? hdr->ts.tv_usec : hdr->ts.tv_usec * 1000);
   f.data = std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), hdr->caplen);
   f.wire_length = hdr->len;

@@ -136,7 +136,15 @@ def a_failed_learn_leaves_the_earlier_snapshot():
     snap = os.path.join(tmp, "keep.snap")
     run("learn", demo, "--snapshot", snap)
     before = open(snap, "rb").read()
-    p = run("learn", demo, os.path.join(tmp, "nope.pcap"), "--snapshot", snap, ok=False)
+    # The demo's first 12 frames: a snapshot of its own would differ.
+    data, records, at = open(demo, "rb").read(), [], 24
+    while at < len(data) and len(records) < 12:
+        incl = int.from_bytes(data[at + 8:at + 12], "little")
+        records.append(data[at:at + 16 + incl])
+        at += 16 + incl
+    part = os.path.join(tmp, "part.pcap")
+    open(part, "wb").write(data[:24] + b"".join(records))
+    p = run("learn", part, os.path.join(tmp, "nope.pcap"), "--snapshot", snap, ok=False)
     assert p.returncode != 0 and "snapshot not written" in p.stderr, p.stderr
     assert open(snap, "rb").read() == before, "the earlier snapshot was replaced"
 
@@ -162,7 +170,7 @@ def check_refuses_what_it_cannot_answer_before_answering():
     assert p.returncode == 1 and "is a folder, not a snapshot file" in p.stderr, (p.returncode, p.stderr)
 
 
-def a_time_stamp_past_2262_is_a_corrupt_frame():
+def a_time_stamp_past_2261_is_a_corrupt_frame_and_one_past_2038_a_time():
     # pcapng keeps 64-bit time stamps: 2^62 microseconds is beyond what
     # nanoseconds in 64 bits hold (it wrapped to 1970 and was learned with).
     import struct
@@ -179,6 +187,17 @@ def a_time_stamp_past_2262_is_a_corrupt_frame():
     for cmd in (["decode", "--format", "json"], ["learn"]):
         p = run(*cmd, path, ok=False)
         assert p.returncode != 0 and "future.pcapng: frame 1: its time stamp" in p.stderr, (cmd, p.stderr)
+    # Classic pcap's 32 unsigned bits of seconds run to 2106: a time past
+    # 2038 (where they no longer fit a signed 32-bit number) is a time.
+    import datetime
+    seconds = 0x85F5E100
+    later = os.path.join(tmp, "2041.pcap")
+    raw = bytearray(open(demo, "rb").read())
+    raw[24:28] = seconds.to_bytes(4, "little")  # the first frame's seconds
+    open(later, "wb").write(raw)
+    first = json.loads(run("decode", "--format", "json", later).stdout.splitlines()[0])
+    want = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    assert first["time"].startswith(want), (first["time"], want)
 
 
 def decode_prints_long_record_data_whole():

@@ -155,7 +155,11 @@ TEST(Snapshot, FileIsWrittenAtomicallyAndReadBack) {
   EXPECT_EQ(left, (std::vector<std::string>{"table.snap", "victim"}));
   struct stat st {};
   ASSERT_EQ(stat(path.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0644u);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);  // new: private, it holds the names clients asked
+  ASSERT_EQ(chmod(path.c_str(), 0640), 0);
+  ASSERT_TRUE(snapshot::write_file(path, sample(), err)) << err;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);  // rewritten: the mode the operator gave it
   snapshot::Contents back;
   ASSERT_TRUE(snapshot::read_file(path, back, err)) << err;
   EXPECT_EQ(back.entries.size(), 3u);

@@ -958,6 +958,14 @@ LearnEvent Learner::learn(const IpAddress& a, PoolName zone, PoolName ns, uint32
   }
   if (known != kNoSlot) {
     Slot& s = slots_[known];
+    if (!recorded && from.response_time < s.response_time) {
+      // An older response than the one the slot holds (captures given out
+      // of time order): the provenance stays the newest, whose expiry it
+      // does not shorten.
+      set_expiry(known, std::max(s.expires, expires));
+      sync_table(a);
+      return LearnEvent::refreshed;
+    }
     if (ns_id != s.ns) {
       // The zone now names this address under another NS name: relink.
       unlink_ns(s);

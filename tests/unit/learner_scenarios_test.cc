@@ -739,6 +739,26 @@ TEST(LearnerScenario, AServerFloodingGluelessReferralsCannotTakeEveryWait) {
   EXPECT_EQ(one.events(LearnEvent::per_response_cap), 36u);
 }
 
+// Captures given out of time order: a referral older than the one an entry
+// holds leaves the entry's provenance the newest (the row would show an old
+// response with an expiry it cannot have given).
+TEST(LearnerScenario, AnOlderReferralLeavesTheNewestProvenance) {
+  Lab lab;
+  lab.exchange(kRoot, 1, "www.example.lab", A, root_referral_for_lab(1, "www.example.lab"));
+  std::optional<Provenance> newest = lab.provenance("198.51.100.1");
+  ASSERT_TRUE(newest);
+  lab.now -= 100'000 * kNsPerSec;  // the next capture is a day older
+  DnsBuilder older = root_referral_for_lab(2, "old.example.lab");
+  lab.exchange(kRoot, 2, "old.example.lab", A, older);
+  EXPECT_EQ(lab.events(LearnEvent::refreshed), 3u);  // taught again, as before
+  lab.now += 100'000 * kNsPerSec;
+  std::optional<Provenance> after = lab.provenance("198.51.100.1");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->response_time, newest->response_time);
+  EXPECT_EQ(after->query_id, newest->query_id);
+  EXPECT_EQ(after->expires, newest->expires);
+}
+
 // zones_per_address: a zone's server that names a TLD server's address in
 // sub-zones of its own must not push the TLD zone out of that address (the
 // TLD's referrals would teach nothing): the new zone replaces one at least

@@ -41,21 +41,20 @@ void walk_example_lab(Lab& lab) {
   lab.exchange("203.0.113.10", 3, "www.example.lab", A, zone);
 }
 
-// lab.'s referral for other.lab., delegated to ns1.example.lab without glue
-// (its address known from walk_example_lab).
-DnsBuilder glueless_other_lab(uint16_t id) {
+// A referral for `zone` (the question www.ZONE A) to `ns`, without glue.
+DnsBuilder glueless(uint16_t id, const std::string& zone, const std::string& ns, uint32_t ttl) {
   DnsBuilder r(id, flags::qr);
-  r.question("www.other.lab", A).ns(S::authority, "other.lab", "ns1.example.lab", 86400);
+  r.question("www." + zone, A).ns(S::authority, zone, ns, ttl);
   return r;
 }
 
+// lab.'s referral for other.lab., delegated to ns1.example.lab without glue
+// (its address known from walk_example_lab).
+DnsBuilder glueless_other_lab(uint16_t id) { return glueless(id, "other.lab", "ns1.example.lab", 86400); }
+
 // example.lab.'s referral for sub.example.lab., delegated to the
 // out-of-bailiwick ns.provider.lab without glue: a wait for its address.
-DnsBuilder sub_to_provider(uint16_t id) {
-  DnsBuilder r(id, flags::qr);
-  r.question("www.sub.example.lab", A).ns(S::authority, "sub.example.lab", "ns.provider.lab", 3600);
-  return r;
-}
+DnsBuilder sub_to_provider(uint16_t id) { return glueless(id, "sub.example.lab", "ns.provider.lab", 3600); }
 
 // The resolver asks lab. for ns.provider.lab: referred to provider.lab.,
 // served by ns1.provider.lab (203.0.113.20), which can then answer for it.
@@ -643,11 +642,7 @@ TEST(LearnerScenario, NsWithoutGlueIsLearnedWhenItsAddressArrivesInTheWindow) {
 TEST(LearnerScenario, AGluelessReferralAfterTheEntryWentUsesTheAddressTheResolverStillHolds) {
   Lab lab;
   walk_example_lab(lab);
-  auto referral = [](uint16_t id) {
-    DnsBuilder r(id, flags::qr);
-    r.question("www.sub.example.lab", A).ns(S::authority, "sub.example.lab", "ns.provider.lab", 300);
-    return r;
-  };
+  auto referral = [](uint16_t id) { return glueless(id, "sub.example.lab", "ns.provider.lab", 300); };
   lab.exchange("203.0.113.10", 10, "www.sub.example.lab", A, referral(10));
   walk_to_provider_lab(lab, 11);
   answer_provider_ns(lab, 12, 86400);
@@ -720,9 +715,7 @@ TEST(LearnerScenario, AServerFloodingGluelessReferralsCannotTakeEveryWait) {
   EXPECT_EQ(lab.events(LearnEvent::pending_full), 120u);
   // lab.'s server refers other.lab. to ns.provider.lab without glue: it
   // still gets its wait, and the address answer teaches.
-  DnsBuilder ref(200, flags::qr);
-  ref.question("www.other.lab", A).ns(S::authority, "other.lab", "ns.provider.lab", 3600);
-  lab.exchange("198.51.100.1", 200, "www.other.lab", A, ref);
+  lab.exchange("198.51.100.1", 200, "www.other.lab", A, glueless(200, "other.lab", "ns.provider.lab", 3600));
   walk_to_provider_lab(lab, 201);
   answer_provider_ns(lab, 202, 600);
   EXPECT_TRUE(lab.allowed("203.0.113.30"));
@@ -861,9 +854,7 @@ TEST(LearnerScenario, OwnZoneLimitsYieldToStaticsAndToTheParent) {
   DnsBuilder child(20, flags::qr | flags::aa);
   child.question("example.lab", 2).ns(S::answer, "example.lab", "ns.provider.lab", 86400);
   lab.exchange("203.0.113.10", 20, "example.lab", 2, child);
-  DnsBuilder parent(21, flags::qr);
-  parent.question("www.example.lab", A).ns(S::authority, "example.lab", "ns.provider.lab", 86400);
-  lab.exchange("198.51.100.1", 21, "www.example.lab", A, parent);
+  lab.exchange("198.51.100.1", 21, "www.example.lab", A, glueless(21, "example.lab", "ns.provider.lab", 86400));
   walk_to_provider_lab(lab, 22);
   answer_provider_ns(lab, 23, 86400);
   ASSERT_TRUE(lab.allowed("203.0.113.30"));
@@ -874,10 +865,8 @@ TEST(LearnerScenario, OwnZoneLimitsYieldToStaticsAndToTheParent) {
 TEST(LearnerScenario, NsWithoutGlueIsDroppedWhenItsAddressArrivesLate) {
   Lab lab;
   walk_example_lab(lab);
-  DnsBuilder ref(10, flags::qr);
-  ref.question("www.sub.example.lab", A).ns(S::authority, "sub.example.lab", "ns.sub.example.lab.", 3600);
   // In-bailiwick target but no glue: must wait.
-  lab.exchange("203.0.113.10", 10, "www.sub.example.lab", A, ref);
+  lab.exchange("203.0.113.10", 10, "www.sub.example.lab", A, glueless(10, "sub.example.lab", "ns.sub.example.lab.", 3600));
   lab.advance_s(3);  // past the 2 s default window
   EXPECT_EQ(lab.events(LearnEvent::pending_expired), 1u);
   DnsBuilder ans(11, flags::qr | flags::aa);
@@ -897,9 +886,9 @@ TEST(LearnerScenario, NsWaitsEndAsTheirWindowsRunOutInTheOrderTheyBegan) {
   std::vector<TimeNs> began;
   for (int i = 0; i < kWaits; ++i) {
     std::string zone = "zone" + std::to_string(i) + ".example.lab";
-    DnsBuilder ref(static_cast<uint16_t>(100 + i), flags::qr);
-    ref.question("www." + zone, A).ns(S::authority, zone, "ns" + std::to_string(i) + ".provider.lab", 3600);
-    lab.exchange("203.0.113.10", static_cast<uint16_t>(100 + i), "www." + zone, A, ref);
+    auto id = static_cast<uint16_t>(100 + i);
+    lab.exchange("203.0.113.10", id, "www." + zone, A,
+                 glueless(id, zone, "ns" + std::to_string(i) + ".provider.lab", 3600));
     began.push_back(lab.now);
     lab.advance_ms(80);  // with the exchange's 20: one referral per 100 ms
   }
@@ -1190,9 +1179,7 @@ TEST(LearnerScenario, AReferralRepeatedWhileItsWaitIsOnIsStillWaitingEvenWhenAll
   EXPECT_EQ(lab.events(LearnEvent::pending), 2u);
   EXPECT_EQ(lab.events(LearnEvent::pending_full), 0u) << "the repeat needs no new place";
   // Another target does find the one place taken.
-  DnsBuilder other(12, flags::qr);
-  other.question("www.sub2.example.lab", A).ns(S::authority, "sub2.example.lab", "ns.other.lab", 3600);
-  lab.exchange("203.0.113.10", 12, "www.sub2.example.lab", A, other);
+  lab.exchange("203.0.113.10", 12, "www.sub2.example.lab", A, glueless(12, "sub2.example.lab", "ns.other.lab", 3600));
   EXPECT_EQ(lab.events(LearnEvent::pending_full), 1u);
 }
 

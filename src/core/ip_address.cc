@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace nsgate {
@@ -114,6 +115,10 @@ std::optional<Prefix> Prefix::parse(std::string_view text, std::string* why) {
     if (bytes[static_cast<size_t>(i / 8)] & (0x80 >> (i % 8))) return fail("has host bits set");
   }
   return p;
+}
+
+bool in_any(const std::vector<Prefix>& prefixes, const IpAddress& a) {
+  return std::any_of(prefixes.begin(), prefixes.end(), [&](const Prefix& p) { return p.contains(a); });
 }
 
 bool Prefix::contains(const IpAddress& a) const {

@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace nsgate {
 
@@ -63,6 +64,9 @@ struct Prefix {
   bool overlaps(const Prefix& other) const;
   std::string to_string() const;
 };
+
+// Whether any of `prefixes` contains `a`.
+bool in_any(const std::vector<Prefix>& prefixes, const IpAddress& a);
 
 // Why an address may not be learned as a name server (DESIGN §2 rule 4).
 enum class AddressClass : uint8_t {

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "core/query_tracker.hh"
 
-#include <algorithm>
-
 #include "core/mix.hh"
 
 namespace nsgate {
@@ -23,9 +21,7 @@ TimeNs QueryTracker::window() const {
 bool QueryTracker::add(const QueryRecord& q) {
   ++seen_;
   advance(q.time);
-  if (!settings_.clients.empty() &&
-      std::none_of(settings_.clients.begin(), settings_.clients.end(),
-                   [&](const Prefix& p) { return p.contains(q.client); })) {
+  if (!settings_.clients.empty() && !in_any(settings_.clients, q.client)) {
     ++not_client_;
     return false;
   }

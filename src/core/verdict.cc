@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "core/verdict.hh"
 
-#include <algorithm>
-
 #include "core/x_names.hh"
 
 namespace nsgate {
@@ -31,10 +29,6 @@ Policy Policy::from(const Config& c) {
   for (const auto& s : c.static_allow)
     if (s.prefix.length != (s.prefix.address.is_v4() ? 32 : 128)) p.static_prefixes.push_back(s.prefix);
   return p;
-}
-
-bool Policy::in_any(const std::vector<Prefix>& prefixes, const IpAddress& a) {
-  return std::any_of(prefixes.begin(), prefixes.end(), [&](const Prefix& p) { return p.contains(a); });
 }
 
 std::optional<Verdict> classify(pkt::DecodeResult r, const pkt::Packet& p, const Policy& policy) {

@@ -66,7 +66,6 @@ struct Policy {
   // a bot's flood of queries then cannot crowd the resolvers' out of the
   // hand-over ring.
   bool learns_from(const IpAddress& client) const { return learn_clients.empty() || in_any(learn_clients, client); }
-  static bool in_any(const std::vector<Prefix>& prefixes, const IpAddress& a);
 };
 
 // First step, before any table lookup: what kind of packet this is.

@@ -266,7 +266,7 @@ int cmd_run(Args& args) {
   std::fprintf(stderr, "learned: added=%llu refreshed=%llu\n",
                static_cast<unsigned long long>(lc[static_cast<size_t>(LearnEvent::added)]),
                static_cast<unsigned long long>(lc[static_cast<size_t>(LearnEvent::refreshed)]));
-  dp::LearnDelay ld = d.learn_delay();
+  LearnDelay ld = d.learn_delay();
   if (ld.count)
     std::fprintf(stderr,
                  "learn-to-enforce delay: %llu responses, mean %.1f us, p50 < %.0f us, p90 < %.0f us, p99 < %.0f us, "

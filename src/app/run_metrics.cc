@@ -72,7 +72,7 @@ std::vector<MetricFamilyData> run_metrics(const dp::Dataplane& d, const ControlS
   cap.samples.push_back(sample(static_cast<double>(capacity)));
   out.push_back(std::move(cap));
 
-  dp::LearnDelay ld = d.learn_delay();
+  LearnDelay ld = d.learn_delay();
   auto delay = family("nsgate_learn_to_enforce_seconds_max", "Longest delay from a worker receiving a teaching response to the table update", false);
   delay.samples.push_back(sample(static_cast<double>(ld.max) / 1e9));
   out.push_back(std::move(delay));
@@ -84,7 +84,7 @@ std::vector<MetricFamilyData> run_metrics(const dp::Dataplane& d, const ControlS
   for (size_t b = 0; b < ld.log2_us.size(); ++b) {
     cumulative += ld.log2_us[b];
     bool last = b + 1 == ld.log2_us.size();  // also holds everything longer
-    h.buckets.emplace_back(last ? std::numeric_limits<double>::infinity() : static_cast<double>(dp::LearnDelay::bound(b)) / 1e9,
+    h.buckets.emplace_back(last ? std::numeric_limits<double>::infinity() : static_cast<double>(LearnDelay::bound(b)) / 1e9,
                            cumulative);
   }
   h.count = ld.count;

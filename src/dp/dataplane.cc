@@ -1146,25 +1146,6 @@ std::vector<PortStats> Dataplane::port_stats() const {
   return out;
 }
 
-void LearnDelay::record(TimeNs d) {
-  ++count;
-  total += d;
-  max = std::max(max, d);
-  size_t b = 0;
-  while (b + 1 < log2_us.size() && bound(b) <= d) ++b;
-  ++log2_us[b];
-}
-
-TimeNs LearnDelay::percentile(double p) const {
-  uint64_t want = static_cast<uint64_t>(p * static_cast<double>(count));
-  uint64_t seen = 0;
-  for (size_t b = 0; b < log2_us.size(); ++b) {
-    seen += log2_us[b];
-    if (seen > want || seen == count) return bound(b);
-  }
-  return max;
-}
-
 std::array<size_t, 3> Dataplane::entries_by_kind() const {
   std::lock_guard<std::mutex> lock(learn_mu_);
   size_t anchors = running_ ? anchors_copy_ : learner_->anchors();

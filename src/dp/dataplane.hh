@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/config.hh"
+#include "core/learn_delay.hh"
 #include "core/learn_session.hh"
 #include "core/learner.hh"
 #include "core/query_event.hh"
@@ -50,18 +51,6 @@ struct DataplaneOptions {
   // in fragments; 0: only net_af_packet ports fragment, at their kernel
   // interface's MTU (DPDK does not know other devices' link MTU). Tests.
   uint16_t fragment_mtu = 0;
-};
-
-// How long a response took from the worker that received it to the table
-// (after which the next query to a server it named passes): the
-// learn-to-enforce delay, for responses that added or refreshed entries.
-struct LearnDelay {
-  uint64_t count = 0;
-  TimeNs total = 0, max = 0;
-  std::array<uint64_t, 24> log2_us{};  // bucket b: delay < bound(b); the last holds all longer ones
-  static TimeNs bound(size_t b) { return (TimeNs{1} << b) * 1000; }  // 2^b microseconds
-  void record(TimeNs d);
-  TimeNs percentile(double p) const;  // upper bound of the bucket holding p
 };
 
 struct PortStats {

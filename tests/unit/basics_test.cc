@@ -7,12 +7,14 @@
 
 #include <cstdio>
 #include <ctime>
+#include <cmath>
 #include <map>
 #include <random>
 
 #include "core/allow_table.hh"
 #include "core/dns_name.hh"
 #include "core/format.hh"
+#include "core/learn_delay.hh"
 #include "core/learner.hh"
 #include "core/name_pool.hh"
 #include "core/root_hints.hh"
@@ -384,6 +386,45 @@ TEST(MapAllowTable, AgreesWithAStdMapUnderRandomUpsertsAndErasesAndRefusesBeyond
 TEST(TableValue, PacksIntoSixtyFourBitsAndBack) {
   TableValue v{123456789, 0xabcdef, EntryKind::static_allow};
   EXPECT_EQ(TableValue::unpack(v.pack()), v);
+}
+
+// The oracle: the nearest-rank quantile of the delays kept whole and
+// sorted, rounded up to the upper bound of its power-of-two bucket.
+TEST(LearnDelay, PercentileIsTheNearestRankDelayRoundedUpToItsBucket) {
+  std::mt19937_64 rng(7);
+  for (size_t n : {1u, 2u, 9u, 10u, 100u, 1000u, 4097u}) {
+    LearnDelay d;
+    std::vector<TimeNs> all;
+    std::lognormal_distribution<double> spread(12.0, 2.0);  // around 160 us, a few seconds at most
+    for (size_t i = 0; i < n; ++i) {
+      auto v = static_cast<TimeNs>(spread(rng));
+      d.record(v);
+      all.push_back(v);
+    }
+    std::sort(all.begin(), all.end());
+    for (double p : {0.01, 0.5, 0.9, 0.99, 1.0}) {
+      TimeNs want = all[static_cast<size_t>(std::ceil(p * static_cast<double>(n))) - 1];
+      TimeNs upper = want;
+      for (size_t b = 0; b + 1 < d.log2_us.size(); ++b)
+        if (want < LearnDelay::bound(b)) {
+          upper = std::min(LearnDelay::bound(b), all.back());
+          break;
+        }
+      EXPECT_EQ(d.percentile(p), upper) << "n=" << n << " p=" << p;
+      EXPECT_GE(d.percentile(p), want);
+    }
+  }
+}
+
+TEST(LearnDelay, TenDelaysHaveTheirNinthAsP90AndNoneGiveZero) {
+  LearnDelay d;
+  EXPECT_EQ(d.percentile(0.99), 0);
+  for (int i = 0; i < 9; ++i) d.record(3'000);  // 3 us: bucket < 4 us
+  d.record(900'000);                             // one slow one, below 1024 us
+  EXPECT_EQ(d.percentile(0.9), 4'000);
+  EXPECT_EQ(d.percentile(0.99), 900'000);        // the bucket's bound (1024 us) is above every delay
+  d.record(20'000'000'000);                      // 20 s, beyond the last bucket
+  EXPECT_EQ(d.percentile(1.0), 20'000'000'000);
 }
 
 }  // namespace

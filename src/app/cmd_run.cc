@@ -303,9 +303,21 @@ int cmd_replay(Args& args) {
     while (r->next(f)) ++frames;
     if (!r->error().empty()) throw Fatal{r->error(), 1};
   }
-  char tmpl[] = "/tmp/nsgate-replay-XXXXXX";
-  if (!mkdtemp(tmpl)) throw Fatal{"cannot create a temporary folder", 1};
-  std::string tmp = tmpl;
+  // The ports' files, removed however replay ends (an error below throws).
+  struct TempFolder {
+    std::string path;
+    ~TempFolder() {
+      std::error_code ignored;
+      if (!path.empty()) std::filesystem::remove_all(path, ignored);
+    }
+  } folder;
+  {
+    std::error_code ec;
+    std::string tmpl = (std::filesystem::temp_directory_path(ec) / "nsgate-replay-XXXXXX").string();
+    if (ec || !mkdtemp(tmpl.data())) throw Fatal{"cannot create a temporary folder (TMPDIR)", 1};
+    folder.path = tmpl;
+  }
+  const std::string& tmp = folder.path;
   std::string empty = tmp + "/empty.pcap";
   {
     std::string error;
@@ -374,7 +386,6 @@ int cmd_replay(Args& args) {
                keep_forwarded ? forwarded.c_str() : "", static_cast<unsigned long long>(t.get(dp::Counter::dropped)),
                keep_dropped ? " -> " : "", keep_dropped ? dropped.c_str() : "", learned);
   print_counters(d, out);
-  std::filesystem::remove_all(tmp);
   if (t.get(dp::Counter::events_dropped))
     std::fprintf(stderr, "nsgate replay: %llu verdicts were not reported (event ring full); counters are complete\n",
                  static_cast<unsigned long long>(t.get(dp::Counter::events_dropped)));

@@ -8,6 +8,7 @@ paper's Table II, a snapshot round trip through run, and startup errors.
 
 usage: replay_test.py NSGATE NSGATE_GEN SOURCE_DIR
 """
+import atexit
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ import urllib.request
 
 NSGATE, GEN, SRC = sys.argv[1:4]
 tmp = tempfile.mkdtemp(prefix="nsgate-dpdk-")
+atexit.register(shutil.rmtree, tmp, ignore_errors=True)
 passed = failed = 0
 
 
@@ -64,8 +66,11 @@ def counters(text):
 
 
 def tshark_dsts(path):
-    out = subprocess.run(["tshark", "-n", "-r", path, "-T", "fields", "-e", "ip.dst", "-e", "ipv6.dst", "-e", "arp.opcode"],
-                         capture_output=True, text=True).stdout
+    t = subprocess.run(["tshark", "-n", "-r", path, "-T", "fields", "-e", "ip.dst", "-e", "ipv6.dst", "-e", "arp.opcode"],
+                       capture_output=True, text=True)
+    # A missing or unreadable capture is a failure, not "nothing in it".
+    assert t.returncode == 0, f"tshark could not read {path}: {t.stderr}"
+    out = t.stdout
     return [",".join(x for x in line.split("\t") if x) for line in out.splitlines()]
 
 
@@ -382,8 +387,12 @@ eal: [--no-huge, --no-pci, -m, "256", -l, "0-1", --no-shconf, --file-prefix=nsga
     p = replay("--traffic", os.path.join(tmp, "missing.pcap"), ok=False)
     assert p.returncode != 0 and "missing.pcap" in p.stderr, p.stderr
     bad_snap = write("bad.snap", "not a snapshot at all, not even close........")
-    p = replay("--snapshot", bad_snap, "--traffic", cases, ok=False)
+    # Its temporary folder goes too when replay ends on an error.
+    own_tmp = tempfile.mkdtemp(dir=tmp)
+    p = subprocess.run([NSGATE, "replay", "--snapshot", bad_snap, "--traffic", cases], capture_output=True, text=True,
+                       timeout=120, env={**os.environ, "TMPDIR": own_tmp})
     assert p.returncode != 0 and "snapshot refused" in p.stderr, p.stderr
+    assert os.listdir(own_tmp) == [], os.listdir(own_tmp)
 
 
 def a_second_run_with_the_same_prefix_leaves_the_first_ones_files():

@@ -22,6 +22,18 @@ eventually() {  # eventually COMMAND...: retried for up to 3 s (metrics refresh 
   "$@"
 }
 inside() { ip netns exec "$in_ns" "$@"; }
+# dig_gives WANT DIG_ARGS...: dig from the inside namespace. Status 0 when a
+# line of its +short output is WANT; 1 when no reply came (dig's status 9),
+# the checks' "no"; 2 for anything else (another reply, dig missing or
+# failing, no namespace), so a broken tool cannot pass as "dropped".
+dig_gives() {
+  local want=$1 out rc; shift
+  out=$(inside dig +time=2 +tries=1 +short "$@" 2>&1); rc=$?
+  printf '%s\n' "$out"
+  [ "$rc" -eq 9 ] && return 1
+  [ "$rc" -eq 0 ] && grep -qx -- "$want" <<<"$out" && return 0
+  return 2
+}
 craft_script="$(dirname "${BASH_SOURCE[0]}")/dns_craft.py"
 craft() { inside python3 "$craft_script" "$@"; }
 # The source port the last craft call printed (sport=N), to find its drop-log line.

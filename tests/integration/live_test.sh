@@ -119,7 +119,7 @@ if ! grep -q "Ctrl-C stops" "$tmp/nsgate.out"; then
 fi
 sleep 0.5
 
-dig_answer() { inside dig +time=2 +tries=1 +short "$@" | grep -qx 192.0.2.80; }
+dig_answer() { dig_gives 192.0.2.80 "$@"; }
 
 expect "ping_passes_both_ways" inside ping -c 2 -W 2 192.0.2.21
 expect "ping_from_outside_passes" ip netns exec "$out_ns" ping -c 1 -W 2 192.0.2.10

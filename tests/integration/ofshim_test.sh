@@ -176,13 +176,19 @@ start_shim() {  # start_shim [ARGS...]: waits until the switch is in sync
   echo "the shim did not reach sync:"; cat "$tmp/shim.out"; return 1
 }
 
-dig_answer() { inside dig +time=2 +tries=1 +short +norec "$@" | grep -qx 192.0.2.80; }
+dig_answer() { dig_gives 192.0.2.80 +norec "$@"; }
 # The root's referral for a TLD: no answer, an authority section naming ns1.TLD.
 dig_referral() {  # dig_referral TLD DIG_ARGS...
   local tld=$1; shift
   inside dig +time=2 +tries=1 +norec "$@" | grep -q "^$tld\..*IN[[:space:]]*NS[[:space:]]*ns1\.$tld\."
 }
-flow_for() { ofctl dump-flows br0 "table=1,ip,nw_dst=$1" | grep "nw_dst=$1"; }
+# flow_for ADDRESS: 0 with a flow to ADDRESS in table 1, 1 without, 2 when
+# the flows could not be read.
+flow_for() {
+  local d
+  d=$(ofctl dump-flows br0 "table=1,ip,nw_dst=$1") || return 2
+  grep "nw_dst=$1" <<<"$d"
+}
 # no_flow_matching REGEX: the bridge has nsgate's flows, none matching REGEX.
 no_flow_matching() {
   local d
@@ -294,7 +300,7 @@ expect "metrics_pass_promtool_and_count_the_learning" eventually bash -c "
   grep -Eq '^nsgate_learn_events_total\{event=\"added\"\} [1-9]' '$tmp/metrics.txt'"
 
 # Kill the shim hard: the bridge keeps judging (fail_mode=secure).
-expect "the_learned_server_is_in_a_snapshot" eventually bash -c "'$NSGATE' check --snapshot '$tmp/table.snap' 192.0.2.31 | grep -q pass"
+expect "the_learned_server_is_in_a_snapshot" eventually bash -c "'$NSGATE' check --snapshot '$tmp/table.snap' 192.0.2.31 | grep -q '^192.0.2.31 pass learned'"
 kill -KILL "$shim_pid"; wait "$shim_pid" 2>/dev/null; shim_pid=""
 expect "without_the_shim_allowed_queries_still_pass" dig_answer @192.0.2.20 www.example.lab
 expect "without_the_shim_learned_queries_still_pass" dig_answer @192.0.2.31 www.example.lab

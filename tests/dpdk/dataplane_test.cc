@@ -709,10 +709,13 @@ TEST(Dataplane, TheFinalSnapshotHoldsWhatTheLearnerTookInAtStop) {
   ASSERT_TRUE(snapshot::read_file(path, c, error)) << error;
   std::remove(path.c_str());
   EXPECT_EQ(c.entries.size(), records.size());
+  bool found = false;
   for (const Provenance& p : c.entries) {
     if (p.address != *IpAddress::parse("203.0.113.53")) continue;
+    found = true;
     EXPECT_GT(p.expires - c.taken_at, TimeNs{86400} * kNsPerSec) << "the refresh at stop is missing";
   }
+  EXPECT_TRUE(found) << "203.0.113.53 is not in the final snapshot";
   inside.drain();
   outside.drain();
 }

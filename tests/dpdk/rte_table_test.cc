@@ -81,7 +81,7 @@ TEST(RteAllowTable, ConcurrentReaderNeverMissesPresentKeysNorSeesExpiredOnes) {
   for (uint32_t i = 0; i < kExpired; ++i) t->upsert(addr(i, true), {now - 1, i, EntryKind::learned});
 
   std::atomic<bool> stop{false};
-  std::atomic<uint64_t> misses{0}, expired_hits{0}, lookups{0};
+  std::atomic<uint64_t> misses{0}, expired_hits{0}, lookups{0}, passes{0};
   std::thread reader([&] {
     t->reader_register(0);
     uint64_t n = 0;
@@ -97,16 +97,23 @@ TEST(RteAllowTable, ConcurrentReaderNeverMissesPresentKeysNorSeesExpiredOnes) {
         ++n;
       }
       t->reader_quiescent(0);
+      passes.fetch_add(1, std::memory_order_relaxed);
     }
     lookups = n;
     t->reader_unregister(0);
   });
 
   // Writer: refresh stable keys, insert and delete churn keys, sweep the
-  // expired ones, for a bounded number of rounds.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  // expired ones, until the reader has made kOverlap whole passes over the
+  // keys during the writes (however slow a loaded machine makes either
+  // thread), bounded by a deadline that only a stuck thread reaches.
+  constexpr uint64_t kOverlap = 50;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  uint64_t passes_before = passes.load();
   uint32_t base = kStable;
-  for (int round = 0; round < 400 && std::chrono::steady_clock::now() < deadline; ++round) {
+  int round = 0;
+  for (; (round < 50 || passes.load() - passes_before < kOverlap) && std::chrono::steady_clock::now() < deadline;
+       ++round) {
     for (uint32_t i = 0; i < kStable; ++i)
       t->upsert(addr(i), {now + 100, round % 2 ? i + 1'000'000 : i, EntryKind::learned});
     for (uint32_t i = 0; i < 2000; ++i) t->upsert(addr(base + i), {now + 50, i, EntryKind::learned});
@@ -118,12 +125,15 @@ TEST(RteAllowTable, ConcurrentReaderNeverMissesPresentKeysNorSeesExpiredOnes) {
       t->upsert(addr(i, true), {now - 1, i, EntryKind::learned});
     }
   }
+  uint64_t overlap = passes.load() - passes_before;
   stop = true;
   reader.join();
-  EXPECT_GT(lookups.load(), 0u);
+  EXPECT_GE(overlap, kOverlap) << "the reader did not overlap the writer enough to prove anything";
+  EXPECT_GE(round, 50);
   EXPECT_EQ(misses.load(), 0u);
   EXPECT_EQ(expired_hits.load(), 0u);
-  std::printf("reader lookups: %llu\n", static_cast<unsigned long long>(lookups.load()));
+  std::printf("reader lookups: %llu, passes during %d write rounds: %llu\n", static_cast<unsigned long long>(lookups.load()),
+              round, static_cast<unsigned long long>(overlap));
 }
 
 // Looks `keys` up through `cache` in bursts of up to 32, as a worker does.

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "ctl/config_yaml.hh"
+#include "support/temp_dir.hh"
 
 #ifndef NSGATE_SOURCE_DIR
 #error "NSGATE_SOURCE_DIR must be defined by the build"
@@ -172,10 +173,9 @@ TEST(Config, AFolderOrAMissingFileIsAnErrorNotTheDefaults) {
 }
 
 TEST(Config, AReloadRefusesAnEmptyFileButTakesAnEmptyMap) {
-  auto dir = std::filesystem::temp_directory_path() / ("nsgate-config-test-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
+  testing::TempDir dir;
   auto write = [&](const std::string& name, const std::string& text) {
-    std::string path = (dir / name).string();
+    std::string path = dir / name;
     FILE* f = std::fopen(path.c_str(), "w");
     std::fputs(text.c_str(), f);
     std::fclose(f);
@@ -189,7 +189,6 @@ TEST(Config, AReloadRefusesAnEmptyFileButTakesAnEmptyMap) {
     EXPECT_NE(all_errors(r).find("is empty; the running configuration stays"), std::string::npos) << all_errors(r);
   }
   EXPECT_TRUE(ctl::load_config_file_for_reload(map).ok());
-  std::filesystem::remove_all(dir);
 }
 
 TEST(Config, LearningClientsAreCidrsWithTheirErrorsLocated) {

@@ -11,6 +11,7 @@
 
 #include "core/dns_name.hh"
 #include "core/snapshot.hh"
+#include "support/temp_dir.hh"
 
 namespace nsgate {
 namespace {
@@ -135,12 +136,11 @@ TEST(Snapshot, AVersionOneFileStillLoads) {
 }
 
 TEST(Snapshot, FileIsWrittenAtomicallyAndReadBack) {
-  char dir[] = "/tmp/nsgate-snap-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  std::string path = std::string(dir) + "/table.snap";
+  testing::TempDir dir;
+  std::string path = dir / "table.snap";
   std::string err;
   // A link where a fixed temp name would be (PATH.tmp) is not written through.
-  std::string victim = std::string(dir) + "/victim";
+  std::string victim = dir / "victim";
   std::ofstream(victim) << "keep me";
   ASSERT_EQ(symlink(victim.c_str(), (path + ".tmp").c_str()), 0);
   ASSERT_TRUE(snapshot::write_file(path, sample(), err)) << err;
@@ -150,7 +150,7 @@ TEST(Snapshot, FileIsWrittenAtomicallyAndReadBack) {
   EXPECT_EQ(kept, "keep me");
   unlink((path + ".tmp").c_str());
   std::vector<std::string> left;  // nothing but the snapshot and the test's own files
-  for (const auto& e : std::filesystem::directory_iterator(dir)) left.push_back(e.path().filename().string());
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) left.push_back(e.path().filename().string());
   std::sort(left.begin(), left.end());
   EXPECT_EQ(left, (std::vector<std::string>{"table.snap", "victim"}));
   struct stat st {};
@@ -166,9 +166,6 @@ TEST(Snapshot, FileIsWrittenAtomicallyAndReadBack) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << "garbage";
   EXPECT_FALSE(snapshot::read_file(path, back, err));
   EXPECT_NE(err.find(path), std::string::npos);
-  unlink(path.c_str());
-  unlink(victim.c_str());
-  rmdir(dir);
 }
 
 TEST(Snapshot, Crc32MatchesTheStandardCheckValue) {

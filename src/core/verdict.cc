@@ -31,6 +31,15 @@ Policy Policy::from(const Config& c) {
   return p;
 }
 
+namespace {
+// An IPv4-mapped address (::ffff:0:0/96) in an IPv6 header. IpAddress
+// holds IPv4 addresses in that form, so it would read as the IPv4 host;
+// but no IPv4 host sends or receives that packet (mapped addresses are
+// not for the wire, RFC 4291 2.5.5.2), and a bot could forge one to pass
+// as a trusted resolver or to reach a server allowed only over IPv4.
+bool mapped_v4(const pkt::Packet& p, const IpAddress& a) { return p.ip_version == 6 && a.is_v4(); }
+}  // namespace
+
 std::optional<Verdict> classify(pkt::DecodeResult r, const pkt::Packet& p, const Policy& policy) {
   if (r == pkt::DecodeResult::not_ip) return Verdict::forward_not_ip;
   // A first fragment without its header chain or ports could carry a query
@@ -49,7 +58,7 @@ std::optional<Verdict> classify(pkt::DecodeResult r, const pkt::Packet& p, const
   }
   if (p.later_fragment) return Verdict::forward_later_fragment;
   if (!to_dns_port) return Verdict::forward_not_dns;
-  if (policy.trusted(p.src)) return Verdict::pass_trusted_source;
+  if (!mapped_v4(p, p.src) && policy.trusted(p.src)) return Verdict::pass_trusted_source;
   return std::nullopt;
 }
 
@@ -172,6 +181,7 @@ std::optional<Verdict> quick_verdict(std::span<const std::byte> frame, const Pol
 }
 
 Verdict judge(const pkt::Packet& p, const std::optional<TableValue>& entry, const Policy& policy) {
+  if (mapped_v4(p, p.dst)) return policy.mode == Mode::enforce ? Verdict::drop_unknown : Verdict::alert_unknown;
   if (entry) {
     switch (entry->kind) {
       case EntryKind::anchor: return Verdict::pass_anchor;

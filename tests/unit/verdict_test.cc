@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <algorithm>
 #include <map>
 #include <random>
@@ -154,6 +156,41 @@ TEST(Verdict, QuickVerdictAgreesWithDecodeAndClassifyOrDeclines) {
 TEST(Verdict, QueriesFromTrustedResolversPassWhateverTheDestination) {
   auto j = decode(query_to("192.0.2.53", "203.0.113.66"));
   EXPECT_EQ(classify(j.r, j.p, policy()), Verdict::pass_trusted_source);
+}
+
+// An IPv6 query whose source or destination is an IPv4-mapped address
+// (bytes 8-23 and 24-39 of the IPv6 header patched in).
+Judged mapped_query(const char* src_v4, const char* dst_v4) {
+  Bytes f = query_to("2001:db8::99", "2001:db8:6::66");
+  auto patch = [&f](size_t at, const char* v4) {
+    if (!v4) return;
+    Bytes mapped(16, std::byte{0});
+    mapped[10] = mapped[11] = std::byte{0xff};
+    auto a = IpAddress::parse(v4)->bytes();
+    std::memcpy(mapped.data() + 12, a.data() + 12, 4);
+    std::memcpy(f.data() + 14 + at, mapped.data(), 16);
+  };
+  patch(8, src_v4);
+  patch(24, dst_v4);
+  return decode(std::move(f));
+}
+
+TEST(Verdict, AnIpv6QueryFromAnIpv4MappedTrustedAddressIsNotTrusted) {
+  auto j = mapped_query("192.0.2.53", nullptr);
+  ASSERT_EQ(j.r, pkt::DecodeResult::ok);
+  ASSERT_EQ(j.p.ip_version, 6);
+  EXPECT_EQ(classify(j.r, j.p, policy()), std::nullopt);
+  EXPECT_EQ(judge(j.p, std::nullopt, policy()), Verdict::drop_unknown);
+}
+
+TEST(Verdict, AnIpv6QueryToAnIpv4MappedAllowedServerIsUnknown) {
+  auto host = mapped_query(nullptr, "8.8.4.4");
+  auto cidr = mapped_query(nullptr, "198.51.100.9");
+  ASSERT_EQ(classify(host.r, host.p, policy()), std::nullopt);
+  // The table holds the IPv4 server; its entry does not speak for this packet.
+  EXPECT_EQ(judge(host.p, TableValue{TableValue::kNever, 1, EntryKind::static_allow}, policy()), Verdict::drop_unknown);
+  EXPECT_EQ(judge(cidr.p, std::nullopt, policy()), Verdict::drop_unknown);
+  EXPECT_EQ(judge(cidr.p, std::nullopt, policy(Mode::monitor)), Verdict::alert_unknown);
 }
 
 TEST(Verdict, QueryToAnUnknownServerIsDroppedInEnforceAndAlertedInMonitor) {

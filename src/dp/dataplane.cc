@@ -469,10 +469,15 @@ uint16_t Dataplane::Worker::passive_burst(uint16_t port, uint16_t queue, bool fo
   for (uint16_t i = 0; i < n; ++i) {
     prefetch_headers(rx, n, i + kPrefetchAhead);
     pkt::Packet p;
+    // Inline, only what comes from a DNS port (responses, and TCP streams
+    // carrying them) teaches: a query coming in is for a server inside,
+    // whose answer leaves unjudged, so tracking it would only let the
+    // Internet fill the query tracker and the TCP streams. A mirror shows
+    // both directions and cannot tell them apart: it hands over both.
     bool dns = !quick_not_dns_traffic(frame_of(rx[i]), policy) &&
                pkt::decode(pkt::LinkType::ethernet, frame_of(rx[i]), p, chained_length(rx[i])) == pkt::DecodeResult::ok &&
                p.has_ports &&
-               (policy.is_dns_port(p.sport) || policy.is_dns_port(p.dport));
+               (policy.is_dns_port(p.sport) || (!forward && policy.is_dns_port(p.dport)));
     if (dns && hold && policy.is_dns_port(p.sport)) {
       hold_now[nh++] = rx[i];  // a response: in only after the learner read it
       continue;

@@ -562,6 +562,29 @@ TEST(Dataplane, OnlyTheListedClientsQueriesReachTheLearner) {
   EXPECT_EQ(c[static_cast<size_t>(LearnEvent::added)], 1u);               // the resolver's
 }
 
+// Queries from the Internet to a server inside (over UDP and TCP) are let
+// in, but not handed to the learner: their answers leave unjudged, and
+// tracking them would let anyone outside fill the tracker.
+TEST(Dataplane, QueriesComingInAreForwardedButNotTracked) {
+  Rig rig;
+  ASSERT_TRUE(rig.start());
+  Dataplane& d = *rig.d;
+  using nsgate::testing::tcp_frame;
+  using nsgate::testing::tcp_framed;
+  namespace flag = pkt::tcp_flag;
+  Bytes q = DnsBuilder(9).question("www.inside.lab", kA).build();
+  rig.outside.put(rig.pool, udp_frame({"203.0.113.9", "192.0.2.10", 5555, 53}, q));
+  rig.outside.put(rig.pool, tcp_frame({"203.0.113.9", "192.0.2.10", 5556, 53}, 1001, flag::ack | flag::psh, tcp_framed(q)));
+  ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::tx_inside) == 2; }));
+  EXPECT_EQ(d.totals().get(Counter::handoff), 0u);
+  // A resolver's exchange still teaches.
+  const char* root = "198.41.0.4";
+  rig.inside.put(rig.pool, udp_frame({"192.0.2.10", root, 40000, 53}, DnsBuilder(777).question("www.example.lab", kA).build()));
+  rig.outside.put(rig.pool, udp_frame({root, "192.0.2.10", 53, 40000}, lab_referral(777)));
+  ASSERT_TRUE(wait_for([&] { return d.learn_counters()[static_cast<size_t>(LearnEvent::added)] == 1; }));
+  EXPECT_EQ(d.totals().get(Counter::handoff) + d.totals().get(Counter::held), 2u);  // the query; the referral
+}
+
 INSTANTIATE_TEST_SUITE_P(Dataplane, TwoWorkers, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& i) {
                            return i.param ? "ResponsesHeld" : "ResponsesCopied";

@@ -689,6 +689,26 @@ bool Learner::serves(const IpAddress& server, PoolName pool_owner, TimeNs now, b
   return false;
 }
 
+void Learner::live_delegations(NameId ns, TimeNs now, SmallVec<LiveDelegation, 2>& out) const {
+  // The learned slots naming `ns` are among those of its known addresses.
+  const auto* known = by_ns_.find(ns);
+  if (!known) return;
+  for (const NsAddress& k : *known) {
+    if (k.refs == 0) continue;
+    const AddressSlots* at = by_address_.find(k.address);
+    if (!at) continue;
+    for (uint32_t id : at->ids) {
+      const Slot& s = slots_[id];
+      if (!s.learned() || s.ns != ns || s.expires <= now) continue;
+      auto same = std::find_if(out.begin(), out.end(), [&](const LiveDelegation& d) { return d.zone == s.zone; });
+      if (same == out.end())
+        out.push_back({s.zone, s.ns_ttl, s.expires});
+      else
+        same->expires = std::max(same->expires, s.expires);
+    }
+  }
+}
+
 TimeNs Learner::own_zone_limit(const IpAddress& server, PoolName zone, TimeNs now) const {
   // A static allow that teaches for the zone or above is the operator's
   // word: never limited.
@@ -804,6 +824,32 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
     bool in_zone = (is_target || pending) && serves_here(owner, a.owner_hash);
     bool awaited = pending && in_zone;
 
+    // The address the resolver asked for of a name that delegations still
+    // live name as their server (the other family than their glue, or the
+    // address asked again), answered by a server for that name: it serves
+    // those zones too, for no longer than each delegation lasts. Without
+    // it an IPv6 resolver's queries to the AAAA it fetched after A-only
+    // glue were dropped (no wait began: the glue gave an address).
+    if (!is_target && !pending && a.section == dns::Section::answer && owner == q.name) {
+      NameId target = names_.find(owner, a.owner_hash);
+      SmallVec<LiveDelegation, 2> live;
+      if (target != kNoName) live_delegations(target, ctx.time, live);
+      if (!live.empty() && serves_here(owner, a.owner_hash)) {
+        if (auto bad = rules::refuse_address(a.address, a.rtype, settings_.allow_private)) {
+          count(*bad, ex, &item);
+          continue;
+        }
+        for (const LiveDelegation& d : live) {
+          DnsName zone = names_.name(d.zone);
+          if (ex) item.zone = zone.to_string();
+          LearnEvent e = learn(a.address, pool_name(zone), {owner, a.owner_hash}, d.ns_ttl, a.ttl, info(), budget,
+                               std::nullopt, d.expires);
+          taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
+          count(e, ex, &item);
+        }
+        continue;
+      }
+    }
     if (!is_target && !pending) {
       count(a.section == dns::Section::answer ? LearnEvent::answer_not_delegation
                                               : LearnEvent::glue_not_ns_target,

@@ -397,6 +397,15 @@ class Learner {
   // Learns `a` for `zone` as the address of `ns`; returns the event (added,
   // refreshed or a refusal). The expiry follows from the TTLs, or is
   // `recorded` (a snapshot's entry keeps the expiry it was saved with).
+  // A zone whose learned delegation names a given NS name, with the NS TTL
+  // it came with and when it ends (its latest slot naming that name).
+  struct LiveDelegation {
+    NameId zone;
+    uint32_t ns_ttl;
+    TimeNs expires;
+  };
+  // Appends the zones whose unexpired learned slots name `ns`, each once.
+  void live_delegations(NameId ns, TimeNs now, SmallVec<LiveDelegation, 2>& out) const;
   LearnEvent learn(const IpAddress& a, PoolName zone, PoolName ns, uint32_t ns_ttl, uint32_t addr_ttl,
                    const ResponseInfo& from, size_t& new_budget, std::optional<TimeNs> recorded = std::nullopt,
                    TimeNs latest = kNeverExpires);

@@ -979,6 +979,59 @@ TEST(LearnerScenario, MortoStyleAddressAnswerIsNotADelegation) {
   EXPECT_FALSE(lab.allowed("203.0.113.66"));
 }
 
+// The resolver asks example.lab.'s server for ns1.example.lab AAAA.
+void ask_ns1_aaaa(Lab& lab, uint16_t id, const std::string& server = "203.0.113.10",
+                  const std::string& qname = "ns1.example.lab") {
+  DnsBuilder r(id, flags::qr | flags::aa);
+  r.question(qname, AAAA).addr(S::answer, "ns1.example.lab", "2001:db8:10::10", 86400);
+  lab.exchange(server, id, qname, AAAA, r);
+}
+
+// The TLD's referral gave ns1.example.lab's A only (walk_example_lab); a
+// dual-stack resolver fetches its AAAA from the zone's server and queries
+// it over IPv6: that must pass, for as long as the delegation lives.
+TEST(LearnerScenario, GlueOfOneFamilyStillLetsTheOtherFamilyBeLearned) {
+  Lab lab;
+  walk_example_lab(lab);
+  lab.advance_s(10);
+  ask_ns1_aaaa(lab, 20);
+  EXPECT_TRUE(lab.allowed("2001:db8:10::10"));
+  std::optional<Provenance> p = lab.provenance("2001:db8:10::10");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->zone, "example.lab.");
+  EXPECT_EQ(p->ns, "ns1.example.lab.");
+  EXPECT_EQ(p->addr_ttl, 86400u);
+  // No longer than the delegation it serves (the A glue's 3600 s + grace),
+  // however long the AAAA's own TTL.
+  EXPECT_EQ(p->expires, lab.provenance("203.0.113.10")->expires);
+  lab.advance_s(3600 + 300);
+  EXPECT_FALSE(lab.allowed("2001:db8:10::10"));
+  EXPECT_FALSE(lab.allowed("203.0.113.10"));
+}
+
+TEST(LearnerScenario, AnAddressAnswerExtendsOnlyLiveDelegationsNamingItFromAServerForTheName) {
+  Lab lab;
+  walk_example_lab(lab);
+  walk_to_provider_lab(lab, 11);  // provider.lab.'s server, 203.0.113.20, serves no example.lab name
+  const uint64_t added = lab.events(LearnEvent::added);
+  ask_ns1_aaaa(lab, 20, "203.0.113.20");
+  EXPECT_FALSE(lab.allowed("2001:db8:10::10"));
+  // Not the name the resolver asked for.
+  DnsBuilder other(21, flags::qr | flags::aa);
+  other.question("www.example.lab", AAAA).addr(S::answer, "ns1.example.lab", "2001:db8:10::10", 86400);
+  lab.exchange("203.0.113.10", 21, "www.example.lab", AAAA, other);
+  EXPECT_FALSE(lab.allowed("2001:db8:10::10"));
+  // A name no delegation names.
+  ask_ns1_aaaa(lab, 22, "203.0.113.10", "ns9.example.lab");
+  EXPECT_FALSE(lab.allowed("2001:db8:10::10"));
+  // The delegation has ended (its server is no longer allowed either:
+  // nothing it says teaches).
+  lab.advance_s(3600 + 301);
+  ask_ns1_aaaa(lab, 23);
+  EXPECT_FALSE(lab.allowed("2001:db8:10::10"));
+  EXPECT_EQ(lab.events(LearnEvent::added), added);
+}
+
 TEST(LearnerScenario, IpV6GlueAndIpV6TransportAreLearned) {
   Lab lab;
   const char* root6 = "2001:503:ba3e::2:30";  // a.root-servers.net

@@ -18,13 +18,41 @@ size_t TcpDnsReassembler::KeyHash::operator()(const Key& k) const noexcept {
   return IpAddressHash{}(k.src) * 31 + IpAddressHash{}(k.dst) * 7 + (size_t{k.sport} << 16 | k.dport);
 }
 
-TcpDnsReassembler::TcpDnsReassembler(ExtractStats& stats, size_t max_streams, TimeNs idle_timeout)
-    : stats_(stats), max_streams_(max_streams), idle_timeout_(idle_timeout) {}
+TcpDnsReassembler::TcpDnsReassembler(ExtractStats& stats, size_t max_streams, TimeNs idle_timeout, size_t max_bytes)
+    : stats_(stats), max_streams_(std::max<size_t>(max_streams, 1)), idle_timeout_(idle_timeout), max_bytes_(max_bytes) {}
 
-void TcpDnsReassembler::evict_idle(TimeNs now) {
-  size_t before = streams_.size();
-  std::erase_if(streams_, [&](const auto& kv) { return now - kv.second.last_seen > idle_timeout_; });
-  stats_.tcp_streams_evicted += before - streams_.size();
+TcpDnsReassembler::Streams::iterator TcpDnsReassembler::open(const Key& k, TimeNs now) {
+  // Idle ones first, then, when still full, the least recently seen.
+  while (!recency_.empty()) {
+    auto oldest = streams_.find(recency_.back());
+    if (streams_.size() < max_streams_ && now - oldest->second.last_seen <= idle_timeout_) break;
+    erase(oldest);
+    ++stats_.tcp_streams_evicted;
+  }
+  auto it = streams_.emplace(k, Stream{}).first;
+  recency_.push_front(k);
+  it->second.recency = recency_.begin();
+  it->second.last_seen = now;
+  return it;
+}
+
+void TcpDnsReassembler::erase(Streams::iterator it) {
+  buffered_ -= it->second.bytes;
+  recency_.erase(it->second.recency);
+  streams_.erase(it);
+}
+
+void TcpDnsReassembler::recount(Stream& s, const Stream* keep) {
+  size_t bytes = s.buffer.size();
+  for (const auto& [seq, data] : s.ahead) bytes += data.size();
+  buffered_ = buffered_ - s.bytes + bytes;
+  s.bytes = bytes;
+  while (buffered_ > max_bytes_) {
+    auto oldest = streams_.find(recency_.back());
+    if (&oldest->second == keep) break;  // the one stream left holds it all
+    erase(oldest);
+    ++stats_.tcp_streams_evicted;
+  }
 }
 
 // Appends in-order bytes, discarding any part already consumed (retransmits).
@@ -81,41 +109,32 @@ void TcpDnsReassembler::skip_lost(Stream& s, uint32_t acked, const Sink& sink) {
 }
 
 void TcpDnsReassembler::feed(const pkt::Packet& p, TimeNs now, const Sink& sink) {
+  Key k{p.src, p.dst, p.sport, p.dport};
   if (p.tcp_flags & pkt::tcp_flag::ack) {
     auto rev = streams_.find(Key{p.dst, p.src, p.dport, p.sport});
-    if (rev != streams_.end()) skip_lost(rev->second, p.tcp_ack, sink);
+    if (rev != streams_.end()) {
+      skip_lost(rev->second, p.tcp_ack, sink);
+      recount(rev->second, &rev->second);
+    }
   }
-  Key k{p.src, p.dst, p.sport, p.dport};
   auto it = streams_.find(k);
   if (p.tcp_flags & pkt::tcp_flag::syn) {
-    if (it == streams_.end()) {
-      if (streams_.size() >= max_streams_) evict_idle(now);
-      if (streams_.size() >= max_streams_) {
-        ++stats_.tcp_streams_evicted;
-        return;
-      }
-      it = streams_.emplace(k, Stream{}).first;
-    }
-    it->second = Stream{};
+    if (it != streams_.end()) erase(it);
+    it = open(k, now);
     it->second.flow = {p.src, p.dst, p.sport, p.dport};
     it->second.next_seq = p.tcp_seq + 1;
-    it->second.last_seen = now;
     return;
   }
   if (it == streams_.end()) {
     if (p.payload.empty()) return;
     // Mid-stream start (capture began after the handshake): trust this segment.
-    if (streams_.size() >= max_streams_) evict_idle(now);
-    if (streams_.size() >= max_streams_) {
-      ++stats_.tcp_streams_evicted;
-      return;
-    }
-    it = streams_.emplace(k, Stream{}).first;
+    it = open(k, now);
     it->second.flow = {p.src, p.dst, p.sport, p.dport};
     it->second.next_seq = p.tcp_seq;
   }
   Stream& s = it->second;
   s.last_seen = now;
+  recency_.splice(recency_.begin(), recency_, s.recency);
   if (!p.payload.empty()) {
     auto ahead = static_cast<int32_t>(p.tcp_seq - s.next_seq);
     if (ahead > 0) {
@@ -134,8 +153,9 @@ void TcpDnsReassembler::feed(const pkt::Packet& p, TimeNs now, const Sink& sink)
       append(s, p.tcp_seq, p.payload);
     }
     drain(s, sink);
+    recount(s, &s);
   }
-  if (p.tcp_flags & (pkt::tcp_flag::fin | pkt::tcp_flag::rst)) streams_.erase(it);
+  if (p.tcp_flags & (pkt::tcp_flag::fin | pkt::tcp_flag::rst)) erase(it);
 }
 
 size_t FragmentReassembler::KeyHash::operator()(const Key& k) const noexcept {
@@ -179,8 +199,8 @@ std::span<const std::byte> FragmentReassembler::feed(const pkt::Packet& p, TimeN
   return done_;
 }
 
-DnsExtractor::DnsExtractor(std::vector<uint16_t> dns_ports, size_t max_tcp_streams)
-    : ports_(std::move(dns_ports)), tcp_(stats_, max_tcp_streams, 120 * kNsPerSec), frags_(stats_) {}
+DnsExtractor::DnsExtractor(std::vector<uint16_t> dns_ports, size_t max_tcp_streams, size_t max_tcp_bytes)
+    : ports_(std::move(dns_ports)), tcp_(stats_, max_tcp_streams, 120 * kNsPerSec, max_tcp_bytes), frags_(stats_) {}
 
 bool DnsExtractor::is_dns_port(uint16_t port) const {
   return std::find(ports_.begin(), ports_.end(), port) != ports_.end();

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <functional>
+#include <list>
 #include <map>
 #include <span>
 #include <unordered_map>
@@ -50,9 +51,16 @@ class TcpDnsReassembler {
     uint16_t sport, dport;
   };
   using Sink = std::function<void(const Flow&, std::span<const std::byte>)>;
-  TcpDnsReassembler(ExtractStats& stats, size_t max_streams, TimeNs idle_timeout);
+  // At most `max_streams` streams holding at most `max_bytes` of unconsumed
+  // data between them; when either is reached, the streams seen least
+  // recently go first (counted in tcp_streams_evicted), in constant time
+  // each: anyone can send segments from port 53, and a flood of them must
+  // neither cost the learner a scan per segment nor keep a resolver's new
+  // stream out. Streams idle for `idle_timeout` go when a new one begins.
+  TcpDnsReassembler(ExtractStats& stats, size_t max_streams, TimeNs idle_timeout, size_t max_bytes);
   void feed(const pkt::Packet& p, TimeNs now, const Sink& sink);
   size_t streams() const { return streams_.size(); }
+  size_t buffered_bytes() const { return buffered_; }
 
  private:
   struct Key {
@@ -69,18 +77,29 @@ class TcpDnsReassembler {
     std::vector<std::byte> buffer;                        // unconsumed in-order bytes
     std::map<uint32_t, std::vector<std::byte>> ahead;     // out-of-order segments
     TimeNs last_seen = 0;
+    size_t bytes = 0;                  // buffer and ahead, as last counted in buffered_
+    std::list<Key>::iterator recency;  // its place in recency_
   };
+  using Streams = std::unordered_map<Key, Stream, KeyHash>;
   static constexpr size_t kMaxAhead = 64;
   static constexpr size_t kMaxBuffer = 2 + 65535;
   void drain(Stream& s, const Sink& sink);
   void skip_lost(Stream& s, uint32_t acked, const Sink& sink);
   void append(Stream& s, uint32_t seq, std::span<const std::byte> data);
-  void evict_idle(TimeNs now);
+  // A new, empty stream for `k` (room made first), or end() when none can be.
+  Streams::iterator open(const Key& k, TimeNs now);
+  void erase(Streams::iterator it);
+  // Brings buffered_ up to date with `s` and evicts the least recent
+  // streams (never `keep`) while it is above max_bytes_.
+  void recount(Stream& s, const Stream* keep);
 
   ExtractStats& stats_;
   size_t max_streams_;
   TimeNs idle_timeout_;
-  std::unordered_map<Key, Stream, KeyHash> streams_;
+  size_t max_bytes_;
+  size_t buffered_ = 0;
+  Streams streams_;
+  std::list<Key> recency_;  // most recently seen first
 };
 
 // Rebuilds IP datagrams from fragments (IPv4 and IPv6), so that `decode`
@@ -118,7 +137,9 @@ class FragmentReassembler {
 class DnsExtractor {
  public:
   using Sink = std::function<void(const DnsMessageEvent&)>;
-  explicit DnsExtractor(std::vector<uint16_t> dns_ports = {53}, size_t max_tcp_streams = 65536);
+  static constexpr size_t kMaxTcpBytes = size_t{64} << 20;
+  explicit DnsExtractor(std::vector<uint16_t> dns_ports = {53}, size_t max_tcp_streams = 65536,
+                        size_t max_tcp_bytes = kMaxTcpBytes);
   // `wire_length`: the packet's length on the wire if the capture cut it.
   void feed(pkt::LinkType link, TimeNs time, std::span<const std::byte> frame, const Sink& sink,
             size_t wire_length = 0);

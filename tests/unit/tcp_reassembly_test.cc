@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/dns_extract.hh"
 #include "support/builder.hh"
 
@@ -95,6 +97,67 @@ TEST(TcpReassembly, UncapturedSegmentAckedByThePeerIsSkippedAndTheNextMessageDel
   ASSERT_EQ(srcs.size(), 1u);
   EXPECT_EQ(srcs[0], "198.51.100.1");
   EXPECT_EQ(c.ex.stats().tcp_gaps, 1u);
+}
+
+// A response of about 30 * `records` bytes.
+Bytes big_msg(uint16_t id, int records) {
+  DnsBuilder b(id, flags::qr);
+  b.question("lab", 2);
+  for (int i = 0; i < records; ++i) b.ns(DnsBuilder::answer, "lab", "ns" + std::to_string(i) + ".lab", 60);
+  return b.build();
+}
+
+struct SmallExtractor {
+  DnsExtractor ex;
+  std::vector<Bytes> messages;
+  SmallExtractor(size_t streams, size_t bytes) : ex({53}, streams, bytes) {}
+  void feed(const Bytes& f) {
+    ex.feed(pkt::LinkType::ethernet, 0, f, [&](const DnsMessageEvent& ev) {
+      messages.emplace_back(ev.message.begin(), ev.message.end());
+    });
+  }
+  bool got(const Bytes& m) const { return std::find(messages.begin(), messages.end(), m) != messages.end(); }
+};
+
+// Segments from port 53 anyone can send, each the start of a message that
+// never ends, fill the table; a resolver's new stream still gets in (the
+// least recently seen one makes room), and a recent one goes on.
+TEST(TcpReassembly, AFullStreamTableMakesRoomForANewStreamByDroppingTheLeastRecent) {
+  SmallExtractor c(8, DnsExtractor::kMaxTcpBytes);
+  std::vector<Bytes> junk;
+  for (int i = 0; i < 8; ++i) {
+    Endpoints e{"203.0.113." + std::to_string(i + 1), "192.0.2.53", 53, static_cast<uint16_t>(41000 + i)};
+    Bytes framed = tcp_framed(msg(static_cast<uint16_t>(100 + i)));
+    c.feed(tcp_frame(e, 5000, pkt::tcp_flag::ack, std::span<const std::byte>(framed).first(10)));
+    junk.push_back(tcp_frame(e, 5010, pkt::tcp_flag::ack, std::span<const std::byte>(framed).subspan(10)));
+  }
+  ASSERT_TRUE(c.messages.empty());
+  c.feed(tcp_frame(down, 100, pkt::tcp_flag::syn, {}));
+  c.feed(tcp_frame(down, 101, pkt::tcp_flag::ack, tcp_framed(msg(1))));
+  EXPECT_TRUE(c.got(msg(1)));
+  EXPECT_EQ(c.ex.stats().tcp_streams_evicted, 1u);
+  c.feed(junk[7]);  // the most recent of the eight was kept
+  EXPECT_TRUE(c.got(msg(107)));
+}
+
+// Unconsumed data is bounded in all: past the budget the least recently
+// seen streams go, and what they held with them.
+TEST(TcpReassembly, BufferedBytesBeyondTheBudgetEvictTheLeastRecentStreams) {
+  SmallExtractor c(64, 1000);
+  std::vector<Bytes> rests;
+  for (int i = 0; i < 3; ++i) {
+    Endpoints e{"198.51.100." + std::to_string(i + 1), "192.0.2.53", 53, static_cast<uint16_t>(42000 + i)};
+    Bytes framed = tcp_framed(big_msg(static_cast<uint16_t>(200 + i), 40));
+    ASSERT_GT(framed.size(), 800u);
+    c.feed(tcp_frame(e, 100, pkt::tcp_flag::syn, {}));
+    c.feed(tcp_frame(e, 101, pkt::tcp_flag::ack, std::span<const std::byte>(framed).first(400)));
+    rests.push_back(tcp_frame(e, 501, pkt::tcp_flag::ack, std::span<const std::byte>(framed).subspan(400)));
+  }
+  EXPECT_EQ(c.ex.stats().tcp_streams_evicted, 1u);  // 1200 bytes held: the first stream went
+  c.feed(rests[2]);
+  EXPECT_TRUE(c.got(big_msg(202, 40)));
+  c.feed(rests[0]);  // its start went with its stream
+  EXPECT_FALSE(c.got(big_msg(200, 40)));
 }
 
 TEST(DnsExtractor, NewDnsPortsTakeEffectForTheNextPacket) {

@@ -64,7 +64,7 @@ std::vector<MetricFamilyData> run_metrics(const dp::Dataplane& d, const ControlS
   // TCP streams the learner dropped to make room (a flood of segments from
   // port 53 shows here), and holes it gave up on.
   auto tcp = family("nsgate_learn_tcp_streams_evicted_total",
-                    "TCP streams the learner dropped, idle or to make room, with what they held", true);
+                    "TCP streams the learner dropped to make room, with what they held", true);
   tcp.samples.push_back(sample(static_cast<double>(extract.tcp_streams_evicted)));
   out.push_back(std::move(tcp));
   auto gaps = family("nsgate_learn_tcp_gaps_total", "Holes in TCP streams the learner gave up on", true);

@@ -22,12 +22,14 @@ TcpDnsReassembler::TcpDnsReassembler(ExtractStats& stats, size_t max_streams, Ti
     : stats_(stats), max_streams_(std::max<size_t>(max_streams, 1)), idle_timeout_(idle_timeout), max_bytes_(max_bytes) {}
 
 TcpDnsReassembler::Streams::iterator TcpDnsReassembler::open(const Key& k, TimeNs now) {
-  // Idle ones first, then, when still full, the least recently seen.
+  // Idle ones first, then, when still full, the least recently seen (only
+  // those count as evicted: an idle one was over).
   while (!recency_.empty()) {
     auto oldest = streams_.find(recency_.back());
-    if (streams_.size() < max_streams_ && now - oldest->second.last_seen <= idle_timeout_) break;
+    bool idle = now - oldest->second.last_seen > idle_timeout_;
+    if (!idle && streams_.size() < max_streams_) break;
     erase(oldest);
-    ++stats_.tcp_streams_evicted;
+    if (!idle) ++stats_.tcp_streams_evicted;
   }
   auto it = streams_.emplace(k, Stream{}).first;
   recency_.push_front(k);
@@ -162,23 +164,34 @@ size_t FragmentReassembler::KeyHash::operator()(const Key& k) const noexcept {
   return IpAddressHash{}(k.src) * 31 + IpAddressHash{}(k.dst) * 7 + k.id * 3 + k.proto;
 }
 
+void FragmentReassembler::erase(std::unordered_map<Key, Datagram, KeyHash>::iterator it) {
+  order_.erase(it->second.order);
+  pending_.erase(it);
+}
+
 std::span<const std::byte> FragmentReassembler::feed(const pkt::Packet& p, TimeNs now) {
-  if (pending_.size() >= kMaxDatagrams) {
-    size_t before = pending_.size();
-    std::erase_if(pending_, [&](const auto& kv) { return now - kv.second.first_seen > kTimeout; });
-    stats_.fragments_dropped += before - pending_.size();
-    if (pending_.size() >= kMaxDatagrams) {
-      ++stats_.fragments_dropped;
-      return {};
-    }
+  // Those begun longest ago go first: timed out, or to make room (one at a
+  // time, not a scan of every datagram per fragment as a flood arrives).
+  while (!order_.empty()) {
+    auto oldest = pending_.find(order_.front());
+    if (pending_.size() < kMaxDatagrams && now - oldest->second.first_seen <= kTimeout) break;
+    erase(oldest);
+    ++stats_.fragments_dropped;
   }
   Key k{p.src, p.dst, p.frag_id, p.proto};
-  Datagram& d = pending_[k];
-  if (d.have.empty()) d.first_seen = now;
+  auto [it, fresh] = pending_.try_emplace(k);
+  Datagram& d = it->second;
+  if (fresh) {
+    d.first_seen = now;
+    order_.push_back(k);
+    d.order = std::prev(order_.end());
+  }
   uint64_t end = uint64_t{p.frag_offset} + p.ip_payload.size();
-  if (end > 65535 || now - d.first_seen > kTimeout) {
+  // A real datagram comes in a few dozen pieces; overlapping ones without
+  // end would each cost a sort of all before them.
+  if (end > 65535 || now - d.first_seen > kTimeout || d.have.size() >= kMaxPieces) {
     ++stats_.fragments_dropped;
-    pending_.erase(k);
+    erase(it);
     return {};
   }
   if (d.data.size() < end) d.data.resize(end);
@@ -194,7 +207,7 @@ std::span<const std::byte> FragmentReassembler::feed(const pkt::Packet& p, TimeN
   }
   if (covered < d.total) return {};
   done_.assign(d.data.begin(), d.data.begin() + d.total);
-  pending_.erase(k);
+  erase(it);
   ++stats_.reassembled;
   return done_;
 }

@@ -56,7 +56,8 @@ class TcpDnsReassembler {
   // recently go first (counted in tcp_streams_evicted), in constant time
   // each: anyone can send segments from port 53, and a flood of them must
   // neither cost the learner a scan per segment nor keep a resolver's new
-  // stream out. Streams idle for `idle_timeout` go when a new one begins.
+  // stream out. Streams idle for `idle_timeout` go (uncounted) when a new
+  // one begins.
   TcpDnsReassembler(ExtractStats& stats, size_t max_streams, TimeNs idle_timeout, size_t max_bytes);
   void feed(const pkt::Packet& p, TimeNs now, const Sink& sink);
   size_t streams() const { return streams_.size(); }
@@ -126,11 +127,15 @@ class FragmentReassembler {
     std::vector<std::pair<uint32_t, uint32_t>> have;  // [begin, end) ranges received
     uint32_t total = 0;                                // known once the last fragment arrived
     TimeNs first_seen = 0;
+    std::list<Key>::iterator order;                    // its place in order_
   };
   static constexpr size_t kMaxDatagrams = 4096;
+  static constexpr size_t kMaxPieces = 256;
   static constexpr TimeNs kTimeout = 30 * kNsPerSec;  // as Linux ipfrag_time
+  void erase(std::unordered_map<Key, Datagram, KeyHash>::iterator it);
   ExtractStats& stats_;
   std::unordered_map<Key, Datagram, KeyHash> pending_;
+  std::list<Key> order_;  // by when they began, oldest first
   std::vector<std::byte> done_;
 };
 

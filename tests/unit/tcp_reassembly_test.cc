@@ -160,6 +160,25 @@ TEST(TcpReassembly, BufferedBytesBeyondTheBudgetEvictTheLeastRecentStreams) {
   EXPECT_FALSE(c.got(big_msg(200, 40)));
 }
 
+// First fragments that never get the rest, from many sources, fill the
+// reassembler: the oldest make room, so a real fragmented response that
+// follows is still put together.
+TEST(FragmentReassembly, AFloodOfUnfinishedDatagramsLeavesRoomForARealOne) {
+  Collector c;
+  Bytes m = big_msg(300, 20);
+  for (int i = 0; i < 5000; ++i) {
+    Endpoints e{"198.18." + std::to_string(i / 256) + "." + std::to_string(i % 256), "192.0.2.53", 53, 40000};
+    c.feed(udp_fragments_v4(e, m, 256)[0]);
+  }
+  EXPECT_TRUE(c.messages.empty());
+  EXPECT_GE(c.ex.stats().fragments_dropped, 5000u - 4096u);
+  auto pieces = udp_fragments_v4(down, m, 256);
+  ASSERT_GT(pieces.size(), 1u);
+  for (const Bytes& f : pieces) c.feed(f);
+  ASSERT_EQ(c.messages.size(), 1u);
+  EXPECT_EQ(c.messages[0], m);
+}
+
 TEST(DnsExtractor, NewDnsPortsTakeEffectForTheNextPacket) {
   Collector c;
   Endpoints mdns{"198.51.100.1", "192.0.2.53", 5353, 40000};

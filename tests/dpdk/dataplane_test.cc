@@ -562,6 +562,62 @@ TEST(Dataplane, OnlyTheListedClientsQueriesReachTheLearner) {
   EXPECT_EQ(c[static_cast<size_t>(LearnEvent::added)], 1u);               // the resolver's
 }
 
+// hold_responses: a referral waits in the worker until the learner has
+// taken it, so the resolver's next query, to the server it names, passes.
+// While the learner is held up the referral stays in (and a query to its
+// glue is still unknown); once taken, it goes in exactly once, and the
+// glue passes as soon as it has.
+TEST(Dataplane, AHeldResponseGoesInOnlyAfterTheLearnerTookItAndOnce) {
+  Rig rig([](DataplaneOptions& o) { o.config.hold_responses = true; });
+  ASSERT_TRUE(rig.start());
+  Dataplane& d = *rig.d;
+  const char* root = "198.41.0.4";
+  auto to_glue = [] { return udp_frame({"192.0.2.10", "203.0.113.53", 40001, 53}, DnsBuilder(9).question("www.example.lab", kA).build()); };
+  rig.inside.put(rig.pool, udp_frame({"192.0.2.10", root, 40000, 53}, DnsBuilder(777).question("www.example.lab", kA).build()));
+  ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::tx_outside) == 1; }));
+  LearnerHold hold(d);
+  ASSERT_TRUE(wait_for([&] { return hold.holding(); }));
+  rig.outside.put(rig.pool, udp_frame({root, "192.0.2.10", 53, 40000}, lab_referral(777)));
+  ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::held) == 1; }));
+  EXPECT_EQ(rte_ring_count(rig.inside.tx[0]), 0u) << "a held response went in before the learner took it";
+  rig.inside.put(rig.pool, to_glue());
+  ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::dropped) == 1; }));
+  EXPECT_EQ(rte_ring_count(rig.inside.tx[0]), 0u);
+  hold.release();
+  ASSERT_TRUE(wait_for([&] { return rte_ring_count(rig.inside.tx[0]) == 1; }));
+  rig.inside.put(rig.pool, to_glue());
+  ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::rx_inside) == 3; }));
+  ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::tx_outside) + d.totals().get(Counter::dropped) == 3; }));
+  EXPECT_EQ(d.totals().get(Counter::tx_outside), 2u) << "the glue did not pass once its referral had gone in";
+  EXPECT_EQ(d.totals().get(Counter::tx_inside), 1u);
+  EXPECT_EQ(rte_ring_count(rig.inside.tx[0]), 1u);
+  EXPECT_EQ(d.held_lost(), 0u);
+}
+
+// More responses than the hold ring takes while the learner is held up:
+// the rest go in at once (learned from copies), none is lost, and every
+// held one follows once the learner is back.
+TEST(Dataplane, ResponsesBeyondTheHoldRingGoInAtOnceAndNoneIsLost) {
+  Rig rig([](DataplaneOptions& o) { o.config.hold_responses = true; }, 4095);
+  ASSERT_TRUE(rig.start());
+  Dataplane& d = *rig.d;
+  LearnerHold hold(d);
+  ASSERT_TRUE(wait_for([&] { return hold.holding(); }));
+  constexpr unsigned kResponses = 1100;  // the hold ring takes 1023
+  for (unsigned i = 0; i < kResponses; ++i)
+    rig.outside.put(rig.pool, udp_frame({"198.41.0.4", "192.0.2.10", 53, static_cast<uint16_t>(20000 + i)},
+                                        lab_referral(static_cast<uint16_t>(i))));
+  ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::rx_outside) == kResponses; }));
+  uint64_t held = d.totals().get(Counter::held), full = d.totals().get(Counter::hold_full);
+  EXPECT_EQ(held + full, kResponses);
+  EXPECT_GT(full, 0u);
+  EXPECT_EQ(d.totals().get(Counter::tx_inside), full);  // those went in at once
+  hold.release();
+  ASSERT_TRUE(wait_for([&] { return d.totals().get(Counter::tx_inside) == kResponses; }));
+  EXPECT_EQ(rte_ring_count(rig.inside.tx[0]), kResponses);
+  EXPECT_EQ(d.held_lost(), 0u);
+}
+
 // Queries from the Internet to a server inside (over UDP and TCP) are let
 // in, but not handed to the learner: their answers leave unjudged, and
 // tracking them would let anyone outside fill the tracker.

@@ -194,6 +194,9 @@ TEST(OpenflowCodec, EveryMessageEncodesToItsGoldenBytes) {
     }
     EXPECT_EQ(hex(b), read_golden(name)) << name;
   }
+  // Rewriting checks nothing: the run that rewrites fails, and the files
+  // are then read by ofp_print_test (ovs-ofctl) before they are trusted.
+  EXPECT_FALSE(write) << "golden files rewritten; check them with ofp_print_test and run again without NSGATE_WRITE_GOLDEN";
 }
 
 TEST(OpenflowCodec, EveryEncodedMessageHasItsLengthInTheHeader) {
@@ -626,12 +629,6 @@ TEST(OpenflowFlows, AFirstFragmentCutInsideOrBeforeItsHeaderIsJudgedAsAQuery) {
       EXPECT_EQ(full->priority, of::prio::query);
     }
   }
-}
-
-TEST(OpenflowFlows, QueriesFromADnsPortAreStillJudged) {
-  // A bot sending from port 53 must not pass as a "response": query flows
-  // outrank response flows in the classify table.
-  EXPECT_GT(of::prio::query, of::prio::response);
 }
 
 TEST(OpenflowFlows, HostStaticsAreTableEntriesAndOnlyCidrsBecomeMaskedFlows) {

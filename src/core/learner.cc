@@ -689,7 +689,7 @@ bool Learner::serves(const IpAddress& server, PoolName pool_owner, TimeNs now, b
   return false;
 }
 
-void Learner::live_delegations(NameId ns, TimeNs now, SmallVec<LiveDelegation, 2>& out) const {
+void Learner::live_delegations(NameId ns, TimeNs now, size_t most, std::vector<LiveDelegation>& out) const {
   // The learned slots naming `ns` are among those of its known addresses.
   const auto* known = by_ns_.find(ns);
   if (!known) return;
@@ -700,11 +700,13 @@ void Learner::live_delegations(NameId ns, TimeNs now, SmallVec<LiveDelegation, 2
     for (uint32_t id : at->ids) {
       const Slot& s = slots_[id];
       if (!s.learned() || s.ns != ns || s.expires <= now) continue;
-      auto same = std::find_if(out.begin(), out.end(), [&](const LiveDelegation& d) { return d.zone == s.zone; });
-      if (same == out.end())
-        out.push_back({s.zone, s.ns_ttl, s.expires});
-      else
+      auto same = std::find_if(out.begin(), out.end(), [&](const LiveDelegation& d) { return d.id == s.zone; });
+      if (same != out.end()) {
         same->expires = std::max(same->expires, s.expires);
+      } else if (out.size() < most) {
+        // The name is copied: learning for one zone may free another's id.
+        out.push_back({s.zone, names_.name(s.zone), s.ns_ttl, s.expires});
+      }
     }
   }
 }
@@ -830,19 +832,18 @@ void Learner::on_response(const DnsContext& ctx, ParsedMessage& m, Explanation* 
     // those zones too, for no longer than each delegation lasts. Without
     // it an IPv6 resolver's queries to the AAAA it fetched after A-only
     // glue were dropped (no wait began: the glue gave an address).
-    if (!is_target && !pending && a.section == dns::Section::answer && owner == q.name) {
+    if (!is_target && !pending && a.section == dns::Section::answer && a.rtype == q.qtype && owner == q.name) {
       NameId target = names_.find(owner, a.owner_hash);
-      SmallVec<LiveDelegation, 2> live;
-      if (target != kNoName) live_delegations(target, ctx.time, live);
+      std::vector<LiveDelegation> live;
+      if (target != kNoName) live_delegations(target, ctx.time, settings_.per_response_cap, live);
       if (!live.empty() && serves_here(owner, a.owner_hash)) {
         if (auto bad = rules::refuse_address(a.address, a.rtype, settings_.allow_private)) {
           count(*bad, ex, &item);
           continue;
         }
         for (const LiveDelegation& d : live) {
-          DnsName zone = names_.name(d.zone);
-          if (ex) item.zone = zone.to_string();
-          LearnEvent e = learn(a.address, pool_name(zone), {owner, a.owner_hash}, d.ns_ttl, a.ttl, info(), budget,
+          if (ex) item.zone = d.zone.to_string();
+          LearnEvent e = learn(a.address, pool_name(d.zone), {owner, a.owner_hash}, d.ns_ttl, a.ttl, info(), budget,
                                std::nullopt, d.expires);
           taught |= e == LearnEvent::added || e == LearnEvent::refreshed;
           count(e, ex, &item);

@@ -394,18 +394,20 @@ class Learner {
     uint64_t hash;
   };
   PoolName pool_name(const DnsName& n) const { return {n, names_.hash(n)}; }
-  // Learns `a` for `zone` as the address of `ns`; returns the event (added,
-  // refreshed or a refusal). The expiry follows from the TTLs, or is
-  // `recorded` (a snapshot's entry keeps the expiry it was saved with).
   // A zone whose learned delegation names a given NS name, with the NS TTL
   // it came with and when it ends (its latest slot naming that name).
   struct LiveDelegation {
-    NameId zone;
+    NameId id;
+    DnsName zone;
     uint32_t ns_ttl;
     TimeNs expires;
   };
-  // Appends the zones whose unexpired learned slots name `ns`, each once.
-  void live_delegations(NameId ns, TimeNs now, SmallVec<LiveDelegation, 2>& out) const;
+  // Appends the zones (at most `most`) whose unexpired learned slots name
+  // `ns`, each once.
+  void live_delegations(NameId ns, TimeNs now, size_t most, std::vector<LiveDelegation>& out) const;
+  // Learns `a` for `zone` as the address of `ns`; returns the event (added,
+  // refreshed or a refusal). The expiry follows from the TTLs, or is
+  // `recorded` (a snapshot's entry keeps the expiry it was saved with).
   LearnEvent learn(const IpAddress& a, PoolName zone, PoolName ns, uint32_t ns_ttl, uint32_t addr_ttl,
                    const ResponseInfo& from, size_t& new_budget, std::optional<TimeNs> recorded = std::nullopt,
                    TimeNs latest = kNeverExpires);

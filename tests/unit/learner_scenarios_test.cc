@@ -983,7 +983,7 @@ TEST(LearnerScenario, MortoStyleAddressAnswerIsNotADelegation) {
 void ask_ns1_aaaa(Lab& lab, uint16_t id, const std::string& server = "203.0.113.10",
                   const std::string& qname = "ns1.example.lab") {
   DnsBuilder r(id, flags::qr | flags::aa);
-  r.question(qname, AAAA).addr(S::answer, "ns1.example.lab", "2001:db8:10::10", 86400);
+  r.question(qname, AAAA).addr(S::answer, qname, "2001:db8:10::10", 86400);
   lab.exchange(server, id, qname, AAAA, r);
 }
 
@@ -1021,15 +1021,51 @@ TEST(LearnerScenario, AnAddressAnswerExtendsOnlyLiveDelegationsNamingItFromAServ
   other.question("www.example.lab", AAAA).addr(S::answer, "ns1.example.lab", "2001:db8:10::10", 86400);
   lab.exchange("203.0.113.10", 21, "www.example.lab", AAAA, other);
   EXPECT_FALSE(lab.allowed("2001:db8:10::10"));
-  // A name no delegation names.
-  ask_ns1_aaaa(lab, 22, "203.0.113.10", "ns9.example.lab");
+  // Not the type it asked for (an AAAA beside the A asked).
+  DnsBuilder a_asked(22, flags::qr | flags::aa);
+  a_asked.question("ns1.example.lab", A).addr(S::answer, "ns1.example.lab", "2001:db8:10::10", 86400);
+  lab.exchange("203.0.113.10", 22, "ns1.example.lab", A, a_asked);
   EXPECT_FALSE(lab.allowed("2001:db8:10::10"));
-  // The delegation has ended (its server is no longer allowed either:
-  // nothing it says teaches).
+  // A name no delegation names.
+  ask_ns1_aaaa(lab, 23, "203.0.113.10", "ns9.example.lab");
+  EXPECT_FALSE(lab.allowed("2001:db8:10::10"));
+  // The delegation has ended, asked of the parent's server (still allowed,
+  // and serving the name's zone from above).
   lab.advance_s(3600 + 301);
-  ask_ns1_aaaa(lab, 23);
+  ASSERT_TRUE(lab.allowed("198.51.100.1"));
+  ask_ns1_aaaa(lab, 24, "198.51.100.1");
   EXPECT_FALSE(lab.allowed("2001:db8:10::10"));
   EXPECT_EQ(lab.events(LearnEvent::added), added);
+}
+
+// Learning the answered address for each live zone may make room at that
+// address (zones_per_address), freeing a zone the answer still has to
+// serve: that zone is learned by its name, never as another (the root).
+TEST(LearnerScenario, AnAddressAnswerForManyZonesLearnsEachByItsNameWhenRoomIsMade) {
+  LearningSettings s;
+  s.zones_per_address = 2;
+  Lab lab(s);
+  walk_example_lab(lab);  // ns1.example.lab at 203.0.113.10 for example.lab.
+  // lab. also delegates b.lab. and c.lab. to ns1.example.lab, with other glue.
+  for (const char* zone : {"b", "c"}) {
+    DnsBuilder r(30, flags::qr);
+    std::string z = std::string(zone) + ".lab";
+    r.question("www." + z, A)
+        .ns(S::authority, z, "ns1.example.lab", 86400)
+        .addr(S::additional, "ns1.example.lab", "203.0.113.99", 86400);
+    lab.exchange("198.51.100.1", 30, "www." + z, A, r);
+  }
+  ASSERT_TRUE(lab.allowed("203.0.113.99"));
+  // example.lab.'s server names 203.0.113.99 as ns1.example.lab's address.
+  DnsBuilder r(31, flags::qr | flags::aa);
+  r.question("ns1.example.lab", A).addr(S::answer, "ns1.example.lab", "203.0.113.99", 600);
+  lab.exchange("203.0.113.10", 31, "ns1.example.lab", A, r);
+  std::vector<std::string> zones;
+  lab.learner.for_each_learned([&](Provenance&& p) {
+    if (p.address == *IpAddress::parse("203.0.113.99")) zones.push_back(p.zone);
+  });
+  EXPECT_EQ(zones.size(), 2u);
+  for (const std::string& z : zones) EXPECT_NE(z, ".") << "a zone freed on the way was learned as the root";
 }
 
 TEST(LearnerScenario, IpV6GlueAndIpV6TransportAreLearned) {

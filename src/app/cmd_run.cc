@@ -269,7 +269,7 @@ int cmd_run(Args& args) {
   LearnDelay ld = d.learn_delay();
   if (ld.count)
     std::fprintf(stderr,
-                 "learn-to-enforce delay: %llu responses, mean %.1f us, p50 < %.0f us, p90 < %.0f us, p99 < %.0f us, "
+                 "learn-to-enforce delay: %llu responses, mean %.1f us, p50 <= %.0f us, p90 <= %.0f us, p99 <= %.0f us, "
                  "max %.1f us\n",
                  static_cast<unsigned long long>(ld.count), static_cast<double>(ld.total) / static_cast<double>(ld.count) / 1e3,
                  static_cast<double>(ld.percentile(0.5)) / 1e3, static_cast<double>(ld.percentile(0.9)) / 1e3,

@@ -51,7 +51,9 @@ void TcpDnsReassembler::recount(Stream& s, const Stream* keep) {
   s.bytes = bytes;
   while (buffered_ > max_bytes_) {
     auto oldest = streams_.find(recency_.back());
-    if (&oldest->second == keep) break;  // the one stream left holds it all
+    // `keep` is the stream just fed: the most recent, so last to go (the
+    // reverse stream an ACK touched is not moved up, but gained nothing).
+    if (&oldest->second == keep) break;
     erase(oldest);
     ++stats_.tcp_streams_evicted;
   }

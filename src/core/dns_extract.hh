@@ -87,7 +87,7 @@ class TcpDnsReassembler {
   void drain(Stream& s, const Sink& sink);
   void skip_lost(Stream& s, uint32_t acked, const Sink& sink);
   void append(Stream& s, uint32_t seq, std::span<const std::byte> data);
-  // A new, empty stream for `k` (room made first), or end() when none can be.
+  // A new, empty stream for `k`, room made first.
   Streams::iterator open(const Key& k, TimeNs now);
   void erase(Streams::iterator it);
   // Brings buffered_ up to date with `s` and evicts the least recent

@@ -393,6 +393,10 @@ eal: [--no-huge, --no-pci, -m, "256", -l, "0-1", --no-shconf, --file-prefix=nsga
                        timeout=120, env={**os.environ, "TMPDIR": own_tmp})
     assert p.returncode != 0 and "snapshot refused" in p.stderr, p.stderr
     assert os.listdir(own_tmp) == [], os.listdir(own_tmp)
+    # ... which is the one TMPDIR names.
+    p = subprocess.run([NSGATE, "replay", "--traffic", cases], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "TMPDIR": os.path.join(tmp, "no-such-folder")})
+    assert p.returncode != 0 and "cannot create a temporary folder" in p.stderr, p.stderr
 
 
 def a_second_run_with_the_same_prefix_leaves_the_first_ones_files():

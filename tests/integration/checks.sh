@@ -31,7 +31,7 @@ dig_gives() {
   out=$(inside dig +time=2 +tries=1 +short "$@" 2>&1); rc=$?
   printf '%s\n' "$out"
   [ "$rc" -eq 9 ] && return 1
-  [ "$rc" -eq 0 ] && grep -qx -- "$want" <<<"$out" && return 0
+  [ "$rc" -eq 0 ] && grep -qxF -- "$want" <<<"$out" && return 0
   return 2
 }
 craft_script="$(dirname "${BASH_SOURCE[0]}")/dns_craft.py"

@@ -21,26 +21,42 @@ size_t TcpDnsReassembler::KeyHash::operator()(const Key& k) const noexcept {
 TcpDnsReassembler::TcpDnsReassembler(ExtractStats& stats, size_t max_streams, TimeNs idle_timeout, size_t max_bytes)
     : stats_(stats), max_streams_(std::max<size_t>(max_streams, 1)), idle_timeout_(idle_timeout), max_bytes_(max_bytes) {}
 
-TcpDnsReassembler::Streams::iterator TcpDnsReassembler::open(const Key& k, TimeNs now) {
-  // Idle ones first, then, when still full, the least recently seen (only
-  // those count as evicted: an idle one was over).
-  while (!recency_.empty()) {
-    auto oldest = streams_.find(recency_.back());
-    bool idle = now - oldest->second.last_seen > idle_timeout_;
-    if (!idle && streams_.size() < max_streams_) break;
-    erase(oldest);
-    if (!idle) ++stats_.tcp_streams_evicted;
+TcpDnsReassembler::Streams::iterator TcpDnsReassembler::least_wanted(const Stream* keep) {
+  // Streams begun mid-way first: anyone can send a segment from port 53,
+  // while a stream whose SYN was seen has at least the look of a real one.
+  for (auto& order : recency_) {
+    if (order.empty()) continue;
+    auto oldest = streams_.find(order.back());
+    if (&oldest->second != keep) return oldest;
+  }
+  return streams_.end();
+}
+
+TcpDnsReassembler::Streams::iterator TcpDnsReassembler::open(const Key& k, TimeNs now, bool handshake) {
+  // Idle ones go (they were over), uncounted; then, while still full, the
+  // least wanted.
+  for (auto& order : recency_)
+    while (!order.empty()) {
+      auto oldest = streams_.find(order.back());
+      if (now - oldest->second.last_seen <= idle_timeout_) break;
+      erase(oldest);
+    }
+  while (streams_.size() >= max_streams_) {
+    erase(least_wanted(nullptr));
+    ++stats_.tcp_streams_evicted;
   }
   auto it = streams_.emplace(k, Stream{}).first;
-  recency_.push_front(k);
-  it->second.recency = recency_.begin();
+  auto& order = recency_[handshake];
+  order.push_front(k);
+  it->second.recency = order.begin();
+  it->second.handshake = handshake;
   it->second.last_seen = now;
   return it;
 }
 
 void TcpDnsReassembler::erase(Streams::iterator it) {
   buffered_ -= it->second.bytes;
-  recency_.erase(it->second.recency);
+  recency_[it->second.handshake].erase(it->second.recency);
   streams_.erase(it);
 }
 
@@ -50,11 +66,9 @@ void TcpDnsReassembler::recount(Stream& s, const Stream* keep) {
   buffered_ = buffered_ - s.bytes + bytes;
   s.bytes = bytes;
   while (buffered_ > max_bytes_) {
-    auto oldest = streams_.find(recency_.back());
-    // `keep` is the stream just fed: the most recent, so last to go (the
-    // reverse stream an ACK touched is not moved up, but gained nothing).
-    if (&oldest->second == keep) break;
-    erase(oldest);
+    auto victim = least_wanted(keep);
+    if (victim == streams_.end()) break;  // `keep` holds it all
+    erase(victim);
     ++stats_.tcp_streams_evicted;
   }
 }
@@ -124,7 +138,7 @@ void TcpDnsReassembler::feed(const pkt::Packet& p, TimeNs now, const Sink& sink)
   auto it = streams_.find(k);
   if (p.tcp_flags & pkt::tcp_flag::syn) {
     if (it != streams_.end()) erase(it);
-    it = open(k, now);
+    it = open(k, now, true);
     it->second.flow = {p.src, p.dst, p.sport, p.dport};
     it->second.next_seq = p.tcp_seq + 1;
     return;
@@ -132,13 +146,13 @@ void TcpDnsReassembler::feed(const pkt::Packet& p, TimeNs now, const Sink& sink)
   if (it == streams_.end()) {
     if (p.payload.empty()) return;
     // Mid-stream start (capture began after the handshake): trust this segment.
-    it = open(k, now);
+    it = open(k, now, false);
     it->second.flow = {p.src, p.dst, p.sport, p.dport};
     it->second.next_seq = p.tcp_seq;
   }
   Stream& s = it->second;
   s.last_seen = now;
-  recency_.splice(recency_.begin(), recency_, s.recency);
+  recency_[s.handshake].splice(recency_[s.handshake].begin(), recency_[s.handshake], s.recency);
   if (!p.payload.empty()) {
     auto ahead = static_cast<int32_t>(p.tcp_seq - s.next_seq);
     if (ahead > 0) {

@@ -53,7 +53,8 @@ class TcpDnsReassembler {
   using Sink = std::function<void(const Flow&, std::span<const std::byte>)>;
   // At most `max_streams` streams holding at most `max_bytes` of unconsumed
   // data between them; when either is reached, the streams seen least
-  // recently go first (counted in tcp_streams_evicted), in constant time
+  // recently go first, those begun without a SYN before the others
+  // (counted in tcp_streams_evicted), in constant time
   // each: anyone can send segments from port 53, and a flood of them must
   // neither cost the learner a scan per segment nor keep a resolver's new
   // stream out. Streams idle for `idle_timeout` go (uncounted) when a new
@@ -79,7 +80,8 @@ class TcpDnsReassembler {
     std::map<uint32_t, std::vector<std::byte>> ahead;     // out-of-order segments
     TimeNs last_seen = 0;
     size_t bytes = 0;                  // buffer and ahead, as last counted in buffered_
-    std::list<Key>::iterator recency;  // its place in recency_
+    bool handshake = false;            // begun with a SYN (else mid-way)
+    std::list<Key>::iterator recency;  // its place in recency_[handshake]
   };
   using Streams = std::unordered_map<Key, Stream, KeyHash>;
   static constexpr size_t kMaxAhead = 64;
@@ -88,7 +90,10 @@ class TcpDnsReassembler {
   void skip_lost(Stream& s, uint32_t acked, const Sink& sink);
   void append(Stream& s, uint32_t seq, std::span<const std::byte> data);
   // A new, empty stream for `k`, room made first.
-  Streams::iterator open(const Key& k, TimeNs now);
+  Streams::iterator open(const Key& k, TimeNs now, bool handshake);
+  // The stream to drop first (not `keep`): the least recently seen of those
+  // begun mid-way, else of the others; end() if none but `keep`.
+  Streams::iterator least_wanted(const Stream* keep);
   void erase(Streams::iterator it);
   // Brings buffered_ up to date with `s` and evicts the least recent
   // streams (never `keep`) while it is above max_bytes_.
@@ -100,7 +105,7 @@ class TcpDnsReassembler {
   size_t max_bytes_;
   size_t buffered_ = 0;
   Streams streams_;
-  std::list<Key> recency_;  // most recently seen first
+  std::list<Key> recency_[2];  // by Stream::handshake, most recently seen first
 };
 
 // Rebuilds IP datagrams from fragments (IPv4 and IPv6), so that `decode`

@@ -140,6 +140,22 @@ TEST(TcpReassembly, AFullStreamTableMakesRoomForANewStreamByDroppingTheLeastRece
   EXPECT_TRUE(c.got(msg(107)));
 }
 
+// A resolver's stream, its SYN seen, outlives segments begun mid-way that
+// arrive after it: those go first, however recent.
+TEST(TcpReassembly, StreamsBegunWithoutASynAreDroppedBeforeOnesWithIt) {
+  SmallExtractor c(4, DnsExtractor::kMaxTcpBytes);
+  Bytes framed = tcp_framed(msg(1));
+  c.feed(tcp_frame(down, 100, pkt::tcp_flag::syn | pkt::tcp_flag::ack, {}));
+  c.feed(tcp_frame(down, 101, pkt::tcp_flag::ack, std::span<const std::byte>(framed).first(10)));
+  for (int i = 0; i < 6; ++i) {
+    Endpoints e{"203.0.113." + std::to_string(i + 1), "192.0.2.53", 53, static_cast<uint16_t>(41000 + i)};
+    c.feed(tcp_frame(e, 5000, pkt::tcp_flag::ack, std::span<const std::byte>(tcp_framed(msg(9))).first(10)));
+  }
+  EXPECT_EQ(c.ex.stats().tcp_streams_evicted, 3u);
+  c.feed(tcp_frame(down, 111, pkt::tcp_flag::ack, std::span<const std::byte>(framed).subspan(10)));
+  EXPECT_TRUE(c.got(msg(1)));
+}
+
 // Unconsumed data is bounded in all: past the budget the least recently
 // seen streams go, and what they held with them.
 TEST(TcpReassembly, BufferedBytesBeyondTheBudgetEvictTheLeastRecentStreams) {

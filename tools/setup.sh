@@ -45,7 +45,11 @@ echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts these daemons on install; tests start their own instances.
+# Only those installed just now: one this box already ran (a site resolver,
+# its Prometheus, the Open vSwitch nsgate ofshim programs) stays as it was.
 for svc in unbound nsd prometheus openvswitch-switch; do
-  systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  for p in "${missing[@]}"; do
+    [ "$p" = "$svc" ] && { systemctl disable --now "$svc" >/dev/null 2>&1 || true; }
+  done
 done
 echo "setup: done"

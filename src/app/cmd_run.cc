@@ -35,11 +35,6 @@ namespace nsgate::app {
 namespace {
 
 
-bool looks_like_pci(const std::string& spec) {
-  return spec.find(',') == std::string::npos && spec.find(':') != std::string::npos &&
-         spec.find('.') != std::string::npos && spec.rfind("net_", 0) != 0;
-}
-
 // EAL arguments: the configured ones, the ports as devices, and a file
 // prefix of our own unless the operator chose one.
 std::vector<std::string> eal_args(const Config& c, const std::string& default_prefix) {
@@ -48,7 +43,7 @@ std::vector<std::string> eal_args(const Config& c, const std::string& default_pr
   if (!prefix) args.push_back("--file-prefix=" + default_prefix);
   for (const std::string* spec : {&c.ports.inside, &c.ports.outside, &c.ports.mirror, &c.ports.drop_capture}) {
     if (spec->empty()) continue;
-    if (looks_like_pci(*spec)) {
+    if (is_pci_port(*spec)) {
       args.push_back("-a");
       args.push_back(*spec);
     } else {

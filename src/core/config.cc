@@ -2,6 +2,7 @@
 #include "core/config.hh"
 
 #include <algorithm>
+#include <cctype>
 
 #include "core/dns_name.hh"
 
@@ -226,6 +227,23 @@ std::vector<ConfigError> validate(const Config& c) {
       err(c.entry("static_allow", i) + ".zone", "\"" + z + "\" is not a domain name");
   }
   return errs;
+}
+
+bool is_pci_port(std::string_view spec) {
+  std::string_view addr = spec.substr(0, spec.find(','));
+  // Hex fields separated as D:B:D.F: 4:2:2.1 digits, or 2:2.1 without the domain.
+  auto hex_field = [&addr](size_t digits, char end) {
+    if (addr.size() < digits + (end ? 1 : 0)) return false;
+    for (size_t i = 0; i < digits; ++i)
+      if (!std::isxdigit(static_cast<unsigned char>(addr[i]))) return false;
+    if (end && addr[digits] != end) return false;
+    addr.remove_prefix(digits + (end ? 1 : 0));
+    return true;
+  };
+  std::string_view whole = addr;
+  if (hex_field(4, ':') && hex_field(2, ':') && hex_field(2, '.') && hex_field(1, 0) && addr.empty()) return true;
+  addr = whole;
+  return hex_field(2, ':') && hex_field(2, '.') && hex_field(1, 0) && addr.empty();
 }
 
 }  // namespace nsgate

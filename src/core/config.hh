@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/settings.hh"
@@ -27,6 +28,11 @@ struct PortsConfig {
   std::string mirror;        // optional: receive-only SPAN copy to learn from
   std::string drop_capture;  // optional: device that receives copies of dropped packets
 };
+
+// Whether a port spec names a PCI device (DOMAIN:BUS:DEVICE.FUNCTION or
+// BUS:DEVICE.FUNCTION, in hex, optionally followed by ",devargs"), which
+// EAL takes with -a; anything else is a virtual device (--vdev).
+bool is_pci_port(std::string_view spec);
 
 struct DropLogConfig {
   std::string path;          // JSON lines; "-" = standard output; empty = off

@@ -311,5 +311,16 @@ TEST(Config, AReloadKeepsWhatOnlyARestartChangesAndNamesIt) {
   EXPECT_TRUE(keep_restart_only(running, unchanged, Enforcer::openflow).empty());
 }
 
+
+// EAL takes a PCI device with -a (devargs after a comma included) and any
+// other device with --vdev.
+TEST(Config, PortSpecsArePciAddressesOnlyInPciForm) {
+  for (const char* pci : {"0000:03:00.0", "03:00.1", "0000:af:1f.7", "0000:03:00.0,rx_low_latency=1"})
+    EXPECT_TRUE(is_pci_port(pci)) << pci;
+  for (const char* vdev : {"net_af_packet0,iface=eth1", "net_pcap0,rx_pcap=a:b.pcap", "net_null0", "0000:03:00",
+                           "03:00.0x", "0000:3:00.0", "", "net_tap0,iface=t:0.1"})
+    EXPECT_FALSE(is_pci_port(vdev)) << vdev;
+}
+
 }  // namespace
 }  // namespace nsgate

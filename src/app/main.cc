@@ -14,7 +14,7 @@ namespace {
 constexpr const char* kUsage = R"(usage: nsgate COMMAND [OPTIONS]
 
 Commands:
-  learn  [-c CONF] CAPTURE... [--snapshot OUT] [--format table|json|csv] [--explain]
+  learn  [-c CONF] CAPTURE... [--snapshot OUT] [--format table|json|csv] [--explain] [--no-query-match]
          Learn name-server addresses from pcap/pcapng captures ('-' = stdin)
          and print the history (one row per learned address and zone).
   decode [-c CONF] [--port N]... CAPTURE... [--format json]
@@ -29,7 +29,7 @@ Commands:
          The same workers over net_pcap devices (no NIC, no hugepages): learn,
          push the traffic through, print every query's verdict.
   ofshim [-c CONF] [--listen tcp:ADDR:PORT | --connect tcp:HOST:PORT|unix:PATH] [--snapshot FILE]
-         [--mode enforce|monitor] [--learn-from IFACE]
+         [--mode enforce|monitor] [--learn-from IFACE] [--exit-when-synced]
          The OpenFlow 1.3 shim: program an Open vSwitch bridge (fail_mode=secure)
          so that it judges DNS queries; learn from packet-in copies.
   config check [--ofshim] FILE

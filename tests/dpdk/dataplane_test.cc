@@ -34,7 +34,10 @@ namespace {
 
 using nsgate::testing::Bytes;
 using nsgate::testing::DnsBuilder;
+using nsgate::testing::tcp_frame;
+using nsgate::testing::tcp_framed;
 using nsgate::testing::udp_frame;
+namespace flag = pkt::tcp_flag;
 
 constexpr uint16_t kA = 1;
 
@@ -461,9 +464,6 @@ TEST_P(TwoWorkers, ATcpResponseOnOneWorkerIsLearnedAfterItsQueryOnTheOther) {
   ASSERT_TRUE(wait_for([&] { return hold.holding(); }));
 
   const char* root = "198.41.0.4";
-  using nsgate::testing::tcp_frame;
-  using nsgate::testing::tcp_framed;
-  namespace flag = pkt::tcp_flag;
   Bytes query = tcp_framed(DnsBuilder(777).question("www.example.lab", kA).build());
   Bytes referral = tcp_framed(lab_referral(777));
   inside.put(pool, tcp_frame({"192.0.2.10", root, 40000, 53}, 1000, flag::syn, {}), 1);
@@ -489,9 +489,6 @@ TEST(Dataplane, AResponseForgedInsideBetweenTwoAllowedServersTeachesNothing) {
   Rig rig;
   ASSERT_TRUE(rig.start());
   Dataplane& d = *rig.d;
-  using nsgate::testing::tcp_frame;
-  using nsgate::testing::tcp_framed;
-  namespace flag = pkt::tcp_flag;
   const char* r1 = "198.41.0.4";
   const char* r2 = "192.33.4.12";
   Bytes query = DnsBuilder(777).question("www.example.lab", kA).build();
@@ -627,9 +624,6 @@ TEST(Dataplane, QueriesComingInAreForwardedButNotTracked) {
   Rig rig;
   ASSERT_TRUE(rig.start());
   Dataplane& d = *rig.d;
-  using nsgate::testing::tcp_frame;
-  using nsgate::testing::tcp_framed;
-  namespace flag = pkt::tcp_flag;
   Bytes q = DnsBuilder(9).question("www.inside.lab", kA).build();
   rig.outside.put(rig.pool, udp_frame({"203.0.113.9", "192.0.2.10", 5555, 53}, q));
   rig.outside.put(rig.pool, tcp_frame({"203.0.113.9", "192.0.2.10", 5556, 53}, 1001, flag::ack | flag::psh, tcp_framed(q)));

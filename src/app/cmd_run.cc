@@ -365,8 +365,8 @@ int cmd_replay(Args& args) {
                 "query", "type", "verdict", "reason");
     for (const QueryEvent& ev : events) {
       char tb[12];
-      std::string client = ev.src.to_string() + ":" + std::to_string(ev.sport);
-      std::string dest = ev.dst.to_string() + ":" + std::to_string(ev.dport);
+      std::string client = address_text(ev, ev.src) + ":" + std::to_string(ev.sport);
+      std::string dest = address_text(ev, ev.dst) + ":" + std::to_string(ev.dport);
       const char* verdict = forwards(ev.verdict) ? (ev.verdict == Verdict::alert_unknown ? "alert" : "pass") : "block";
       std::printf("%-27s  %-22s  %-22s  %-5s  %-28s  %-6s  %-7s  %s\n", format_time(ev.time).c_str(), client.c_str(),
                   dest.c_str(), ev.proto == pkt::kProtoTcp ? "tcp" : "udp", qname_text(ev).c_str(),

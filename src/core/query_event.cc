@@ -11,12 +11,17 @@
 
 namespace nsgate {
 
+std::string address_text(const QueryEvent& ev, const IpAddress& a) {
+  return ev.ip_version == 6 && a.is_v4() ? "::ffff:" + a.to_string() : a.to_string();
+}
+
 void fill_event(QueryEvent& ev, const pkt::Packet& p, bool tcp_framed) {
   ev.src = p.src;
   ev.dst = p.dst;
   ev.sport = p.sport;
   ev.dport = p.dport;
   ev.proto = p.proto;
+  ev.ip_version = static_cast<uint8_t>(p.ip_version);
   // Events are filled in slots earlier events used: reset what a payload
   // without a readable question would leave alone.
   ev.dns_id = 0;
@@ -68,8 +73,8 @@ std::string eve_json(const QueryEvent& ev, uint64_t suppressed) {
                                                                                                     : "pass";
   char tb[12];
   std::string j = "{\"timestamp\":" + json_string(format_time(ev.time)) + ",\"event_type\":\"" + type +
-                  "\",\"src_ip\":" + json_string(ev.src.to_string()) + ",\"src_port\":" + std::to_string(ev.sport) +
-                  ",\"dest_ip\":" + json_string(ev.dst.to_string()) + ",\"dest_port\":" + std::to_string(ev.dport) +
+                  "\",\"src_ip\":" + json_string(address_text(ev, ev.src)) + ",\"src_port\":" + std::to_string(ev.sport) +
+                  ",\"dest_ip\":" + json_string(address_text(ev, ev.dst)) + ",\"dest_port\":" + std::to_string(ev.dport) +
                   ",\"proto\":\"" + (ev.proto == pkt::kProtoTcp ? "TCP" : "UDP") + "\",\"dns\":{\"id\":" +
                   std::to_string(ev.dns_id) + ",\"rrname\":" + json_string(qname_text(ev)) +
                   ",\"rrtype\":" + json_string(ev.qname_len ? dns::type_name(ev.qtype, tb) : "") +

@@ -30,6 +30,7 @@ struct QueryEvent {
   uint8_t proto = 0;
   Verdict verdict = Verdict::forward_not_dns;
   uint8_t worker = 0;
+  uint8_t ip_version = 4;  // of the packet: an IPv6 one may carry IPv4-mapped addresses
   uint8_t qname_len = 0;   // wire length of qname; 0 when the question was unreadable
   // Only the first qname_len bytes are meaningful; the rest is left
   // uninitialised on purpose (workers build events on the data path).
@@ -43,6 +44,10 @@ void fill_event(QueryEvent& ev, const pkt::Packet& p, bool tcp_framed);
 
 // The query name as text, lower-cased (the event holds it as it came).
 std::string qname_text(const QueryEvent& ev);
+
+// One of the event's addresses as text; an IPv4-mapped one in an IPv6
+// packet as such (::ffff:192.0.2.53), not as the IPv4 host it is not.
+std::string address_text(const QueryEvent& ev, const IpAddress& a);
 
 // One line in the shape of Suricata EVE: timestamp, event_type ("drop" or
 // "alert"; "pass" for verdict logs), src_ip, src_port, dest_ip, dest_port,

@@ -3,6 +3,7 @@
 // per-source rate limiter of the drop log.
 
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
 
 #include <cstring>
 
@@ -390,6 +391,25 @@ TEST(QueryEvent, EveLineCarriesClientServerAndQuestion) {
             "\"src_port\":40000,\"dest_ip\":\"203.0.113.66\",\"dest_port\":53,\"proto\":\"UDP\",\"dns\":{\"id\":7,"
             "\"rrname\":\"www.example.lab.\",\"rrtype\":\"A\"},\"nsgate\":{\"reason\":\"unknown\","
             "\"verdict\":\"drop_unknown\",\"suppressed\":3}}");
+}
+
+// The drop log shows the IPv6 packet's mapped address as the IPv6 address
+// it is (inet_ntop's form), not as the trusted IPv4 resolver it imitates.
+TEST(QueryEvent, AnIpv4MappedAddressOfAnIpv6PacketIsLoggedAsIpv6) {
+  auto j = mapped_query("192.0.2.53", nullptr);
+  QueryEvent ev;
+  ev.verdict = Verdict::drop_unknown;
+  fill_event(ev, j.p, false);
+  std::string line = eve_json(ev);
+  in6_addr raw{};
+  std::memcpy(&raw, j.frame.data() + 14 + 8, 16);
+  char text[INET6_ADDRSTRLEN];
+  ASSERT_NE(inet_ntop(AF_INET6, &raw, text, sizeof text), nullptr);
+  EXPECT_NE(line.find(std::string("\"src_ip\":\"") + text + "\""), std::string::npos) << line;
+  EXPECT_NE(line.find("\"dest_ip\":\"2001:db8:6::66\""), std::string::npos) << line;
+  auto v4 = decode(query_to("192.0.2.53", "203.0.113.66"));
+  fill_event(ev, v4.p, false);  // a reused slot
+  EXPECT_NE(eve_json(ev).find("\"src_ip\":\"192.0.2.53\""), std::string::npos);
 }
 
 TEST(QueryEvent, AMixedCaseNameIsLoggedLowerCased) {

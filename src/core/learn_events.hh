@@ -38,7 +38,7 @@ namespace nsgate {
   X(per_address_zone_cap, "the address already serves learning.zones_per_address zones (the soonest to expire of those as deep as the new one makes room, else the new one is refused)")       \
   X(table_full, "the table is at capacity")                                                     \
   X(pending_full, "too many NS targets waiting for their addresses (max_pending_ns, a sixteenth of it per server)")                            \
-  X(query_untracked, "a query was not tracked: learning.max_tracked_queries reached")           \
+  X(query_evicted, "a query was forgotten to make room: learning.max_tracked_queries reached")  \
   X(query_not_from_client, "a query was not tracked: its client is not in learning.clients")     \
   X(expired, "a learned address reached its expiry and was deleted")
 

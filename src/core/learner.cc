@@ -539,7 +539,7 @@ void Learner::on_query(const QueryRecord& q) {
 
 LearnCounters Learner::counters() const {
   LearnCounters c = counters_;
-  c[static_cast<size_t>(LearnEvent::query_untracked)] += tracker_.untracked();
+  c[static_cast<size_t>(LearnEvent::query_evicted)] += tracker_.evicted();
   c[static_cast<size_t>(LearnEvent::query_not_from_client)] += tracker_.not_client();
   return c;
 }

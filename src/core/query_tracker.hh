@@ -44,11 +44,10 @@ class QueryTracker {
 
   // Moves the tracker's clock (the latest time seen) forward.
   void advance(TimeNs t) { now_ = t > now_ ? t : now_; }
-  // Remembers a query. When the map is full, old queries are swept (at most
-  // every 100 ms); if it is still full the query stays untracked (counted):
-  // evicting old ones instead would let a flood of queries push out the
-  // ones real responses answer. True when it swept: the owner then does
-  // the rest of its housekeeping that is due (Learner::on_query).
+  // Remembers a query. When the map is full, queries past the window are
+  // swept (at most every 100 ms); if it is still full, one tracked query
+  // makes room (counted; see evict_one). True when it swept: the owner
+  // then does the rest of its housekeeping that is due (Learner::on_query).
   bool add(const QueryRecord& q);
   // The time of the query a response answers, if it was seen no longer than
   // the match window before `response.time`; the query is used up. The
@@ -60,7 +59,7 @@ class QueryTracker {
 
   size_t size() const { return queries_.size(); }
   uint64_t seen() const { return seen_; }
-  uint64_t untracked() const { return untracked_; }
+  uint64_t evicted() const { return evicted_; }
   uint64_t not_client() const { return not_client_; }  // from outside LearningSettings::clients
 
  private:
@@ -79,6 +78,8 @@ class QueryTracker {
     return Key{q.client, q.server, q.client_port, q.server_port, q.id, q.qtype, q.qname_hash};
   }
   TimeNs window() const;
+  // Forgets one tracked query to make room for another.
+  void evict_one();
 
   LearningSettings settings_;
   FlatMap<Key, TimeNs, KeyHash> queries_;
@@ -87,7 +88,8 @@ class QueryTracker {
   size_t sweep_budget_ = SIZE_MAX;
   size_t sweep_cursor_ = 0;
   bool sweep_running_ = false;
-  uint64_t seen_ = 0, untracked_ = 0, not_client_ = 0;
+  size_t evict_cursor_ = 0;
+  uint64_t seen_ = 0, evicted_ = 0, not_client_ = 0;
 };
 
 }  // namespace nsgate

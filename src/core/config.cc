@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 #include "core/dns_name.hh"
 
@@ -76,6 +77,11 @@ std::vector<std::string> keep_restart_only(const Config& running, Config& next, 
   keep(&Config::snapshot_path, "snapshot.path");
   if (next.learning.capacity != running.learning.capacity) changed.push_back("learning.capacity");
   next.learning.capacity = running.learning.capacity;
+  // Reserved at start like capacity; its map never shrinks, and making room
+  // in one far larger than the bound would walk mostly empty buckets.
+  if (next.learning.max_tracked_queries != running.learning.max_tracked_queries)
+    changed.push_back("learning.max_tracked_queries");
+  next.learning.max_tracked_queries = running.learning.max_tracked_queries;
   if (next.drop_log.path != running.drop_log.path) changed.push_back("drop_log.path");
   next.drop_log.path = running.drop_log.path;
   return changed;
@@ -229,21 +235,30 @@ std::vector<ConfigError> validate(const Config& c) {
   return errs;
 }
 
-bool is_pci_port(std::string_view spec) {
+std::string pci_device_name(std::string_view spec) {
   std::string_view addr = spec.substr(0, spec.find(','));
-  // Hex fields separated as D:B:D.F: 4:2:2.1 digits, or 2:2.1 without the domain.
-  auto hex_field = [&addr](size_t digits, char end) {
-    if (addr.size() < digits + (end ? 1 : 0)) return false;
-    for (size_t i = 0; i < digits; ++i)
-      if (!std::isxdigit(static_cast<unsigned char>(addr[i]))) return false;
-    if (end && addr[digits] != end) return false;
-    addr.remove_prefix(digits + (end ? 1 : 0));
+  // A hex field of 1 to `most` digits ended by `end` (0: the end of addr).
+  auto field = [&addr](size_t most, char end, unsigned long& value) {
+    size_t n = 0;
+    while (n < addr.size() && n <= most && std::isxdigit(static_cast<unsigned char>(addr[n]))) ++n;
+    if (n == 0 || n > most) return false;
+    value = std::stoul(std::string(addr.substr(0, n)), nullptr, 16);
+    if (end ? (n == addr.size() || addr[n] != end) : n != addr.size()) return false;
+    addr.remove_prefix(end ? n + 1 : n);
     return true;
   };
+  unsigned long domain = 0, bus = 0, dev = 0, fn = 0;
   std::string_view whole = addr;
-  if (hex_field(4, ':') && hex_field(2, ':') && hex_field(2, '.') && hex_field(1, 0) && addr.empty()) return true;
-  addr = whole;
-  return hex_field(2, ':') && hex_field(2, '.') && hex_field(1, 0) && addr.empty();
+  bool with_domain = field(8, ':', domain) && field(2, ':', bus) && field(2, '.', dev) && field(1, 0, fn);
+  if (!with_domain) {
+    addr = whole;
+    domain = 0;
+    if (!(field(2, ':', bus) && field(2, '.', dev) && field(1, 0, fn))) return {};
+  }
+  if (dev > 0x1f || fn > 7) return {};
+  char name[32];
+  std::snprintf(name, sizeof name, "%.4lx:%.2lx:%.2lx.%lx", domain, bus, dev, fn);
+  return name;
 }
 
 }  // namespace nsgate

@@ -29,10 +29,12 @@ struct PortsConfig {
   std::string drop_capture;  // optional: device that receives copies of dropped packets
 };
 
-// Whether a port spec names a PCI device (DOMAIN:BUS:DEVICE.FUNCTION or
-// BUS:DEVICE.FUNCTION, in hex, optionally followed by ",devargs"), which
-// EAL takes with -a; anything else is a virtual device (--vdev).
-bool is_pci_port(std::string_view spec);
+// The PCI device a port spec names (DOMAIN:BUS:DEVICE.FUNCTION or
+// BUS:DEVICE.FUNCTION, in hex, optionally followed by ",devargs"), in the
+// form DPDK names it (0000:03:00.0: lower case, domain 0 when left out);
+// empty for anything else, a virtual device (--vdev).
+std::string pci_device_name(std::string_view spec);
+inline bool is_pci_port(std::string_view spec) { return !pci_device_name(spec).empty(); }
 
 struct DropLogConfig {
   std::string path;          // JSON lines; "-" = standard output; empty = off

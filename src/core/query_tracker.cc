@@ -33,23 +33,30 @@ bool QueryTracker::add(const QueryRecord& q) {
       sweep(now_);
       swept = true;
     }
-    if (queries_.size() >= settings_.max_tracked_queries) evict_one();
+    if (queries_.size() >= settings_.max_tracked_queries && !evict_one()) {
+      ++evicted_;  // none found near the cursor: this one goes instead
+      return swept;
+    }
   }
   *queries_.try_emplace(key_of(q)).first = q.time;
   return swept;
 }
 
-void QueryTracker::evict_one() {
+bool QueryTracker::evict_one() {
   // The next query a rotating cursor comes to: of no particular age, so
   // under a flood of F queries a second every query is kept about
   // max_tracked_queries / F seconds (a million against 200 000 a second:
   // 5 s, where a response takes milliseconds). Refusing new queries instead
   // left every query after the map filled untracked until the flood's own
   // aged out of the window: most of the resolvers' answers taught nothing.
+  // The walk is bounded: a full map is at least a third full (it grows
+  // past max_tracked_queries and never shrinks), except after a reload
+  // lowered the bound, where most buckets may be empty.
   bool done = false;
-  for (size_t walked = 0; !done && walked <= queries_.buckets(); walked += 8)
+  for (size_t walked = 0; !done && walked < kEvictWalk; walked += 8)
     queries_.erase_if_slice(evict_cursor_, 8, [&](const Key&, TimeNs) { return !done && (done = true); });
   if (done) ++evicted_;
+  return done;
 }
 
 std::optional<TimeNs> QueryTracker::take(const QueryRecord& response) {

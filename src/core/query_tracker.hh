@@ -46,7 +46,8 @@ class QueryTracker {
   void advance(TimeNs t) { now_ = t > now_ ? t : now_; }
   // Remembers a query. When the map is full, queries past the window are
   // swept (at most every 100 ms); if it is still full, one tracked query
-  // makes room (counted; see evict_one). True when it swept: the owner
+  // makes room (counted; see evict_one), or, rarely, the new one is not
+  // tracked (counted the same). True when it swept: the owner
   // then does the rest of its housekeeping that is due (Learner::on_query).
   bool add(const QueryRecord& q);
   // The time of the query a response answers, if it was seen no longer than
@@ -78,8 +79,10 @@ class QueryTracker {
     return Key{q.client, q.server, q.client_port, q.server_port, q.id, q.qtype, q.qname_hash};
   }
   TimeNs window() const;
-  // Forgets one tracked query to make room for another.
-  void evict_one();
+  // Forgets one tracked query to make room for another; false when none
+  // was met within kEvictWalk buckets of the cursor.
+  bool evict_one();
+  static constexpr size_t kEvictWalk = 512;
 
   LearningSettings settings_;
   FlatMap<Key, TimeNs, KeyHash> queries_;

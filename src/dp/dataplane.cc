@@ -617,8 +617,8 @@ TimeNs Dataplane::now() const {
 bool Dataplane::open_port(Port& p, const std::string& spec, uint16_t queues, std::string& error) {
   p.spec = spec;
   p.name = spec.substr(0, spec.find(','));
-  // DPDK names a PCI device with its domain: BUS:DEV.FN is domain 0000's.
-  if (is_pci_port(p.name) && std::count(p.name.begin(), p.name.end(), ':') == 1) p.name = "0000:" + p.name;
+  // As DPDK names a PCI device: with its domain, in lower case.
+  if (std::string pci = pci_device_name(p.name); !pci.empty()) p.name = pci;
   if (rte_eth_dev_get_port_by_name(p.name.c_str(), &p.id) != 0) {
     error = "no DPDK device '" + p.name + "' (from '" + spec +
             "'): check the PCI address is bound to vfio-pci, or the vdev arguments";

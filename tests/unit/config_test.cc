@@ -311,14 +311,25 @@ TEST(Config, AReloadKeepsWhatOnlyARestartChangesAndNamesIt) {
   EXPECT_TRUE(keep_restart_only(running, unchanged, Enforcer::openflow).empty());
 }
 
+TEST(Config, TheQueryBoundIsSetAtStartLikeTheCapacity) {
+  Config running, next;
+  next.learning.max_tracked_queries = running.learning.max_tracked_queries / 2;
+  EXPECT_EQ(keep_restart_only(running, next, Enforcer::dpdk),
+            (std::vector<std::string>{"learning.max_tracked_queries"}));
+  EXPECT_EQ(next.learning.max_tracked_queries, running.learning.max_tracked_queries);
+}
+
 
 // EAL takes a PCI device with -a (devargs after a comma included) and any
 // other device with --vdev.
 TEST(Config, PortSpecsArePciAddressesOnlyInPciForm) {
-  for (const char* pci : {"0000:03:00.0", "03:00.1", "0000:af:1f.7", "0000:03:00.0,rx_low_latency=1"})
-    EXPECT_TRUE(is_pci_port(pci)) << pci;
+  const std::pair<const char*, const char*> pci[] = {
+      {"0000:03:00.0", "0000:03:00.0"}, {"03:00.1", "0000:03:00.1"}, {"0000:AF:1f.7", "0000:af:1f.7"},
+      {"0000:03:00.0,rx_low_latency=1", "0000:03:00.0"}, {"0:3:0.0", "0000:03:00.0"},
+      {"10000:e1:00.0", "10000:e1:00.0"}};  // VMD domains have five digits
+  for (const auto& [spec, name] : pci) EXPECT_EQ(pci_device_name(spec), name) << spec;
   for (const char* vdev : {"net_af_packet0,iface=eth1", "net_pcap0,rx_pcap=a:b.pcap", "net_null0", "0000:03:00",
-                           "03:00.0x", "0000:3:00.0", "", "net_tap0,iface=t:0.1"})
+                           "03:00.0x", "0000:03:00.8", "0000:03:20.0", "", "net_tap0,iface=t:0.1", "000:03:0.0:1"})
     EXPECT_FALSE(is_pci_port(vdev)) << vdev;
 }
 

@@ -87,6 +87,8 @@ std::vector<MetricFamilyData> shim_metrics(const ctl::SessionStats& s, LearnerVi
     bad.samples.push_back({{{"reason", of::to_string(static_cast<of::Status>(i))}}, d(s.malformed[i])});
   out.push_back(std::move(bad));
   out.push_back(family("nsgate_drop_log_lines_total", "Lines written to the drop log", true, d(c.drop_log_written)));
+  out.push_back(family("nsgate_drop_log_write_errors_total", "Drop-log lines that could not be written (a full disk): lost",
+                       true, d(c.drop_log_write_errors)));
   out.push_back(family("nsgate_drop_log_suppressed_total", "Drop and alert events with no drop-log line of their own (counted in a later line's suppressed)", true, d(c.drop_log_suppressed)));
   out.push_back(family("nsgate_blocked_sources_new_total", "Inside hosts blocked (or alerted) that the drop log had not seen recently: likely newly infected", true, d(c.new_blocked_sources)));
   MetricFamilyData reloads{"nsgate_reloads_total", "Configuration reloads (SIGHUP), by result", true, {}, std::nullopt};

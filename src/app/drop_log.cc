@@ -52,8 +52,14 @@ void DropLog::tick(TimeNs now) { throttle_.flush(now, line_); }
 
 void DropLog::line(const QueryEvent& ev, uint64_t suppressed) {
   if (!out_) return;  // no file: the throttle still tracks hosts seen blocked for the first time
-  std::fprintf(out_, "%s\n", eve_json(ev, suppressed).c_str());
-  std::fflush(out_);
+  bool ok = std::fprintf(out_, "%s\n", eve_json(ev, suppressed).c_str()) >= 0;
+  ok = std::fflush(out_) == 0 && ok;
+  if (!ok) {
+    // Counted, not fatal: the filter goes on; the next line tries again.
+    ++stats_.drop_log_write_errors;
+    std::clearerr(out_);
+    return;
+  }
   ++stats_.drop_log_written;
   stats_.drop_log_suppressed += suppressed;
 }

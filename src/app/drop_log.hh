@@ -24,6 +24,7 @@ struct ControlStats {
   // drop_log_suppressed: events that got no line of their own, counted when
   // a line reports them (its "suppressed"), so the sum over the log's lines.
   std::atomic<uint64_t> drop_log_written{0}, drop_log_suppressed{0};
+  std::atomic<uint64_t> drop_log_write_errors{0};  // lines lost (a full disk): the log is not what it counts
   std::atomic<uint64_t> new_blocked_sources{0};  // inside hosts blocked or alerted for the first time
   std::atomic<uint64_t> snapshots_written{0}, snapshot_failures{0};  // ofshim's own; run counts written in the data plane
   std::atomic<uint64_t> reloads_ok{0}, reloads_failed{0};

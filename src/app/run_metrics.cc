@@ -124,6 +124,9 @@ std::vector<MetricFamilyData> run_metrics(const dp::Dataplane& d, const ControlS
   auto log_written = family("nsgate_drop_log_lines_total", "Lines written to the drop log", true);
   log_written.samples.push_back(sample(static_cast<double>(c.drop_log_written.load())));
   out.push_back(std::move(log_written));
+  auto log_err = family("nsgate_drop_log_write_errors_total", "Drop-log lines that could not be written (a full disk): lost", true);
+  log_err.samples.push_back(sample(static_cast<double>(c.drop_log_write_errors.load())));
+  out.push_back(std::move(log_err));
   auto log_sup = family("nsgate_drop_log_suppressed_total", "Drop and alert events with no drop-log line of their own (counted in a later line's suppressed)", true);
   log_sup.samples.push_back(sample(static_cast<double>(c.drop_log_suppressed.load())));
   out.push_back(std::move(log_sup));

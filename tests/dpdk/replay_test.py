@@ -262,6 +262,27 @@ def every_failed_snapshot_write_is_counted():
             proc.wait()
 
 
+def drop_log_lines_that_cannot_be_written_are_counted():
+    # /dev/full takes the file open and refuses every write (ENOSPC): the
+    # filter goes on, the lines are counted lost, none counted written.
+    metrics_port = 20000 + (os.getpid() + 3) % 20000
+    traffic = os.path.join(SRC, "data/paper/traffic.pcap")  # one query to 8.8.8.8: blocked
+    cfg = run_config("full", 40, traffic, metrics_port, "drop_log: {path: /dev/full}")
+    proc = subprocess.Popen([NSGATE, "run", "-c", cfg], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        values = scrape_until(metrics_port, lambda v: v.get("nsgate_drop_log_write_errors_total", 0) >= 1)
+        assert values.get("nsgate_drop_log_write_errors_total", 0) >= 1, values
+        assert values["nsgate_drop_log_lines_total"] == 0, values
+        assert values['nsgate_verdicts_total{verdict="drop_unknown"}'] >= 1, values
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def write_queries(name, client, server, count):
     """A pcap of `count` UDP queries (A q<ID>.bot.lab., ids 1..count), one
     client port each, client -> server."""
@@ -437,7 +458,8 @@ eal: [--no-huge, --no-pci, -m, "256", -l, "0-1", --file-prefix={prefix}, "--log-
 for fn in [every_packet_gets_its_verdict_and_counters_match_what_was_sent, monitor_mode_forwards_everything_and_alerts,
            undecodable_packets_are_dropped_when_configured, paper_table_two_is_reproduced,
            snapshot_from_learn_loads_into_replay, run_learns_from_a_mirror_and_saves_its_snapshot_on_sigterm,
-           every_failed_snapshot_write_is_counted, drop_log_counts_every_blocked_query_and_writes_each_clients_last,
+           every_failed_snapshot_write_is_counted, drop_log_lines_that_cannot_be_written_are_counted,
+           drop_log_counts_every_blocked_query_and_writes_each_clients_last,
            a_reload_sent_during_the_start_is_applied_once_running, startup_errors_name_what_to_fix,
            a_second_run_with_the_same_prefix_leaves_the_first_ones_files]:
     check(fn)

@@ -49,9 +49,9 @@ bool QueryTracker::evict_one() {
   // 5 s, where a response takes milliseconds). Refusing new queries instead
   // left every query after the map filled untracked until the flood's own
   // aged out of the window: most of the resolvers' answers taught nothing.
-  // The walk is bounded: a full map is at least a third full (it grows
-  // past max_tracked_queries and never shrinks), except after a reload
-  // lowered the bound, where most buckets may be empty.
+  // The walk is bounded: a full map is at least a third full (reserved
+  // for max_tracked_queries at start, which only a restart changes), so
+  // an entry is a few buckets away; if none is, the new query goes.
   bool done = false;
   for (size_t walked = 0; !done && walked < kEvictWalk; walked += 8)
     queries_.erase_if_slice(evict_cursor_, 8, [&](const Key&, TimeNs) { return !done && (done = true); });

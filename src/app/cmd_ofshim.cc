@@ -156,6 +156,7 @@ int cmd_ofshim(Args& args) {
   if (config.openflow.listen.empty() && config.openflow.connect.empty())
     throw Fatal{"set openflow.listen (OVS connects to nsgate) or openflow.connect (nsgate connects to OVS)"};
   std::string snap_path = snap_override.value_or(config.snapshot_path);
+  remove_stale_snapshot_temps(snap_path);
 
   ctl::RecordingTable table(config.learning.capacity);
   Learner learner(config.learning, table);

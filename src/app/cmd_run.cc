@@ -161,6 +161,7 @@ int cmd_run(Args& args) {
   if (!args.positional().empty()) throw Fatal{"nsgate run takes no positional arguments"};
   Config config = load_config(conf_path);
   std::string snap_path = snap_override.value_or(config.snapshot_path);
+  remove_stale_snapshot_temps(snap_path);
   std::vector<Provenance> saved = snap_path.empty() ? std::vector<Provenance>{} : read_snapshot(snap_path, false);
 
   std::string error;

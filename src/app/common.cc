@@ -9,6 +9,7 @@
 
 #include "core/format.hh"
 #include "core/root_hints.hh"
+#include "core/snapshot.hh"
 #include "ctl/config_yaml.hh"
 
 namespace nsgate::app {
@@ -156,6 +157,12 @@ void apply_mode_option(Config& config, const std::optional<std::string>& mode) {
   if (*mode == "enforce") config.mode = Mode::enforce;
   else if (*mode == "monitor") config.mode = Mode::monitor;
   else throw Fatal{"--mode must be enforce or monitor"};
+}
+
+void remove_stale_snapshot_temps(const std::string& snapshot_path) {
+  if (snapshot_path.empty()) return;
+  for (const std::string& f : snapshot::remove_stale_temps(snapshot_path, 600 * kNsPerSec))
+    std::fprintf(stderr, "nsgate: removed %s, left by a snapshot write that was stopped mid-way\n", f.c_str());
 }
 
 void seed_learner(Learner& learner, const Config& config) {

@@ -68,6 +68,9 @@ Config load_config(const std::optional<std::string>& path);
 void apply_mode_option(Config& config, const std::optional<std::string>& mode);
 // Adds root hints (from the config's file or built in) and static allows.
 void seed_learner(Learner& learner, const Config& config);
+// At start: removes (and says so) the temporary snapshot files a writer
+// killed mid-way left beside `snapshot_path` ten minutes or more ago.
+void remove_stale_snapshot_temps(const std::string& snapshot_path);
 
 // Reads every frame of every capture in order, calling fn for each.
 // Unreadable files, unsupported link types and read errors are reported on

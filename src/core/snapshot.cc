@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -237,6 +238,26 @@ bool decode(std::span<const std::byte> file, Contents& out, std::string& error) 
   }
   out = std::move(c);
   return true;
+}
+
+std::vector<std::string> remove_stale_temps(const std::string& path, TimeNs older_than) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> removed;
+  fs::path target(path);
+  fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::string prefix = target.filename().string() + ".tmp.";
+  std::error_code ec;
+  auto cutoff = fs::file_time_type::clock::now() - std::chrono::nanoseconds(older_than);
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string name = e.path().filename().string();
+    // Exactly what mkostemp makes of PATH.tmp.XXXXXX, and a plain file.
+    if (name.size() != prefix.size() + 6 || name.compare(0, prefix.size(), prefix) != 0) continue;
+    if (!e.is_regular_file(ec) || e.is_symlink(ec)) continue;
+    auto changed = fs::last_write_time(e.path(), ec);
+    if (ec || changed > cutoff) continue;
+    if (fs::remove(e.path(), ec)) removed.push_back(e.path().string());
+  }
+  return removed;
 }
 
 bool write_file(const std::string& path, const Contents& c, std::string& error) {

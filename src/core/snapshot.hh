@@ -41,6 +41,11 @@ bool decode(std::span<const std::byte> file, Contents& out, std::string& error);
 // a crash leaves either the old or the new file, never a torn one.
 bool write_file(const std::string& path, const Contents& c, std::string& error);
 bool read_file(const std::string& path, Contents& out, std::string& error);
+// Removes the temporary files write_file left beside `path` (PATH.tmp.
+// and six characters) when a writer was killed mid-way, those not changed
+// for `older_than` (a writer still at work keeps its own); each can be as
+// large as a snapshot. Returns the names removed.
+std::vector<std::string> remove_stale_temps(const std::string& path, TimeNs older_than);
 
 uint32_t crc32(std::span<const std::byte> data);
 

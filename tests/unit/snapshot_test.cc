@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -166,6 +167,34 @@ TEST(Snapshot, FileIsWrittenAtomicallyAndReadBack) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << "garbage";
   EXPECT_FALSE(snapshot::read_file(path, back, err));
   EXPECT_NE(err.find(path), std::string::npos);
+}
+
+// What a writer killed mid-way leaves (PATH.tmp.XXXXXX) goes once it has
+// not changed for the given time; a writer's file still changing, other
+// files and links stay.
+TEST(Snapshot, StaleTemporaryFilesOfAKilledWriterAreRemoved) {
+  testing::TempDir dir;
+  std::string path = dir / "table.snap";
+  auto make = [&](const std::string& name, int age_s) {
+    std::ofstream(dir / name) << "partial";
+    std::filesystem::last_write_time(dir / name,
+                                     std::filesystem::file_time_type::clock::now() - std::chrono::seconds(age_s));
+  };
+  make("table.snap.tmp.AbC123", 3600);   // a killed writer's, an hour old
+  make("table.snap.tmp.XyZ789", 5);      // a writer at work
+  make("table.snap.tmp.short", 3600);    // not mkostemp's name
+  make("other.snap.tmp.AbC123", 3600);   // another snapshot's
+  make("table.snap", 3600);
+  std::filesystem::create_symlink(dir / "table.snap", dir / "table.snap.tmp.LiNk00");
+  std::vector<std::string> removed = snapshot::remove_stale_temps(path, 600 * kNsPerSec);
+  EXPECT_EQ(removed, std::vector<std::string>{dir / "table.snap.tmp.AbC123"});
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) left.push_back(e.path().filename().string());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"other.snap.tmp.AbC123", "table.snap", "table.snap.tmp.LiNk00",
+                                            "table.snap.tmp.XyZ789", "table.snap.tmp.short"}));
+  // A path in the current folder, and a folder that does not exist: nothing, no throw.
+  EXPECT_TRUE(snapshot::remove_stale_temps("no-such-folder-xyz/table.snap", 0).empty());
 }
 
 TEST(Snapshot, Crc32MatchesTheStandardCheckValue) {

@@ -152,7 +152,8 @@ void TcpDnsReassembler::feed(const pkt::Packet& p, TimeNs now, const Sink& sink)
   }
   Stream& s = it->second;
   s.last_seen = now;
-  recency_[s.handshake].splice(recency_[s.handshake].begin(), recency_[s.handshake], s.recency);
+  auto& order = recency_[s.handshake];
+  order.splice(order.begin(), order, s.recency);  // now the most recent
   if (!p.payload.empty()) {
     auto ahead = static_cast<int32_t>(p.tcp_seq - s.next_seq);
     if (ahead > 0) {

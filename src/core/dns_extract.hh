@@ -54,15 +54,13 @@ class TcpDnsReassembler {
   // At most `max_streams` streams holding at most `max_bytes` of unconsumed
   // data between them; when either is reached, the streams seen least
   // recently go first, those begun without a SYN before the others
-  // (counted in tcp_streams_evicted), in constant time
-  // each: anyone can send segments from port 53, and a flood of them must
-  // neither cost the learner a scan per segment nor keep a resolver's new
-  // stream out. Streams idle for `idle_timeout` go (uncounted) when a new
-  // one begins.
+  // (counted in tcp_streams_evicted), in constant time each: anyone can
+  // send segments from port 53, and a flood of them must neither cost the
+  // learner a scan per segment nor keep a resolver's new stream out.
+  // Streams idle for `idle_timeout` go (uncounted) when a new one begins.
   TcpDnsReassembler(ExtractStats& stats, size_t max_streams, TimeNs idle_timeout, size_t max_bytes);
   void feed(const pkt::Packet& p, TimeNs now, const Sink& sink);
   size_t streams() const { return streams_.size(); }
-  size_t buffered_bytes() const { return buffered_; }
 
  private:
   struct Key {

@@ -61,7 +61,6 @@ class FlatMap {
   FlatMap& operator=(const FlatMap&) = delete;
 
   size_t size() const { return size_; }
-  size_t buckets() const { return mask_ + 1; }
 
   // Makes room for `n` entries without growing on the way (bulk loads, or a
   // bound reserved up front). Buckets hold entries only once used, so the

@@ -33,9 +33,9 @@ bool QueryTracker::add(const QueryRecord& q) {
       sweep(now_);
       swept = true;
     }
-    if (queries_.size() >= settings_.max_tracked_queries && !evict_one()) {
-      ++evicted_;  // none found near the cursor: this one goes instead
-      return swept;
+    if (queries_.size() >= settings_.max_tracked_queries) {
+      ++evicted_;                   // an earlier query goes, or else this one
+      if (!evict_one()) return swept;
     }
   }
   *queries_.try_emplace(key_of(q)).first = q.time;
@@ -55,7 +55,6 @@ bool QueryTracker::evict_one() {
   bool done = false;
   for (size_t walked = 0; !done && walked < kEvictWalk; walked += 8)
     queries_.erase_if_slice(evict_cursor_, 8, [&](const Key&, TimeNs) { return !done && (done = true); });
-  if (done) ++evicted_;
   return done;
 }
 

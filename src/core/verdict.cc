@@ -181,15 +181,16 @@ std::optional<Verdict> quick_verdict(std::span<const std::byte> frame, const Pol
 }
 
 Verdict judge(const pkt::Packet& p, const std::optional<TableValue>& entry, const Policy& policy) {
-  if (mapped_v4(p, p.dst)) return policy.mode == Mode::enforce ? Verdict::drop_unknown : Verdict::alert_unknown;
-  if (entry) {
+  // The table's entry, or a static prefix, speaks for the IPv4 host only.
+  bool mapped = mapped_v4(p, p.dst);
+  if (entry && !mapped) {
     switch (entry->kind) {
       case EntryKind::anchor: return Verdict::pass_anchor;
       case EntryKind::static_allow: return Verdict::pass_static;
       case EntryKind::learned: return Verdict::pass_learned;
     }
   }
-  if (policy.static_cidr(p.dst)) return Verdict::pass_static;
+  if (!mapped && policy.static_cidr(p.dst)) return Verdict::pass_static;
   return policy.mode == Mode::enforce ? Verdict::drop_unknown : Verdict::alert_unknown;
 }
 
